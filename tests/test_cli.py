@@ -1,0 +1,146 @@
+"""The command line: exit codes, output formats and messages, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from image_catalog.cli import main
+
+BAD_ARCH = "spec.variants[1].architecture: 'arm' is not a known architecture"
+
+
+def _break_architecture(catalog: Path) -> Path:
+    entry = catalog / "images/autosd9-qemu-bootc/2026.01.15.yaml"
+    text = entry.read_text()
+    entry.write_text(text.replace("architecture: aarch64", "architecture: arm"))
+    return entry
+
+
+def test_shipped_catalog_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--catalog", str(REPO / "catalog")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"catalog {REPO / 'catalog'} is valid (")
+    assert "offline checks" in out
+
+
+def test_text_report_names_file_line_and_field(
+    catalog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _break_architecture(catalog_dir)
+    (catalog_dir / "images/autosd10-acrn/1.2.0.yaml").write_text("a: [\n")
+    assert main(["validate", "--catalog", str(catalog_dir)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{catalog_dir}/images/autosd10-acrn/1.2.0.yaml:2:1: YAML syntax")
+    assert lines[1] == (
+        f"{catalog_dir}/images/autosd9-qemu-bootc/2026.01.15.yaml:36:7: {BAD_ARCH} "
+        "(known: x86_64, aarch64; aliases: amd64, arm64)"
+    )
+    assert (
+        lines[2]
+        == f"catalog {catalog_dir}: 2 problems in 2 files (6 images, 2 registries, offline checks)"
+    )
+
+
+def test_json_report(catalog_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _break_architecture(catalog_dir)
+    assert main(["validate", "--catalog", str(catalog_dir), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert report["counts"] == {
+        "images": 7,
+        "registries": 2,
+        "files": 11,
+        "errors": 1,
+        "warnings": 0,
+    }
+    [problem] = report["problems"]
+    assert problem["line"] == 36
+    assert problem["column"] == 7
+    assert problem["field"] == "spec.variants[1].architecture"
+    assert problem["code"] == "unknown_architecture"
+
+
+def test_github_annotations(catalog_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _break_architecture(catalog_dir)
+    assert main(["validate", "--catalog", str(catalog_dir), "--format", "github"]) == 1
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        f"::error file={catalog_dir}/images/autosd9-qemu-bootc/2026.01.15.yaml,line=36,col=7,"
+        "title=spec.variants[1].architecture::'arm' is not a known architecture "
+        "(known: x86_64, aarch64; aliases: amd64, arm64)"
+    )
+
+
+def test_missing_catalog_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--catalog", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'nope'}: no such catalog folder (pass --catalog DIR)\n"
+    )
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", "--no-such-option"])
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+def test_internal_error_is_one_line_without_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import image_catalog.cli.validate_cmd as validate_cmd
+
+    def explode(_: Path) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(validate_cmd, "validate_catalog", explode)
+    assert main(["validate"]) == 3
+    err = capsys.readouterr().err
+    assert err == (
+        "internal error: RuntimeError: boom (run again with --debug for the traceback, "
+        "and report it)\n"
+    )
+    assert main(["validate", "--debug"]) == 3
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_schema_check_detects_stale_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["schema", "--dir", str(tmp_path)]) == 0
+    assert main(["schema", "--dir", str(tmp_path), "--check"]) == 0
+    (tmp_path / "registry.schema.json").write_text("{}\n")
+    assert main(["schema", "--dir", str(tmp_path), "--check"]) == 1
+    assert "stale schemas: registry.schema.json" in capsys.readouterr().err
+
+
+def test_committed_schemas_are_current() -> None:
+    assert main(["schema", "--dir", str(REPO / "schemas"), "--check"]) == 0
+
+
+def test_every_catalog_file_names_its_schema() -> None:
+    for path in (REPO / "catalog").rglob("*.yaml"):
+        first = path.read_text().splitlines()[0]
+        depth = len(path.relative_to(REPO).parts) - 1
+        kind = {"images": "catalogimage", "registries": "registry"}.get(path.parent.parent.name)
+        kind = kind or {"registries": "registry"}.get(path.parent.name, "vocabulary")
+        assert first == f"# yaml-language-server: $schema={'../' * depth}schemas/{kind}.schema.json"
+
+
+@pytest.mark.parametrize("command", [["image-catalog"], [sys.executable, "-m", "image_catalog"]])
+def test_entry_points(command: list[str]) -> None:
+    done = subprocess.run(
+        [*command, "validate", "--catalog", str(REPO / "catalog")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "is valid" in done.stdout

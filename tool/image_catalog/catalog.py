@@ -1,0 +1,143 @@
+"""Reading a catalog folder: the vocabulary, the registries and every image manifest.
+
+Loading never stops at the first bad file: each file that cannot be read or does not fit its schema
+becomes a `Problem`, and the rest of the catalog is still loaded so that every problem is reported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from image_catalog.errors import UsageError
+from image_catalog.load import LoadError, load_mapping
+from image_catalog.model import CatalogImage, Registry, VocabularyFile
+from image_catalog.problems import Problem, from_validation_error
+from image_catalog.vocabulary import Vocabulary
+
+VOCABULARY_FILE = "vocabulary.yaml"
+IMAGES_DIR = "images"
+REGISTRIES_DIR = "registries"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Loaded(Generic[M]):
+    """A validated document with where it came from."""
+
+    model: M
+    file: str
+    source: Path
+    data: dict[str, Any]
+
+
+@dataclass
+class Catalog:
+    root: Path
+    vocabulary: Vocabulary | None = None
+    vocabulary_file: Loaded[VocabularyFile] | None = None
+    registries: list[Loaded[Registry]] = field(default_factory=list)
+    images: list[Loaded[CatalogImage]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files_read: int = 0
+    image_paths: list[str] = field(default_factory=list)
+
+    def ids_on_disk(self) -> set[str]:
+        """NAME@VERSION of every image file, valid or not, from its path."""
+        return {f"{Path(p).parent.name}@{Path(p).stem}" for p in self.image_paths}
+
+    def registry_for_host(self, host: str) -> Registry | None:
+        for loaded in self.registries:
+            if loaded.model.spec.host == host:
+                return loaded.model
+        return None
+
+
+def display_path(root: Path, relative: str) -> str:
+    return os.path.join(str(root), relative) if str(root) != "." else relative
+
+
+def load_catalog(root: Path) -> Catalog:
+    """Load everything under `root`, collecting problems instead of raising them."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such catalog folder (pass --catalog DIR)")
+    catalog = Catalog(root=root)
+    vocabulary_doc = _load(catalog, VOCABULARY_FILE, VocabularyFile, "Vocabulary")
+    if vocabulary_doc is not None:
+        catalog.vocabulary_file = vocabulary_doc
+        catalog.vocabulary = Vocabulary.from_file(vocabulary_doc.model)
+    context = {"vocabulary": catalog.vocabulary}
+    for relative in _files(catalog, REGISTRIES_DIR, depth=1):
+        registry = _load(catalog, relative, Registry, "Registry", context)
+        if registry is not None:
+            catalog.registries.append(registry)
+    for relative in _files(catalog, IMAGES_DIR, depth=2):
+        catalog.image_paths.append(relative)
+        image = _load(catalog, relative, CatalogImage, "CatalogImage", context)
+        if image is not None:
+            catalog.images.append(image)
+    return catalog
+
+
+def _files(catalog: Catalog, folder: str, depth: int) -> Iterator[str]:
+    """Paths of the YAML files exactly `depth` below `folder`; misplaced files are problems."""
+    base = catalog.root / folder
+    if not base.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        level = len(Path(dirpath).relative_to(base).parts) + 1
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            relative = str(Path(dirpath, name).relative_to(catalog.root))
+            if level == depth and name.endswith(".yaml"):
+                yield relative
+            else:
+                expected = "images/NAME/VERSION.yaml" if depth == 2 else "registries/NAME.yaml"
+                catalog.problems.append(
+                    Problem(
+                        display_path(catalog.root, relative),
+                        f"unexpected file; catalog files live at {expected}",
+                        code="layout",
+                    )
+                )
+
+
+def _load(
+    catalog: Catalog,
+    relative: str,
+    model: type[M],
+    kind: str,
+    context: dict[str, Any] | None = None,
+) -> Loaded[M] | None:
+    source = catalog.root / relative
+    shown = display_path(catalog.root, relative)
+    catalog.files_read += 1
+    try:
+        data = load_mapping(source, shown)
+    except LoadError as exc:
+        line, column = (exc.position.line, exc.position.column) if exc.position else (None, None)
+        catalog.problems.append(Problem(shown, exc.message, (), line, column, code="yaml"))
+        return None
+    found = data.get("kind")
+    if found != kind:
+        message = (
+            "required field is missing"
+            if found is None
+            else f"{found!r} is the wrong kind here: files at this place are {kind}"
+        )
+        catalog.problems.append(Problem(shown, message, ("kind",), code="kind", source=source))
+        return None
+    try:
+        validated = model.model_validate(data, context=context)
+    except ValidationError as exc:
+        catalog.problems.extend(from_validation_error(exc, shown, data, source))
+        return None
+    return Loaded(validated, shown, source, data)

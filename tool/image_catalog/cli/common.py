@@ -1,0 +1,54 @@
+"""Pieces shared by the subcommands' parsers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+COMMANDS_HELP = """exit codes:
+  0  done, or the catalog is valid
+  1  the catalog or an input is wrong (messages name file, line and field)
+  2  usage error
+  3  unexpected internal error (--debug shows the traceback)
+  4  a registry could not be reached or refused the credentials: checks are incomplete, retry
+"""
+
+DEFAULT_CATALOG = Path("catalog")
+
+
+def common_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an unexpected error",
+    )
+    return parent
+
+
+def add_catalog_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=Path(os.environ.get("IMAGE_CATALOG_DIR", DEFAULT_CATALOG)),
+        metavar="DIR",
+        help="the catalog folder (default: $IMAGE_CATALOG_DIR or ./catalog)",
+    )
+
+
+def add_subcommand(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=COMMANDS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common_parent()],
+    )

@@ -1,0 +1,310 @@
+"""The one place that reads and writes YAML.
+
+Reading takes the fast path: PyYAML's C parser with a constructor that refuses duplicate keys,
+anchors and aliases (so an alias bomb stops at its first alias) and non-string keys. Line numbers
+are only needed for files that have problems, so `Locator` parses those again with ruamel.yaml's
+round-trip loader, which keeps positions; writing also goes through round-trip so output stays
+stable and readable.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError as RuamelYAMLError
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+from image_catalog.errors import CatalogError
+
+MAX_FILE_BYTES = 1024 * 1024
+
+try:
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml: slower, same results
+    from yaml.parser import Parser as _Parser  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based line and column in a text file."""
+
+    line: int
+    column: int
+
+
+class LoadError(CatalogError):
+    """A file that cannot be read as one YAML mapping; carries where the problem is."""
+
+    def __init__(self, file: str, message: str, position: Position | None = None) -> None:
+        self.file = file
+        self.message = message
+        self.position = position
+        where = f"{file}:{position.line}:{position.column}" if position else file
+        super().__init__(f"{where}: {message}")
+
+
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = {
+    "tag:yaml.org,2002:null": yaml.constructor.SafeConstructor.construct_yaml_null,
+    "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
+    "tag:yaml.org,2002:int": yaml.constructor.SafeConstructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": yaml.constructor.SafeConstructor.construct_yaml_float,
+    "tag:yaml.org,2002:timestamp": yaml.constructor.SafeConstructor.construct_yaml_timestamp,
+}
+
+
+class _Composer(_Parser, yaml.resolver.Resolver):
+    """The C parser and composer with the standard YAML 1.1 tag resolution."""
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        yaml.resolver.Resolver.__init__(self)
+
+
+def _refuse(message: str, node: yaml.Node) -> yaml.MarkedYAMLError:
+    return yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+
+
+class _Builder:
+    """Turns composed nodes into plain data, refusing what a catalog file must not hold.
+
+    Lean on purpose: PyYAML's generic constructor is most of the load time, and catalog files need
+    only mappings with string keys, sequences and plain scalars. An alias is the same node object
+    met twice, so a document with aliases (an alias bomb among them) stops at the first one.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._scalars = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node) -> Any:
+        if id(node) in self._seen:
+            raise _refuse(
+                "anchors and aliases are not allowed in catalog files; write the value out", node
+            )
+        self._seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR:
+                return node.value
+            construct = _SCALARS.get(node.tag)
+            if construct is None:
+                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
+            return construct(self._scalars, node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
+            return [self.build(item) for item in node.value]
+        if isinstance(node, yaml.MappingNode) and node.tag == "tag:yaml.org,2002:map":
+            return self._mapping(node)
+        raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
+
+    def _mapping(self, node: yaml.MappingNode) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _refuse("merge keys ('<<') are not allowed", key_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                raise _refuse(f"key {key_node.value!r} is not a string; quote it", key_node)
+            key = key_node.value
+            if key in out:
+                raise _refuse(f"duplicate key {key!r}", key_node)
+            out[key] = self.build(value_node)
+        return out
+
+
+def read_text(path: Path, display: str | None = None) -> str:
+    """Read a catalog file as UTF-8 text, refusing empty, oversized and undecodable files."""
+    shown = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(
+                shown, f"file is {size} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(shown, f"cannot read file: {exc.strerror or exc}") from exc
+    return decode_text(data, shown)
+
+
+def decode_text(data: bytes, display: str) -> str:
+    if len(data) > MAX_FILE_BYTES:
+        raise LoadError(
+            display, f"input is {len(data)} bytes; catalog files are limited to {MAX_FILE_BYTES}"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise LoadError(
+            display, f"text is not UTF-8 (byte 0x{data[exc.start]:02x})", Position(line, column)
+        ) from exc
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not _has_content(text):
+        raise LoadError(display, "file is empty; a catalog file holds one YAML mapping")
+    return text
+
+
+def _has_content(text: str) -> bool:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and stripped not in ("---", "..."):
+            return True
+    return False
+
+
+def parse_mapping(text: str, display: str) -> dict[str, Any]:
+    """Parse one YAML document that must be a mapping, with the fast loader."""
+    composer = _Composer(text)
+    try:
+        node = composer.get_single_node()
+        data = None if node is None else _Builder().build(node)
+    except yaml.MarkedYAMLError as exc:
+        raise _load_error(display, exc) from exc
+    except yaml.YAMLError as exc:
+        raise LoadError(display, f"YAML error: {exc}") from exc
+    finally:
+        composer.dispose()
+    if not isinstance(data, dict):
+        kind = "nothing" if data is None else type(data).__name__
+        raise LoadError(display, f"the document is {kind}, not a mapping", Position(1, 1))
+    return data
+
+
+def _load_error(display: str, exc: yaml.MarkedYAMLError) -> LoadError:
+    mark = exc.problem_mark or exc.context_mark
+    position = Position(mark.line + 1, mark.column + 1) if mark else None
+    problem = exc.problem or "invalid YAML"
+    if isinstance(exc, yaml.composer.ComposerError) and "single document" in (exc.context or ""):
+        return LoadError(
+            display,
+            "several YAML documents in one file; a catalog file holds exactly one",
+            position,
+        )
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        return LoadError(display, problem, position)
+    context = f" {exc.context}" if exc.context else ""
+    return LoadError(display, f"YAML syntax error: {problem}{context}", position)
+
+
+def load_mapping(path: Path, display: str | None = None) -> dict[str, Any]:
+    shown = display or str(path)
+    return parse_mapping(read_text(path, shown), shown)
+
+
+# --- round trip: positions and writing -------------------------------------------------------
+
+
+def _round_trip() -> YAML:
+    rt = YAML(typ="rt")
+    rt.allow_duplicate_keys = False
+    rt.width = 4096  # never fold a long reference over two lines
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.preserve_quotes = True
+    return rt
+
+
+class Locator:
+    """Finds where a field path sits in a file; parses each file at most once."""
+
+    def __init__(self) -> None:
+        self._trees: dict[str, Any] = {}
+
+    def position(self, file: Path, path: Sequence[str | int]) -> Position | None:
+        key = str(file)
+        if key not in self._trees:
+            try:
+                self._trees[key] = _round_trip().load(file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, RuamelYAMLError):
+                self._trees[key] = None
+        return locate(self._trees[key], path)
+
+
+def locate(tree: Any, path: Sequence[str | int]) -> Position | None:
+    """The position of the deepest part of `path` that exists in a round-trip tree."""
+    if not isinstance(tree, CommentedMap | CommentedSeq):
+        return None
+    best = Position(1, 1)
+    node: Any = tree
+    for part in path:
+        if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
+            line, column = node.lc.key(part)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line, column = node.lc.item(part)
+            node = node[part]
+        else:
+            break
+        best = Position(line + 1, column + 1)
+    return best
+
+
+def data_path(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
+    """Drop the parts of a validation location that are not in the data (union member names)."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if part == "[key]":  # pydantic's marker for "the key itself" in a dict of constrained keys
+            continue
+        found, child = _child(node, part)
+        if not found and i + 1 < len(loc) and _child(node, loc[i + 1])[0]:
+            continue
+        out.append(part)
+        node = child
+    return tuple(out)
+
+
+def _child(node: Any, part: str | int) -> tuple[bool, Any]:
+    if isinstance(node, Mapping) and part in node:
+        return True, node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, None
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def dump_document(data: Mapping[str, Any], header: str | None = None) -> str:
+    """Render a mapping as round-trip YAML, with an optional first comment line."""
+    stream = io.StringIO()
+    if header:
+        stream.write(header.rstrip("\n") + "\n")
+    _round_trip().dump(_to_commented(data), stream)
+    return stream.getvalue()
+
+
+def _to_commented(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        out = CommentedMap()
+        for k, v in value.items():
+            out[k] = _to_commented(v)
+        return out
+    if isinstance(value, list | tuple):
+        return CommentedSeq(_to_commented(v) for v in value)
+    if isinstance(value, str) and _resolves_to(value) != _STR:
+        # ruamel writes YAML 1.2, where `yes` and `on` are text; the fast YAML 1.1 reader would
+        # read them as booleans, so quote every string that 1.1 would not read back as a string.
+        return SingleQuotedScalarString(value)
+    return value
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _resolves_to(text: str) -> str:
+    return str(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[no-untyped-call]

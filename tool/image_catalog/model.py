@@ -1,0 +1,420 @@
+"""The catalog's data model: Kubernetes-style manifests validated with pydantic.
+
+Field names are camelCase in files (like the `ImageBuild` resources they come from) and snake_case
+in Python. Checks that need the vocabulary (known architectures, distros, targets) run when a
+`Vocabulary` is passed as validation context; `validate.py` adds the checks that span fields or
+files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from image_catalog.reference import DIGEST_PATTERN, HOST_PATTERN, PINNED_PATTERN, TAG_PATTERN
+
+if TYPE_CHECKING:
+    from image_catalog.vocabulary import Vocabulary
+
+API_VERSION = "catalog.automotive.sdv.cloud.redhat.com/v1alpha1"
+
+# Anything that may end up in a path, a URL or a command line: no separators, whitespace, control
+# characters or leading '-'.
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+Version = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$", max_length=64)]
+Token = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_][0-9A-Za-z_.+-]*$", max_length=128)]
+Word = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=63)]
+FileTitle = Annotated[
+    str, StringConstraints(pattern=r"^[0-9A-Za-z_][0-9A-Za-z_.+-]*$", max_length=255)
+]
+KubeName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
+]
+Digest = Annotated[str, StringConstraints(pattern=rf"^{DIGEST_PATTERN}$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+PinnedRef = Annotated[str, StringConstraints(pattern=PINNED_PATTERN, max_length=512)]
+Host = Annotated[str, StringConstraints(pattern=rf"^{HOST_PATTERN}$", max_length=255)]
+TagHint = Annotated[str, StringConstraints(pattern=rf"^{TAG_PATTERN}$")]
+MediaType = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.+-]*/[a-zA-Z0-9][a-zA-Z0-9.+_-]*$")
+]
+Line = Annotated[
+    str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$", min_length=1, max_length=200)
+]
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$", max_length=4000)]
+EntryId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?@[0-9A-Za-z][0-9A-Za-z._-]*$"),
+]
+LabelKey = Annotated[
+    str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+]
+SafePath = Annotated[
+    str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f\s-][^\x00-\x1f\x7f]*$", max_length=4096)
+]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+def _vocabulary(info: ValidationInfo) -> Vocabulary | None:
+    context = info.context
+    return context.get("vocabulary") if isinstance(context, dict) else None
+
+
+# --- vocabulary ----------------------------------------------------------------------------------
+
+
+class ArchitectureDef(Model):
+    name: Word
+    aliases: list[Word] = []
+    description: Text = ""
+
+
+class DistroDef(Model):
+    name: Word
+    aliases: list[Word] = []
+    description: Text = ""
+
+
+class TargetDef(Model):
+    name: Word
+    architectures: list[Word] = Field(
+        default=[], description="Architectures AIB builds this target for; empty means any."
+    )
+    description: Text = ""
+
+
+class VocabularySpec(Model):
+    architectures: list[ArchitectureDef] = Field(min_length=1)
+    distros: list[DistroDef] = Field(min_length=1)
+    targets: list[TargetDef] = Field(min_length=1)
+
+
+class VocabularyMetadata(Model):
+    name: Name
+
+
+class VocabularyFile(Model):
+    """`catalog/vocabulary.yaml`: what AIB can build, extended by pull request."""
+
+    api_version: Literal["catalog.automotive.sdv.cloud.redhat.com/v1alpha1"]
+    kind: Literal["Vocabulary"]
+    metadata: VocabularyMetadata
+    spec: VocabularySpec
+
+
+# --- registries ----------------------------------------------------------------------------------
+
+DEFAULT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
+
+
+class NoAuth(Model):
+    method: Literal["none"]
+
+
+class ServiceAccountTokenAuth(Model):
+    """A Kubernetes service-account token used as the password (OpenShift's internal registry)."""
+
+    method: Literal["serviceAccountToken"]
+    token_path: SafePath = DEFAULT_TOKEN_PATH
+    username: Token = "serviceaccount"
+
+
+class AuthFileAuth(Model):
+    """A containers `auth.json` holding the credentials."""
+
+    method: Literal["authFile"]
+    path: SafePath
+
+
+class EnvironmentAuth(Model):
+    """User name and password read from environment variables at each use."""
+
+    method: Literal["environment"]
+    username_variable: EnvName
+    password_variable: EnvName
+
+
+Auth = Annotated[
+    NoAuth | ServiceAccountTokenAuth | AuthFileAuth | EnvironmentAuth, Field(discriminator="method")
+]
+
+
+class RegistrySpec(Model):
+    kind: Literal["openshift", "quay", "generic"]
+    host: Host = Field(description="The host (and port) references name and skopeo talks to.")
+    public_host: Host | None = Field(
+        default=None, description="Where consumers pull from when it differs from host."
+    )
+    description: Text = ""
+    tls_verify: bool = True
+    ca_file: SafePath | None = None
+    auth: Auth = NoAuth(method="none")
+    max_concurrency: int = Field(default=4, ge=1, le=64)
+
+
+class RegistryMetadata(Model):
+    name: Name
+
+
+class Registry(Model):
+    """`catalog/registries/<name>.yaml`: a registry the catalog may reference (an allow-list)."""
+
+    api_version: Literal["catalog.automotive.sdv.cloud.redhat.com/v1alpha1"]
+    kind: Literal["Registry"]
+    metadata: RegistryMetadata
+    spec: RegistrySpec
+
+    @property
+    def pull_host(self) -> str:
+        return self.spec.public_host or self.spec.host
+
+
+# --- catalog images ------------------------------------------------------------------------------
+
+
+class Target(Model):
+    name: Word
+    verified: bool = Field(
+        default=False, description="Tested on this board, not only built for it."
+    )
+    notes: Text = ""
+
+    @field_validator("name")
+    @classmethod
+    def _known_target(cls, value: str, info: ValidationInfo) -> str:
+        from image_catalog.vocabulary import closest
+
+        vocabulary = _vocabulary(info)
+        if vocabulary is not None and value not in vocabulary.target_architectures:
+            raise PydanticCustomError(
+                "unknown_target",
+                "'{value}' is not a known target{hint} (add it to catalog/vocabulary.yaml "
+                "if AIB supports it)",
+                {"value": value, "hint": closest(value, vocabulary.target_architectures)},
+            )
+        return value
+
+
+class ManifestRef(Model):
+    """A manifest in a registry, pinned by digest, as the registry reported it at publish time."""
+
+    ref: PinnedRef = Field(description="host/repository@sha256:..., what every consumer pulls.")
+    tag: TagHint | None = Field(default=None, description="The tag it was published from; a hint.")
+    media_type: MediaType
+    size: int = Field(gt=0)
+
+    @property
+    def digest(self) -> str:
+        return self.ref.rsplit("@", 1)[1]
+
+
+class ContainerImage(ManifestRef):
+    """A bootc (or other) container image for one architecture."""
+
+
+class DiskFile(Model):
+    """One file of a disk-image artifact: one layer of the OCI artifact."""
+
+    title: FileTitle
+    media_type: MediaType
+    format: Word | None = None
+    compression: Literal["gzip", "lz4", "xz", "zstd"] | None = None
+    sha256: Sha256
+    size: int = Field(ge=0)
+    decompressed_size: int | None = Field(default=None, ge=0)
+    partition: Token | None = None
+    download_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = Field(
+        default=None, description="Only for files served outside the registry."
+    )
+
+
+class DiskArtifact(ManifestRef):
+    """A disk image pushed as an OCI artifact (oras), with its files."""
+
+    artifact_type: MediaType | None = None
+    files: list[DiskFile] = Field(min_length=1)
+
+
+class Variant(Model):
+    architecture: Word
+    container: ContainerImage | None = None
+    disk: DiskArtifact | None = None
+
+    @field_validator("architecture")
+    @classmethod
+    def _canonical_architecture(cls, value: str, info: ValidationInfo) -> str:
+        vocabulary = _vocabulary(info)
+        if vocabulary is None:
+            return value
+        canonical = vocabulary.architecture(value)
+        if canonical is None:
+            raise PydanticCustomError(
+                "unknown_architecture",
+                "'{value}' is not a known architecture ({known})",
+                {"value": value, "known": vocabulary.describe_architectures()},
+            )
+        return canonical
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Variant:
+        if self.container is None and self.disk is None:
+            raise PydanticCustomError(
+                "empty_variant", "a variant needs a container image, a disk artifact or both"
+            )
+        return self
+
+
+class ImageBuildSource(Model):
+    """The `ImageBuild` that produced the image. Never its inline AIB manifest: only its name."""
+
+    name: KubeName
+    namespace: Name
+    uid: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{1,64}$")] | None = None
+    completion_time: UtcTime
+    aib_image: Annotated[str, StringConstraints(max_length=512, pattern=r"^\S+$")] | None = None
+    builder_image: Annotated[str, StringConstraints(max_length=512, pattern=r"^\S+$")] | None = None
+    manifest: Line | None = Field(
+        default=None, description="The AIB manifest's file name or digest."
+    )
+
+
+class PrebuiltSource(Model):
+    origin: Line = Field(description="Where the image came from: a vendor, a URL, a pipeline.")
+
+
+class Source(Model):
+    image_build: ImageBuildSource | None = None
+    prebuilt: PrebuiltSource | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Source:
+        if (self.image_build is None) == (self.prebuilt is None):
+            raise PydanticCustomError(
+                "source_kind", "source needs exactly one of imageBuild or prebuilt"
+            )
+        return self
+
+
+class Deprecation(Model):
+    reason: Line
+    date: date
+
+
+class Lifecycle(Model):
+    deprecated: Deprecation | None = None
+    superseded_by: EntryId | None = Field(
+        default=None, description="NAME@VERSION of the successor."
+    )
+
+
+class CatalogImageSpec(Model):
+    display_name: Line
+    description: Text = ""
+    distro: Word
+    distro_version: Token | None = None
+    targets: list[Target] = Field(min_length=1)
+    bootc: bool = False
+    build_mode: Literal["package", "image", "bootc", "disk"] | None = None
+    export_format: Word | None = None
+    tags: list[Word] = []
+    index: ManifestRef | None = Field(
+        default=None, description="The multi-architecture image index, when there is one."
+    )
+    variants: list[Variant] = Field(min_length=1)
+    source: Source
+    published_at: UtcTime
+    lifecycle: Lifecycle = Lifecycle()
+
+    @field_validator("distro")
+    @classmethod
+    def _known_distro(cls, value: str, info: ValidationInfo) -> str:
+        from image_catalog.vocabulary import closest
+
+        vocabulary = _vocabulary(info)
+        if vocabulary is not None and vocabulary.distro(value) is None:
+            raise PydanticCustomError(
+                "unknown_distro",
+                "'{value}' is not a known distro{hint} (add it to catalog/vocabulary.yaml "
+                "if AIB supports it)",
+                {"value": value, "hint": closest(value, vocabulary.distros)},
+            )
+        return value
+
+
+class ImageMetadata(Model):
+    name: Name
+    version: Version
+    labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=63)]] = {}
+
+
+class CatalogImage(Model):
+    """`catalog/images/<name>/<version>.yaml`: one published version of one image."""
+
+    api_version: Literal["catalog.automotive.sdv.cloud.redhat.com/v1alpha1"]
+    kind: Literal["CatalogImage"]
+    metadata: ImageMetadata
+    spec: CatalogImageSpec
+
+    @property
+    def id(self) -> str:
+        return f"{self.metadata.name}@{self.metadata.version}"
+
+    def manifests(self) -> list[tuple[tuple[str | int, ...], ManifestRef]]:
+        """Every manifest the entry pins (index, containers, disks), with its field path."""
+        found: list[tuple[tuple[str | int, ...], ManifestRef]] = []
+        if self.spec.index:
+            found.append((("spec", "index"), self.spec.index))
+        for i, variant in enumerate(self.spec.variants):
+            if variant.container is not None:
+                found.append((("spec", "variants", i, "container"), variant.container))
+            if variant.disk is not None:
+                found.append((("spec", "variants", i, "disk"), variant.disk))
+        return found
+
+
+KINDS: dict[str, type[Model]] = {
+    "CatalogImage": CatalogImage,
+    "Registry": Registry,
+    "Vocabulary": VocabularyFile,
+}
+
+
+def schema_header(kind: str, depth: int) -> str:
+    """The first line of every catalog file, so editors validate while one types."""
+    return f"# yaml-language-server: $schema={'../' * depth}schemas/{kind.lower()}.schema.json"
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A model as plain data in file field names, without defaults that say nothing."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,113 @@
+"""Problems found in the catalog, located as `file:line:column: field.path: message`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from image_catalog.load import Locator, data_path, format_path
+from image_catalog.model import Name, Version
+from image_catalog.reference import PINNED_PATTERN
+
+
+@dataclass
+class Problem:
+    """One thing wrong with one file. `line` is filled in from `path` before reporting."""
+
+    file: str
+    message: str
+    path: tuple[str | int, ...] = ()
+    line: int | None = None
+    column: int | None = None
+    code: str = "invalid"
+    severity: Literal["error", "warning"] = "error"
+    source: Path | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def field(self) -> str:
+        return format_path(self.path)
+
+    def location(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+    def __str__(self) -> str:
+        field_part = f" {self.field}:" if self.path else ""
+        return f"{self.location()}:{field_part} {self.message}"
+
+
+def locate_all(problems: Iterable[Problem]) -> None:
+    """Fill in line and column from each problem's field path (one parse per file)."""
+    locator = Locator()
+    for problem in problems:
+        if problem.line is None and problem.source is not None:
+            position = locator.position(problem.source, problem.path)
+            if position is not None:
+                problem.line, problem.column = position.line, position.column
+
+
+def _pattern(annotated: Any) -> str:
+    return str(annotated.__metadata__[0].pattern)
+
+
+_PATTERN_WORDS: dict[str, str] = {
+    _pattern(Name): "is not a DNS-1123 label (lowercase letters, digits and '-', starting and "
+    "ending with a letter or digit, at most 63 characters)",
+    _pattern(Version): "is not a version token (letters, digits, '.', '_' and '-', starting with "
+    "a letter or digit)",
+    PINNED_PATTERN: "is not a digest-pinned reference HOST/REPOSITORY@sha256:<64 hex digits>",
+    r"^sha256:[0-9a-f]{64}$": "is not a digest sha256:<64 lowercase hex digits>",
+    r"^[0-9a-f]{64}$": "is not a sha256 checksum (64 lowercase hex digits)",
+}
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling and indentation)"
+    if kind == "string_pattern_mismatch":
+        words = _PATTERN_WORDS.get(str(ctx.get("pattern")))
+        if words is None:
+            words = "contains characters that are not allowed here (no whitespace, path "
+            words += "separators, control characters or leading '-')"
+        return f"{value!r} {words}"
+    if kind == "string_type" and isinstance(value, int | float | bool):
+        read_as = "true/false" if isinstance(value, bool) else "a number"
+        return f"{value!r} is read as {read_as}, not text; quote it"
+    if kind == "literal_error":
+        return f"{value!r} is not allowed: {error['msg'].removeprefix('Input should be ')}"
+    if kind == "timezone_aware":
+        return f"{value} has no time zone; write it in UTC with a trailing Z"
+    message = error["msg"].removeprefix("Value error, ")
+    return message[0].lower() + message[1:] if message else kind
+
+
+def from_validation_error(
+    exc: ValidationError, file: str, data: Any, source: Path | None
+) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        path = data_path(error["loc"], data)
+        problems.append(Problem(file, _message(error), path, code=error["type"], source=source))
+    return problems
+
+
+def sort_key(problem: Problem) -> tuple[str, int, int, str]:
+    return (problem.file, problem.line or 0, problem.column or 0, problem.message)
+
+
+def count_files(problems: Sequence[Problem]) -> int:
+    return len({p.file for p in problems})

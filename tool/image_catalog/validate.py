@@ -1,0 +1,282 @@
+"""Checks of the catalog as a whole: layout, cross-entry rules and the registry allow-list.
+
+Schema checks happen while loading (`catalog.py`); this module adds what one file cannot know alone.
+Every problem is collected; nothing stops at the first one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from image_catalog.catalog import Catalog, Loaded, load_catalog
+from image_catalog.model import CatalogImage, Registry
+from image_catalog.problems import Problem, locate_all, sort_key
+from image_catalog.reference import Reference
+
+
+@dataclass
+class ValidationReport:
+    """What `validate` found; the CLI turns it into text, JSON or annotations."""
+
+    catalog: str
+    images: int = 0
+    registries: int = 0
+    files: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    online: bool = False
+    unchecked: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_catalog(root: Path) -> tuple[Catalog, ValidationReport]:
+    """Load and check the catalog offline; positions are filled in for every problem."""
+    catalog = load_catalog(root)
+    problems = list(catalog.problems)
+    problems += check_vocabulary(catalog)
+    problems += check_registries(catalog.registries)
+    problems += check_images(catalog)
+    report = finish(catalog, problems)
+    return catalog, report
+
+
+def finish(catalog: Catalog, problems: list[Problem]) -> ValidationReport:
+    locate_all(problems)
+    problems.sort(key=sort_key)
+    return ValidationReport(
+        catalog=str(catalog.root),
+        images=len(catalog.images),
+        registries=len(catalog.registries),
+        files=catalog.files_read,
+        problems=problems,
+    )
+
+
+def check_vocabulary(catalog: Catalog) -> list[Problem]:
+    loaded = catalog.vocabulary_file
+    if loaded is None or catalog.vocabulary is None:
+        return []
+    doc = loaded.model
+    shown, source = loaded.file, loaded.source
+    problems: list[Problem] = []
+    for section in ("architectures", "distros"):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(doc.spec, section)):
+            for j, name in enumerate([item.name, *item.aliases]):
+                if name in seen:
+                    path: tuple[str | int, ...] = ("spec", section, i)
+                    path += ("name",) if j == 0 else ("aliases", j - 1)
+                    problems.append(
+                        Problem(
+                            shown, f"{name!r} is named twice", path, code="duplicate", source=source
+                        )
+                    )
+                seen.add(name)
+    seen_targets: set[str] = set()
+    for i, target in enumerate(doc.spec.targets):
+        if target.name in seen_targets:
+            problems.append(
+                Problem(
+                    shown,
+                    f"target {target.name!r} is named twice",
+                    ("spec", "targets", i, "name"),
+                    code="duplicate",
+                    source=source,
+                )
+            )
+        seen_targets.add(target.name)
+        for j, arch in enumerate(target.architectures):
+            if catalog.vocabulary.architecture(arch) is None:
+                problems.append(
+                    Problem(
+                        shown,
+                        f"'{arch}' is not a known architecture "
+                        f"({catalog.vocabulary.describe_architectures()})",
+                        ("spec", "targets", i, "architectures", j),
+                        code="unknown_architecture",
+                        source=source,
+                    )
+                )
+    return problems
+
+
+def check_registries(registries: list[Loaded[Registry]]) -> list[Problem]:
+    problems: list[Problem] = []
+    hosts: dict[str, str] = {}
+    for loaded in registries:
+        registry = loaded.model
+        stem = PurePath(loaded.file).stem
+        if registry.metadata.name != stem:
+            problems.append(
+                loaded_problem(
+                    loaded,
+                    f"{registry.metadata.name!r} does not match the file name {stem!r}",
+                    ("metadata", "name"),
+                    "path",
+                )
+            )
+        other = hosts.get(registry.spec.host)
+        if other is not None:
+            problems.append(
+                loaded_problem(
+                    loaded,
+                    f"host {registry.spec.host!r} is already declared in {other}",
+                    ("spec", "host"),
+                    "duplicate",
+                )
+            )
+        hosts.setdefault(registry.spec.host, loaded.file)
+    return problems
+
+
+def loaded_problem(
+    loaded: Loaded[CatalogImage] | Loaded[Registry],
+    message: str,
+    path: tuple[str | int, ...],
+    code: str,
+) -> Problem:
+    return Problem(loaded.file, message, path, code=code, source=loaded.source)
+
+
+def check_images(catalog: Catalog) -> list[Problem]:
+    problems: list[Problem] = []
+    ids: dict[str, str] = {}
+    digests: dict[str, str] = {}
+    hosts = {r.model.spec.host for r in catalog.registries}
+    # An entry that failed to load still exists: don't report its successors as dangling.
+    known = {entry.model.id for entry in catalog.images} | catalog.ids_on_disk()
+    for loaded in catalog.images:
+        problems += check_path(loaded)
+        problems += check_entry(catalog, loaded, hosts, known)
+        image = loaded.model
+        if image.id in ids:
+            problems.append(
+                loaded_problem(
+                    loaded,
+                    f"{image.id} is already published in {ids[image.id]}",
+                    ("metadata",),
+                    "duplicate",
+                )
+            )
+        ids.setdefault(image.id, loaded.file)
+        for path, manifest in image.manifests():
+            other = digests.get(manifest.digest)
+            if other is not None:
+                where = "twice in this entry" if other == loaded.file else f"already in {other}"
+                problems.append(
+                    loaded_problem(
+                        loaded,
+                        f"digest {manifest.digest} is published {where}",
+                        (*path, "ref"),
+                        "duplicate_digest",
+                    )
+                )
+            digests.setdefault(manifest.digest, loaded.file)
+    return problems
+
+
+def check_path(loaded: Loaded[CatalogImage]) -> list[Problem]:
+    parts = PurePath(loaded.file).parts
+    name, version = parts[-2], PurePath(parts[-1]).stem
+    meta = loaded.model.metadata
+    problems = []
+    if meta.name != name:
+        problems.append(
+            loaded_problem(
+                loaded,
+                f"{meta.name!r} does not match the folder name {name!r} (images/NAME/VERSION.yaml)",
+                ("metadata", "name"),
+                "path",
+            )
+        )
+    if meta.version != version:
+        problems.append(
+            loaded_problem(
+                loaded,
+                f"{meta.version!r} does not match the file name {version!r} "
+                "(images/NAME/VERSION.yaml)",
+                ("metadata", "version"),
+                "path",
+            )
+        )
+    return problems
+
+
+def check_entry(
+    catalog: Catalog, loaded: Loaded[CatalogImage], hosts: set[str], known: set[str]
+) -> list[Problem]:
+    spec = loaded.model.spec
+    problems: list[Problem] = []
+
+    def add(message: str, path: tuple[str | int, ...], code: str) -> None:
+        problems.append(loaded_problem(loaded, message, path, code))
+
+    for path, manifest in loaded.model.manifests():
+        host = Reference.parse(manifest.ref).host
+        if host not in hosts:
+            add(
+                f"host {host!r} is not a declared registry (declare it in registries/)",
+                (*path, "ref"),
+                "undeclared_registry",
+            )
+    for field_name, values in (
+        ("targets", [t.name for t in spec.targets]),
+        ("variants", [v.architecture for v in spec.variants]),
+        ("tags", spec.tags),
+    ):
+        for value, count in Counter(values).items():
+            if count > 1:
+                index = len(values) - 1 - values[::-1].index(value)
+                suffix: tuple[str | int, ...] = {
+                    "targets": ("name",),
+                    "variants": ("architecture",),
+                    "tags": (),
+                }[field_name]
+                add(
+                    f"{value!r} is listed {count} times",
+                    ("spec", field_name, index, *suffix),
+                    "duplicate",
+                )
+    vocabulary = catalog.vocabulary
+    if vocabulary is not None:
+        for i, target in enumerate(spec.targets):
+            for variant in spec.variants:
+                if not vocabulary.supports(target.name, variant.architecture):
+                    allowed = ", ".join(sorted(vocabulary.target_architectures[target.name]))
+                    add(
+                        f"target {target.name!r} is not supported on architecture "
+                        f"{variant.architecture!r} (AIB builds it for: {allowed})",
+                        ("spec", "targets", i, "name"),
+                        "target_architecture",
+                    )
+    if spec.index is not None:
+        for i, variant in enumerate(spec.variants):
+            if variant.container is None:
+                add(
+                    "an entry with an image index needs a container image in every variant",
+                    ("spec", "variants", i),
+                    "index_variant",
+                )
+    successor = spec.lifecycle.superseded_by
+    if successor is not None:
+        if successor == loaded.model.id:
+            add(
+                "an entry cannot supersede itself",
+                ("spec", "lifecycle", "supersededBy"),
+                "lifecycle",
+            )
+        elif successor not in known:
+            add(
+                f"{successor!r} is not in the catalog",
+                ("spec", "lifecycle", "supersededBy"),
+                "lifecycle",
+            )
+    return problems

@@ -1,12 +1,18 @@
-"""Shared fixtures: a copy of the shipped catalog in a temp folder, and example manifests."""
+"""Shared fixtures: a copy of the shipped catalog in a temp folder, example manifests, loopback
+registries and real git repositories."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pygit2
 import pytest
+from image_catalog.load import dump_document
+from image_catalog.model import API_VERSION, schema_header
 from support.registry import LocalRegistry, require_tools
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,3 +91,114 @@ def empty_catalog(root: Path, registries: dict[str, str]) -> Path:
 def local_catalog(tmp_path: Path, registry: LocalRegistry) -> Path:
     """An empty catalog whose one registry, `local`, is the session's anonymous registry."""
     return empty_catalog(tmp_path / "catalog", {"local": registry_manifest("local", registry.host)})
+
+
+# --- real git repositories -----------------------------------------------------------------------
+
+GIT_EPOCH = 1_767_261_600  # 2026-01-01T10:00:00Z; each commit is one hour after the previous one
+
+
+class GitWork:
+    """A git repository in a temp folder, written with pygit2 as people and GitHub would.
+
+    Identities are pinned (NAME <name@example.com>) and the clock advances one hour per commit,
+    so every run makes the same history and the tests can assert exact times.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = pygit2.init_repository(str(root), initial_head="main")
+        self.clock = GIT_EPOCH
+
+    def person(self, name: str) -> pygit2.Signature:
+        return pygit2.Signature(name, f"{name.lower()}@example.com", self.clock, 0)
+
+    def commit(self, message: str, author: str = "Alice", committer: str | None = None) -> str:
+        """Commit the whole working tree (additions, edits, deletions) on the current branch."""
+        self.repo.index.clear()  # then add what is there: deleted files leave the index
+        self.repo.index.add_all()
+        self.repo.index.write()
+        parents = [] if self.repo.head_is_unborn else [self.repo.head.peel(pygit2.Commit).id]
+        return self._commit(message, self.repo.index.write_tree(), parents, author, committer)
+
+    def merge(self, branch: str, message: str, author: str, committer: str = "GitHub") -> str:
+        """A merge commit of `branch` into the current branch, as GitHub's merge button makes."""
+        ours = self.repo.head.peel(pygit2.Commit).id
+        theirs = self.repo.branches.local[branch].peel(pygit2.Commit).id
+        index = self.repo.merge_commits(ours, theirs)
+        assert not index.conflicts, f"merging {branch} conflicts"
+        tree = index.write_tree(self.repo)
+        commit = self._commit(message, tree, [ours, theirs], author, committer)
+        self.repo.checkout("HEAD", strategy=pygit2.enums.CheckoutStrategy.FORCE)
+        return commit
+
+    def branch(self, name: str, at: str = "HEAD") -> None:
+        self.repo.branches.local.create(name, self.repo.revparse_single(at).peel(pygit2.Commit))
+        self.checkout(name)
+
+    def checkout(self, name: str) -> None:
+        self.repo.checkout(
+            self.repo.branches.local[name], strategy=pygit2.enums.CheckoutStrategy.FORCE
+        )
+
+    def _commit(
+        self, message: str, tree: pygit2.Oid, parents: list[pygit2.Oid], author: str, by: str | None
+    ) -> str:
+        self.clock += 3600
+        who = self.person(author)
+        commit = self.repo.create_commit(
+            "HEAD", who, self.person(by or author), message, tree, parents
+        )
+        return str(commit)
+
+
+def fake_digest(seed: str) -> str:
+    """A well-formed digest that stands for one image: the same seed, the same digest."""
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def image_document(
+    name: str,
+    version: str,
+    digest: str,
+    *,
+    architecture: str = "x86_64",
+    deprecated: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> str:
+    """A small valid CatalogImage on quay.io (a registry the shipped catalog declares)."""
+    metadata: dict[str, Any] = {"name": name, "version": version}
+    if labels:
+        metadata["labels"] = labels
+    spec: dict[str, Any] = {
+        "displayName": f"{name} {version}",
+        "distro": "autosd9-sig",
+        "targets": [{"name": "qemu"}],
+        "variants": [
+            {
+                "architecture": architecture,
+                "container": {
+                    "ref": f"quay.io/automotive-images/{name}@{digest}",
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "size": 1612,
+                },
+            }
+        ],
+        "source": {"prebuilt": {"origin": "tests"}},
+        "publishedAt": "2026-01-15T09:30:00Z",
+    }
+    if deprecated:
+        spec["lifecycle"] = {"deprecated": {"reason": deprecated, "date": "2026-02-01"}}
+    document = {"apiVersion": API_VERSION, "kind": "CatalogImage", "metadata": metadata}
+    document["spec"] = spec
+    return dump_document(document, header=schema_header("CatalogImage", 3))
+
+
+@pytest.fixture
+def git_catalog(tmp_path: Path) -> GitWork:
+    """A repository whose `catalog/` folder is a copy of the shipped catalog, committed on main."""
+    work = GitWork(tmp_path / "repo")
+    shutil.copytree(SHIPPED_CATALOG, work.root / "catalog")
+    (work.root / "README.md").write_text("a catalog\n")
+    work.commit("Initial catalog", author="Admin")
+    return work

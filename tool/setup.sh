@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what image-catalog needs on a Debian-like machine, then leaves the virtual environment
-# active: Debian's skopeo, docker-registry and apache2-utils when missing (as root), and the package
-# with its test tools in .venv (reinstalled only when pyproject.toml changes). Sourced by main.sh
-# and test.sh.
+# active: Debian's skopeo, docker-registry, apache2-utils and shellcheck when missing (as root), and
+# the package with its test tools in .venv (reinstalled only when pyproject.toml changes). Sourced by
+# main.sh and test.sh.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,6 +10,7 @@ missing=()
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v shellcheck >/dev/null || missing+=(shellcheck)  # actionlint checks run: scripts with it
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

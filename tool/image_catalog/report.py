@@ -19,7 +19,9 @@ def summary(report: ValidationReport) -> str:
         noun = "problem" if len(errors) == 1 else "problems"
         parts.append(f"{len(errors)} {noun} in {files} file{'s' if files != 1 else ''}")
     if report.unchecked:
-        parts.append(f"{len(report.unchecked)} entries could not be checked online (retry)")
+        count = len(report.unchecked)
+        noun = "entry" if count == 1 else "entries"
+        parts.append(f"{count} {noun} could not be checked online (retry)")
     return f"catalog {report.catalog}: {'; '.join(parts)} ({checked}, {mode} checks)"
 
 

@@ -60,6 +60,14 @@ def finish(catalog: Catalog, problems: list[Problem]) -> ValidationReport:
     )
 
 
+def add_online(report: ValidationReport, problems: list[Problem], unchecked: list[str]) -> None:
+    """Merge what the registries said (`online.check_online`) into an offline report."""
+    locate_all(problems)
+    report.problems = sorted([*report.problems, *problems], key=sort_key)
+    report.online = True
+    report.unchecked = list(unchecked)
+
+
 def check_vocabulary(catalog: Catalog) -> list[Problem]:
     loaded = catalog.vocabulary_file
     if loaded is None or catalog.vocabulary is None:

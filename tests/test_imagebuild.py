@@ -1,0 +1,89 @@
+"""Reading ImageBuild resources in both spec shapes, and refusing what cannot be published."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from image_catalog.imagebuild import PHASES, BuildNotPublishable, parse_imagebuild
+from image_catalog.load import load_mapping
+
+FIXTURES = Path(__file__).parent / "fixtures" / "imagebuild"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    return load_mapping(FIXTURES / name)
+
+
+def test_nested_shape() -> None:
+    build = parse_imagebuild(_fixture("nested-bootc-disk.yaml"), "b.yaml")
+    assert (build.name, build.namespace) == ("autosd10-rcar-s4-nightly", "automotive-builds")
+    assert (build.distro, build.target, build.architecture) == ("autosd10", "rcar_s4", "arm64")
+    assert (build.mode, build.export_format, build.compression) == ("bootc", "raw", "gzip")
+    assert build.container_ref == "REGISTRY/automotive-builds/autosd10-rcar-s4:nightly"
+    assert build.disk_ref == "REGISTRY/automotive-builds/autosd10-rcar-s4-disk:nightly"
+    assert build.manifest == "rcar-s4.aib.yml"
+    assert build.completion_time.isoformat() == "2026-02-03T01:42:17+00:00"
+    assert build.aib_image == "quay.io/centos-sig-automotive/automotive-image-builder:1.1.4"
+
+
+def test_flat_shape_from_json_prefers_container_push() -> None:
+    build = parse_imagebuild(_fixture("flat-multiarch.json"), "b.json")
+    assert build.container_ref == "REGISTRY/automotive-dev/autosd9-qemu-bootc:latest"
+    assert build.disk_ref is None
+    assert (build.distro, build.target, build.mode) == ("autosd9-sig", "qemu", "bootc")
+    assert build.aib_image == "quay.io/centos-sig-automotive/automotive-image-builder:1.0.0"
+
+
+def test_flat_shape_falls_back_to_the_publisher_repository() -> None:
+    data = _fixture("flat-multiarch.json")
+    del data["spec"]["containerPush"]
+    build = parse_imagebuild(data, "b.json")
+    assert build.container_ref == (
+        "REGISTRY/automotive-dev/ignored-when-containerPush-is-set:latest"
+    )
+
+
+def test_inline_manifest_is_named_by_digest_never_copied() -> None:
+    data = _fixture("nested-bootc-disk.yaml")
+    del data["spec"]["aib"]["manifestFileName"]
+    build = parse_imagebuild(data, "b.yaml")
+    assert build.manifest is not None
+    assert build.manifest.startswith("sha256:")
+    assert "root_password" not in repr(build)
+
+
+@pytest.mark.parametrize("phase", [p for p in PHASES if p != "Completed"])
+def test_only_completed_builds_are_published(phase: str) -> None:
+    data = _fixture("nested-bootc-disk.yaml")
+    data["status"]["phase"] = phase
+    with pytest.raises(BuildNotPublishable) as caught:
+        parse_imagebuild(data, "b.yaml")
+    assert str(caught.value) == (
+        f"b.yaml: ImageBuild automotive-builds/autosd10-rcar-s4-nightly is in phase "
+        f"'{phase}'; only a Completed build can be published"
+    )
+
+
+def test_a_build_without_status() -> None:
+    data = _fixture("nested-bootc-disk.yaml")
+    del data["status"]
+    with pytest.raises(BuildNotPublishable, match=r"has no status\.phase"):
+        parse_imagebuild(data, "b.yaml")
+
+
+def test_a_build_that_pushed_nothing() -> None:
+    data = _fixture("nested-bootc-disk.yaml")
+    del data["spec"]["export"]["container"]
+    del data["spec"]["export"]["disk"]
+    with pytest.raises(BuildNotPublishable) as caught:
+        parse_imagebuild(data, "b.yaml")
+    assert "pushed nothing to a registry (no spec.export.container or spec.export.disk.oci)" in str(
+        caught.value
+    )
+
+
+def test_not_an_imagebuild() -> None:
+    with pytest.raises(BuildNotPublishable, match="not an ImageBuild resource"):
+        parse_imagebuild({"apiVersion": "v1", "kind": "Pod"}, "pod.yaml")

@@ -1,0 +1,313 @@
+"""What a pull request changes in the catalog, compared with its base branch.
+
+Published versions are immutable: consumers pin `NAME@VERSION`, so an edit to one would change
+what they get without a new name. Against the base, an entry may only change its lifecycle fields
+(`spec.lifecycle.deprecated`, `spec.lifecycle.supersededBy`) and `metadata.labels`; any other
+edit, a changed digest first of all, is refused with "publish a new version instead", and a
+removal is refused unless explicitly allowed. The entries added or changed are also the only ones
+the online checks need to look at again.
+
+The base side is read from git objects (never checked out): only the files whose bytes differ
+from the working tree are parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from image_catalog.catalog import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded, display_path
+from image_catalog.gitrepo import GitRepo, blob_id, folder_blobs, read_blob, resolve_commit
+from image_catalog.load import LoadError, decode_text, load_mapping, parse_mapping
+from image_catalog.model import CatalogImage, VocabularyFile, dump
+from image_catalog.problems import Problem, locate_all, sort_key
+from image_catalog.vocabulary import Vocabulary
+
+FieldPath = tuple[str | int, ...]
+
+# The fields a published version may still change: spec.lifecycle holds exactly `deprecated`
+# and `supersededBy`, so its prefix covers both, including a lifecycle block added whole.
+LIFECYCLE_PREFIXES: tuple[FieldPath, ...] = (("spec", "lifecycle"), ("metadata", "labels"))
+DEPRECATED: FieldPath = ("spec", "lifecycle", "deprecated")
+MANIFEST_PREFIXES: tuple[FieldPath, ...] = (("spec", "index"), ("spec", "variants"))
+
+Aspect = Literal["digest", "lifecycle", "other"]
+
+
+# --- comparing two versions of one entry ---------------------------------------------------------
+
+
+def field_differences(old: Any, new: Any, path: FieldPath = ()) -> list[FieldPath]:
+    """Where two plain-data documents differ: the differing leaves, or the smallest container
+    whose shape differs (a key present on one side only, a list whose length changed)."""
+    found: list[FieldPath] = []
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            if key in old and key in new:
+                found += field_differences(old[key], new[key], (*path, key))
+            else:
+                found.append((*path, key))
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            found += field_differences(a, b, (*path, i))
+        return found
+    return [] if old == new else [path]
+
+
+def is_lifecycle(path: FieldPath) -> bool:
+    return any(path[: len(prefix)] == prefix for prefix in LIFECYCLE_PREFIXES)
+
+
+def is_digest(path: FieldPath) -> bool:
+    """A manifest reference (`...ref`), which is where the digest lives."""
+    return bool(path) and path[-1] == "ref" and path[:2] in MANIFEST_PREFIXES
+
+
+def digests(data: Any) -> set[str]:
+    """Every digest an entry's plain data pins (index, containers, disks)."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if not isinstance(spec, dict):
+        return set()
+    manifests = [spec.get("index")]
+    for variant in spec.get("variants") or []:
+        if isinstance(variant, dict):
+            manifests += [variant.get("container"), variant.get("disk")]
+    refs = [m.get("ref") for m in manifests if isinstance(m, dict)]
+    return {ref.rsplit("@", 1)[-1] for ref in refs if isinstance(ref, str)}
+
+
+def aspects(old: Any, new: Any, paths: Iterable[FieldPath]) -> list[Aspect]:
+    """A coarse account of an edit: its digests, its lifecycle, anything else."""
+    found: set[Aspect] = set()
+    if digests(old) != digests(new):
+        found.add("digest")
+    for path in paths:
+        found.add("lifecycle" if is_lifecycle(path) else "digest" if is_digest(path) else "other")
+    return sorted(found)
+
+
+def is_deprecated(data: Any) -> bool:
+    node = data
+    for part in DEPRECATED:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node is not None
+
+
+# --- the change set of a working tree against a base ---------------------------------------------
+
+
+@dataclass
+class ChangeSet:
+    """The catalog's entries added, deprecated, otherwise changed and removed since `base`."""
+
+    base: str
+    commit: str
+    added: list[str] = field(default_factory=list)
+    deprecated: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def touched(self) -> set[str]:
+        """NAME@VERSION of every entry in the working tree that differs from the base: the
+        entries the online checks must look at (pass as `check_online(..., only=...)`)."""
+        return {*self.added, *self.deprecated, *self.changed}
+
+
+@dataclass
+class _Side:
+    """One version of one entry: its plain data, and the validated model's dump when it has one."""
+
+    data: dict[str, Any]
+    validated: dict[str, Any] | None
+
+
+def compare_with_base(catalog: Catalog, base: str, *, allow_removal: bool = False) -> ChangeSet:
+    """Compare the loaded working-tree catalog with the same folder at the git revision `base`.
+
+    The catalog folder's path inside the repository is the same on both sides. An unknown
+    revision, or a catalog outside a git repository, is a `UsageError`.
+    """
+    git = GitRepo(catalog.root)
+    folder = git.relative(catalog.root)
+    commit = resolve_commit(git, base)
+    blobs = folder_blobs(git, commit.id, "" if folder == "." else folder)
+    changes = ChangeSet(base=base, commit=commit.id)
+    base_images = {p: b for p, b in blobs.items() if _is_image_path(p)}
+    head_images = {Path(p).as_posix() for p in catalog.image_paths}
+    loaded = {entry.source.relative_to(catalog.root).as_posix(): entry for entry in catalog.images}
+    vocabulary = _base_vocabulary(git, blobs.get(VOCABULARY_FILE)) or catalog.vocabulary
+    for relative in sorted(base_images.keys() | head_images):
+        entry_id = _entry_id(relative)
+        shown = display_path(catalog.root, relative)
+        if relative not in head_images:
+            changes.removed.append(entry_id)
+            if not allow_removal:
+                changes.problems.append(_removal_problem(shown, entry_id, base))
+            continue
+        if relative not in base_images:
+            changes.added.append(entry_id)
+            continue
+        source = catalog.root / relative
+        if _same_bytes(source, base_images[relative]):
+            continue
+        old = _base_side(git, base_images[relative], shown, vocabulary)
+        new = _head_side(source, shown, loaded.get(relative))
+        if old is None or new is None:
+            # Unreadable on one side: the offline checks report why; count it as a change so
+            # the online checks still see it.
+            changes.changed.append(entry_id)
+            continue
+        _compare_entry(changes, entry_id, old, new, (shown, source))
+    locate_all(changes.problems)
+    changes.problems.sort(key=sort_key)
+    return changes
+
+
+def _compare_entry(
+    changes: ChangeSet, entry_id: str, old: _Side, new: _Side, at: tuple[str, Path]
+) -> None:
+    # The validated dumps compare meaning (an alias and its canonical name are the same
+    # architecture); the plain data is the fallback when either side no longer validates.
+    both = old.validated is not None and new.validated is not None
+    before, after = (old.validated, new.validated) if both else (old.data, new.data)
+    paths = field_differences(before, after)
+    if not paths:
+        return  # only formatting or comments changed
+    if is_deprecated(after) and not is_deprecated(before):
+        changes.deprecated.append(entry_id)
+    else:
+        changes.changed.append(entry_id)
+    for path in paths:
+        if not is_lifecycle(path):
+            changes.problems.append(_edit_problem(at, path, before, changes.base))
+
+
+def _edit_problem(at: tuple[str, Path], path: FieldPath, before: Any, base: str) -> Problem:
+    if is_digest(path):
+        was = _value(before, path)
+        message = (
+            f"the digest changed since {base} (it was {str(was).rsplit('@', 1)[-1]}): a "
+            "published version is immutable; publish a new version instead"
+        )
+    else:
+        message = (
+            f"changed since {base}: a published version is immutable except spec.lifecycle and "
+            "metadata.labels; publish a new version instead"
+        )
+    return Problem(at[0], message, path, code="immutable", source=at[1])
+
+
+def _removal_problem(shown: str, entry_id: str, base: str) -> Problem:
+    return Problem(
+        shown,
+        f"{entry_id} is published in {base} and was removed: published versions stay in the "
+        "catalog; deprecate it (spec.lifecycle.deprecated) instead, or pass --allow-removal",
+        code="removed",
+    )
+
+
+def _is_image_path(relative: str) -> bool:
+    parts = PurePosixPath(relative).parts
+    return len(parts) == 3 and parts[0] == IMAGES_DIR and relative.endswith(".yaml")
+
+
+def _entry_id(relative: str) -> str:
+    path = PurePosixPath(relative)
+    return f"{path.parent.name}@{path.stem}"
+
+
+def _same_bytes(source: Path, base_blob: str) -> bool:
+    try:
+        return blob_id(source.read_bytes()) == base_blob
+    except OSError:
+        return False
+
+
+def _base_vocabulary(git: GitRepo, blob: str | None) -> Vocabulary | None:
+    if blob is None:
+        return None
+    try:
+        data = parse_mapping(decode_text(read_blob(git, blob), VOCABULARY_FILE), VOCABULARY_FILE)
+        return Vocabulary.from_file(VocabularyFile.model_validate(data))
+    except (LoadError, ValidationError):
+        return None  # the working tree's vocabulary stands in
+
+
+def _base_side(git: GitRepo, blob: str, shown: str, vocabulary: Vocabulary | None) -> _Side | None:
+    try:
+        data = parse_mapping(decode_text(read_blob(git, blob), shown), shown)
+    except LoadError:
+        return None
+    return _Side(data, _validated(data, vocabulary))
+
+
+def _head_side(source: Path, shown: str, loaded: Loaded[CatalogImage] | None) -> _Side | None:
+    if loaded is not None:
+        return _Side(loaded.data, dump(loaded.model))
+    try:
+        return _Side(load_mapping(source, shown), None)
+    except LoadError:
+        return None
+
+
+def _validated(data: dict[str, Any], vocabulary: Vocabulary | None) -> dict[str, Any] | None:
+    try:
+        return dump(CatalogImage.model_validate(data, context={"vocabulary": vocabulary}))
+    except ValidationError:
+        return None
+
+
+def _value(data: Any, path: FieldPath) -> Any:
+    for part in path:
+        if isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+# --- the summary ---------------------------------------------------------------------------------
+
+_SECTIONS = ("added", "deprecated", "changed", "removed")
+
+
+def _sections(changes: ChangeSet) -> Iterator[tuple[str, list[str]]]:
+    for name in _SECTIONS:
+        yield name, getattr(changes, name)
+
+
+def summary_text(changes: ChangeSet) -> str:
+    counts = ", ".join(f"{len(ids)} {name}" for name, ids in _sections(changes))
+    lines = [f"changes since {changes.base} ({changes.commit[:12]}): {counts}"]
+    lines += [f"  {name}: {', '.join(ids)}" for name, ids in _sections(changes) if ids]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(changes: ChangeSet) -> str:
+    """For `$GITHUB_STEP_SUMMARY`: one table row per kind of change."""
+    base = changes.base.replace("`", "")
+    lines = [
+        f"### Catalog changes since `{base}` ({changes.commit[:12]})",
+        "",
+        "| change | entries |",
+        "| --- | --- |",
+    ]
+    for name, ids in _sections(changes):
+        listed = ", ".join(f"`{entry}`" for entry in ids) if ids else "none"
+        lines.append(f"| {name} ({len(ids)}) | {listed} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_json(changes: ChangeSet) -> dict[str, Any]:
+    document: dict[str, Any] = {"base": changes.base, "commit": changes.commit}
+    document.update(_sections(changes))
+    return document

@@ -1,0 +1,163 @@
+"""`image-catalog publish`: write the manifest of a new image version, ready for a pull request."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from image_catalog.catalog import load_catalog
+from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.errors import ExitCode, UsageError
+from image_catalog.gitrepo import Identity
+from image_catalog.imagebuild import parse_imagebuild
+from image_catalog.load import LoadError, decode_text, load_mapping, parse_mapping
+from image_catalog.publish import (
+    Options,
+    Prebuilt,
+    PublishResult,
+    publish_image,
+    publish_imagebuild,
+)
+from image_catalog.registry import RegistryClient
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_subcommand(
+        subparsers,
+        "publish",
+        "write the manifest of a new image version",
+        "Resolve the image's references to digests through the registry, build the manifest, run "
+        "the checks CI runs, and write catalog/images/NAME/VERSION.yaml. The same digests "
+        "published again are a no-op; the same version with other digests is refused. Nothing "
+        "is written when anything fails.",
+    )
+    kinds = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    build = add_subcommand(
+        kinds,
+        "imagebuild",
+        "publish a Completed ImageBuild",
+        "Publish what a Completed ImageBuild pushed (its bootc container and/or its disk "
+        "artifact). FILE is the output of 'kubectl get imagebuild NAME -o yaml' (or -o json); "
+        "'-' reads it from standard input. The version defaults to the completion time "
+        "(YYYYMMDD.HHMMSS, UTC), so every nightly build of a fixed tag becomes a new version.",
+    )
+    build.add_argument("file", metavar="FILE|-", help="the ImageBuild resource, or - for stdin")
+    _common(build)
+    build.set_defaults(run=run_imagebuild)
+    image = add_subcommand(
+        kinds,
+        "image",
+        "publish a prebuilt image from a declared registry",
+        "Publish a prebuilt image or disk artifact by reference (HOST/REPO:TAG or @sha256:...). "
+        "What the flags leave out is read from the image's AIB annotations or labels.",
+    )
+    image.add_argument("ref", metavar="REF", help="the image reference, in a declared registry")
+    image.add_argument("--distro", help="the AIB distro (default: from annotations)")
+    image.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="T",
+        help="a board it is for; repeat for several (default: from annotations)",
+    )
+    image.add_argument(
+        "--arch", help="the architecture (of a single-arch artifact, or one platform of an index)"
+    )
+    image.add_argument("--origin", help="where it came from (default: the reference)")
+    _common(image)
+    image.set_defaults(run=run_image)
+    parser.set_defaults(run=lambda _: parser.error("choose imagebuild or image"))
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_catalog_option(parser)
+    parser.add_argument("--name", help="the image name (default: DISTRO-TARGET)")
+    parser.add_argument("--version", help="the version (default: from the build or image time)")
+    parser.add_argument("--display-name", help="a human title (default: DISTRO for TARGET)")
+    parser.add_argument("--description", help="a longer description")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        dest="tags",
+        metavar="TAG",
+        help="a curation tag such as production or nightly; repeatable",
+    )
+    parser.add_argument(
+        "--verified", action="store_true", help="mark the targets as tested on the board"
+    )
+    parser.add_argument(
+        "--branch",
+        help="create this git branch from HEAD and commit the manifest on it, then print a pull "
+        "request description (nothing is pushed)",
+    )
+    parser.add_argument("--author", metavar="'NAME <EMAIL>'", help="commit identity")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the manifest that would be written"
+    )
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(
+        name=args.name,
+        version=args.version,
+        display_name=args.display_name,
+        description=args.description,
+        tags=tuple(args.tags),
+        verified=args.verified,
+        branch=args.branch,
+        author=Identity.parse(args.author) if args.author else None,
+        dry_run=args.dry_run,
+    )
+
+
+def _client(catalog_dir: Path) -> RegistryClient:
+    return RegistryClient([r.model for r in load_catalog(catalog_dir).registries])
+
+
+def run_imagebuild(args: argparse.Namespace) -> int:
+    if args.file == "-":
+        where = "<stdin>"
+        data = parse_mapping(decode_text(sys.stdin.buffer.read(), where), where)
+    else:
+        where = args.file
+        try:
+            data = load_mapping(Path(args.file), where)
+        except LoadError as exc:
+            if not Path(args.file).exists():
+                raise UsageError(f"{args.file}: no such file") from exc
+            raise
+    build = parse_imagebuild(data, where)
+    with _client(args.catalog) as client:
+        result = publish_imagebuild(args.catalog, build, client, _options(args))
+    return _report(result)
+
+
+def run_image(args: argparse.Namespace) -> int:
+    prebuilt = Prebuilt(
+        distro=args.distro,
+        targets=tuple(args.target),
+        architecture=args.arch,
+        origin=args.origin,
+    )
+    with _client(args.catalog) as client:
+        result = publish_image(args.catalog, args.ref, prebuilt, client, _options(args))
+    return _report(result)
+
+
+def _report(result: PublishResult) -> int:
+    if result.status == "unchanged":
+        print(
+            f"{result.id} already holds these digests ({result.path}); nothing to publish",
+            file=sys.stderr,
+        )
+    elif result.status == "dry-run":
+        sys.stdout.write(result.text)
+        print(f"dry run: would write {result.path}", file=sys.stderr)
+    else:
+        print(f"published {result.id} to {result.path}", file=sys.stderr)
+        if result.commit:
+            print(f"committed {result.commit[:12]} on branch {result.branch}", file=sys.stderr)
+            sys.stdout.write(result.pull_request or "")
+    return int(ExitCode.OK)

@@ -1,0 +1,503 @@
+"""Publishing: turn a completed ImageBuild or a prebuilt image into one new catalog manifest.
+
+Every reference is resolved to a digest through the registry, the new manifest goes through the
+same offline and online checks as CI, and only then is anything written. The same digests published
+again are a no-op; the same name and version with other digests is a conflict, so a tag that moved
+never rewrites a published entry.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from pydantic import ValidationError
+
+from image_catalog.catalog import IMAGES_DIR, Catalog, Loaded, display_path
+from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
+from image_catalog.fsutil import atomic_write_text
+from image_catalog.gitrepo import GitRepo, Identity
+from image_catalog.imagebuild import BuildInfo
+from image_catalog.load import dump_document
+from image_catalog.model import API_VERSION, CatalogImage, schema_header
+from image_catalog.online import check_online
+from image_catalog.problems import Problem, from_validation_error, locate_all, sort_key
+from image_catalog.reference import Reference
+from image_catalog.registry import ManifestInfo, ManifestKind, RegistryClient
+from image_catalog.validate import check_entry, check_path, validate_catalog
+
+AIB = "automotive.sdv.cloud.redhat.com/"
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("image_catalog", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # noqa: S701 - renders commit messages and markdown, never HTML
+)
+
+
+class PublishRejected(CatalogError):
+    """The new manifest would not pass validation; nothing was written."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"the new manifest does not validate; nothing was written:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the person publishing chose; everything else comes from the build or the registry."""
+
+    name: str | None = None
+    version: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    verified: bool = False
+    branch: str | None = None
+    author: Identity | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Prebuilt:
+    """`publish image`: the metadata flags for an image that no ImageBuild describes."""
+
+    distro: str | None = None
+    targets: tuple[str, ...] = ()
+    architecture: str | None = None
+    origin: str | None = None
+
+
+@dataclass
+class PublishResult:
+    status: Literal["published", "unchanged", "dry-run"]
+    id: str
+    path: str
+    text: str
+    existing: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    pull_request: str | None = None
+    registry_calls: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# --- entry points --------------------------------------------------------------------------------
+
+
+def publish_imagebuild(
+    catalog_dir: Path,
+    build: BuildInfo,
+    client: RegistryClient,
+    options: Options,
+    now: datetime | None = None,
+) -> PublishResult:
+    catalog = _valid_catalog(catalog_dir)
+    variants: dict[str, dict[str, Any]] = {}
+    index = None
+    annotations: dict[str, str] = {}
+    if build.container_ref:
+        info = client.inspect(build.container_ref)
+        index, containers = _containers(catalog, info)
+        for arch, container in containers.items():
+            variants.setdefault(arch, {"architecture": arch})["container"] = container
+        annotations.update(_aib_annotations(info))
+    if build.disk_ref:
+        info = client.inspect(build.disk_ref)
+        disk_arch = _canonical(catalog, info.annotations.get(AIB + "arch") or build.architecture)
+        if disk_arch is None:
+            raise CatalogError(
+                f"{build.disk_ref}: cannot tell the disk image's architecture: the build has no "
+                "spec.architecture and the artifact no automotive.sdv.cloud.redhat.com/arch"
+            )
+        variants.setdefault(disk_arch, {"architecture": disk_arch})["disk"] = _disk(info)
+        annotations.update(_aib_annotations(info))
+    distro = build.distro or annotations.get("distro")
+    target = build.target or annotations.get("target")
+    if not distro or not target:
+        missing = [n for n, v in (("distro", distro), ("target", target)) if not v]
+        raise CatalogError(
+            f"ImageBuild {build.namespace}/{build.name} names no {' or '.join(missing)}, and the "
+            "pushed image carries no AIB annotation for it"
+        )
+    source: dict[str, Any] = {
+        "name": build.name,
+        "namespace": build.namespace,
+        "completionTime": _rfc3339(build.completion_time),
+    }
+    for key, value in (
+        ("uid", build.uid),
+        ("aibImage", build.aib_image),
+        ("builderImage", build.builder_image),
+        ("manifest", build.manifest),
+    ):
+        if value:
+            source[key] = value
+    spec: dict[str, Any] = {
+        "displayName": options.display_name or f"{distro} for {target}",
+        "distro": distro,
+        "targets": [{"name": target, "verified": options.verified}],
+        "bootc": build.mode == "bootc",
+    }
+    if build.mode:
+        spec["buildMode"] = build.mode
+    if build.export_format:
+        spec["exportFormat"] = build.export_format
+    default_version = _version_from_time(build.completion_time)
+    return _publish(
+        catalog,
+        client,
+        options,
+        spec,
+        index,
+        variants,
+        {"imageBuild": source},
+        default_version,
+        now,
+    )
+
+
+def publish_image(
+    catalog_dir: Path,
+    ref: str,
+    prebuilt: Prebuilt,
+    client: RegistryClient,
+    options: Options,
+    now: datetime | None = None,
+) -> PublishResult:
+    catalog = _valid_catalog(catalog_dir)
+    try:
+        Reference.parse(ref)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    info = client.inspect(ref)
+    found = _aib_annotations(info)
+    variants: dict[str, dict[str, Any]] = {}
+    index = None
+    if info.kind is ManifestKind.ARTIFACT:
+        arch = _canonical(catalog, prebuilt.architecture or found.get("arch"))
+        if arch is not None:
+            variants[arch] = {"architecture": arch, "disk": _disk(info)}
+    else:
+        index, containers = _containers(catalog, info)
+        wanted = _canonical(catalog, prebuilt.architecture)
+        for arch, container in containers.items():
+            if wanted is None or arch == wanted:
+                variants[arch] = {"architecture": arch, "container": container}
+        if wanted is not None and wanted not in containers:
+            raise CatalogError(
+                f"{ref} has no {wanted} image (it has: {', '.join(containers) or 'none'})"
+            )
+        if wanted is not None and index is not None and len(containers) > 1:
+            index = None  # one platform of a multi-arch image: the index would list more
+    distro = prebuilt.distro or found.get("distro")
+    targets = list(prebuilt.targets) or ([found["target"]] if "target" in found else [])
+    missing = []
+    if not distro:
+        missing.append("--distro D")
+    if not targets:
+        missing.append("--target T")
+    if not variants:
+        missing.append("--arch A")
+    version = options.version or _version_from_created(info)
+    if version is None:
+        missing.append("--version V")
+    if missing or not distro or not version:
+        raise UsageError(
+            f"{ref} does not say everything a catalog entry needs (no AIB annotations or labels "
+            f"for it); add {' '.join(missing)}"
+        )
+    spec: dict[str, Any] = {
+        "displayName": options.display_name or f"{distro} for {', '.join(targets)}",
+        "distro": distro,
+        "targets": [{"name": t, "verified": options.verified} for t in targets],
+        "bootc": info.labels.get("containers.bootc") == "1",
+    }
+    if "export-format" in found:
+        spec["exportFormat"] = found["export-format"]
+    origin = prebuilt.origin or str(info.reference)
+    return _publish(
+        catalog,
+        client,
+        options,
+        spec,
+        index,
+        variants,
+        {"prebuilt": {"origin": origin}},
+        version,
+        now,
+    )
+
+
+# --- building the entry --------------------------------------------------------------------------
+
+
+def _valid_catalog(catalog_dir: Path) -> Catalog:
+    catalog, report = validate_catalog(catalog_dir)
+    if not report.ok:
+        raise PublishRejected(
+            [*report.errors, Problem(str(catalog_dir), "fix the catalog before publishing into it")]
+        )
+    return catalog
+
+
+def _canonical(catalog: Catalog, arch: str | None) -> str | None:
+    if arch is None:
+        return None
+    vocabulary = catalog.vocabulary
+    canonical = vocabulary.architecture(arch) if vocabulary else None
+    if canonical is None:
+        known = vocabulary.describe_architectures() if vocabulary else ""
+        raise CatalogError(f"architecture {arch!r} is not known ({known})")
+    return canonical
+
+
+def _manifest(info: ManifestInfo, digest: str | None = None) -> dict[str, Any]:
+    held: dict[str, Any] = {"ref": info.reference.pinned(digest or info.digest)}
+    if info.reference.tag:
+        held["tag"] = info.reference.tag
+    held.update({"mediaType": info.media_type, "size": info.size})
+    return held
+
+
+def _containers(
+    catalog: Catalog, info: ManifestInfo
+) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The index (if any) and one container per architecture, all pinned by digest."""
+    if info.kind is ManifestKind.ARTIFACT:
+        raise CatalogError(
+            f"{info.reference} is an OCI artifact ({info.artifact_type}), not a container image; "
+            "publish it as a disk image"
+        )
+    if info.kind is ManifestKind.IMAGE:
+        arch = _canonical(catalog, info.architecture)
+        if arch is None:
+            raise CatalogError(f"{info.reference}: the image config names no architecture")
+        return None, {arch: _manifest(info)}
+    containers: dict[str, dict[str, Any]] = {}
+    for platform in info.platforms:
+        if platform.os != "linux" or platform.architecture == "unknown":
+            continue  # attestations and other non-runnable entries of an index
+        arch = _canonical(catalog, platform.architecture)
+        assert arch is not None
+        containers[arch] = {
+            "ref": info.reference.pinned(platform.digest),
+            "mediaType": platform.media_type,
+            "size": platform.size,
+        }
+    return _manifest(info), containers
+
+
+_DISK_MEDIA = re.compile(
+    r"^application/vnd\.automotive\.disk\.(?P<format>[a-z0-9]+)(?:\+(?P<c>\w+))?$"
+)
+
+
+def _disk(info: ManifestInfo) -> dict[str, Any]:
+    if info.kind is not ManifestKind.ARTIFACT:
+        raise CatalogError(
+            f"{info.reference} is a container {info.kind.value}, not a disk-image artifact"
+        )
+    files = []
+    for i, layer in enumerate(info.layers):
+        entry: dict[str, Any] = {
+            "title": layer.title or f"layer-{i}",
+            "mediaType": layer.media_type,
+        }
+        match = _DISK_MEDIA.match(layer.media_type)
+        if match:
+            entry["format"] = match["format"]
+            if match["c"] in ("gzip", "lz4", "xz", "zstd"):
+                entry["compression"] = match["c"]
+        entry["sha256"] = layer.digest.removeprefix("sha256:")
+        entry["size"] = layer.size
+        if layer.decompressed_size is not None:
+            entry["decompressedSize"] = layer.decompressed_size
+        if layer.partition:
+            entry["partition"] = layer.partition
+        files.append(entry)
+    disk = _manifest(info)
+    if info.artifact_type:
+        disk["artifactType"] = info.artifact_type
+    disk["files"] = files
+    return disk
+
+
+def _aib_annotations(info: ManifestInfo) -> dict[str, str]:
+    """AIB's annotations (or labels) without their prefix: distro, target, arch, ..."""
+    found = {k.removeprefix(AIB): v for k, v in info.labels.items() if k.startswith(AIB)}
+    found.update({k.removeprefix(AIB): v for k, v in info.annotations.items() if k.startswith(AIB)})
+    return found
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _version_from_time(moment: datetime) -> str:
+    """Sortable and unique per build: nightly builds of one tag become successive versions."""
+    return moment.astimezone(UTC).strftime("%Y%m%d.%H%M%S")
+
+
+def _version_from_created(info: ManifestInfo) -> str | None:
+    created = info.created or info.annotations.get("org.opencontainers.image.created")
+    if not created:
+        return None
+    try:
+        return _version_from_time(datetime.fromisoformat(created.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def default_name(catalog: Catalog, distro: str, target: str, architectures: Sequence[str]) -> str:
+    """`distro-target`, plus the architecture when the target is built for several."""
+    name = f"{distro}-{target}"
+    vocabulary = catalog.vocabulary
+    several = vocabulary is not None and len(vocabulary.target_architectures.get(target, ())) != 1
+    if several and len(architectures) == 1:
+        name += f"-{architectures[0]}"
+    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return name[:63].rstrip("-")
+
+
+# --- checks, then writing ------------------------------------------------------------------------
+
+
+def _publish(
+    catalog: Catalog,
+    client: RegistryClient,
+    options: Options,
+    spec: dict[str, Any],
+    index: dict[str, Any] | None,
+    variants: dict[str, dict[str, Any]],
+    source: dict[str, Any],
+    default_version: str,
+    now: datetime | None,
+) -> PublishResult:
+    if not variants:
+        raise CatalogError("nothing to publish: no container image or disk artifact was found")
+    arches = sorted(variants)
+    name = options.name or default_name(catalog, spec["distro"], spec["targets"][0]["name"], arches)
+    version = options.version or default_version
+    if options.description:
+        spec["description"] = options.description
+    if options.tags:
+        spec["tags"] = list(dict.fromkeys(options.tags))
+    if index is not None:
+        spec["index"] = index
+    spec["variants"] = [variants[a] for a in arches]
+    spec["source"] = source
+    spec["publishedAt"] = _rfc3339(now or datetime.now(UTC))
+    document = {
+        "apiVersion": API_VERSION,
+        "kind": "CatalogImage",
+        "metadata": {"name": name, "version": version},
+        "spec": spec,
+    }
+    relative = f"{IMAGES_DIR}/{name}/{version}.yaml"
+    shown = display_path(catalog.root, relative)
+    text = dump_document(document, schema_header("CatalogImage", 3))
+    entry_id = f"{name}@{version}"
+
+    wanted = set(re.findall(r"sha256:[0-9a-f]{64}", _refs_text(spec)))
+    existing = _holding_exactly(catalog, wanted)
+    if existing is not None:
+        return PublishResult("unchanged", existing.model.id, existing.file, text, existing.file)
+    target = catalog.root / relative
+    if target.exists():
+        raise CatalogError(
+            f"{shown}: {entry_id} is already published with other digests; a published version "
+            "never changes: choose a new --version"
+        )
+    _refuse_overlap(catalog, wanted)
+    repo = GitRepo(catalog.root) if options.branch else None
+    if repo is not None and options.branch:
+        repo.check_new_branch(options.branch)
+
+    model = _check_candidate(catalog, client, document, text, shown)
+    result = PublishResult("dry-run", entry_id, shown, text, registry_calls=client.calls)
+    if options.dry_run:
+        return result
+    atomic_write_text(target, text)
+    result.status = "published"
+    if repo is not None and options.branch:
+        message = _TEMPLATES.get_template("commit-message.j2").render(image=model)
+        result.commit = repo.commit_on_new_branch(
+            options.branch,
+            {repo.relative(target): text.encode()},
+            message,
+            options.author,
+        )
+        result.branch = options.branch
+        result.pull_request = _TEMPLATES.get_template("pull-request.md.j2").render(
+            image=model, path=repo.relative(target)
+        )
+    result.registry_calls = client.calls
+    return result
+
+
+def _holding_exactly(catalog: Catalog, wanted: set[str]) -> Loaded[CatalogImage] | None:
+    for loaded in catalog.images:
+        if {manifest.digest for _, manifest in loaded.model.manifests()} == wanted:
+            return loaded
+    return None
+
+
+def _refuse_overlap(catalog: Catalog, wanted: set[str]) -> None:
+    """A digest may be published once: sharing some digests with an entry is a conflict."""
+    for loaded in catalog.images:
+        overlap = wanted & {manifest.digest for _, manifest in loaded.model.manifests()}
+        if overlap:
+            raise CatalogError(
+                f"digest {sorted(overlap)[0]} is already published in {loaded.file} "
+                f"({loaded.model.id}) together with other images; publish only what is new "
+                "(e.g. with --arch) or under that entry"
+            )
+
+
+def _refs_text(spec: dict[str, Any]) -> str:
+    refs = [spec["index"]["ref"]] if "index" in spec else []
+    for variant in spec["variants"]:
+        refs += [variant[part]["ref"] for part in ("container", "disk") if part in variant]
+    return " ".join(refs)
+
+
+def _check_candidate(
+    catalog: Catalog, client: RegistryClient, document: dict[str, Any], text: str, shown: str
+) -> CatalogImage:
+    """Run the offline and online checks CI runs, on the manifest before it is written."""
+    with tempfile.TemporaryDirectory(prefix="image-catalog-publish-") as tmp:
+        source = Path(tmp) / "candidate.yaml"
+        source.write_text(text, encoding="utf-8")
+        try:
+            model = CatalogImage.model_validate(
+                document, context={"vocabulary": catalog.vocabulary}
+            )
+        except ValidationError as exc:
+            problems = from_validation_error(exc, shown, document, source)
+            locate_all(problems)
+            raise PublishRejected(sorted(problems, key=sort_key)) from None
+        loaded = Loaded(model, shown, source, document)
+        hosts = {r.model.spec.host for r in catalog.registries}
+        known = {e.model.id for e in catalog.images} | {model.id}
+        problems = check_path(loaded) + check_entry(catalog, loaded, hosts, known)
+        if not problems:
+            with_candidate = replace(catalog, images=[*catalog.images, loaded])
+            online = check_online(with_candidate, client, only={model.id})
+            if online.unchecked:
+                raise RegistryUnavailable(
+                    f"{model.id} could not be checked against its registry: "
+                    f"{'; '.join(online.unchecked)}; nothing was written, retry"
+                )
+            problems = list(online.problems)
+        if problems:
+            locate_all(problems)
+            raise PublishRejected(sorted(problems, key=sort_key))
+    return model

@@ -1,0 +1,293 @@
+"""The GitHub workflows: linted with actionlint, held to the safety rules, and their steps run.
+
+The steps' shell scripts are read from the workflow files and run here, against a real git
+repository with a base branch and a real registry on loopback, so a workflow cannot drift from the
+commands it relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pygit2
+import pytest
+import yaml
+from conftest import REPO, GitWork, registry_manifest
+from support.oci import push_image
+from support.registry import LocalRegistry, require_tools
+
+WORKFLOWS = REPO / ".github" / "workflows"
+# Every workflow is held to the same rules, including ones added later.
+FILES = tuple(sorted(p.name for p in WORKFLOWS.glob("*.y*ml")))
+# `uses: owner/repo[/path]@<40 hex> # vX.Y.Z`: a commit cannot be moved the way a tag can, and the
+# comment says which release it is.
+PINNED = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
+
+
+def workflow(name: str) -> dict[str, Any]:
+    document = yaml.safe_load((WORKFLOWS / name).read_text())
+    assert isinstance(document, dict)
+    if True in document:  # YAML 1.1 reads the key `on` as true
+        document["on"] = document.pop(True)
+    return document
+
+
+def steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
+
+
+def step(name: str, label: str) -> dict[str, Any]:
+    found = [s for s in steps(workflow(name)) if s.get("id") == label or s.get("name") == label]
+    assert len(found) == 1, f"{name}: no single step {label!r}"
+    return found[0]
+
+
+# --- static checks -------------------------------------------------------------------------------
+
+
+def test_actionlint() -> None:
+    require_tools("actionlint", "shellcheck")
+    files = [str(WORKFLOWS / name) for name in FILES]
+    done = subprocess.run(
+        ["actionlint", "-no-color", *files],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_pull_request_loop_has_its_workflows() -> None:
+    assert {"validate.yml", "publish-index.yml", "publish.yml"} <= set(FILES)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_no_pull_request_target_and_every_action_pinned(name: str) -> None:
+    text = (WORKFLOWS / name).read_text()
+    assert "pull_request_target" not in text
+    uses = [line for line in text.splitlines() if re.match(r"^\s*(- )?uses:", line)]
+    assert uses
+    for line in uses:
+        assert PINNED.match(line), f"{name}: not pinned to a commit with a version comment: {line}"
+
+
+def test_each_action_is_pinned_to_one_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for name in FILES:
+        for line in (WORKFLOWS / name).read_text().splitlines():
+            found = PINNED.match(line)
+            if found:
+                pins.setdefault(found.group(1), set()).add(found.group(2))
+    assert {"actions/checkout", "actions/setup-python", "actions/deploy-pages"} <= set(pins)
+    assert all(len(commits) == 1 for commits in pins.values()), pins
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_no_expression_inside_a_script(name: str) -> None:
+    """Inputs and event fields reach scripts through `env:` only: no script injection."""
+    for found in steps(workflow(name)):
+        assert "${{" not in found.get("run", ""), f"{name}: {found.get('name')}"
+
+
+def test_validate_workflow() -> None:
+    document = workflow("validate.yml")
+    assert document["on"] == {"pull_request": None}
+    assert document["permissions"] == {"contents": "read"}
+    checkout = steps(document)[0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    validate = step("validate.yml", "Validate against the base branch")
+    assert validate["run"] == (
+        'image-catalog validate --online --base "origin/$BASE_REF" --format github'
+    )
+    assert validate["env"]["BASE_REF"] == "${{ github.base_ref }}"
+    install = step("validate.yml", "Install skopeo and image-catalog (the README's install path)")
+    assert "bash tool/setup.sh" in install["run"]
+
+
+def test_publish_index_workflow() -> None:
+    document = workflow("publish-index.yml")
+    assert document["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert document["permissions"] == {"contents": "read"}
+    assert document["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+    build, deploy = document["jobs"]["build"], document["jobs"]["deploy"]
+    assert build["steps"][0]["with"]["fetch-depth"] == 0
+    index = step("publish-index.yml", "Build the index from the whole catalog")
+    assert index["run"] == 'image-catalog index build --out site --base-url "$PAGES_URL"'
+    assert index["env"] == {"PAGES_URL": "${{ steps.pages.outputs.base_url }}"}
+    uses = [s["uses"].split("@")[0] for s in build["steps"] + deploy["steps"] if "uses" in s]
+    assert uses == [
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/configure-pages",
+        "actions/upload-pages-artifact",
+        "actions/deploy-pages",
+    ]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write", "contents": "read"}
+    assert deploy["needs"] == "build"
+    assert deploy["environment"]["name"] == "github-pages"
+
+
+def test_publish_workflow() -> None:
+    document = workflow("publish.yml")
+    inputs = document["on"]["workflow_dispatch"]["inputs"]
+    assert list(inputs) == ["image", "imagebuild", "distro", "target", "arch", "name", "version"]
+    assert document["permissions"] == {"contents": "write", "pull-requests": "write"}
+    pull_request = step("publish.yml", "Push the branch and open a pull request")
+    assert "gh pr create" in pull_request["run"]
+    assert pull_request["env"]["GH_TOKEN"] == "${{ secrets.CATALOG_PR_TOKEN || github.token }}"
+
+
+def test_pre_commit_hook() -> None:
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert [
+        (h["id"], h["entry"], h["language"], h["pass_filenames"], h["files"]) for h in hooks
+    ] == [("image-catalog-validate", "image-catalog validate", "python", False, "^catalog/")]
+
+
+# --- the steps, run: publish -> pull request -> validate -> merge -> index and audit --------------
+
+
+def run_step(
+    name: str, label: str, cwd: Path, values: dict[str, str], context: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run a step's script as the runner does, with `values` for each of the step's `env:`."""
+    found = step(name, label)
+    assert set(found.get("env", {})) == set(values), f"{name}: {label}: env names differ"
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "IMAGE_CATALOG_"))
+    }
+    environment.update(context)
+    environment.update(values)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", found["run"]],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def repository(tmp_path: Path, registry: LocalRegistry) -> GitWork:
+    """The shipped catalog (whose registries are not reachable from here) plus the loopback
+    registry, committed on main, with `origin/main` as a full-history checkout has it."""
+    work = GitWork(tmp_path / "repo")
+    shutil.copytree(REPO / "catalog", work.root / "catalog")
+    local = work.root / "catalog/registries/local.yaml"
+    local.write_text(registry_manifest("local", registry.host))
+    work.commit("Initial catalog", author="Admin")
+    update_origin(work)
+    return work
+
+
+def update_origin(work: GitWork) -> None:
+    work.repo.references.create(
+        "refs/remotes/origin/main", work.repo.branches.local["main"].target, force=True
+    )
+
+
+def test_publish_validate_merge_audit(
+    repository: GitWork, registry: LocalRegistry, tmp_path: Path
+) -> None:
+    require_tools("skopeo")
+    image = push_image(registry, "vendor/demo", "1.0", architecture="amd64", seed="demo")
+    runner = {
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_ACTOR_ID": "583231",
+    }
+    publish = run_step(
+        "publish.yml",
+        "publish",
+        repository.root,
+        {
+            "IMAGE": image.tag_ref,
+            "IMAGEBUILD": "",
+            "DISTRO": "autosd9-sig",
+            "TARGET": "qemu, pc",
+            "ARCH": "",
+            "NAME": "demo",
+            "VERSION": "1.0",
+            "BRANCH": "publish/42-1",
+            "QUAY_USERNAME": "",
+            "QUAY_PASSWORD": "",
+        },
+        runner,
+    )
+    assert publish.returncode == 0, publish.stderr
+    assert (tmp_path / "output").read_text() == "branch=publish/42-1\n"
+    assert (tmp_path / "pull-request.md").read_text().startswith("## Publish `demo@1.0`")
+    commit = repository.repo.head.peel(pygit2.Commit)
+    assert repository.repo.head.shorthand == "publish/42-1"
+    assert commit.author.email == "583231+octocat@users.noreply.github.com"
+    entry = repository.root / "catalog/images/demo/1.0.yaml"
+    assert image.digest in entry.read_text()
+
+    # The pull request's check: the shipped entries are not reachable from here, so this passes
+    # only because the online checks are limited to what the pull request adds.
+    secrets = {"QUAY_USERNAME": "", "QUAY_PASSWORD": ""}
+    base = {"BASE_REF": "main", **secrets}
+    validate = run_step(
+        "validate.yml", "Validate against the base branch", repository.root, base, runner
+    )
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert validate.stdout.splitlines()[0:2] == [
+        f"changes since origin/main ({str(repository.repo.branches.local['main'].target)[:12]}): "
+        "1 added, 0 deprecated, 0 changed, 0 removed",
+        "  added: demo@1.0",
+    ]
+    assert validate.stdout.splitlines()[-1].endswith("online checks)")
+    assert "| added (1) | `demo@1.0` |" in (tmp_path / "summary.md").read_text()
+
+    # An edit of the published digest on a later pull request is refused.
+    repository.checkout("main")
+    merge = repository.merge("publish/42-1", "Merge pull request #1 from org/publish/42-1", "Carol")
+    update_origin(repository)
+    repository.branch("edit")
+    entry.write_text(entry.read_text().replace(image.digest, "sha256:" + "0" * 64))
+    refused = run_step(
+        "validate.yml", "Validate against the base branch", repository.root, base, runner
+    )
+    assert refused.returncode == 1
+    assert "publish a new version instead" in refused.stdout
+    repository.checkout("main")
+
+    audit = subprocess.run(
+        ["image-catalog", "audit", "demo", "--json"],
+        cwd=repository.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [event] = json.loads(audit.stdout)["events"]
+    assert (event["action"], event["commit"], event["pullRequest"]) == ("added", merge, 1)
+    assert (event["author"]["name"], event["mergedBy"]["name"]) == ("octocat", "Carol")
+
+    # After the merge: the index, rebuilt from the whole tree of main.
+    pages = {"PAGES_URL": "https://example.github.io/catalog"}
+    index = run_step(
+        "publish-index.yml",
+        "Build the index from the whole catalog",
+        repository.root,
+        pages,
+        runner,
+    )
+    assert index.returncode == 0, index.stderr
+    site = json.loads((repository.root / "site/catalog.json").read_text())
+    assert site["catalog"]["commit"] == merge
+    assert site["baseUrl"] == "https://example.github.io/catalog/"
+    version = (repository.root / "site/images/demo/1.0.json").read_text()
+    assert image.digest in version

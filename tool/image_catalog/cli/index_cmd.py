@@ -1,0 +1,57 @@
+"""`image-catalog index build`: write the static index (the site consumers query)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.errors import ExitCode
+from image_catalog.index import build_index
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_subcommand(
+        subparsers,
+        "index",
+        "build the static JSON index",
+        "Work with the static index: JSON files any web server, object store or CDN serves.",
+    )
+    actions = parser.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    build = add_subcommand(
+        actions,
+        "build",
+        "validate the catalog, then write its index into a folder",
+        "Validate the catalog offline (an invalid catalog is refused), then write the index: "
+        "catalog.json, index.json, latest.json, views/BY/VALUE/{latest,all}.json, "
+        "images/NAME.json, images/NAME/VERSION.json, schemas/ and SHA256SUMS, with a .gz beside "
+        "every large file. The same catalog gives byte-identical files; the folder is replaced in "
+        "one step, and a failed build leaves the previous one as it was.",
+    )
+    add_catalog_option(build)
+    build.add_argument("--out", type=Path, required=True, metavar="DIR", help="the site folder")
+    build.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where the site is published (recorded as baseUrl; links inside stay relative)",
+    )
+    build.set_defaults(run=run_build)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    result = build_index(args.catalog, args.out, args.base_url)
+    commit = result.commit[:12] if result.commit else "no git commit"
+    print(
+        f"{result.out}: index of {result.versions} versions of {result.images} images "
+        f"({commit}): {result.files} files, {_size(result.total_bytes)}; index.json "
+        f"{_size(result.index_size)}, {_size(result.index_gzip_size)} gzipped"
+    )
+    return int(ExitCode.OK)
+
+
+def _size(count: int) -> str:
+    if count < 1000:
+        return f"{count} B"
+    if count < 1_000_000:
+        return f"{count / 1000:.1f} kB"
+    return f"{count / 1_000_000:.1f} MB"

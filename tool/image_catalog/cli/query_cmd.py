@@ -1,0 +1,248 @@
+"""`image-catalog query` and `image-catalog show`: read a published index, locally or over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from image_catalog.cli.common import add_subcommand
+from image_catalog.client import (
+    CACHE_ENV,
+    INDEX_ENV,
+    IndexClient,
+    Query,
+    QueryResult,
+    ShowResult,
+)
+from image_catalog.errors import ExitCode, UsageError
+from image_catalog.indexmodel import IndexModel, TargetRef, VariantDetail
+
+_INDEX_HELP = (
+    f"the index: a folder or an http(s) URL (default: ${INDEX_ENV} or ./site); URLs are cached "
+    f"in ${CACHE_ENV}, else $XDG_CACHE_HOME/image-catalog or ~/.cache/image-catalog"
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    query = add_subcommand(
+        subparsers,
+        "query",
+        "list images from the index",
+        "List the newest version of every image that matches all the filters (an image's newest "
+        "version is chosen first, deprecated ones skipped, then filtered), newest first. "
+        "Architecture and distro aliases are accepted (arm64 = aarch64, amd64 = x86_64). Over "
+        "HTTP an unreachable server falls back to the cached copy (with a warning); with none "
+        "cached the exit code is 4.",
+    )
+    query.add_argument("--index", metavar="URL|DIR", help=_INDEX_HELP)
+    query.add_argument("--arch", dest="architecture", metavar="A", help="architecture or alias")
+    query.add_argument("--distro", metavar="D", help="distro or alias")
+    query.add_argument("--target", metavar="T", help="target board")
+    query.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="repeat: all must match",
+    )
+    query.add_argument(
+        "--all-versions", action="store_true", help="every matching version, newest first"
+    )
+    query.add_argument(
+        "--include-deprecated", action="store_true", help="do not skip deprecated versions"
+    )
+    query.add_argument("--json", action="store_true", help="JSON for programs")
+    query.set_defaults(run=run_query)
+
+    show = add_subcommand(
+        subparsers,
+        "show",
+        "show one image version in full",
+        "Show an image's latest version (or NAME@VERSION): every architecture variant with its "
+        "digest-pinned reference, and every artifact with its download URL and sha256.",
+    )
+    show.add_argument("image", metavar="NAME[@VERSION]")
+    show.add_argument("--index", metavar="URL|DIR", help=_INDEX_HELP)
+    show.add_argument("--json", action="store_true", help="the version's JSON document")
+    show.set_defaults(run=run_show)
+
+
+def run_query(args: argparse.Namespace) -> int:
+    query = Query(
+        architecture=args.architecture,
+        distro=args.distro,
+        target=args.target,
+        tags=tuple(args.tags),
+        all_versions=args.all_versions,
+        include_deprecated=args.include_deprecated,
+    )
+    result = IndexClient(args.index).query(query)
+    _warn(result.warnings)
+    if args.json:
+        rows = [_plain(s) for s in result.images]
+        _print_json({"source": result.source, "images": rows})
+    else:
+        _print_table(result)
+    return int(ExitCode.OK)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    name, at, version = args.image.partition("@")
+    if at and not version:
+        raise UsageError(f"{args.image!r}: give NAME or NAME@VERSION")
+    result = IndexClient(args.index).show(name, version or None)
+    _warn(result.warnings)
+    if args.json:
+        _print_json(_plain(result.version))
+    else:
+        sys.stdout.write(render_show(result))
+    return int(ExitCode.OK)
+
+
+def _warn(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _plain(doc: IndexModel) -> Any:
+    return doc.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str] = (), indent: str = "") -> str:
+    """Columns padded to their widest cell; the last column is not padded."""
+    every = [headers, *rows] if headers else list(rows)
+    widths = [max(len(r[i]) for r in every) for i in range(len(every[0]))]
+    lines = []
+    for row in every:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        lines.append(indent + "  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _targets(targets: Sequence[TargetRef]) -> str:
+    return ",".join(t.name + ("*" if t.verified else "") for t in targets)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _when(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _print_table(result: QueryResult) -> None:
+    if not result.images:
+        print(f"no image matches ({result.source})", file=sys.stderr)
+        return
+    headers = ["NAME", "VERSION", "DISTRO", "ARCH", "TARGETS", "TAGS", "PUBLISHED"]
+    deprecated = any(s.deprecated for s in result.images)
+    if deprecated:
+        headers.append("STATUS")
+    rows = []
+    for s in result.images:
+        row = [s.name, s.version, s.distro, ",".join(s.architectures), _targets(s.targets)]
+        row += [",".join(s.tags) or "-", _when(s.published_at)]
+        if deprecated:
+            row.append("deprecated" if s.deprecated else "")
+        rows.append(row)
+    sys.stdout.write(table(rows, headers))
+    if any(t.verified for s in result.images for t in s.targets):
+        sys.stdout.write("(* verified on the board)\n")
+
+
+def _status(result: ShowResult) -> str:
+    doc = result.version
+    if doc.deprecation is not None:
+        text = f"deprecated on {doc.deprecation.date}: {doc.deprecation.reason.rstrip('.')}"
+    elif doc.deprecated:
+        text = "deprecated"
+    elif result.latest is not None and result.latest == doc.version:
+        text = "current (the latest version)"
+    else:
+        text = "current"
+    if doc.superseded_by:
+        text += f"; superseded by {doc.superseded_by}"
+    return text
+
+
+def _summary_lines(result: ShowResult) -> list[tuple[str, str]]:
+    doc = result.version
+    distro = doc.distro + (f" (written {doc.distro_as_written})" if doc.distro_as_written else "")
+    if doc.distro_version:
+        distro += f", version {doc.distro_version}"
+    targets = ", ".join(t.name + (" (verified)" if t.verified else "") for t in doc.targets)
+    source = doc.source
+    if source.image_build is not None:
+        built = source.image_build
+        origin = (
+            f"ImageBuild {built.namespace}/{built.name}, completed {_iso(built.completion_time)}"
+        )
+    else:
+        origin = f"prebuilt: {source.prebuilt.origin}" if source.prebuilt else "-"
+    lines = [
+        ("description", doc.description or "-"),
+        ("distro", distro),
+        ("targets", targets),
+        ("architectures", ", ".join(doc.architectures)),
+        ("tags", ", ".join(doc.tags) or "-"),
+        ("build", ", ".join(x for x in (doc.build_mode, doc.export_format) if x) or "-"),
+        ("published", _iso(doc.published_at)),
+        ("status", _status(result)),
+        ("source", origin),
+    ]
+    if result.versions:
+        shown = [v + (" (latest)" if v == result.latest else "") for v in result.versions]
+        lines.append(("versions", ", ".join(shown)))
+    if doc.index is not None:
+        lines.append(("image index", doc.index.ref))
+    return lines
+
+
+def _reference(variant: VariantDetail) -> str:
+    # A container is pulled by its reference; a disk artifact is flashed with
+    # `j storage flash oci://...`, so its row shows the form the flashing tool takes.
+    return variant.oci if variant.kind == "disk" else variant.ref
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    for power, unit in ((3, "GiB"), (2, "MiB"), (1, "KiB")):
+        if count >= 1024**power:
+            return f"{count / 1024**power:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def render_show(result: ShowResult) -> str:
+    doc = result.version
+    out = [f"{doc.name} {doc.version}: {doc.display_name}\n"]
+    out.append(table(_summary_lines(result), indent="  "))
+    out.append("\nvariants\n")
+    rows = [[v.architecture, v.kind, _reference(v)] for v in doc.variants]
+    out.append(table(rows, ["ARCH", "KIND", "REFERENCE"], indent="  "))
+    artifacts = [(v, a) for v in doc.variants for a in v.artifacts]
+    if artifacts:
+        out.append("\nartifacts\n")
+    for variant, artifact in artifacts:
+        facts = [f"partition {artifact.partition}" if artifact.partition else "whole disk"]
+        facts += [x for x in (artifact.format, artifact.compression) if x]
+        size = _size(artifact.size)
+        if artifact.decompressed_size is not None:
+            size += f", {_size(artifact.decompressed_size)} decompressed"
+        out.append(f"  {variant.architecture}  {artifact.title}  ({', '.join(facts)}; {size})\n")
+        out.append(f"    sha256  {artifact.sha256}\n")
+        out.append(f"    url     {artifact.url}\n")
+    return "".join(out)

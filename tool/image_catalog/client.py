@@ -1,0 +1,593 @@
+"""Reading a published index, for `query`, `show` and any program: `IndexClient`.
+
+The index is a local folder (`index build --out DIR`) or an HTTP(S) URL. Over HTTP every file is
+fetched with a conditional request (If-None-Match / If-Modified-Since) against an on-disk cache,
+so an unchanged file costs a 304 and no body; when the server cannot be reached the cached copy is
+used and a warning says how old it is. Each answer comes from the smallest file that holds it:
+`catalog.json` (small) says how many rows every view has, and the client reads the smallest view
+instead of `index.json`.
+
+    from image_catalog.client import IndexClient, Query
+
+    client = IndexClient("https://images.example.com/catalog/")
+    for image in client.query(Query(architecture="arm64", target="rpi4")).images:
+        print(image.name, image.version, image.variants[0].oci)
+    detail = client.show("autosd10-rpi4").version        # the latest version, in full
+
+The client never prints: warnings come back in each result's `warnings`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar, get_args
+from urllib.parse import urljoin, urlsplit
+
+from pydantic import ValidationError
+
+from image_catalog import __version__
+from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
+from image_catalog.fsutil import atomic_write_text
+from image_catalog.indexmodel import (
+    SCHEMA_VERSION,
+    VIEW_DIMENSIONS,
+    ImageDoc,
+    IndexDoc,
+    IndexModel,
+    SiteDoc,
+    Summary,
+    VersionDoc,
+    ViewBy,
+    ViewDoc,
+)
+from image_catalog.load import format_path
+from image_catalog.model import Name, Version
+from image_catalog.vocabulary import closest
+
+INDEX_ENV = "IMAGE_CATALOG_INDEX"
+CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"
+DEFAULT_INDEX = "site"
+DEFAULT_TIMEOUT = 10.0
+
+_NAME = re.compile(str(Name.__metadata__[0].pattern))  # type: ignore[attr-defined]
+_VERSION = re.compile(str(Version.__metadata__[0].pattern))  # type: ignore[attr-defined]
+_UNREACHABLE_STATUS = {429, 500, 502, 503, 504}
+_REFUSED_STATUS = {401, 403, 407}
+
+D = TypeVar("D", bound=IndexModel)
+
+
+class NotInIndex(CatalogError):
+    """The index has no such file: an unknown image or version, or not an index at all."""
+
+
+def default_location() -> str:
+    return os.environ.get(INDEX_ENV) or DEFAULT_INDEX
+
+
+def default_cache_dir() -> Path:
+    """$IMAGE_CATALOG_CACHE_DIR, else $XDG_CACHE_HOME/image-catalog, else ~/.cache/image-catalog."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg if xdg else Path.home() / ".cache") / "image-catalog"
+
+
+def describe_age(seconds: float) -> str:
+    """'42 s', '5 min', '3 h 12 min', '2 days 4 h': how old a cached copy is."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
+
+
+# --- where the files come from ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer(Generic[D]):
+    """A parsed document, where it was read, and a warning when it is a stale cached copy."""
+
+    doc: D
+    location: str
+    warning: str | None = None
+
+
+Parse = Callable[[str, str], D]
+
+
+class Source(Protocol):
+    location: str
+
+    def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
+        """Read `relative` (a path inside the site) and parse it; raises NotInIndex when absent."""
+        ...
+
+
+class DirectorySource:
+    """A site on the local file system."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise UsageError(
+                f"{root}: no index here (build one with 'image-catalog index build --out {root}', "
+                f"or pass --index DIR|URL or set ${INDEX_ENV})"
+            )
+        self.root = root
+        self.location = str(root)
+
+    def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
+        path = self.root / relative
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise NotInIndex(f"{path}: no such file in the index") from exc
+        except UnicodeDecodeError as exc:
+            raise CatalogError(f"{path}: not UTF-8 text; the index is corrupt") from exc
+        except OSError as exc:
+            raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        return Answer(parse(text, str(path)), str(path))
+
+
+@dataclass(frozen=True)
+class CachedCopy:
+    text: str
+    etag: str | None
+    last_modified: str | None
+    checked_at: float
+
+
+class Cache:
+    """Bodies and validators of fetched files, one pair of files per URL.
+
+    The metadata names the body's sha256, so a body torn by a crash is never served as valid.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _paths(self, url: str) -> tuple[Path, Path]:
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:40]
+        return self.root / f"{key}.json", self.root / f"{key}.meta"
+
+    def get(self, url: str) -> CachedCopy | None:
+        body_path, meta_path = self._paths(url)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            text = body_path.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("url") != url:
+            return None
+        if meta.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
+            return None
+        return CachedCopy(
+            text, meta.get("etag"), meta.get("lastModified"), float(meta.get("checkedAt", 0))
+        )
+
+    def put(self, url: str, copy: CachedCopy, *, body: bool = True) -> None:
+        """Store a copy; body=False only records that the server confirmed it (after a 304)."""
+        body_path, meta_path = self._paths(url)
+        meta = {
+            "url": url,
+            "etag": copy.etag,
+            "lastModified": copy.last_modified,
+            "checkedAt": copy.checked_at,
+            "sha256": hashlib.sha256(copy.text.encode("utf-8")).hexdigest(),
+        }
+        if body:
+            atomic_write_text(body_path, copy.text)
+        atomic_write_text(meta_path, json.dumps(meta, sort_keys=True) + "\n")
+
+    def drop(self, url: str) -> None:
+        for path in self._paths(url):
+            path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    text: str
+    etag: str | None
+    last_modified: str | None
+
+
+class _Unreachable(Exception):
+    """The server did not answer usefully; a cached copy may stand in."""
+
+
+class HttpSource:
+    """A site served over HTTP(S), with conditional requests and an on-disk cache."""
+
+    def __init__(
+        self,
+        base_url: str,
+        cache: Cache | None,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.location = base_url if base_url.endswith("/") else base_url + "/"
+        self.cache = cache
+        self.timeout = timeout
+        self.clock = clock
+
+    def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
+        url = urljoin(self.location, relative)
+        cached = self.cache.get(url) if self.cache else None
+        try:
+            response = self._get(url, cached)
+        except _Unreachable as exc:
+            if cached is None:
+                raise RegistryUnavailable(
+                    f"{url}: the index server is unreachable ({exc}) and there is no cached copy; "
+                    "retry when it is back"
+                ) from exc
+            age = describe_age(self.clock() - cached.checked_at)
+            warning = (
+                f"{url}: the index server is unreachable ({exc}); using the copy cached {age} ago"
+            )
+            return Answer(parse(cached.text, f"{url} (cached)"), url, warning)
+        if response.status == 304 and cached is not None:
+            try:
+                doc = parse(cached.text, f"{url} (cached)")
+            except CatalogError:
+                # A copy this client cannot read (written by another version): fetch it whole.
+                self._drop(url)
+                return self.read(relative, parse)
+            confirmed = CachedCopy(cached.text, cached.etag, cached.last_modified, self.clock())
+            self._store(url, confirmed, body=False)
+            return Answer(doc, url)
+        doc = parse(response.text, url)  # only a body that parses is cached
+        copy = CachedCopy(response.text, response.etag, response.last_modified, self.clock())
+        self._store(url, copy)
+        return Answer(doc, url)
+
+    def _get(self, url: str, cached: CachedCopy | None) -> _Response:
+        headers = {
+            "User-Agent": f"image-catalog/{__version__}",
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+        }
+        if cached is not None and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        if cached is not None and cached.last_modified:
+            headers["If-Modified-Since"] = cached.last_modified
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as reply:  # noqa: S310
+                body, status, reply_headers = reply.read(), reply.status, reply.headers
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return self._status(url, exc.code, exc.reason, cached)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise _Unreachable(str(reason)) from exc
+        return _Response(
+            status,
+            _decode(url, body, reply_headers),
+            reply_headers.get("ETag"),
+            reply_headers.get("Last-Modified"),
+        )
+
+    def _status(self, url: str, code: int, reason: str, cached: CachedCopy | None) -> _Response:
+        if code == 304 and cached is not None:
+            return _Response(304, "", None, None)
+        if code in (404, 410):
+            raise NotInIndex(f"{url}: not found (HTTP {code})")
+        if code in _UNREACHABLE_STATUS:
+            raise _Unreachable(f"HTTP {code} {reason}")
+        if code in _REFUSED_STATUS:
+            raise RegistryUnavailable(f"{url}: the index server refused access (HTTP {code})")
+        raise CatalogError(f"{url}: unexpected answer HTTP {code} {reason}")
+
+    def _store(self, url: str, copy: CachedCopy, *, body: bool = True) -> None:
+        if self.cache is None:
+            return
+        # A cache that cannot be written only costs a download next time.
+        with contextlib.suppress(OSError):
+            self.cache.put(url, copy, body=body)
+
+    def _drop(self, url: str) -> None:
+        if self.cache is not None:
+            self.cache.drop(url)
+
+
+def _decode(url: str, body: bytes, headers: Message) -> str:
+    if headers.get("Content-Encoding", "identity").lower() == "gzip":
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CatalogError(f"{url}: the gzip-encoded answer is corrupt ({exc})") from exc
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{url}: the answer is not UTF-8 text; the index is corrupt") from exc
+
+
+def open_source(
+    location: str | Path,
+    cache_dir: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Callable[[], float] = time.time,
+) -> Source:
+    """A folder path, or an http(s) URL (cached under `cache_dir`, default_cache_dir())."""
+    text = str(location)
+    if "://" not in text:
+        return DirectorySource(Path(text))
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--index {text!r}: only http:// and https:// URLs or a folder are read")
+    return HttpSource(text, Cache(cache_dir or default_cache_dir()), timeout, clock)
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parser(model: type[D]) -> Parse[D]:
+    """Parse and check one index document: JSON, then schemaVersion and kind, then the model."""
+    kind = get_args(model.model_fields["kind"].annotation)[0]
+
+    def parse(text: str, where: str) -> D:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CatalogError(
+                f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                "the file is truncated or corrupt: rebuild or republish the index"
+            ) from exc
+        if not isinstance(data, dict):
+            raise CatalogError(f"{where}: not an image-catalog index document")
+        version = data.get("schemaVersion")
+        if version != SCHEMA_VERSION:
+            advice = (
+                "upgrade image-catalog"
+                if isinstance(version, int) and version > SCHEMA_VERSION
+                else "rebuild the index"
+            )
+            raise CatalogError(
+                f"{where}: schemaVersion {version!r} is not supported (this image-catalog reads "
+                f"schemaVersion {SCHEMA_VERSION}): {advice}"
+            )
+        if data.get("kind") != kind:
+            raise CatalogError(
+                f"{where}: a document of kind {data.get('kind')!r} where kind {kind!r} belongs"
+            )
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            more = exc.error_count() - 1
+            raise CatalogError(
+                f"{where}: not a valid {kind} document: {format_path(first['loc'])}: "
+                f"{first['msg']}" + (f" (and {more} more problems)" if more else "")
+            ) from exc
+
+    return parse
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """Filters combine with AND; every tag must be present."""
+
+    architecture: str | None = None
+    distro: str | None = None
+    target: str | None = None
+    tags: tuple[str, ...] = ()
+    all_versions: bool = False
+    include_deprecated: bool = False
+
+    def dimensions(self) -> dict[ViewBy, str]:
+        given = {"architecture": self.architecture, "distro": self.distro, "target": self.target}
+        return {by: value for by in VIEW_DIMENSIONS if (value := given[by]) is not None}
+
+
+@dataclass
+class QueryResult:
+    images: list[Summary]
+    source: str = field(default="")
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ShowResult:
+    version: VersionDoc
+    latest: str | None = None
+    versions: list[str] = field(default_factory=list)
+    source: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve(query: Query, site: SiteDoc) -> Query:
+    """The query with canonical names; an unknown value is a usage error naming the known ones."""
+    vocabulary = site.vocabulary
+
+    def canonical(
+        kind: str, value: str | None, names: Sequence[str], aliases: dict[str, str]
+    ) -> str | None:
+        if value is None or value in names:
+            return value
+        if value in aliases:
+            return aliases[value]
+        known = ", ".join(names)
+        alias_text = f"; aliases: {', '.join(aliases)}" if aliases else ""
+        raise UsageError(
+            f"unknown {kind} {value!r}{closest(value, [*names, *aliases])} "
+            f"(known: {known}{alias_text})"
+        )
+
+    return Query(
+        architecture=canonical(
+            "architecture",
+            query.architecture,
+            vocabulary.architectures,
+            vocabulary.aliases.architectures,
+        ),
+        distro=canonical("distro", query.distro, vocabulary.distros, vocabulary.aliases.distros),
+        target=canonical("target", query.target, list(vocabulary.targets), {}),
+        tags=query.tags,
+        all_versions=query.all_versions,
+        include_deprecated=query.include_deprecated,
+    )
+
+
+def choose_file(query: Query, site: SiteDoc | None) -> str:
+    """The smallest file holding the answer: the view with the fewest rows, else a root file."""
+    best = "index.json" if query.all_versions else "latest.json"
+    fewest: int | None = None
+    for by, value in query.dimensions().items():
+        count = site.views.get(by, {}).get(value) if site is not None else None
+        if count is None:
+            continue
+        rows = count.all if query.all_versions else count.latest
+        if rows is not None and (fewest is None or rows < fewest):
+            fewest = rows
+            best = f"views/{by}/{value}/{'all' if query.all_versions else 'latest'}.json"
+    return best
+
+
+def matches(summary: Summary, query: Query) -> bool:
+    if query.architecture is not None and query.architecture not in summary.architectures:
+        return False
+    if query.distro is not None and summary.distro != query.distro:
+        return False
+    if query.target is not None and all(t.name != query.target for t in summary.targets):
+        return False
+    return all(tag in summary.tags for tag in query.tags)
+
+
+def select(rows: Iterable[Summary], query: Query) -> list[Summary]:
+    """Apply a (canonical) query to rows in index order.
+
+    Without --all-versions each image's head is chosen first (its newest version, skipping
+    deprecated ones unless asked) and the filters apply to it: an image whose newest version no
+    longer fits is not listed with an older one.
+    """
+    if query.all_versions:
+        return [
+            s for s in rows if (query.include_deprecated or not s.deprecated) and matches(s, query)
+        ]
+    seen: set[str] = set()
+    heads = []
+    for summary in rows:
+        if summary.name in seen or (summary.deprecated and not query.include_deprecated):
+            continue
+        seen.add(summary.name)
+        heads.append(summary)
+    return [s for s in heads if matches(s, query)]
+
+
+def check_name(name: str, version: str | None = None) -> None:
+    """Names and versions become paths and URLs: refuse anything the catalog would refuse."""
+    if not _NAME.match(name):
+        raise UsageError(f"{name!r} is not an image name (lowercase letters, digits and '-')")
+    if version is not None and not _VERSION.match(version):
+        raise UsageError(f"{version!r} is not a version (letters, digits, '.', '_' and '-')")
+
+
+class IndexClient:
+    """Queries a published index; see the module documentation."""
+
+    def __init__(
+        self,
+        location: str | Path | None = None,
+        *,
+        cache_dir: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = open_source(location or default_location(), cache_dir, timeout, clock)
+
+    @property
+    def location(self) -> str:
+        return self.source.location
+
+    def site(self) -> Answer[SiteDoc]:
+        return self.source.read("catalog.json", parser(SiteDoc))
+
+    def index(self) -> Answer[IndexDoc]:
+        return self.source.read("index.json", parser(IndexDoc))
+
+    def image(self, name: str) -> Answer[ImageDoc]:
+        check_name(name)
+        try:
+            return self.source.read(f"images/{name}.json", parser(ImageDoc))
+        except NotInIndex as exc:
+            raise NotInIndex(f"no image {name!r} in the index at {self.location}") from exc
+
+    def version(self, name: str, version: str) -> Answer[VersionDoc]:
+        check_name(name, version)
+        try:
+            return self.source.read(f"images/{name}/{version}.json", parser(VersionDoc))
+        except NotInIndex as exc:
+            known = ", ".join(v.version for v in self.image(name).doc.versions)
+            raise NotInIndex(
+                f"no version {version!r} of {name} in the index at {self.location} "
+                f"(versions: {known})"
+            ) from exc
+
+    def query(self, query: Query) -> QueryResult:
+        warnings: list[str] = []
+        site: SiteDoc | None = None
+        if query.dimensions():
+            # Aliases and view sizes live in catalog.json, a few kilobytes.
+            answer = self.site()
+            site = answer.doc
+            _note(answer, warnings)
+            query = resolve(query, site)
+        path = choose_file(query, site)
+        answer_rows: Answer[ViewDoc] | Answer[IndexDoc]
+        if path == "index.json":
+            answer_rows = self.index()
+        else:
+            answer_rows = self.source.read(path, parser(ViewDoc))
+        _note(answer_rows, warnings)
+        return QueryResult(select(answer_rows.doc.images, query), answer_rows.location, warnings)
+
+    def show(self, name: str, version: str | None = None) -> ShowResult:
+        warnings: list[str] = []
+        if version is not None:
+            answer = self.version(name, version)
+            _note(answer, warnings)
+            return ShowResult(answer.doc, source=answer.location, warnings=warnings)
+        image = self.image(name)
+        _note(image, warnings)
+        doc = image.doc
+        if not doc.versions:
+            raise CatalogError(f"{image.location}: image {name} lists no versions")
+        chosen = next((v for v in doc.versions if v.version == doc.latest), None)
+        if chosen is None:
+            chosen = doc.versions[0]
+            warnings.append(f"every version of {name} is deprecated; showing the newest")
+        return ShowResult(
+            chosen, doc.latest, [v.version for v in doc.versions], image.location, warnings
+        )
+
+
+def _note(answer: Answer[Any], warnings: list[str]) -> None:
+    if answer.warning:
+        warnings.append(answer.warning)

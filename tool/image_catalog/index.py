@@ -1,0 +1,528 @@
+"""Building the static index: a folder of JSON files any web server, object store or CDN serves.
+
+Layout (paths relative to the site root; formats in `indexmodel`, JSON Schemas in `schemas/`):
+
+    catalog.json                      small: commit, vocabulary and aliases, view sizes (read first)
+    index.json                        every version's summary, newest publishedAt first
+    latest.json                       per image its newest version (what `query` lists by default)
+    views/BY/VALUE/latest.json        latest.json restricted to one architecture, distro or target
+    views/BY/VALUE/all.json           every version for that value (distros and targets only)
+    images/NAME.json                  every version of one image in full, and which is the latest
+    images/NAME/VERSION.json          one version in full: variants, artifacts, download URLs
+    schemas/KIND.schema.json          JSON Schemas of the documents above
+    SHA256SUMS                        sha256 of every other file (`sha256sum -c`), usable as ETags
+    FILE.gz                           beside every file of sitewrite.GZIP_MIN_BYTES or more
+
+The bytes depend only on the catalog (sorted keys, compact separators, no build time, gzip with
+mtime 0 and no file name), so unchanged files keep their content hash across builds; their
+modification time is carried over from the previous site too, so `Last-Modified` (and the
+mtime-based ETags of servers like nginx) stay valid and clients get 304s. Only `catalog.json` and
+`index.json` name the commit: they change on every merge, the other files only with their content.
+
+The site is built in a temp folder next to `--out` and swapped in with one rename (Linux's
+renameat2 RENAME_EXCHANGE, else two renames), so neither a reader nor a failed build ever sees half
+a site, and no temp folder is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from image_catalog.catalog import Catalog
+from image_catalog.errors import CatalogError, UsageError
+from image_catalog.gitrepo import GitRepo
+from image_catalog.indexmodel import DOCUMENTS, SCHEMA_VERSION, VIEW_DIMENSIONS, Versions, ViewBy
+from image_catalog.model import (
+    CatalogImage,
+    DiskArtifact,
+    DiskFile,
+    ManifestRef,
+    Registry,
+    Variant,
+    VocabularySpec,
+    dump,
+)
+from image_catalog.schema import schema_for
+from image_catalog.sitewrite import SiteWriter, swap_in
+from image_catalog.validate import ValidationReport, validate_catalog
+from image_catalog.vocabulary import Vocabulary
+
+SITE_FILE = "catalog.json"
+# Views of every version exist only where they are much smaller than index.json: with a handful of
+# architectures, each architecture's history is most of the index, and writing it would cost more
+# build time than it saves any client (which then reads index.json).
+ALL_VERSION_VIEWS: tuple[ViewBy, ...] = ("distro", "target")
+_MAX_PROBLEMS_SHOWN = 20
+# One path segment built from a validated name, version or vocabulary word; checked again here so
+# that nothing but a plain file name can ever reach the file system.
+_SEGMENT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+
+
+class InvalidCatalog(CatalogError):
+    """The catalog has problems; the index is built only from a valid one."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        shown = [f"  {p}" for p in report.errors[:_MAX_PROBLEMS_SHOWN]]
+        more = len(report.errors) - len(shown)
+        if more:
+            shown.append(f"  ... and {more} more (image-catalog validate lists them all)")
+        noun = "problem" if len(report.errors) == 1 else "problems"
+        super().__init__(
+            f"refusing to build the index: catalog {report.catalog} has {len(report.errors)} "
+            f"{noun}; fix them first:\n" + "\n".join(shown)
+        )
+
+
+class SiteWriteError(CatalogError):
+    """The site could not be written (disk full, permissions); the previous one is untouched."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out: Path
+    commit: str | None
+    images: int
+    versions: int
+    files: int
+    total_bytes: int
+    index_size: int
+    index_gzip_size: int
+
+
+def build_index(root: Path, out: Path, base_url: str | None = None) -> BuildResult:
+    """Validate the catalog offline, then build its site into `out`."""
+    catalog, report = validate_catalog(root)
+    if not report.ok:
+        raise InvalidCatalog(report)
+    return build_site(catalog, out, base_url)
+
+
+def build_site(
+    catalog: Catalog, out: Path, base_url: str | None = None, commit: str | None = None
+) -> BuildResult:
+    """Write the site of an already validated catalog into `out`, replacing it atomically.
+
+    `commit` defaults to the HEAD of the git repository holding the catalog, if any.
+    """
+    vocabulary, vocabulary_file = catalog.vocabulary, catalog.vocabulary_file
+    if vocabulary is None or vocabulary_file is None:
+        raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")
+    base = normalize_base_url(base_url)
+    commit = commit if commit is not None else catalog_commit(catalog.root)
+    _check_out(out)
+    content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        # mkdtemp makes the folder private; a site is public, and a web server must read it.
+        os.chmod(staging, 0o755)  # noqa: S103
+        with SiteWriter(staging) as writer:
+            for relative, text in content.documents(commit, base):
+                writer.write(relative, text)
+            writer.finish(previous=out)
+        swap_in(staging, out)
+    except OSError as exc:
+        raise SiteWriteError(
+            f"cannot write the site into {out}: {exc.strerror or exc} "
+            f"({exc.filename or out}); the previous site is left as it was"
+        ) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return BuildResult(
+        out=out,
+        commit=commit,
+        images=len(content.by_name),
+        versions=len(content.entries),
+        files=writer.files,
+        total_bytes=writer.total_bytes,
+        index_size=writer.sizes["index.json"],
+        index_gzip_size=writer.sizes.get("index.json.gz", 0),
+    )
+
+
+def normalize_base_url(base_url: str | None) -> str | None:
+    """Where the site is published, ending in '/', or None; refuses anything but http(s)."""
+    if base_url is None:
+        return None
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise UsageError(
+            f"--base-url {base_url!r} is not an http(s) URL of a folder (e.g. "
+            "https://images.example.com/catalog/)"
+        )
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def catalog_commit(root: Path) -> str | None:
+    """The HEAD commit of the git repository that holds `root`, or None outside one."""
+    try:
+        return GitRepo(root).head_commit_id()
+    except UsageError:
+        return None  # not in a work tree: the index names no commit
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to replace anything but a folder that is empty or holds an earlier site."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"--out {out} exists and is not a folder; pick another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / SITE_FILE).is_file():
+        raise UsageError(
+            f"--out {out} is a folder that holds no index ({SITE_FILE} is missing); refusing "
+            "to replace it: remove it or pick another --out"
+        )
+
+
+# --- content ----------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _object(fields: dict[str, str]) -> str:
+    """A JSON object from already encoded values, keys sorted as json.dumps(sort_keys=True) does.
+
+    Views and image files are mostly summaries and version documents encoded once and joined
+    here, which is most of what keeps a 20,000-version build fast.
+    """
+    return "{" + ",".join(f"{_json(key)}:{fields[key]}" for key in sorted(fields)) + "}"
+
+
+def _array(encoded: Iterable[str]) -> str:
+    return "[" + ",".join(encoded) + "]"
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _path(*segments: str) -> str:
+    for segment in segments:
+        if not _SEGMENT.match(segment):
+            raise CatalogError(f"{segment!r} cannot be used as a file name in the site")
+    return "/".join(segments)
+
+
+@dataclass
+class _Hosts:
+    """Maps a reference to the registry's public host, and a blob to its download URL."""
+
+    registries: dict[str, Registry]
+
+    def pinned(self, ref: str) -> dict[str, str]:
+        host, repository, digest = _split(ref)
+        public = f"{self.registries[host].pull_host}/{repository}@{digest}"
+        return {"digest": digest, "ref": public, "oci": f"oci://{public}"}
+
+    def blob_url(self, ref: str, sha256: str) -> str:
+        host, repository, _ = _split(ref)
+        registry = self.registries[host]
+        # A registry the catalog reaches without TLS verification is, in practice, a plain-HTTP
+        # one (a lab or loopback registry); a URL with https would not download from it.
+        scheme = "https" if registry.spec.tls_verify else "http"
+        return f"{scheme}://{registry.pull_host}/v2/{repository}/blobs/sha256:{sha256}"
+
+
+def _split(ref: str) -> tuple[str, str, str]:
+    """Host, repository and digest of a validated pinned reference.
+
+    The model's pattern already guarantees HOST/REPOSITORY@sha256:HEX with an explicit host, so a
+    split is enough (the full parser is a third of the build time at 20,000 entries).
+    """
+    name, _, digest = ref.rpartition("@")
+    host, _, repository = name.partition("/")
+    return host, repository, digest
+
+
+@dataclass
+class _Entry:
+    """One version, encoded once, with what the views are cut by."""
+
+    name: str
+    version: str
+    published: datetime
+    deprecated: bool
+    keys: dict[ViewBy, list[str]]
+    summary: str
+    document: str
+
+    @property
+    def order(self) -> tuple[float, str, str]:
+        return (-self.published.timestamp(), self.name, self.version)
+
+
+def _entry(image: CatalogImage, hosts: _Hosts, vocabulary: Vocabulary) -> _Entry:
+    spec, meta = image.spec, image.metadata
+    distro = vocabulary.distro(spec.distro) or spec.distro
+    architectures = list(dict.fromkeys(v.architecture for v in spec.variants))
+    common: dict[str, Any] = {
+        "name": meta.name,
+        "version": meta.version,
+        "displayName": spec.display_name,
+        "distro": distro,
+        "targets": [{"name": t.name, "verified": t.verified} for t in spec.targets],
+        "architectures": architectures,
+        "tags": list(spec.tags),
+        "bootc": spec.bootc,
+        "publishedAt": _time(spec.published_at),
+        "deprecated": spec.lifecycle.deprecated is not None,
+        "href": _path("images", meta.name, f"{meta.version}.json"),
+    }
+    if distro != spec.distro:
+        common["distroAsWritten"] = spec.distro
+    if spec.lifecycle.superseded_by:
+        common["supersededBy"] = spec.lifecycle.superseded_by
+    if spec.index is not None:
+        common["index"] = hosts.pinned(spec.index.ref)
+    rows = [row for variant in spec.variants for row in _variant_rows(variant, hosts)]
+    summary = {**common, "variants": [row for row, _ in rows]}
+    document = _version_document(image, common, rows)
+    return _Entry(
+        name=meta.name,
+        version=meta.version,
+        published=spec.published_at,
+        deprecated=spec.lifecycle.deprecated is not None,
+        keys={
+            "architecture": architectures,
+            "distro": [distro],
+            "target": [t.name for t in spec.targets],
+        },
+        summary=_json(summary),
+        document=_json(document),
+    )
+
+
+def _version_document(
+    image: CatalogImage,
+    common: dict[str, Any],
+    rows: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> dict[str, Any]:
+    """images/NAME/VERSION.json: the summary's fields plus description, source and lifecycle."""
+    spec = image.spec
+    document = {
+        **common,
+        "schemaVersion": SCHEMA_VERSION,
+        "kind": "Version",
+        "description": spec.description,
+        "labels": dict(image.metadata.labels),
+        "source": dump(spec.source),
+        "variants": [{**row, **details} for row, details in rows],
+    }
+    optional = {
+        "distroVersion": spec.distro_version,
+        "buildMode": spec.build_mode,
+        "exportFormat": spec.export_format,
+    }
+    document.update({k: v for k, v in optional.items() if v is not None})
+    deprecation = spec.lifecycle.deprecated
+    if deprecation is not None:
+        document["deprecation"] = {
+            "reason": deprecation.reason,
+            "date": deprecation.date.isoformat(),
+        }
+    return document
+
+
+def _variant_rows(
+    variant: Variant, hosts: _Hosts
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(summary row, extra detail fields) for the variant's container and disk, in that order."""
+    manifests: list[tuple[str, ManifestRef]] = []
+    if variant.container is not None:
+        manifests.append(("container", variant.container))
+    if variant.disk is not None:
+        manifests.append(("disk", variant.disk))
+    for kind, manifest in manifests:
+        row = {"architecture": variant.architecture, "kind": kind, **hosts.pinned(manifest.ref)}
+        details: dict[str, Any] = {"mediaType": manifest.media_type, "size": manifest.size}
+        if manifest.tag is not None:
+            details["tag"] = manifest.tag
+        details["artifacts"] = []
+        if isinstance(manifest, DiskArtifact):
+            if manifest.artifact_type is not None:
+                details["artifactType"] = manifest.artifact_type
+            details["artifacts"] = [_artifact(manifest, f, hosts) for f in manifest.files]
+        yield row, details
+
+
+def _artifact(disk: DiskArtifact, file: DiskFile, hosts: _Hosts) -> dict[str, Any]:
+    data = {
+        "title": file.title,
+        "mediaType": file.media_type,
+        "format": file.format,
+        "compression": file.compression,
+        "sha256": file.sha256,
+        "size": file.size,
+        "decompressedSize": file.decompressed_size,
+        "partition": file.partition,
+        "url": file.download_url or hosts.blob_url(disk.ref, file.sha256),
+    }
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@dataclass
+class _Content:
+    """Every version encoded and ordered, plus what the views and image files need."""
+
+    entries: list[_Entry]
+    by_name: dict[str, list[_Entry]]
+    heads: set[int]
+    vocabulary: dict[str, Any]
+    values: dict[ViewBy, list[str]]
+
+    @classmethod
+    def of(cls, catalog: Catalog, vocabulary: Vocabulary, spec: VocabularySpec) -> _Content:
+        hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
+        entries = sorted(
+            (_entry(loaded.model, hosts, vocabulary) for loaded in catalog.images),
+            key=lambda e: e.order,
+        )
+        by_name: dict[str, list[_Entry]] = defaultdict(list)
+        for entry in entries:
+            by_name[entry.name].append(entry)
+        return cls(
+            entries=entries,
+            by_name=dict(sorted(by_name.items())),
+            heads=_heads(entries),
+            vocabulary=_vocabulary(vocabulary, spec),
+            values={
+                "architecture": [a.name for a in spec.architectures],
+                "distro": [d.name for d in spec.distros],
+                "target": [t.name for t in spec.targets],
+            },
+        )
+
+    def documents(self, commit: str | None, base_url: str | None) -> Iterator[tuple[str, str]]:
+        """(relative path, JSON text) of every file; the big ones last, so a failure is early."""
+        for entry in self.entries:
+            yield _path("images", entry.name, f"{entry.version}.json"), entry.document
+        for name, versions in self.by_name.items():
+            yield _path("images", f"{name}.json"), self._image(name, versions)
+        counts: dict[str, dict[str, dict[str, int]]] = {by: {} for by in VIEW_DIMENSIONS}
+        yield from self._views(counts)
+        yield "latest.json", self._view("latest", sorted(self.heads))
+        catalog = _json({"commit": commit})
+        base = {"catalog": catalog, "schemaVersion": _json(SCHEMA_VERSION)}
+        if base_url is not None:
+            base["baseUrl"] = _json(base_url)
+        yield "index.json", _object({
+            **base,
+            "kind": _json("Index"),
+            "vocabulary": _json(self.vocabulary),
+            "images": _array(e.summary for e in self.entries),
+        })  # fmt: skip
+        yield SITE_FILE, _object({
+            **base,
+            "kind": _json("Site"),
+            "counts": _json({"images": len(self.by_name), "versions": len(self.entries)}),
+            "vocabulary": _json(self.vocabulary),
+            "views": _json(counts),
+        })  # fmt: skip
+        for kind, model in sorted(DOCUMENTS.items()):
+            schema = json.dumps(schema_for(kind, model), indent=2, sort_keys=True)
+            yield _path("schemas", f"{kind.lower()}.schema.json"), schema
+
+    def _views(self, counts: dict[str, dict[str, dict[str, int]]]) -> Iterator[tuple[str, str]]:
+        """The files under views/, counting their rows into `counts` for catalog.json.
+
+        A latest.json holds both head rows (see `_heads`) of every image with a head that has the
+        value, so that the client picks the right head first and filters it second, exactly as
+        it does on the root latest.json.
+        """
+        heads_of: dict[str, list[int]] = defaultdict(list)
+        for i in sorted(self.heads):
+            heads_of[self.entries[i].name].append(i)
+        every: dict[tuple[ViewBy, str], list[int]] = defaultdict(list)
+        named: dict[tuple[ViewBy, str], set[str]] = defaultdict(set)
+        for i, entry in enumerate(self.entries):
+            for by, values in entry.keys.items():
+                for value in values:
+                    every[by, value].append(i)
+                    if i in self.heads:
+                        named[by, value].add(entry.name)
+        for by in VIEW_DIMENSIONS:
+            for value in self.values[by]:
+                latest = sorted(i for name in named[by, value] for i in heads_of[name])
+                counts[by][value] = {"latest": len(latest)}
+                folder = _path("views", by, value)
+                yield f"{folder}/latest.json", self._view("latest", latest, by, value)
+                if by in ALL_VERSION_VIEWS:
+                    counts[by][value]["all"] = len(every[by, value])
+                    yield f"{folder}/all.json", self._view("all", every[by, value], by, value)
+
+    def _image(self, name: str, versions: list[_Entry]) -> str:
+        latest = next((e.version for e in versions if not e.deprecated), None)
+        fields = {
+            "schemaVersion": _json(SCHEMA_VERSION),
+            "kind": _json("Image"),
+            "name": _json(name),
+            "versions": _array(e.document for e in versions),
+        }
+        if latest is not None:
+            fields["latest"] = _json(latest)
+        return _object(fields)
+
+    def _view(
+        self,
+        versions: Versions,
+        rows: list[int],
+        by: ViewBy | None = None,
+        value: str | None = None,
+    ) -> str:
+        fields = {
+            "schemaVersion": _json(SCHEMA_VERSION),
+            "kind": _json("View"),
+            "versions": _json(versions),
+            "images": _array(self.entries[i].summary for i in rows),
+        }
+        if by is not None and value is not None:
+            fields["by"], fields["value"] = _json(by), _json(value)
+        return _object(fields)
+
+
+def _heads(entries: list[_Entry]) -> set[int]:
+    """Per image, its newest version that is not deprecated and its newest of all, if newer.
+
+    The first is what `query` lists by default, the second what it lists with
+    --include-deprecated: the image's head is chosen first, then the filters apply to it.
+    """
+    heads: set[int] = set()
+    newest: set[str] = set()
+    current: set[str] = set()
+    for i, entry in enumerate(entries):
+        if entry.name not in newest:
+            newest.add(entry.name)
+            heads.add(i)
+        if not entry.deprecated and entry.name not in current:
+            current.add(entry.name)
+            heads.add(i)
+    return heads
+
+
+def _vocabulary(vocabulary: Vocabulary, spec: VocabularySpec) -> dict[str, Any]:
+    def aliases(table: dict[str, str]) -> dict[str, str]:
+        return {alias: name for alias, name in sorted(table.items()) if alias != name}
+
+    return {
+        "architectures": [a.name for a in spec.architectures],
+        "distros": [d.name for d in spec.distros],
+        "targets": {
+            t.name: [vocabulary.architecture(a) or a for a in t.architectures] for t in spec.targets
+        },
+        "aliases": {
+            "architectures": aliases(vocabulary.architectures),
+            "distros": aliases(vocabulary.distros),
+        },
+    }

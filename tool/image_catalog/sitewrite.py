@@ -1,0 +1,158 @@
+"""Writing a site folder so that no reader and no failed build ever sees half of one.
+
+Files are written into a staging folder next to the target, each with its sha256 (collected into
+SHA256SUMS) and, when large, a deterministic .gz beside it; the staging folder then replaces the
+target in one rename. Unchanged files keep the previous site's mtime, so Last-Modified and
+mtime-based ETags stay valid across rebuilds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import gzip
+import hashlib
+import os
+import shutil
+import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+SUMS_FILE = "SHA256SUMS"
+GZIP_MIN_BYTES = 4096
+_WRITERS = 4
+_IN_FLIGHT = 256
+
+
+class SiteWriter:
+    """Writes files under the staging folder, each with its hash and (when large) its .gz.
+
+    Creating files, compressing and hashing release the GIL, so a few threads do them while the
+    main thread encodes the next documents; at most _IN_FLIGHT files wait in memory.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sums: dict[str, str] = {}
+        self.sizes: dict[str, int] = {}
+        self._folders: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="site-writer")
+        self._pending: deque[Future[list[tuple[str, str, int]]]] = deque()
+
+    def __enter__(self) -> SiteWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        # Wait for the threads even on failure, so nothing writes into a folder being removed.
+        self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+
+    @property
+    def files(self) -> int:
+        return len(self.sums)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+    def write(self, relative: str, text: str) -> None:
+        folder = relative.rpartition("/")[0]
+        if folder and folder not in self._folders:
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+        data = (text + "\n").encode("utf-8")
+        self._pending.append(self._pool.submit(_store, self.root, relative, data))
+        if len(self._pending) > _IN_FLIGHT:
+            self._collect(self._pending.popleft())
+
+    def _collect(self, future: Future[list[tuple[str, str, int]]]) -> None:
+        for relative, digest, size in future.result():
+            self.sums[relative] = digest
+            self.sizes[relative] = size
+
+    def finish(self, previous: Path) -> None:
+        """Write SHA256SUMS, and keep the mtime of every file the previous site had unchanged."""
+        while self._pending:
+            self._collect(self._pending.popleft())
+        text = "".join(f"{digest}  {path}\n" for path, digest in sorted(self.sums.items()))
+        data = text.encode("utf-8")
+        (self.root / SUMS_FILE).write_bytes(data)
+        self.sums[SUMS_FILE] = hashlib.sha256(data).hexdigest()
+        self.sizes[SUMS_FILE] = len(data)
+        old = _read_sums(previous / SUMS_FILE)
+        for relative, digest in self.sums.items():
+            if old.get(relative) == digest:
+                try:
+                    stat = (previous / relative).stat()
+                except FileNotFoundError:
+                    continue
+                os.utime(self.root / relative, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def _store(root: Path, relative: str, data: bytes) -> list[tuple[str, str, int]]:
+    """Write one file, and its .gz when large; (path, sha256, size) of each."""
+    files = [(relative, data)]
+    if len(data) >= GZIP_MIN_BYTES:
+        # mtime=0 and no file name in the header: the same input gives the same bytes.
+        files.append((f"{relative}.gz", gzip.compress(data, compresslevel=6, mtime=0)))
+    written = []
+    for path, content in files:
+        with open(root / path, "wb") as stream:
+            stream.write(content)
+        written.append((path, hashlib.sha256(content).hexdigest(), len(content)))
+    return written
+
+
+def _read_sums(path: Path) -> dict[str, str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return {}
+    sums = {}
+    for line in lines:
+        digest, _, relative = line.partition("  ")
+        sums[relative] = digest
+    return sums
+
+
+def swap_in(staging: Path, out: Path) -> None:
+    """Put the staged site at `out`; the previous one (if any) is removed afterwards."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    if _exchange(staging, out):
+        return  # `staging` now holds the previous site; the caller removes it
+    # No atomic exchange on this system: two renames, and put the old site back if the second fails.
+    old = staging.with_name(staging.name + ".previous")
+    os.rename(out, old)
+    try:
+        os.rename(staging, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step with Linux renameat2(RENAME_EXCHANGE); False if unsupported.
+
+    With it, a web server serving `out` never sees a moment without a site.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))

@@ -291,14 +291,19 @@ def test_own_download_url_wins(tmp_path: Path) -> None:
 
 
 def test_commit_and_base_url(git_catalog: GitWork, tmp_path: Path) -> None:
-    head = str(git_catalog.repo.head.target)
+    first = str(git_catalog.repo.head.target)
+    (git_catalog.root / "NOTES.md").write_text("a later commit that touches no entry\n")
+    head = git_catalog.commit("Add notes")
     build_index(git_catalog.root / "catalog", tmp_path / "site", "https://cdn.example.com/c")
     for relative in ("catalog.json", "index.json"):
         doc = _load(tmp_path / "site", relative)
         assert doc["catalog"] == {"commit": head}
         assert doc["baseUrl"] == "https://cdn.example.com/c/"
-    # Only those two name the commit: every other file changes only with its content.
+    # Only those two name the HEAD commit: every other file changes only with its content.
     assert head not in (tmp_path / "site/latest.json").read_text()
+    # Each entry names the commit that first published it on the branch (the audit trail).
+    version = _load(tmp_path / "site", "images/autosd10-rpi4/20260124.0805.json")
+    assert version["firstPublished"] == {"commit": first, "date": "2026-01-01T11:00:00Z"}
 
 
 @pytest.mark.parametrize("url", ["ftp://x/", "cdn.example.com", "https://x/?q=1", "https://"])

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from image_catalog.audit import first_published
 from image_catalog.catalog import Catalog
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.gitrepo import GitRepo
@@ -99,6 +100,7 @@ class BuildResult:
     total_bytes: int
     index_size: int
     index_gzip_size: int
+    warnings: tuple[str, ...] = ()
 
 
 def build_index(root: Path, out: Path, base_url: str | None = None) -> BuildResult:
@@ -122,7 +124,8 @@ def build_site(
     base = normalize_base_url(base_url)
     commit = commit if commit is not None else catalog_commit(catalog.root)
     _check_out(out)
-    content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec)
+    first, warnings = _first_published(catalog.root, commit)
+    content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec, first)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
@@ -149,6 +152,7 @@ def build_site(
         total_bytes=writer.total_bytes,
         index_size=writer.sizes["index.json"],
         index_gzip_size=writer.sizes.get("index.json.gz", 0),
+        warnings=warnings,
     )
 
 
@@ -163,6 +167,18 @@ def normalize_base_url(base_url: str | None) -> str | None:
             "https://images.example.com/catalog/)"
         )
     return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def _first_published(
+    root: Path, commit: str | None
+) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
+    """When and in which commit each entry first landed on the checked-out branch (audit trail)."""
+    if commit is None:
+        return {}, ()
+    try:
+        return first_published(root, root, commit), ()
+    except UsageError as exc:
+        return {}, (f"firstPublished left out of the index: {exc}",)
 
 
 def catalog_commit(root: Path) -> str | None:
@@ -263,7 +279,12 @@ class _Entry:
         return (-self.published.timestamp(), self.name, self.version)
 
 
-def _entry(image: CatalogImage, hosts: _Hosts, vocabulary: Vocabulary) -> _Entry:
+def _entry(
+    image: CatalogImage,
+    hosts: _Hosts,
+    vocabulary: Vocabulary,
+    first: tuple[str, str] | None,
+) -> _Entry:
     spec, meta = image.spec, image.metadata
     distro = vocabulary.distro(spec.distro) or spec.distro
     architectures = list(dict.fromkeys(v.architecture for v in spec.variants))
@@ -279,6 +300,7 @@ def _entry(image: CatalogImage, hosts: _Hosts, vocabulary: Vocabulary) -> _Entry
         "publishedAt": _time(spec.published_at),
         "deprecated": spec.lifecycle.deprecated is not None,
         "href": _path("images", meta.name, f"{meta.version}.json"),
+        "firstPublished": {"commit": first[0], "date": first[1]} if first else None,
     }
     if distro != spec.distro:
         common["distroAsWritten"] = spec.distro
@@ -383,10 +405,19 @@ class _Content:
     values: dict[ViewBy, list[str]]
 
     @classmethod
-    def of(cls, catalog: Catalog, vocabulary: Vocabulary, spec: VocabularySpec) -> _Content:
+    def of(
+        cls,
+        catalog: Catalog,
+        vocabulary: Vocabulary,
+        spec: VocabularySpec,
+        first: dict[str, tuple[str, str]],
+    ) -> _Content:
         hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
         entries = sorted(
-            (_entry(loaded.model, hosts, vocabulary) for loaded in catalog.images),
+            (
+                _entry(loaded.model, hosts, vocabulary, first.get(loaded.model.id))
+                for loaded in catalog.images
+            ),
             key=lambda e: e.order,
         )
         by_name: dict[str, list[_Entry]] = defaultdict(list)

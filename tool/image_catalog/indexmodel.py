@@ -82,6 +82,11 @@ class VariantDetail(VariantRef):
     artifacts: list[Artifact] = Field(description="The disk artifact's files; empty for images.")
 
 
+class FirstPublished(IndexModel):
+    commit: str
+    date: AwareDatetime
+
+
 class _Entry(IndexModel):
     """What a summary and a full version document share."""
 
@@ -101,6 +106,11 @@ class _Entry(IndexModel):
     superseded_by: str | None = None
     index: Pinned | None = Field(default=None, description="The multi-architecture image index.")
     href: str = Field(description="The version's own document, relative to the site root.")
+    first_published: FirstPublished | None = Field(
+        default=None,
+        description="The commit that first brought this version onto the catalog's branch "
+        "(null when the catalog is not in git, or the version is not committed yet).",
+    )
 
 
 class Summary(_Entry):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from image_catalog.cli.common import add_catalog_option, add_subcommand
@@ -40,6 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run_build(args: argparse.Namespace) -> int:
     result = build_index(args.catalog, args.out, args.base_url)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"
     print(
         f"{result.out}: index of {result.versions} versions of {result.images} images "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import image_catalog.load as load_module
 import pytest
 from image_catalog.load import (
     MAX_FILE_BYTES,
@@ -11,6 +12,7 @@ from image_catalog.load import (
     Position,
     dump_document,
     load_mapping,
+    load_mappings,
     parse_mapping,
 )
 
@@ -95,3 +97,19 @@ def test_dump_round_trips_and_quotes_ambiguous_strings() -> None:
         "ref": "h.io/r@sha256:" + "a" * 64,
         "n": 3,
     }
+
+
+def test_many_files_load_in_worker_processes_with_the_same_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = []
+    for i, text in enumerate([b"a: 1\n", b"a: 1\na: 2\n", b"b: [x]\n", b""]):
+        path = tmp_path / f"{i}.yaml"
+        path.write_bytes(text)
+        files.append((path, f"{i}.yaml"))
+    serial = list(load_mappings(files))
+    monkeypatch.setattr(load_module, "PARALLEL_FROM", 2)
+    parallel = list(load_mappings(files))
+    assert [type(r) for r in parallel] == [dict, LoadError, dict, LoadError]
+    assert [str(r) for r in parallel] == [str(r) for r in serial]
+    assert [getattr(r, "position", None) for r in parallel] == [None, Position(2, 1), None, None]

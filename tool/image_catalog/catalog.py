@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from image_catalog.errors import UsageError
-from image_catalog.load import LoadError, load_mapping
+from image_catalog.load import LoadError, load_mapping, load_mappings
 from image_catalog.model import CatalogImage, Registry, VocabularyFile
 from image_catalog.problems import Problem, from_validation_error
 from image_catalog.vocabulary import Vocabulary
@@ -50,7 +50,11 @@ class Catalog:
 
     def ids_on_disk(self) -> set[str]:
         """NAME@VERSION of every image file, valid or not, from its path."""
-        return {f"{Path(p).parent.name}@{Path(p).stem}" for p in self.image_paths}
+        ids = set()
+        for path in self.image_paths:  # images/NAME/VERSION.yaml
+            _, name, file = path.split("/")
+            ids.add(f"{name}@{file.removesuffix('.yaml')}")
+        return ids
 
     def registry_for_host(self, host: str) -> Registry | None:
         for loaded in self.registries:
@@ -77,9 +81,11 @@ def load_catalog(root: Path) -> Catalog:
         registry = _load(catalog, relative, Registry, "Registry", context)
         if registry is not None:
             catalog.registries.append(registry)
-    for relative in _files(catalog, IMAGES_DIR, depth=2):
-        catalog.image_paths.append(relative)
-        image = _load(catalog, relative, CatalogImage, "CatalogImage", context)
+    relatives = list(_files(catalog, IMAGES_DIR, depth=2))
+    catalog.image_paths = relatives
+    files = [(catalog.root / r, display_path(catalog.root, r)) for r in relatives]
+    for relative, loaded in zip(relatives, load_mappings(files), strict=True):
+        image = _accept(catalog, relative, loaded, CatalogImage, "CatalogImage", context)
         if image is not None:
             catalog.images.append(image)
     return catalog
@@ -92,11 +98,12 @@ def _files(catalog: Catalog, folder: str, depth: int) -> Iterator[str]:
         return
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        level = len(Path(dirpath).relative_to(base).parts) + 1
+        folder_path = Path(dirpath).relative_to(catalog.root).as_posix()
+        level = folder_path.count("/") + 1
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
-            relative = str(Path(dirpath, name).relative_to(catalog.root))
+            relative = f"{folder_path}/{name}"
             if level == depth and name.endswith(".yaml"):
                 yield relative
             else:
@@ -117,14 +124,31 @@ def _load(
     kind: str,
     context: dict[str, Any] | None = None,
 ) -> Loaded[M] | None:
+    try:
+        data: dict[str, Any] | LoadError = load_mapping(
+            catalog.root / relative, display_path(catalog.root, relative)
+        )
+    except LoadError as exc:
+        data = exc
+    return _accept(catalog, relative, data, model, kind, context)
+
+
+def _accept(
+    catalog: Catalog,
+    relative: str,
+    data: dict[str, Any] | LoadError,
+    model: type[M],
+    kind: str,
+    context: dict[str, Any] | None,
+) -> Loaded[M] | None:
+    """Validate one loaded file against its kind's model, or record why it cannot be used."""
     source = catalog.root / relative
     shown = display_path(catalog.root, relative)
     catalog.files_read += 1
-    try:
-        data = load_mapping(source, shown)
-    except LoadError as exc:
-        line, column = (exc.position.line, exc.position.column) if exc.position else (None, None)
-        catalog.problems.append(Problem(shown, exc.message, (), line, column, code="yaml"))
+    if isinstance(data, LoadError):
+        position = data.position
+        line, column = (position.line, position.column) if position else (None, None)
+        catalog.problems.append(Problem(shown, data.message, (), line, column, code="yaml"))
         return None
     found = data.get("kind")
     if found != kind:

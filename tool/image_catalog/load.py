@@ -10,7 +10,10 @@ stable and readable.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import multiprocessing
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,10 @@ class LoadError(CatalogError):
         self.position = position
         where = f"{file}:{position.line}:{position.column}" if position else file
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[type[LoadError], tuple[str, str, Position | None]]:
+        # Travels back from the worker processes of load_mappings.
+        return (LoadError, (self.file, self.message, self.position))
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -200,6 +207,32 @@ def _load_error(display: str, exc: yaml.MarkedYAMLError) -> LoadError:
 def load_mapping(path: Path, display: str | None = None) -> dict[str, Any]:
     shown = display or str(path)
     return parse_mapping(read_text(path, shown), shown)
+
+
+# Below this many files, starting worker processes costs more than the second core saves.
+PARALLEL_FROM = 2000
+
+
+def load_mappings(files: Sequence[tuple[Path, str]]) -> Iterator[dict[str, Any] | LoadError]:
+    """Load many files (path, display name), each as a mapping or the error that stopped it.
+
+    Parsing is CPU-bound Python, so a large catalog is spread over the machine's cores; results
+    come in order as they are ready, so the caller validates while the workers still parse.
+    """
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) < PARALLEL_FROM or workers < 2:
+        yield from (_load_or_error(f) for f in files)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield from pool.map(_load_or_error, files, chunksize=max(64, len(files) // workers // 16))
+
+
+def _load_or_error(file: tuple[Path, str]) -> dict[str, Any] | LoadError:
+    try:
+        return load_mapping(*file)
+    except LoadError as exc:
+        return exc
 
 
 # --- round trip: positions and writing -------------------------------------------------------

@@ -354,7 +354,7 @@ class CatalogImageSpec(Model):
     variants: list[Variant] = Field(min_length=1)
     source: Source
     published_at: UtcTime
-    lifecycle: Lifecycle = Lifecycle()
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
     @field_validator("distro")
     @classmethod

@@ -6,9 +6,10 @@ Every problem is collected; nothing stops at the first one.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from image_catalog.catalog import Catalog, Loaded, load_catalog
 from image_catalog.model import CatalogImage, Registry
@@ -121,7 +122,7 @@ def check_registries(registries: list[Loaded[Registry]]) -> list[Problem]:
     hosts: dict[str, str] = {}
     for loaded in registries:
         registry = loaded.model
-        stem = PurePath(loaded.file).stem
+        stem = os.path.basename(loaded.file).removesuffix(".yaml")
         if registry.metadata.name != stem:
             problems.append(
                 loaded_problem(
@@ -192,8 +193,8 @@ def check_images(catalog: Catalog) -> list[Problem]:
 
 
 def check_path(loaded: Loaded[CatalogImage]) -> list[Problem]:
-    parts = PurePath(loaded.file).parts
-    name, version = parts[-2], PurePath(parts[-1]).stem
+    folder, file = os.path.split(loaded.file)
+    name, version = os.path.basename(folder), file.removesuffix(".yaml")
     meta = loaded.model.metadata
     problems = []
     if meta.name != name:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: validate the shipped catalog (offline: its registries are not reachable from here),
-# build its static index into ./site, and query that index as a consumer would.
+# build its static index into ./site, and query that index as a consumer would; then run the
+# publish -> validate -> index -> audit loop against a throwaway registry on 127.0.0.1.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 echo "== validate the catalog"
 image-catalog validate --catalog catalog
@@ -16,3 +17,7 @@ image-catalog query --index site --target rpi4 --all-versions --include-deprecat
 echo
 echo "== show: what to flash for autosd10-rpi4 (its latest version: references, artifacts, checksums)"
 image-catalog show autosd10-rpi4 --index site
+echo
+echo "== the whole loop on a throwaway registry at 127.0.0.1: publish an ImageBuild on a branch,"
+echo "   validate it online against the base branch, index it, show it, audit the history"
+python tool/demo_publish.py

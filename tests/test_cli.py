@@ -144,3 +144,19 @@ def test_entry_points(command: list[str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "is valid" in done.stdout
+
+
+def test_timeout_must_be_finite(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", "--online", "--timeout", "inf"])
+    assert caught.value.code == 2
+    assert "inf is not a number of seconds from 0 to 3600" in capsys.readouterr().err
+
+
+def test_unwritable_output_is_an_input_error_not_a_crash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["index", "build", "--catalog", str(REPO / "catalog"), "--out", "/proc/x"]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot write the site into /proc/x: ")
+    assert main(["schema", "--dir", "/proc/x"]) == 2
+    assert capsys.readouterr().err.startswith("error: /proc/x: cannot write the schemas: ")

@@ -53,6 +53,12 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         ),
         (b"yes: 1\n", "key 'yes' is not a string; quote it", Position(1, 1)),
         (b"a: {x: 1}\n<<: {y: 2}\n", "merge keys ('<<') are not allowed", Position(2, 1)),
+        (b"? [a, b]\n: 1\n", "a mapping key must be a plain string", Position(1, 3)),
+        (
+            b"a: " + b"[" * 100 + b"]" * 100 + b"\n",
+            "nested deeper than 64 levels; catalog files are shallow",
+            Position(1, 68),
+        ),
     ],
 )
 def test_unreadable_files(

@@ -404,3 +404,48 @@ def test_prebuilt_image_without_metadata_names_the_missing_flags(
     assert main(args) == 0
     entry = load_mapping(local_catalog / "images/autosd9-pc-x86-64/20260301.000000.yaml")
     assert entry["spec"]["variants"][0]["architecture"] == "x86_64"
+
+
+def test_branch_without_identity_writes_nothing(
+    tmp_path: Path,
+    registry: LocalRegistry,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    empty = tmp_path / "no-git-config"
+    empty.mkdir()
+    levels = pygit2.enums.ConfigLevel
+    search = pygit2.settings.search_path
+    saved = {level: search[level] for level in (levels.GLOBAL, levels.XDG, levels.SYSTEM)}
+    for level in saved:  # hide this machine's git identity from libgit2
+        search[level] = str(empty)
+    request.addfinalizer(lambda: [search.__setitem__(k, v) for k, v in saved.items()])
+    _git_catalog(tmp_path / "repo", registry)
+    _push_rcar(registry)
+    build = _build_file(tmp_path, "nested-bootc-disk.yaml", registry.host)
+    catalog = tmp_path / "repo/catalog"
+    before = _tree(catalog)
+    args = ["publish", "imagebuild", str(build), "--catalog", str(catalog), "--branch", "b"]
+    assert main(args) == 2
+    assert "no commit identity" in capsys.readouterr().err
+    assert _tree(catalog) == before
+    assert main([*args, "--author", "Build Operator <operator@example.com>"]) == 0
+    assert pygit2.Repository(str(tmp_path / "repo")).head.shorthand == "b"
+
+
+def test_index_with_an_unknown_platform(
+    registry: LocalRegistry, local_catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_index(registry, "vendor/multi", "v1", architectures=("amd64", "arm64", "s390x"))
+    ref = f"{registry.host}/vendor/multi:v1"
+    args = ["publish", "image", ref, "--catalog", str(local_catalog), "--distro", "autosd9"]
+    args += ["--target", "qemu", "--version", "1.0"]
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        f"error: {ref} has a s390x image, an architecture the catalog does not know; publish "
+        "the platforms it knows one at a time with --arch\n"
+    )
+    assert main([*args, "--arch", "amd64"]) == 0
+    entry = load_mapping(local_catalog / "images/autosd9-qemu-x86-64/1.0.yaml")
+    assert [v["architecture"] for v in entry["spec"]["variants"]] == ["x86_64"]
+    assert "index" not in entry["spec"]

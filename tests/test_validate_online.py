@@ -236,6 +236,24 @@ def test_deleted_manifest_is_reported_at_its_field(
     )
 
 
+def test_deprecated_version_whose_image_is_gone_is_a_warning(
+    registry: LocalRegistry, local_catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = push_image(registry, "online/retired", "1.0")
+    entry = write_entry(local_catalog, "retired", [container(gone)])
+    registry.delete_manifest("online/retired", gone.digest)
+    text = entry.read_text().replace(
+        "  publishedAt:",
+        "  lifecycle:\n    deprecated: {reason: Removed from the registry, date: 2026-02-01}\n"
+        "  publishedAt:",
+    )
+    entry.write_text(text)
+    code, out = validate(local_catalog, capsys)
+    assert code == 0, out
+    assert "was not found in registry local" in out.splitlines()[0]
+    assert out.splitlines()[0].endswith("(warning)")
+
+
 def test_index_must_list_exactly_the_variants(registry: LocalRegistry, local_catalog: Path) -> None:
     partial = push_index(registry, "online/partial", "1.0", architectures=["amd64"])
     arm = push_image(registry, "online/partial", None, "arm64")

@@ -183,9 +183,10 @@ class Cache:
             return None
         if meta.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
             return None
-        return CachedCopy(
-            text, meta.get("etag"), meta.get("lastModified"), float(meta.get("checkedAt", 0))
-        )
+        checked = meta.get("checkedAt", 0)
+        if not isinstance(checked, int | float):
+            return None  # damaged metadata: as good as no cached copy
+        return CachedCopy(text, meta.get("etag"), meta.get("lastModified"), float(checked))
 
     def put(self, url: str, copy: CachedCopy, *, body: bool = True) -> None:
         """Store a copy; body=False only records that the server confirmed it (after a 304)."""

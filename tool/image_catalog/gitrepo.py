@@ -11,6 +11,7 @@ from typing import Literal
 import pygit2
 
 from image_catalog.errors import CatalogError, UsageError
+from image_catalog.fsutil import atomic_write_bytes
 
 
 class GitError(CatalogError):
@@ -105,7 +106,7 @@ class GitRepo:
             target = self.root / path
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists() or target.read_bytes() != data:
-                target.write_bytes(data)
+                atomic_write_bytes(target, data)
             index.add(path)
         index.write()
         return str(commit_id)

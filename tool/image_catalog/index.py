@@ -126,8 +126,11 @@ def build_site(
     _check_out(out)
     first, warnings = _first_published(catalog.root, commit)
     content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec, first)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    except OSError as exc:
+        raise SiteWriteError(f"cannot write the site into {out}: {exc.strerror or exc}") from exc
     try:
         # mkdtemp makes the folder private; a site is public, and a web server must read it.
         os.chmod(staging, 0o755)  # noqa: S103

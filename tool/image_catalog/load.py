@@ -27,6 +27,7 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from image_catalog.errors import CatalogError
 
 MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64  # far beyond any catalog file; keeps a hostile file from exhausting the stack
 
 try:
     from yaml._yaml import CParser as _Parser
@@ -91,7 +92,9 @@ class _Builder:
         self._seen: set[int] = set()
         self._scalars = yaml.constructor.SafeConstructor()
 
-    def build(self, node: yaml.Node) -> Any:
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise _refuse(f"nested deeper than {MAX_DEPTH} levels; catalog files are shallow", node)
         if id(node) in self._seen:
             raise _refuse(
                 "anchors and aliases are not allowed in catalog files; write the value out", node
@@ -107,22 +110,24 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             if node.tag != "tag:yaml.org,2002:seq":
                 raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
-            return [self.build(item) for item in node.value]
+            return [self.build(item, depth + 1) for item in node.value]
         if isinstance(node, yaml.MappingNode) and node.tag == "tag:yaml.org,2002:map":
-            return self._mapping(node)
+            return self._mapping(node, depth)
         raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
 
-    def _mapping(self, node: yaml.MappingNode) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise _refuse("merge keys ('<<') are not allowed", key_node)
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _refuse("a mapping key must be a plain string", key_node)
+            if key_node.tag != _STR:
                 raise _refuse(f"key {key_node.value!r} is not a string; quote it", key_node)
             key = key_node.value
             if key in out:
                 raise _refuse(f"duplicate key {key!r}", key_node)
-            out[key] = self.build(value_node)
+            out[key] = self.build(value_node, depth + 1)
         return out
 
 

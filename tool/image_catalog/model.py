@@ -25,7 +25,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from image_catalog.reference import DIGEST_PATTERN, HOST_PATTERN, PINNED_PATTERN, TAG_PATTERN
+from image_catalog.reference import (
+    DIGEST_PATTERN,
+    HOST_PATTERN,
+    PINNED_PATTERN,
+    TAG_PATTERN,
+    Reference,
+)
 
 if TYPE_CHECKING:
     from image_catalog.vocabulary import Vocabulary
@@ -233,6 +239,15 @@ class ManifestRef(Model):
     tag: TagHint | None = Field(default=None, description="The tag it was published from; a hint.")
     media_type: MediaType
     size: int = Field(gt=0)
+
+    @field_validator("ref")
+    @classmethod
+    def _explicit_host(cls, value: str) -> str:
+        try:
+            Reference.parse(value)
+        except ValueError as exc:
+            raise PydanticCustomError("reference", "{message}", {"message": str(exc)}) from None
+        return value
 
     @property
     def digest(self) -> str:

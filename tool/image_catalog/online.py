@@ -219,8 +219,17 @@ class _EntryChecker:
         self.out = out
 
     def add(self, message: str, path: Path, code: str) -> None:
+        # A deprecated version whose image is gone is what deprecation is for: say so, don't fail.
+        gone = code == "registry_not_found" and self.spec.lifecycle.deprecated is not None
         self.out.append(
-            Problem(self.loaded.file, message, path, code=code, source=self.loaded.source)
+            Problem(
+                self.loaded.file,
+                message,
+                path,
+                code=code,
+                severity="warning" if gone else "error",
+                source=self.loaded.source,
+            )
         )
 
     def run(self) -> None:

@@ -186,8 +186,8 @@ def publish_image(
         if arch is not None:
             variants[arch] = {"architecture": arch, "disk": _disk(info)}
     else:
-        index, containers = _containers(catalog, info)
         wanted = _canonical(catalog, prebuilt.architecture)
+        index, containers = _containers(catalog, info, wanted)
         for arch, container in containers.items():
             if wanted is None or arch == wanted:
                 variants[arch] = {"architecture": arch, "container": container}
@@ -268,9 +268,12 @@ def _manifest(info: ManifestInfo, digest: str | None = None) -> dict[str, Any]:
 
 
 def _containers(
-    catalog: Catalog, info: ManifestInfo
+    catalog: Catalog, info: ManifestInfo, wanted: str | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    """The index (if any) and one container per architecture, all pinned by digest."""
+    """The index (if any) and one container per architecture, all pinned by digest.
+
+    With `wanted`, platforms the vocabulary does not know are passed over instead of refused.
+    """
     if info.kind is ManifestKind.ARTIFACT:
         raise CatalogError(
             f"{info.reference} is an OCI artifact ({info.artifact_type}), not a container image; "
@@ -285,8 +288,15 @@ def _containers(
     for platform in info.platforms:
         if platform.os != "linux" or platform.architecture == "unknown":
             continue  # attestations and other non-runnable entries of an index
-        arch = _canonical(catalog, platform.architecture)
-        assert arch is not None
+        vocabulary = catalog.vocabulary
+        arch = vocabulary.architecture(platform.architecture) if vocabulary else None
+        if arch is None:
+            if wanted is not None:
+                continue
+            raise CatalogError(
+                f"{info.reference} has a {platform.architecture} image, an architecture the "
+                "catalog does not know; publish the platforms it knows one at a time with --arch"
+            )
         containers[arch] = {
             "ref": info.reference.pinned(platform.digest),
             "mediaType": platform.media_type,
@@ -420,14 +430,14 @@ def _publish(
     repo = GitRepo(catalog.root) if options.branch else None
     if repo is not None and options.branch:
         repo.check_new_branch(options.branch)
+        repo.signature(options.author)  # no identity must fail now, before anything is written
 
     model = _check_candidate(catalog, client, document, text, shown)
     result = PublishResult("dry-run", entry_id, shown, text, registry_calls=client.calls)
     if options.dry_run:
         return result
-    atomic_write_text(target, text)
-    result.status = "published"
     if repo is not None and options.branch:
+        # The commit writes the file into the work tree too, once the commit exists.
         message = _TEMPLATES.get_template("commit-message.j2").render(image=model)
         result.commit = repo.commit_on_new_branch(
             options.branch,
@@ -439,6 +449,9 @@ def _publish(
         result.pull_request = _TEMPLATES.get_template("pull-request.md.j2").render(
             image=model, path=repo.relative(target)
         )
+    else:
+        atomic_write_text(target, text)
+    result.status = "published"
     result.registry_calls = client.calls
     return result
 

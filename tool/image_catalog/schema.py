@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from image_catalog.errors import UsageError
 from image_catalog.fsutil import atomic_write_text
 from image_catalog.model import KINDS
 
@@ -40,9 +41,12 @@ def stale_files(directory: Path, rendered: dict[str, str]) -> list[str]:
 
 
 def write_all(directory: Path, rendered: dict[str, str]) -> list[str]:
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in stale_files(directory, rendered):
-        atomic_write_text(directory / name, rendered[name])
-        written.append(name)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in stale_files(directory, rendered):
+            atomic_write_text(directory / name, rendered[name])
+            written.append(name)
+    except OSError as exc:
+        raise UsageError(f"{directory}: cannot write the schemas: {exc.strerror or exc}") from exc
     return written

@@ -449,3 +449,26 @@ def test_index_with_an_unknown_platform(
     entry = load_mapping(local_catalog / "images/autosd9-qemu-x86-64/1.0.yaml")
     assert [v["architecture"] for v in entry["spec"]["variants"]] == ["x86_64"]
     assert "index" not in entry["spec"]
+
+
+def test_a_later_build_on_the_same_tag_is_not_published_as_this_one(
+    tmp_path: Path, registry: LocalRegistry, local_catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _push_rcar(registry)
+    push_image(
+        registry,
+        "automotive-builds/autosd10-rcar-s4",
+        "nightly",
+        architecture="arm64",
+        created="2026-02-04T01:30:00Z",  # the next night's build, a day after this one completed
+    )
+    build = _build_file(tmp_path, "nested-bootc-disk.yaml", registry.host)
+    before = _tree(local_catalog)
+    assert main(["publish", "imagebuild", str(build), "--catalog", str(local_catalog)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {registry.host}/automotive-builds/autosd10-rcar-s4:nightly now holds an image "
+        "created 2026-02-04T01:30:00Z, after ImageBuild automotive-builds/autosd10-rcar-s4-"
+        "nightly completed (2026-02-03T01:42:17Z): a later build has pushed to the same tag; "
+        "publish that build instead\n"
+    )
+    assert _tree(local_catalog) == before

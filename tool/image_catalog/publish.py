@@ -12,7 +12,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,12 +105,14 @@ def publish_imagebuild(
     annotations: dict[str, str] = {}
     if build.container_ref:
         info = client.inspect(build.container_ref)
+        _refuse_newer(info, build)
         index, containers = _containers(catalog, info)
         for arch, container in containers.items():
             variants.setdefault(arch, {"architecture": arch})["container"] = container
         annotations.update(_aib_annotations(info))
     if build.disk_ref:
         info = client.inspect(build.disk_ref)
+        _refuse_newer(info, build)
         disk_arch = _canonical(catalog, info.annotations.get(AIB + "arch") or build.architecture)
         if disk_arch is None:
             raise CatalogError(
@@ -162,6 +164,23 @@ def publish_imagebuild(
         default_version,
         now,
     )
+
+
+# Clocks of the build pod and of the pushing tool differ a little; a later build differs by hours.
+_CLOCK_SLACK = timedelta(minutes=10)
+
+
+def _refuse_newer(info: ManifestInfo, build: BuildInfo) -> None:
+    """A scheduled build reuses its tag: an image made after the build completed is a later
+    build's, and must not be published under this one's version and source."""
+    created = _created(info)
+    if created is not None and created > build.completion_time + _CLOCK_SLACK:
+        raise CatalogError(
+            f"{info.reference} now holds an image created {_rfc3339(created)}, after "
+            f"ImageBuild {build.namespace}/{build.name} completed "
+            f"({_rfc3339(build.completion_time)}): a later build has pushed to the same tag; "
+            "publish that build instead"
+        )
 
 
 def publish_image(
@@ -356,14 +375,21 @@ def _version_from_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d.%H%M%S")
 
 
-def _version_from_created(info: ManifestInfo) -> str | None:
+def _created(info: ManifestInfo) -> datetime | None:
+    """When the image (config) or the artifact (annotation) says it was made, if it says."""
     created = info.created or info.annotations.get("org.opencontainers.image.created")
     if not created:
         return None
     try:
-        return _version_from_time(datetime.fromisoformat(created.replace("Z", "+00:00")))
+        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _version_from_created(info: ManifestInfo) -> str | None:
+    created = _created(info)
+    return _version_from_time(created) if created else None
 
 
 def default_name(catalog: Catalog, distro: str, target: str, architectures: Sequence[str]) -> str:

@@ -55,6 +55,11 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         (b"a: {x: 1}\n<<: {y: 2}\n", "merge keys ('<<') are not allowed", Position(2, 1)),
         (b"? [a, b]\n: 1\n", "a mapping key must be a plain string", Position(1, 3)),
         (
+            b"a: 1\nb: x\x01y\n",
+            "character U+0001 is not allowed in YAML (control characters are not allowed)",
+            Position(2, 5),
+        ),
+        (
             b"a: " + b"[" * 100 + b"]" * 100 + b"\n",
             "nested deeper than 64 levels; catalog files are shallow",
             Position(1, 68),

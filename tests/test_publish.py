@@ -472,3 +472,33 @@ def test_a_later_build_on_the_same_tag_is_not_published_as_this_one(
         "publish that build instead\n"
     )
     assert _tree(local_catalog) == before
+
+
+def test_prebuilt_multi_arch_bootc_reads_its_images_labels(
+    registry: LocalRegistry, local_catalog: Path
+) -> None:
+    labels = {"containers.bootc": "1", AIB + "distro": "autosd10", AIB + "target": "qemu"}
+    index = push_index(
+        registry, "vendor/bootc", "v1", labels=labels, created="2026-03-02T00:00:00Z"
+    )
+    assert (
+        main(
+            [
+                "publish",
+                "image",
+                f"{registry.host}/vendor/bootc:v1",
+                "--catalog",
+                str(local_catalog),
+            ]
+        )
+        == 0
+    )
+    entry = load_mapping(local_catalog / "images/autosd10-qemu/20260302.000000.yaml")
+    spec = entry["spec"]
+    assert (spec["bootc"], spec["distro"], spec["targets"]) == (
+        True,
+        "autosd10",
+        [{"name": "qemu", "verified": False}],
+    )
+    assert spec["index"]["ref"].endswith(index.digest)
+    assert sorted(v["architecture"] for v in spec["variants"]) == ["aarch64", "x86_64"]

@@ -183,6 +183,12 @@ def parse_mapping(text: str, display: str) -> dict[str, Any]:
         data = None if node is None else _Builder().build(node)
     except yaml.MarkedYAMLError as exc:
         raise _load_error(display, exc) from exc
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        position = Position(before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"character U+{code:04X} is not allowed in YAML ({exc.reason})"
+        raise LoadError(display, message, position) from exc
     except yaml.YAMLError as exc:
         raise LoadError(display, f"YAML error: {exc}") from exc
     finally:

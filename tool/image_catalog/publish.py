@@ -216,6 +216,16 @@ def publish_image(
             )
         if wanted is not None and index is not None and len(containers) > 1:
             index = None  # one platform of a multi-arch image: the index would list more
+        if info.kind is ManifestKind.INDEX and variants:
+            # An index has no labels of its own: its images' configs carry them (bootc, AIB).
+            first = next(iter(variants.values()))["container"]["ref"]
+            platform_image = client.inspect(first)
+            found = {**_aib_annotations(platform_image), **found}
+            info = replace(
+                info,
+                labels={**platform_image.labels, **info.labels},
+                created=info.created or platform_image.created,
+            )
     distro = prebuilt.distro or found.get("distro")
     targets = list(prebuilt.targets) or ([found["target"]] if "target" in found else [])
     missing = []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REGISTRY_PASSWORD, empty_catalog, registry_manifest
+from conftest import REGISTRY_PASSWORD, GitWork, empty_catalog, registry_manifest
 from image_catalog.catalog import load_catalog
 from image_catalog.cli import main
 from image_catalog.load import dump_document
@@ -544,3 +544,39 @@ def test_progress_is_shown_on_a_terminal_only(
     assert terminal.getvalue() == (
         "\rchecking online: 1/2 entries\rchecking online: 2/2 entries\r\033[K"
     )
+
+
+def test_a_change_cannot_point_the_registry_credentials_elsewhere(
+    tmp_path: Path,
+    auth_registry: LocalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SECURE_USER", "serviceaccount")
+    monkeypatch.setenv("SECURE_PASSWORD", REGISTRY_PASSWORD)
+    monkeypatch.setenv("OTHER_PASSWORD", REGISTRY_PASSWORD)
+    auth = {"method": "environment", "usernameVariable": "SECURE_USER"}
+    work = GitWork(tmp_path / "repo")
+    registry_file = {
+        "secure": registry_manifest(
+            "secure", auth_registry.host, {**auth, "passwordVariable": "SECURE_PASSWORD"}
+        )
+    }
+    catalog = empty_catalog(work.root / "catalog", registry_file)
+    work.commit("Catalog with a registry that needs credentials")
+    work.branch("change")
+    image = push_image(auth_registry, "online/secure", "1.0")
+    write_entry(catalog, "secure", [container(image)])
+    args = ["--base", "main"]
+    assert validate(catalog, capsys, *args)[0] == 0  # the base's registry: credentials are used
+    (catalog / "registries/secure.yaml").write_text(
+        registry_manifest(
+            "secure", auth_registry.host, {**auth, "passwordVariable": "OTHER_PASSWORD"}
+        )
+    )
+    code, out = validate(catalog, capsys, *args)
+    assert code == 4, out  # checked without credentials: the registry refuses, checks incomplete
+    assert (
+        f"{catalog}: registry secure is new or changed since the base: its entries are checked "
+        "without credentials until the change is merged (warning)"
+    ) in out

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from image_catalog.catalog import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded, display_path
 from image_catalog.gitrepo import GitRepo, blob_id, folder_blobs, read_blob, resolve_commit
 from image_catalog.load import LoadError, decode_text, load_mapping, parse_mapping
-from image_catalog.model import CatalogImage, VocabularyFile, dump
+from image_catalog.model import CatalogImage, Registry, VocabularyFile, dump
 from image_catalog.problems import Problem, locate_all, sort_key
 from image_catalog.vocabulary import Vocabulary
 
@@ -112,6 +112,9 @@ class ChangeSet:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    registries: list[str] = field(
+        default_factory=list
+    )  # new, or with another host, TLS setting or credentials: not yet trusted with secrets
 
     @property
     def touched(self) -> set[str]:
@@ -165,9 +168,37 @@ def compare_with_base(catalog: Catalog, base: str, *, allow_removal: bool = Fals
             changes.changed.append(entry_id)
             continue
         _compare_entry(changes, entry_id, old, new, (shown, source))
+    changes.registries = _untrusted_registries(git, blobs, catalog)
     locate_all(changes.problems)
     changes.problems.sort(key=sort_key)
     return changes
+
+
+def _untrusted_registries(git: GitRepo, blobs: dict[str, str], catalog: Catalog) -> list[str]:
+    """Registries that are new since the base, or point their credentials somewhere else.
+
+    A pull request must not be able to send the CI's registry secrets to a host of its choosing.
+    """
+    found = []
+    for loaded in catalog.registries:
+        relative = loaded.source.relative_to(catalog.root).as_posix()
+        before = None
+        if relative in blobs:
+            try:
+                data = parse_mapping(
+                    decode_text(read_blob(git, blobs[relative]), relative), relative
+                )
+                before = Registry.model_validate(data)
+            except (LoadError, ValidationError):
+                before = None
+        if before is None or _trust(before) != _trust(loaded.model):
+            found.append(loaded.model.metadata.name)
+    return found
+
+
+def _trust(registry: Registry) -> tuple[object, ...]:
+    spec = registry.spec
+    return (spec.host, spec.tls_verify, spec.ca_file, spec.auth)
 
 
 def _compare_entry(

@@ -17,8 +17,9 @@ from image_catalog.changes import (
 )
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode, UsageError
+from image_catalog.model import NoAuth, Registry
 from image_catalog.online import check_online
-from image_catalog.problems import sort_key
+from image_catalog.problems import Problem, sort_key
 from image_catalog.registry import RegistryClient
 from image_catalog.report import RENDERERS, summary
 from image_catalog.validate import ValidationReport, add_online, validate_catalog
@@ -111,18 +112,44 @@ def run(args: argparse.Namespace) -> int:
     if args.online:
         # With --base, only the entries the change touched need the registry again: the offline
         # checks above still cover the whole catalog.
-        _check_online(catalog, report, args, changes.touched if changes else None)
+        _check_online(catalog, report, args, changes)
     _write(args.format, report, changes)
     if not report.ok:
         return int(ExitCode.INVALID)
     return int(ExitCode.UNAVAILABLE if report.unchecked else ExitCode.OK)
 
 
+def _untrusted(registry: Registry, report: ValidationReport) -> Registry:
+    """A registry new or changed by the change under review gets no credentials."""
+    if isinstance(registry.spec.auth, NoAuth):
+        return registry
+    report.problems.append(
+        Problem(
+            report.catalog,
+            f"registry {registry.metadata.name} is new or changed since the base: its entries are "
+            "checked without credentials until the change is merged",
+            severity="warning",
+            code="untrusted_registry",
+        )
+    )
+    spec = registry.spec.model_copy(update={"auth": NoAuth(method="none")})
+    return registry.model_copy(update={"spec": spec})
+
+
 def _check_online(
-    catalog: Catalog, report: ValidationReport, args: argparse.Namespace, only: set[str] | None
+    catalog: Catalog,
+    report: ValidationReport,
+    args: argparse.Namespace,
+    changes: ChangeSet | None,
 ) -> None:
+    only = changes.touched if changes else None
     progress = _Progress() if sys.stderr.isatty() else None
     registries = [loaded.model for loaded in catalog.registries]
+    if changes is not None:
+        registries = [
+            _untrusted(r, report) if r.metadata.name in changes.registries else r
+            for r in registries
+        ]
     with RegistryClient(registries, timeout=args.timeout, retries=args.retries) as client:
         try:
             result = check_online(

@@ -9,6 +9,7 @@ stable and readable.
 
 from __future__ import annotations
 
+import functools
 import io
 import multiprocessing
 import os
@@ -59,6 +60,7 @@ class LoadError(CatalogError):
 
 
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
 _SCALARS = {
     "tag:yaml.org,2002:null": yaml.constructor.SafeConstructor.construct_yaml_null,
     "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
@@ -74,6 +76,23 @@ class _Composer(_Parser, yaml.resolver.Resolver):
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         yaml.resolver.Resolver.__init__(self)
+
+    # The composer calls these three for every node; catalogs have tens of thousands of files.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers are registered: nothing to track
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _plain_tag(value)  # plain scalars, keys above all, repeat across files
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain_tag(value: str) -> str:
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
 
 
 def _refuse(message: str, node: yaml.Node) -> yaml.MarkedYAMLError:
@@ -103,6 +122,8 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR:
                 return node.value
+            if node.tag == _INT and node.value.isdigit() and node.value[0] != "0":
+                return int(node.value)  # the common case, without the generic constructor
             construct = _SCALARS.get(node.tag)
             if construct is None:
                 raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)

@@ -27,10 +27,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from image_catalog.client import IndexClient, Query, parser
-from image_catalog.index import build_index, build_site
-from image_catalog.indexmodel import SiteDoc
-from image_catalog.validate import validate_catalog
+from image_catalog.catalog.validate import validate_catalog
+from image_catalog.site.build import build_index, build_site
+from image_catalog.site.client import IndexClient, Query, parser
+from image_catalog.site.contract import SiteDoc
 from synthetic import generate
 
 GOAL_BUILD_S = 5.0

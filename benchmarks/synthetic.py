@@ -12,8 +12,8 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from image_catalog.load import dump_document
-from image_catalog.model import API_VERSION, schema_header
+from image_catalog.manifest.load import dump_document
+from image_catalog.manifest.model import API_VERSION, schema_header
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "quay.io"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from image_catalog.validate import validate_catalog
+from image_catalog.catalog.validate import validate_catalog
 from synthetic import generate
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pygit2
 import pytest
-from image_catalog.load import dump_document
-from image_catalog.model import API_VERSION, schema_header
+from image_catalog.manifest.load import dump_document
+from image_catalog.manifest.model import API_VERSION, schema_header
 from support.registry import LocalRegistry, require_tools
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHIPPED_CATALOG, GitWork, fake_digest, image_document
-from image_catalog.audit import audit_history, first_published, pull_request_number
+from image_catalog.catalog.audit import audit_history, first_published, pull_request_number
 from image_catalog.cli import main
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import SHIPPED_CATALOG, GitWork, fake_digest, image_document
-from image_catalog.catalog import load_catalog
-from image_catalog.changes import aspects, compare_with_base, field_differences
+from image_catalog.catalog.loader import load_catalog
+from image_catalog.catalog.review import aspects, compare_with_base, field_differences
 from image_catalog.cli import main
 
 QEMU = "images/autosd9-qemu-bootc/2026.01.15.yaml"

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import SHIPPED_CATALOG
 from image_catalog.cli import main
-from image_catalog.client import (
+from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
+from image_catalog.site.build import build_index
+from image_catalog.site.client import (
     IndexClient,
     NotInIndex,
     Query,
@@ -19,9 +21,7 @@ from image_catalog.client import (
     describe_age,
     parser,
 )
-from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
-from image_catalog.index import build_index
-from image_catalog.indexmodel import SiteDoc, ViewDoc
+from image_catalog.site.contract import SiteDoc, ViewDoc
 from support.site import SiteServer, add_image, new_catalog
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 from examples import Example, examples
-from image_catalog.validate import validate_catalog
+from image_catalog.catalog.validate import validate_catalog
 
 
 def _problems(catalog: Path) -> list[str]:

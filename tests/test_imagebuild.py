@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from image_catalog.imagebuild import PHASES, BuildNotPublishable, parse_imagebuild
-from image_catalog.load import load_mapping
+from image_catalog.manifest.load import load_mapping
+from image_catalog.publish.imagebuild import PHASES, BuildNotPublishable, parse_imagebuild
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imagebuild"
 

@@ -12,15 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import image_catalog.index as index_module
-import image_catalog.sitewrite as sitewrite
+import image_catalog.site.build as index_module
+import image_catalog.site.writer as sitewrite
 import pygit2
 import pytest
 from conftest import REPO, SHIPPED_CATALOG, GitWork
 from image_catalog.cli import main
 from image_catalog.errors import CatalogError, UsageError
-from image_catalog.index import SiteWriteError, build_index, normalize_base_url
-from image_catalog.indexmodel import (
+from image_catalog.site.build import SiteWriteError, build_index, normalize_base_url
+from image_catalog.site.contract import (
     SCHEMA_VERSION,
     ImageDoc,
     IndexDoc,

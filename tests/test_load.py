@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import image_catalog.load as load_module
+import image_catalog.manifest.load as load_module
 import pytest
-from image_catalog.load import (
+from image_catalog.manifest.load import (
     MAX_FILE_BYTES,
     LoadError,
     Position,

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from conftest import REGISTRY_PASSWORD
 from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable
-from image_catalog.model import API_VERSION, Registry
-from image_catalog.reference import Reference
-from image_catalog.registry import (
+from image_catalog.manifest.model import API_VERSION, Registry
+from image_catalog.manifest.reference import Reference
+from image_catalog.registry.client import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     DigestMismatch,

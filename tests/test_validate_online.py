@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from conftest import REGISTRY_PASSWORD, GitWork, empty_catalog, registry_manifest
-from image_catalog.catalog import load_catalog
+from image_catalog.catalog.loader import load_catalog
 from image_catalog.cli import main
-from image_catalog.load import dump_document
-from image_catalog.model import API_VERSION, schema_header
-from image_catalog.online import OnlineResult, check_online
-from image_catalog.registry import RegistryClient
+from image_catalog.manifest.load import dump_document
+from image_catalog.manifest.model import API_VERSION, schema_header
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.online import OnlineResult, check_online
 from support.oci import (
     DiskFile,
     PushedArtifact,

@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from image_catalog.load import dump_document
-from image_catalog.model import API_VERSION, schema_header
+from image_catalog.manifest.load import dump_document
+from image_catalog.manifest.model import API_VERSION, schema_header
 
 REPO = Path(__file__).resolve().parent.parent.parent
 

@@ -8,7 +8,7 @@ import re
 import sys
 from datetime import UTC, date, datetime
 
-from image_catalog.audit import audit_history, render_json, render_line
+from image_catalog.catalog.audit import audit_history, render_json, render_line
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode, UsageError
 

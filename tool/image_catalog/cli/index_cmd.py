@@ -8,7 +8,7 @@ from pathlib import Path
 
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
-from image_catalog.index import build_index
+from image_catalog.site.build import build_index
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

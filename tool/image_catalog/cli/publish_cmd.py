@@ -6,20 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from image_catalog.catalog import load_catalog
+from image_catalog.catalog.git import Identity
+from image_catalog.catalog.loader import load_catalog
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode, UsageError
-from image_catalog.gitrepo import Identity
-from image_catalog.imagebuild import parse_imagebuild
-from image_catalog.load import LoadError, decode_text, load_mapping, parse_mapping
-from image_catalog.publish import (
+from image_catalog.manifest.load import LoadError, decode_text, load_mapping, parse_mapping
+from image_catalog.publish.imagebuild import parse_imagebuild
+from image_catalog.publish.publishing import (
     Options,
     Prebuilt,
     PublishResult,
     publish_image,
     publish_imagebuild,
 )
-from image_catalog.registry import RegistryClient
+from image_catalog.registry.client import RegistryClient
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from image_catalog.cli.common import add_subcommand
-from image_catalog.client import (
+from image_catalog.errors import ExitCode, UsageError
+from image_catalog.site.client import (
     CACHE_ENV,
     INDEX_ENV,
     IndexClient,
@@ -18,8 +19,7 @@ from image_catalog.client import (
     QueryResult,
     ShowResult,
 )
-from image_catalog.errors import ExitCode, UsageError
-from image_catalog.indexmodel import IndexModel, TargetRef, VariantDetail
+from image_catalog.site.contract import IndexModel, TargetRef, VariantDetail
 
 _INDEX_HELP = (
     f"the index: a folder or an http(s) URL (default: ${INDEX_ENV} or ./site); URLs are cached "

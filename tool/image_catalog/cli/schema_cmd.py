@@ -7,7 +7,7 @@ from pathlib import Path
 
 from image_catalog.cli.common import add_subcommand
 from image_catalog.errors import CatalogError, ExitCode
-from image_catalog.schema import render_all, stale_files, write_all
+from image_catalog.manifest.schema import render_all, stale_files, write_all
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

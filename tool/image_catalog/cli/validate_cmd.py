@@ -7,22 +7,22 @@ import json
 import os
 import sys
 
-from image_catalog.catalog import Catalog
-from image_catalog.changes import (
+from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.problems import Problem, sort_key
+from image_catalog.catalog.review import (
     ChangeSet,
     compare_with_base,
     summary_json,
     summary_markdown,
     summary_text,
 )
+from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.report import RENDERERS, summary
 from image_catalog.errors import ExitCode, UsageError
-from image_catalog.model import NoAuth, Registry
-from image_catalog.online import check_online
-from image_catalog.problems import Problem, sort_key
-from image_catalog.registry import RegistryClient
-from image_catalog.report import RENDERERS, summary
-from image_catalog.validate import ValidationReport, add_online, validate_catalog
+from image_catalog.manifest.model import NoAuth, Registry
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.online import check_online
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

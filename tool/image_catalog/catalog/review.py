@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from image_catalog.catalog import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded, display_path
-from image_catalog.gitrepo import GitRepo, blob_id, folder_blobs, read_blob, resolve_commit
-from image_catalog.load import LoadError, decode_text, load_mapping, parse_mapping
-from image_catalog.model import CatalogImage, Registry, VocabularyFile, dump
-from image_catalog.problems import Problem, locate_all, sort_key
-from image_catalog.vocabulary import Vocabulary
+from image_catalog.catalog.git import GitRepo, blob_id, folder_blobs, read_blob, resolve_commit
+from image_catalog.catalog.loader import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded, display_path
+from image_catalog.catalog.problems import Problem, locate_all, sort_key
+from image_catalog.manifest.load import LoadError, decode_text, load_mapping, parse_mapping
+from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile, dump
+from image_catalog.manifest.vocabulary import Vocabulary
 
 FieldPath = tuple[str | int, ...]
 

@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from image_catalog.audit import first_published
-from image_catalog.catalog import Catalog
+from image_catalog.catalog.audit import first_published
+from image_catalog.catalog.git import GitRepo
+from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.validate import ValidationReport, validate_catalog
 from image_catalog.errors import CatalogError, UsageError
-from image_catalog.gitrepo import GitRepo
-from image_catalog.indexmodel import DOCUMENTS, SCHEMA_VERSION, VIEW_DIMENSIONS, Versions, ViewBy
-from image_catalog.model import (
+from image_catalog.manifest.model import (
     CatalogImage,
     DiskArtifact,
     DiskFile,
@@ -54,10 +54,10 @@ from image_catalog.model import (
     VocabularySpec,
     dump,
 )
-from image_catalog.schema import schema_for
-from image_catalog.sitewrite import SiteWriter, swap_in
-from image_catalog.validate import ValidationReport, validate_catalog
-from image_catalog.vocabulary import Vocabulary
+from image_catalog.manifest.schema import schema_for
+from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.site.contract import DOCUMENTS, SCHEMA_VERSION, VIEW_DIMENSIONS, Versions, ViewBy
+from image_catalog.site.writer import SiteWriter, swap_in
 
 SITE_FILE = "catalog.json"
 # Views of every version exist only where they are much smaller than index.json: with a handful of

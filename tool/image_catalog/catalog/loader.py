@@ -14,11 +14,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from image_catalog.catalog.problems import Problem, from_validation_error
 from image_catalog.errors import UsageError
-from image_catalog.load import LoadError, load_mapping, load_mappings
-from image_catalog.model import CatalogImage, Registry, VocabularyFile
-from image_catalog.problems import Problem, from_validation_error
-from image_catalog.vocabulary import Vocabulary
+from image_catalog.manifest.load import LoadError, load_mapping, load_mappings
+from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile
+from image_catalog.manifest.vocabulary import Vocabulary
 
 VOCABULARY_FILE = "vocabulary.yaml"
 IMAGES_DIR = "images"

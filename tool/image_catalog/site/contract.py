@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from image_catalog.model import Source
+from image_catalog.manifest.model import Source
 
 SCHEMA_VERSION = 1
 

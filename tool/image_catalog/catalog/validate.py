@@ -11,10 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from image_catalog.catalog import Catalog, Loaded, load_catalog
-from image_catalog.model import CatalogImage, Registry
-from image_catalog.problems import Problem, locate_all, sort_key
-from image_catalog.reference import Reference
+from image_catalog.catalog.loader import Catalog, Loaded, load_catalog
+from image_catalog.catalog.problems import Problem, locate_all, sort_key
+from image_catalog.manifest.model import CatalogImage, Registry
+from image_catalog.manifest.reference import Reference
 
 
 @dataclass

@@ -7,7 +7,7 @@ used and a warning says how old it is. Each answer comes from the smallest file 
 `catalog.json` (small) says how many rows every view has, and the client reads the smallest view
 instead of `index.json`.
 
-    from image_catalog.client import IndexClient, Query
+    from image_catalog.site.client import IndexClient, Query
 
     client = IndexClient("https://images.example.com/catalog/")
     for image in client.query(Query(architecture="arm64", target="rpi4")).images:
@@ -42,7 +42,10 @@ from pydantic import ValidationError
 from image_catalog import __version__
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_text
-from image_catalog.indexmodel import (
+from image_catalog.manifest.load import format_path
+from image_catalog.manifest.model import Name, Version
+from image_catalog.manifest.vocabulary import closest
+from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
     ImageDoc,
@@ -54,9 +57,6 @@ from image_catalog.indexmodel import (
     ViewBy,
     ViewDoc,
 )
-from image_catalog.load import format_path
-from image_catalog.model import Name, Version
-from image_catalog.vocabulary import closest
 
 INDEX_ENV = "IMAGE_CATALOG_INDEX"
 CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"

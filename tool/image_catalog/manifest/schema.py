@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from image_catalog.errors import UsageError
 from image_catalog.fsutil import atomic_write_text
-from image_catalog.model import KINDS
+from image_catalog.manifest.model import KINDS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

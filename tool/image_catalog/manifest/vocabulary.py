@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from image_catalog.model import VocabularyFile
+from image_catalog.manifest.model import VocabularyFile
 
 
 @dataclass(frozen=True)

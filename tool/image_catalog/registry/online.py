@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from image_catalog.catalog import Catalog, Loaded
+from image_catalog.catalog.loader import Catalog, Loaded
+from image_catalog.catalog.problems import Problem
 from image_catalog.errors import CatalogError
-from image_catalog.model import CatalogImage, DiskArtifact, DiskFile, ManifestRef, Variant
-from image_catalog.problems import Problem
-from image_catalog.reference import Reference
-from image_catalog.registry import (
+from image_catalog.manifest.model import CatalogImage, DiskArtifact, DiskFile, ManifestRef, Variant
+from image_catalog.manifest.reference import Reference
+from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.registry.client import (
     ANNOTATION_PREFIX,
     Layer,
     ManifestInfo,
@@ -39,7 +40,6 @@ from image_catalog.registry import (
     Unreachable,
     UnsupportedManifest,
 )
-from image_catalog.vocabulary import Vocabulary
 
 Path = tuple[str | int, ...]
 Progress = Callable[[int, int], None]

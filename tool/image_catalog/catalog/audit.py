@@ -16,10 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from image_catalog.catalog import IMAGES_DIR
-from image_catalog.changes import Aspect, aspects, field_differences, is_deprecated
-from image_catalog.errors import CatalogError, UsageError
-from image_catalog.gitrepo import (
+from image_catalog.catalog.git import (
     CommitInfo,
     FileChange,
     FolderStep,
@@ -32,7 +29,10 @@ from image_catalog.gitrepo import (
     require_full_history,
     resolve_commit,
 )
-from image_catalog.load import LoadError, decode_text, parse_mapping
+from image_catalog.catalog.loader import IMAGES_DIR
+from image_catalog.catalog.review import Aspect, aspects, field_differences, is_deprecated
+from image_catalog.errors import CatalogError, UsageError
+from image_catalog.manifest.load import LoadError, decode_text, parse_mapping
 
 Action = Literal["added", "changed", "deprecated", "undeprecated", "removed"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from image_catalog.validate import ValidationReport
+from image_catalog.catalog.validate import ValidationReport
 
 
 def summary(report: ValidationReport) -> str:

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from image_catalog.load import Locator, data_path, format_path
-from image_catalog.model import Name, Version
-from image_catalog.reference import PINNED_PATTERN
+from image_catalog.manifest.load import Locator, data_path, format_path
+from image_catalog.manifest.model import Name, Version
+from image_catalog.manifest.reference import PINNED_PATTERN
 
 
 @dataclass

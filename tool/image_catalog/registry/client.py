@@ -34,14 +34,14 @@ from types import TracebackType
 from typing import Any, Self
 
 from image_catalog.errors import CatalogError, ExitCode, ImageCatalogError, RegistryUnavailable
-from image_catalog.model import (
+from image_catalog.manifest.model import (
     AuthFileAuth,
     EnvironmentAuth,
     NoAuth,
     Registry,
     ServiceAccountTokenAuth,
 )
-from image_catalog.reference import Reference
+from image_catalog.manifest.reference import Reference
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

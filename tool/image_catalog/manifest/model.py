@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from image_catalog.reference import (
+from image_catalog.manifest.reference import (
     DIGEST_PATTERN,
     HOST_PATTERN,
     PINNED_PATTERN,
@@ -34,7 +34,7 @@ from image_catalog.reference import (
 )
 
 if TYPE_CHECKING:
-    from image_catalog.vocabulary import Vocabulary
+    from image_catalog.manifest.vocabulary import Vocabulary
 
 API_VERSION = "catalog.automotive.sdv.cloud.redhat.com/v1alpha1"
 
@@ -219,7 +219,7 @@ class Target(Model):
     @field_validator("name")
     @classmethod
     def _known_target(cls, value: str, info: ValidationInfo) -> str:
-        from image_catalog.vocabulary import closest
+        from image_catalog.manifest.vocabulary import closest
 
         vocabulary = _vocabulary(info)
         if vocabulary is not None and value not in vocabulary.target_architectures:
@@ -374,7 +374,7 @@ class CatalogImageSpec(Model):
     @field_validator("distro")
     @classmethod
     def _known_distro(cls, value: str, info: ValidationInfo) -> str:
-        from image_catalog.vocabulary import closest
+        from image_catalog.manifest.vocabulary import closest
 
         vocabulary = _vocabulary(info)
         if vocabulary is not None and vocabulary.distro(value) is None:

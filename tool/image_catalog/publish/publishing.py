@@ -19,22 +19,22 @@ from typing import Any, Literal
 import jinja2
 from pydantic import ValidationError
 
-from image_catalog.catalog import IMAGES_DIR, Catalog, Loaded, display_path
+from image_catalog.catalog.git import GitRepo, Identity
+from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded, display_path
+from image_catalog.catalog.problems import Problem, from_validation_error, locate_all, sort_key
+from image_catalog.catalog.validate import check_entry, check_path, validate_catalog
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_text
-from image_catalog.gitrepo import GitRepo, Identity
-from image_catalog.imagebuild import BuildInfo
-from image_catalog.load import dump_document
-from image_catalog.model import API_VERSION, CatalogImage, schema_header
-from image_catalog.online import check_online
-from image_catalog.problems import Problem, from_validation_error, locate_all, sort_key
-from image_catalog.reference import Reference
-from image_catalog.registry import ManifestInfo, ManifestKind, RegistryClient
-from image_catalog.validate import check_entry, check_path, validate_catalog
+from image_catalog.manifest.load import dump_document
+from image_catalog.manifest.model import API_VERSION, CatalogImage, schema_header
+from image_catalog.manifest.reference import Reference
+from image_catalog.publish.imagebuild import BuildInfo
+from image_catalog.registry.client import ManifestInfo, ManifestKind, RegistryClient
+from image_catalog.registry.online import check_online
 
 AIB = "automotive.sdv.cloud.redhat.com/"
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("image_catalog", "templates"),
+    loader=jinja2.PackageLoader("image_catalog.publish", "templates"),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,  # noqa: S701 - renders commit messages and markdown, never HTML

@@ -1,0 +1,1 @@
+"""A catalog as a whole: its source, loading, problems, offline validation, review, audit."""

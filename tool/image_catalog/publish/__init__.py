@@ -1,0 +1,1 @@
+"""Publishing: ImageBuild reading, the draft that becomes a CatalogImage, the branch commit."""

@@ -1,0 +1,1 @@
+"""Container registries: OCI manifests, the skopeo choke point, credentials, online checks."""

@@ -1,0 +1,1 @@
+"""The published site: its formats (the contract), the build, the writer, the reader."""

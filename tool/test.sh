@@ -6,5 +6,6 @@ set -x
 ruff check tool tests benchmarks
 ruff format --check tool tests benchmarks
 mypy tool/image_catalog
+lint-imports --no-cache
 image-catalog schema --check
 python -m pytest "$@"

@@ -75,7 +75,7 @@ def load_catalog(root: Path) -> Catalog:
     vocabulary_doc = _load(catalog, VOCABULARY_FILE, VocabularyFile, "Vocabulary")
     if vocabulary_doc is not None:
         catalog.vocabulary_file = vocabulary_doc
-        catalog.vocabulary = Vocabulary.from_file(vocabulary_doc.model)
+        catalog.vocabulary = vocabulary_doc.model.lookups()
     context = {"vocabulary": catalog.vocabulary}
     for relative in _files(catalog, REGISTRIES_DIR, depth=1):
         registry = _load(catalog, relative, Registry, "Registry", context)

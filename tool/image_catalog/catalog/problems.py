@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from image_catalog.manifest.load import Locator, data_path, format_path
+from image_catalog.manifest.fieldpath import FieldPath, format_path
+from image_catalog.manifest.load import Locator, data_path
 from image_catalog.manifest.model import Name, Version
 from image_catalog.manifest.reference import PINNED_PATTERN
 
@@ -21,7 +22,7 @@ class Problem:
 
     file: str
     message: str
-    path: tuple[str | int, ...] = ()
+    path: FieldPath = ()
     line: int | None = None
     column: int | None = None
     code: str = "invalid"

@@ -23,11 +23,10 @@ from pydantic import ValidationError
 from image_catalog.catalog.git import GitRepo, blob_id, folder_blobs, read_blob, resolve_commit
 from image_catalog.catalog.loader import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded, display_path
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
+from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.load import LoadError, decode_text, load_mapping, parse_mapping
 from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile, dump
 from image_catalog.manifest.vocabulary import Vocabulary
-
-FieldPath = tuple[str | int, ...]
 
 # The fields a published version may still change: spec.lifecycle holds exactly `deprecated`
 # and `supersededBy`, so its prefix covers both, including a lifecycle block added whole.
@@ -266,7 +265,7 @@ def _base_vocabulary(git: GitRepo, blob: str | None) -> Vocabulary | None:
         return None
     try:
         data = parse_mapping(decode_text(read_blob(git, blob), VOCABULARY_FILE), VOCABULARY_FILE)
-        return Vocabulary.from_file(VocabularyFile.model_validate(data))
+        return VocabularyFile.model_validate(data).lookups()
     except (LoadError, ValidationError):
         return None  # the working tree's vocabulary stands in
 

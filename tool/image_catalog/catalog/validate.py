@@ -13,6 +13,7 @@ from pathlib import Path
 
 from image_catalog.catalog.loader import Catalog, Loaded, load_catalog
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
+from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, Registry
 from image_catalog.manifest.reference import Reference
 
@@ -81,7 +82,7 @@ def check_vocabulary(catalog: Catalog) -> list[Problem]:
         for i, item in enumerate(getattr(doc.spec, section)):
             for j, name in enumerate([item.name, *item.aliases]):
                 if name in seen:
-                    path: tuple[str | int, ...] = ("spec", section, i)
+                    path: FieldPath = ("spec", section, i)
                     path += ("name",) if j == 0 else ("aliases", j - 1)
                     problems.append(
                         Problem(
@@ -149,7 +150,7 @@ def check_registries(registries: list[Loaded[Registry]]) -> list[Problem]:
 def loaded_problem(
     loaded: Loaded[CatalogImage] | Loaded[Registry],
     message: str,
-    path: tuple[str | int, ...],
+    path: FieldPath,
     code: str,
 ) -> Problem:
     return Problem(loaded.file, message, path, code=code, source=loaded.source)
@@ -225,7 +226,7 @@ def check_entry(
     spec = loaded.model.spec
     problems: list[Problem] = []
 
-    def add(message: str, path: tuple[str | int, ...], code: str) -> None:
+    def add(message: str, path: FieldPath, code: str) -> None:
         problems.append(loaded_problem(loaded, message, path, code))
 
     for path, manifest in loaded.model.manifests():
@@ -244,7 +245,7 @@ def check_entry(
         for value, count in Counter(values).items():
             if count > 1:
                 index = len(values) - 1 - values[::-1].index(value)
-                suffix: tuple[str | int, ...] = {
+                suffix: FieldPath = {
                     "targets": ("name",),
                     "variants": ("architecture",),
                     "tags": (),

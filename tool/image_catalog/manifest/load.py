@@ -26,6 +26,7 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from image_catalog.errors import CatalogError
+from image_catalog.manifest.fieldpath import FieldPath
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # far beyond any catalog file; keeps a hostile file from exhausting the stack
@@ -314,7 +315,7 @@ def locate(tree: Any, path: Sequence[str | int]) -> Position | None:
     return best
 
 
-def data_path(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
+def data_path(loc: Sequence[str | int], data: Any) -> FieldPath:
     """Drop the parts of a validation location that are not in the data (union member names)."""
     out: list[str | int] = []
     node = data
@@ -335,13 +336,6 @@ def _child(node: Any, part: str | int) -> tuple[bool, Any]:
     if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
         return True, node[part]
     return False, None
-
-
-def format_path(path: Sequence[str | int]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def dump_document(data: Mapping[str, Any], header: str | None = None) -> str:

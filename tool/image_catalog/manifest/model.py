@@ -9,7 +9,7 @@ files.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.reference import (
     DIGEST_PATTERN,
     HOST_PATTERN,
@@ -32,9 +33,7 @@ from image_catalog.manifest.reference import (
     TAG_PATTERN,
     Reference,
 )
-
-if TYPE_CHECKING:
-    from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.manifest.vocabulary import Vocabulary, closest
 
 API_VERSION = "catalog.automotive.sdv.cloud.redhat.com/v1alpha1"
 
@@ -138,6 +137,15 @@ class VocabularyFile(Model):
     metadata: VocabularyMetadata
     spec: VocabularySpec
 
+    def lookups(self) -> Vocabulary:
+        """The look-ups validation uses: canonical names by name or alias."""
+        spec = self.spec
+        return Vocabulary.of(
+            architectures=((a.name, a.aliases) for a in spec.architectures),
+            distros=((d.name, d.aliases) for d in spec.distros),
+            targets=((t.name, t.architectures) for t in spec.targets),
+        )
+
 
 # --- registries ----------------------------------------------------------------------------------
 
@@ -219,8 +227,6 @@ class Target(Model):
     @field_validator("name")
     @classmethod
     def _known_target(cls, value: str, info: ValidationInfo) -> str:
-        from image_catalog.manifest.vocabulary import closest
-
         vocabulary = _vocabulary(info)
         if vocabulary is not None and value not in vocabulary.target_architectures:
             raise PydanticCustomError(
@@ -374,8 +380,6 @@ class CatalogImageSpec(Model):
     @field_validator("distro")
     @classmethod
     def _known_distro(cls, value: str, info: ValidationInfo) -> str:
-        from image_catalog.manifest.vocabulary import closest
-
         vocabulary = _vocabulary(info)
         if vocabulary is not None and vocabulary.distro(value) is None:
             raise PydanticCustomError(
@@ -405,9 +409,9 @@ class CatalogImage(Model):
     def id(self) -> str:
         return f"{self.metadata.name}@{self.metadata.version}"
 
-    def manifests(self) -> list[tuple[tuple[str | int, ...], ManifestRef]]:
+    def manifests(self) -> list[tuple[FieldPath, ManifestRef]]:
         """Every manifest the entry pins (index, containers, disks), with its field path."""
-        found: list[tuple[tuple[str | int, ...], ManifestRef]] = []
+        found: list[tuple[FieldPath, ManifestRef]] = []
         if self.spec.index:
             found.append((("spec", "index"), self.spec.index))
         for i, variant in enumerate(self.spec.variants):

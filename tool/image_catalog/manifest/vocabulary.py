@@ -7,10 +7,10 @@ a pull request extends; this module only indexes them for look-ups and aliases.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from image_catalog.manifest.model import VocabularyFile
+Named = tuple[str, Sequence[str]]  # a name with its aliases, or a target with its architectures
 
 
 @dataclass(frozen=True)
@@ -24,24 +24,30 @@ class Vocabulary:
     architecture_aliases: tuple[str, ...] = ()
 
     @classmethod
-    def from_file(cls, doc: VocabularyFile) -> Vocabulary:
+    def of(
+        cls, architectures: Iterable[Named], distros: Iterable[Named], targets: Iterable[Named]
+    ) -> Vocabulary:
+        """Index names with their aliases; a target's architectures may be given by alias."""
         arches: dict[str, str] = {}
-        for arch in doc.spec.architectures:
-            arches[arch.name] = arch.name
-            arches.update(dict.fromkeys(arch.aliases, arch.name))
-        distros: dict[str, str] = {}
-        for distro in doc.spec.distros:
-            distros[distro.name] = distro.name
-            distros.update(dict.fromkeys(distro.aliases, distro.name))
-        targets = {
-            t.name: frozenset(arches.get(a, a) for a in t.architectures) for t in doc.spec.targets
-        }
+        names: list[str] = []
+        aliases: list[str] = []
+        for name, also in architectures:
+            arches[name] = name
+            arches.update(dict.fromkeys(also, name))
+            names.append(name)
+            aliases += also
+        canonical_distros: dict[str, str] = {}
+        for name, also in distros:
+            canonical_distros[name] = name
+            canonical_distros.update(dict.fromkeys(also, name))
         return cls(
             architectures=arches,
-            distros=distros,
-            target_architectures=targets,
-            architecture_names=tuple(a.name for a in doc.spec.architectures),
-            architecture_aliases=tuple(x for a in doc.spec.architectures for x in a.aliases),
+            distros=canonical_distros,
+            target_architectures={
+                name: frozenset(arches.get(a, a) for a in archs) for name, archs in targets
+            },
+            architecture_names=tuple(names),
+            architecture_aliases=tuple(aliases),
         )
 
     def architecture(self, name: str) -> str | None:

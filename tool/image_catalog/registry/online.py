@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from image_catalog.catalog.loader import Catalog, Loaded
 from image_catalog.catalog.problems import Problem
 from image_catalog.errors import CatalogError
+from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, DiskArtifact, DiskFile, ManifestRef, Variant
 from image_catalog.manifest.reference import Reference
 from image_catalog.manifest.vocabulary import Vocabulary
@@ -41,7 +42,6 @@ from image_catalog.registry.client import (
     UnsupportedManifest,
 )
 
-Path = tuple[str | int, ...]
 Progress = Callable[[int, int], None]
 
 _KIND_WORDS = {
@@ -218,7 +218,7 @@ class _EntryChecker:
         self.spec = loaded.model.spec
         self.out = out
 
-    def add(self, message: str, path: Path, code: str) -> None:
+    def add(self, message: str, path: FieldPath, code: str) -> None:
         # A deprecated version whose image is gone is what deprecation is for: say so, don't fail.
         gone = code == "registry_not_found" and self.spec.lifecycle.deprecated is not None
         self.out.append(
@@ -238,7 +238,7 @@ class _EntryChecker:
         if spec.index is not None:
             index = self.fetch(("spec", "index"), spec.index, ManifestKind.INDEX, config=False)
         for i, variant in enumerate(spec.variants):
-            path: Path = ("spec", "variants", i)
+            path: FieldPath = ("spec", "variants", i)
             if variant.container is not None:
                 # With an index, the index gives the platform; without one, only the config can.
                 image = self.fetch(
@@ -258,7 +258,7 @@ class _EntryChecker:
             self.check_annotations(index, None, ("spec", "index"))
 
     def fetch(
-        self, path: Path, recorded: ManifestRef, kind: ManifestKind, config: bool
+        self, path: FieldPath, recorded: ManifestRef, kind: ManifestKind, config: bool
     ) -> ManifestInfo | None:
         """The manifest, checked against what the entry records; None when it is unusable."""
         try:
@@ -309,7 +309,9 @@ class _EntryChecker:
         canonical = vocabulary.architecture(name) if vocabulary is not None else None
         return canonical or name
 
-    def check_config_architecture(self, path: Path, variant: Variant, image: ManifestInfo) -> None:
+    def check_config_architecture(
+        self, path: FieldPath, variant: Variant, image: ManifestInfo
+    ) -> None:
         found = image.architecture
         if found is None:
             return
@@ -331,7 +333,7 @@ class _EntryChecker:
                 continue  # reported offline: an entry with an index needs a container per variant
             digest = variant.container.digest
             recorded.add(digest)
-            path: Path = ("spec", "variants", i)
+            path: FieldPath = ("spec", "variants", i)
             platform = by_digest.get(digest)
             if platform is None:
                 self.add(
@@ -358,7 +360,7 @@ class _EntryChecker:
 
     # -- disk artifacts --------------------------------------------------------------------------
 
-    def check_disk(self, path: Path, disk: DiskArtifact, info: ManifestInfo) -> None:
+    def check_disk(self, path: FieldPath, disk: DiskArtifact, info: ManifestInfo) -> None:
         if disk.artifact_type is not None and disk.artifact_type != info.artifact_type:
             self.add(
                 f"the registry says artifact type {info.artifact_type!r}",
@@ -385,7 +387,7 @@ class _EntryChecker:
                 "artifact_mismatch",
             )
 
-    def check_file(self, path: Path, file: DiskFile, layer: Layer) -> None:
+    def check_file(self, path: FieldPath, file: DiskFile, layer: Layer) -> None:
         expected: list[tuple[str, object, object]] = [
             ("sha256", file.sha256, layer.digest.removeprefix("sha256:")),
             ("size", file.size, layer.size),
@@ -403,7 +405,9 @@ class _EntryChecker:
 
     # -- AIB annotations -------------------------------------------------------------------------
 
-    def check_annotations(self, info: ManifestInfo, variant: Variant | None, path: Path) -> None:
+    def check_annotations(
+        self, info: ManifestInfo, variant: Variant | None, path: FieldPath
+    ) -> None:
         notes = info.annotations
         distro = notes.get(ANNOTATION_PREFIX + "distro")
         if distro is not None and self.distro(distro) != self.distro(self.spec.distro):

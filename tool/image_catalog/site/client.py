@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from image_catalog import __version__
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_text
-from image_catalog.manifest.load import format_path
+from image_catalog.manifest.fieldpath import format_path
 from image_catalog.manifest.model import Name, Version
 from image_catalog.manifest.vocabulary import closest
 from image_catalog.site.contract import (
@@ -118,7 +118,7 @@ class Answer(Generic[D]):
 Parse = Callable[[str, str], D]
 
 
-class Source(Protocol):
+class SiteReader(Protocol):
     location: str
 
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
@@ -332,7 +332,7 @@ def open_source(
     cache_dir: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     clock: Callable[[], float] = time.time,
-) -> Source:
+) -> SiteReader:
     """A folder path, or an http(s) URL (cached under `cache_dir`, default_cache_dir())."""
     text = str(location)
     if "://" not in text:

@@ -24,21 +24,18 @@ from conftest import REGISTRY_PASSWORD
 from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable
 from image_catalog.manifest.model import API_VERSION, Registry
 from image_catalog.manifest.reference import Reference
-from image_catalog.registry.client import (
-    DOCKER_LIST,
-    DOCKER_MANIFEST,
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.errors import (
     DigestMismatch,
-    ManifestKind,
     ManifestNotFound,
-    RegistryClient,
     RegistryFailure,
     SkopeoNotFound,
     TlsFailure,
     Unauthorized,
     Unreachable,
-    classify,
-    skopeo_detail,
 )
+from image_catalog.registry.oci import DOCKER_LIST, DOCKER_MANIFEST, ManifestKind
+from image_catalog.registry.skopeo import classify, skopeo_detail
 from support import registry as registry_module
 from support.oci import (
     DISK_ARTIFACT_RAW,

@@ -29,7 +29,8 @@ from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import API_VERSION, CatalogImage, schema_header
 from image_catalog.manifest.reference import Reference
 from image_catalog.publish.imagebuild import BuildInfo
-from image_catalog.registry.client import ManifestInfo, ManifestKind, RegistryClient
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.oci import ManifestInfo, ManifestKind
 from image_catalog.registry.online import check_online
 
 AIB = "automotive.sdv.cloud.redhat.com/"

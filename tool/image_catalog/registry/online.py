@@ -27,19 +27,21 @@ from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, DiskArtifact, DiskFile, ManifestRef, Variant
 from image_catalog.manifest.reference import Reference
 from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.registry.client import (
-    ANNOTATION_PREFIX,
-    Layer,
-    ManifestInfo,
-    ManifestKind,
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.errors import (
     ManifestNotFound,
-    Platform,
-    RegistryClient,
     RegistryError,
     SkopeoNotFound,
     TlsFailure,
     Unreachable,
     UnsupportedManifest,
+)
+from image_catalog.registry.oci import (
+    ANNOTATION_PREFIX,
+    Layer,
+    ManifestInfo,
+    ManifestKind,
+    Platform,
 )
 
 Progress = Callable[[int, int], None]

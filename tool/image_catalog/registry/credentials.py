@@ -1,0 +1,179 @@
+"""How skopeo authenticates with, and trusts, each declared registry.
+
+Credentials reach skopeo only through a private temporary containers auth file (`--authfile`),
+written for the call and removed after it: never `--creds`, never a secret in argv, in skopeo's
+environment, in a message or an exception. The service-account token is read from its file at every
+call because the kubelet rotates it. A registry's CA reaches skopeo as a `--cert-dir` holding only
+that CA.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from image_catalog.manifest.model import (
+    AuthFileAuth,
+    EnvironmentAuth,
+    NoAuth,
+    Registry,
+    ServiceAccountTokenAuth,
+)
+from image_catalog.registry.errors import (
+    RegistryFailure,
+    TlsFailure,
+    Unauthorized,
+    describe,
+    file_of,
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What one skopeo call receives to authenticate, and the secrets to scrub from its output."""
+
+    args: tuple[str, ...]
+    secrets: tuple[str, ...] = ()
+
+
+class CredentialStore:
+    """Credentials and CA folders for the declared registries; safe to share among threads.
+
+    Everything written lives in one private temp folder (mode 0700), removed by `close`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._private: Path | None = None
+        self._cert_dirs: dict[str, Path] = {}
+        self._closed = False
+
+    @property
+    def private(self) -> Path | None:
+        """The private temp folder, once something was written to it."""
+        return self._private
+
+    def tls_args(self, registry: Registry) -> list[str]:
+        args = [f"--tls-verify={'true' if registry.spec.tls_verify else 'false'}"]
+        if registry.spec.ca_file is not None:
+            args += ["--cert-dir", str(self._cert_dir(registry))]
+        return args
+
+    @contextlib.contextmanager
+    def for_call(self, registry: Registry) -> Iterator[Credentials]:
+        """How skopeo authenticates for one call; a temp auth file lives only as long as it."""
+        auth = registry.spec.auth
+        if isinstance(auth, NoAuth):
+            yield Credentials(("--no-creds",))
+            return
+        if isinstance(auth, AuthFileAuth):
+            if not os.access(auth.path, os.R_OK):
+                raise Unauthorized(
+                    f"{describe(registry)} authenticates with the auth file {auth.path}, which "
+                    "does not exist or cannot be read: create it (skopeo login --authfile "
+                    f"{auth.path} {registry.spec.host}) or fix spec.auth.path",
+                    registry=registry.metadata.name,
+                    host=registry.spec.host,
+                )
+            yield Credentials(("--authfile", auth.path))
+            return
+        username, password = _secret(registry, auth)
+        encoded = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        document = json.dumps({"auths": {registry.spec.host: {"auth": encoded}}})
+        with self._lock:
+            folder = self._private_dir()
+        # mkstemp creates the file 0600 and exclusively: one file per call, so concurrent calls
+        # and a token rotated between them never share one.
+        fd, name = tempfile.mkstemp(prefix="auth-", suffix=".json", dir=folder)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                stream.write(document)
+            yield Credentials(("--authfile", name), (password, encoded))
+        finally:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Remove the private temp folder; no credentials are handed out afterwards."""
+        with self._lock:
+            self._closed = True
+            private, self._private = self._private, None
+            self._cert_dirs.clear()
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _cert_dir(self, registry: Registry) -> Path:
+        """A folder holding only the registry's CA as ca.crt, which is what --cert-dir reads."""
+        ca_file = registry.spec.ca_file
+        assert ca_file is not None
+        with self._lock:
+            known = self._cert_dirs.get(registry.spec.host)
+            if known is not None:
+                return known
+            folder = Path(tempfile.mkdtemp(prefix="certs-", dir=self._private_dir()))
+            try:
+                shutil.copyfile(ca_file, folder / "ca.crt")
+            except OSError as exc:
+                raise TlsFailure(
+                    f"the CA file {ca_file} of {describe(registry)} cannot be read "
+                    f"({exc.strerror}): fix spec.caFile in {file_of(registry)}",
+                    registry=registry.metadata.name,
+                    host=registry.spec.host,
+                ) from exc
+            self._cert_dirs[registry.spec.host] = folder
+            return folder
+
+    def _private_dir(self) -> Path:
+        """The store's own temp folder (mode 0700); call with the lock held."""
+        if self._closed:
+            raise RegistryFailure("the registry client is closed")
+        if self._private is None:
+            self._private = Path(tempfile.mkdtemp(prefix="image-catalog-registry-"))
+            os.chmod(self._private, 0o700)
+        return self._private
+
+
+def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth) -> tuple[str, str]:
+    """User name and password, read now (a rotated token is picked up at the next call)."""
+    where = f"fix spec.auth in {file_of(registry)}"
+    if isinstance(auth, ServiceAccountTokenAuth):
+        try:
+            token = Path(auth.token_path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise Unauthorized(
+                f"{describe(registry)} authenticates with the service-account token at "
+                f"{auth.token_path}, which cannot be read ({exc.strerror}): run where the "
+                f"token is mounted, or {where}",
+                registry=registry.metadata.name,
+                host=registry.spec.host,
+            ) from None
+        if not token:
+            raise Unauthorized(
+                f"the service-account token file {auth.token_path} of {describe(registry)} "
+                f"is empty: run where the token is mounted, or {where}",
+                registry=registry.metadata.name,
+                host=registry.spec.host,
+            )
+        return auth.username, token
+    missing = [
+        name
+        for name in (auth.username_variable, auth.password_variable)
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise Unauthorized(
+            f"{describe(registry)} takes its credentials from the environment, but "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+            f"export {', '.join(missing)}, or {where}",
+            registry=registry.metadata.name,
+            host=registry.spec.host,
+        )
+    return os.environ[auth.username_variable], os.environ[auth.password_variable]

@@ -1,0 +1,328 @@
+"""Running skopeo: the one place the package starts a process.
+
+Every registry call is `skopeo inspect --raw` (plus `--config --raw` for an image's config), run as
+an argument list with an allow-listed environment and a timeout, in a session of its own so that a
+hung call is killed with its whole process group. What a retry may fix (unreachable, 5xx,
+rate-limited) is retried with bounded exponential backoff. skopeo exits 1 on every failure, so the
+kind of failure is read from its message and turned into a typed error that names the registry and
+the reference and says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from image_catalog.manifest.model import (
+    AuthFileAuth,
+    NoAuth,
+    Registry,
+    ServiceAccountTokenAuth,
+)
+from image_catalog.manifest.reference import Reference
+from image_catalog.registry.credentials import Credentials
+from image_catalog.registry.errors import (
+    ManifestNotFound,
+    RegistryError,
+    RegistryFailure,
+    SkopeoNotFound,
+    TlsFailure,
+    Unauthorized,
+    Unreachable,
+    describe,
+    file_of,
+    where_of,
+)
+
+INSTALL_HINT = "install skopeo: apt-get install skopeo"
+
+# What skopeo may inherit from our environment. An allow-list, so that neither credentials meant
+# for us (the variables of `environment` auth) nor ambient auth settings (REGISTRY_AUTH_FILE,
+# DOCKER_CONFIG) reach it: the Registry manifest alone decides how skopeo authenticates.
+_INHERITED_ENVIRONMENT = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CONTAINERS_REGISTRIES_CONF",
+    "GOMAXPROCS",
+)
+_MAX_BACKOFF = 8.0
+_MAX_DETAIL = 400
+
+# --- classifying skopeo's failures ---------------------------------------------------------------
+
+_TLS = re.compile(
+    r"x509:|server gave http response to https client|\btls: |"
+    r"first record does not look like a tls handshake"
+)
+_AUTH = re.compile(r"unauthorized|authentication required|\bdenied\b|\bforbidden\b")
+_NOT_FOUND = re.compile(r"manifest unknown|name unknown|\bnot found\b")
+_UNREACHABLE = re.compile(
+    r"connection refused|no such host|i/o timeout|timeout|deadline exceeded|connection reset|"
+    r"network is unreachable|no route to host|server misbehaving|\beof\b"
+)
+_TRANSIENT = re.compile(
+    r"\b5\d\d\b|toomanyrequests|too many requests|\b429\b|service unavailable|bad gateway"
+)
+_SKOPEO_MESSAGE = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
+_READING = re.compile(r"reading manifest \S+ in \S+:")
+_PARSING_PREFIX = re.compile(r'^Error parsing image name "[^"]*": ')
+
+
+def skopeo_detail(stderr: str, secrets: Sequence[str] = ()) -> str:
+    """skopeo's own message, without its log framing, scrubbed of secrets and shortened."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    text = lines[-1] if lines else ""
+    match = _SKOPEO_MESSAGE.search(text)
+    if match:
+        text = match.group(1).replace('\\"', '"').replace("\\\\", "\\")
+    # skopeo says "Error parsing image name" for any failure of its first request.
+    text = _PARSING_PREFIX.sub("", text.strip())
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+
+
+def classify(detail: str, reference: Reference) -> type[RegistryError]:
+    """The error class for a skopeo failure message (skopeo always exits 1)."""
+    # The reference itself must not decide: a repository or a tag may well be called "denied".
+    text = _READING.sub("reading manifest:", detail).replace(reference.name, " ").lower()
+    for pattern, kind in (
+        (_TLS, TlsFailure),
+        (_AUTH, Unauthorized),
+        (_NOT_FOUND, ManifestNotFound),
+        (_UNREACHABLE, Unreachable),
+    ):
+        if pattern.search(text):
+            return kind
+    return RegistryFailure
+
+
+def is_transient(error: RegistryError) -> bool:
+    """Worth another attempt: unreachable, timed out, 5xx or rate-limited."""
+    if isinstance(error, Unreachable):
+        return True
+    return type(error) is RegistryFailure and bool(_TRANSIENT.search(error.detail.lower()))
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    returncode: int | None  # None: killed at the deadline
+    stdout: bytes
+    stderr: bytes
+
+
+Authenticate = Callable[[Registry], AbstractContextManager[Credentials]]
+
+
+class Skopeo:
+    """Runs skopeo for the declared registries; safe to share among threads.
+
+    `calls` counts the processes started (retries included). At most `spec.maxConcurrency`
+    processes talk to one registry at a time.
+    """
+
+    def __init__(
+        self,
+        registries: Sequence[Registry],
+        *,
+        executable: str = "skopeo",
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        found = shutil.which(executable)
+        if found is None:
+            raise SkopeoNotFound(
+                f"skopeo ({executable}) was not found on PATH, and registry checks need it: "
+                f"{INSTALL_HINT}"
+            )
+        self.executable = found
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.calls = 0
+        self._slots = {
+            r.spec.host: threading.BoundedSemaphore(r.spec.max_concurrency) for r in registries
+        }
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._closed = False
+        self._environment = {k: os.environ[k] for k in _INHERITED_ENVIRONMENT if k in os.environ}
+        # skopeo inspect is a short, network-bound process: one scheduler thread is plenty, and
+        # leaves the CPUs to the other skopeo processes running beside it.
+        self._environment.setdefault("GOMAXPROCS", "1")
+
+    def inspect(
+        self,
+        registry: Registry,
+        reference: Reference,
+        extra: Sequence[str],
+        *,
+        tls_args: Sequence[str],
+        authenticate: Authenticate,
+    ) -> bytes:
+        """`skopeo inspect --raw` output, retrying what a retry may fix with bounded backoff."""
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(
+                    registry, reference, extra, tls_args, authenticate, attempt + 1
+                )
+            except RegistryError as error:
+                if attempt >= self.retries or not is_transient(error):
+                    raise
+            time.sleep(min(self.backoff * 2**attempt, _MAX_BACKOFF))
+            attempt += 1
+
+    def close(self) -> None:
+        """Kill the skopeo processes still running; no process is started afterwards."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running)
+        for process in running:
+            if process.returncode is None:  # not reaped yet, so its group id is still its own
+                _kill_group(process)
+
+    def _attempt(
+        self,
+        registry: Registry,
+        reference: Reference,
+        extra: Sequence[str],
+        tls_args: Sequence[str],
+        authenticate: Authenticate,
+        attempt: int,
+    ) -> bytes:
+        with self._slots[registry.spec.host], authenticate(registry) as credentials:
+            argv = [
+                self.executable,
+                "--command-timeout",
+                f"{max(1, int(self.timeout * 1000))}ms",
+                "inspect",
+                "--raw",
+                *extra,
+                *tls_args,
+                *credentials.args,
+                f"docker://{reference}",
+            ]
+            run = self._run(argv)
+        if run.returncode == 0:
+            return run.stdout
+        if run.returncode is None:
+            detail = f"no answer within {self.timeout:g} s"
+            kind: type[RegistryError] = Unreachable
+        else:
+            stderr = run.stderr.decode("utf-8", errors="replace")
+            detail = skopeo_detail(stderr, credentials.secrets) or f"exit status {run.returncode}"
+            kind = classify(detail, reference)
+        raise kind(
+            _message(kind, registry, reference, detail, attempt),
+            **where_of(registry, reference),
+            detail=detail,
+        )
+
+    def _run(self, argv: list[str]) -> _Run:
+        """Run one skopeo process; on the deadline kill its whole process group."""
+        with self._lock:
+            if self._closed:
+                raise RegistryFailure("the registry client is closed")
+            self.calls += 1
+        try:
+            # A session of its own, so a timeout kills skopeo and anything it started.
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._environment,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise SkopeoNotFound(f"{self.executable} is gone: {INSTALL_HINT}") from exc
+        with self._lock:
+            self._running.add(process)
+        try:
+            # skopeo enforces --command-timeout itself; this deadline is for a hung process.
+            stdout, stderr = process.communicate(timeout=self.timeout + min(self.timeout, 5.0))
+        except subprocess.TimeoutExpired:
+            _kill_group(process)  # before reaping it, so the group id cannot have been reused
+            process.communicate()
+            return _Run(None, b"", b"")
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        return _Run(process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def _auth_hint(registry: Registry) -> str:
+    auth = registry.spec.auth
+    if isinstance(auth, NoAuth):
+        return f"the registry wants credentials: set spec.auth in {file_of(registry)}"
+    if isinstance(auth, ServiceAccountTokenAuth):
+        return (
+            f"check that the service account whose token is at {auth.token_path} may pull "
+            "from this repository (OpenShift: the system:image-puller role)"
+        )
+    if isinstance(auth, AuthFileAuth):
+        return f"check the credentials for {registry.spec.host} in {auth.path}"
+    return (
+        f"check {auth.username_variable} and {auth.password_variable}, and that this account "
+        "may pull from this repository"
+    )
+
+
+def _message(
+    kind: type[RegistryError], registry: Registry, reference: Reference, detail: str, attempts: int
+) -> str:
+    where = describe(registry)
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+    if kind is ManifestNotFound:
+        return (
+            f"{reference} was not found in {where}: {detail}; check the reference, or push the "
+            "image again if it was deleted"
+        )
+    if kind is Unauthorized:
+        return f"{where} refused access to {reference}: {detail}; {_auth_hint(registry)}"
+    if kind is TlsFailure:
+        return (
+            f"TLS failed with {where} for {reference}: {detail}; give the registry's CA as "
+            "spec.caFile, or set spec.tlsVerify: false for a plain-HTTP registry"
+        )
+    if kind is Unreachable:
+        return (
+            f"{where} could not be reached for {reference}{tries}: {detail}; check the network "
+            "and that the registry is up, then retry"
+        )
+    return f"{where} failed for {reference}{tries}: {detail}; retry later"

@@ -1,0 +1,143 @@
+"""Signing a built site: SHA256SUMS.sig, an SSH signature of SHA256SUMS (`ssh-keygen -Y sign`).
+
+The key is an ed25519 private key in a file (`index build --sign-key FILE` or
+$IMAGE_CATALOG_SIGNING_KEY_FILE), without a passphrase: in CI it comes from a secret written to a
+0600 file for the one step. Its path and content never appear in a message, the output or the
+site: ssh-keygen's own messages are shown with the path replaced, and what is reported of the key
+is its public fingerprint. ssh-keygen runs detached from the terminal with a minimal environment,
+so a passphrase-protected key fails at once instead of prompting.
+
+What a reader checks, and the first line of SHA256SUMS, are defined in `site.trust`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from image_catalog.catalog.git import GitRepo, resolve_commit
+from image_catalog.errors import CatalogError, UsageError
+from image_catalog.site.trust import NAMESPACE, SIGNATURE_FILE, SUMS_FILE, sums_header
+
+SIGNING_KEY_ENV = "IMAGE_CATALOG_SIGNING_KEY_FILE"
+_SIGN_TIMEOUT = 60.0
+_KEY_TYPE = "ssh-ed25519"
+_PROMPT = re.compile(r"^Enter passphrase[^:]*:\s*")
+
+
+class SigningError(UsageError):
+    """The signing key cannot be used; the message never names its path."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key file that ssh-keygen can sign with; `repr` shows only the fingerprint."""
+
+    path: Path = field(repr=False)
+    public_key: str = field(repr=False)
+    fingerprint: str
+
+    @classmethod
+    def load(cls, option: Path | str | None) -> SigningKey | None:
+        """The key given by --sign-key, else $IMAGE_CATALOG_SIGNING_KEY_FILE, else None."""
+        chosen = option if option is not None else os.environ.get(SIGNING_KEY_ENV) or None
+        if chosen is None:
+            return None
+        path = Path(chosen)
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise SigningError(
+                f"the signing key file cannot be read ({exc.strerror or 'no such file'}); check "
+                f"--sign-key or ${SIGNING_KEY_ENV}"
+            ) from None
+        if not stat.S_ISREG(mode):
+            raise SigningError("the signing key is not a regular file; check --sign-key")
+        if mode & 0o077:
+            raise SigningError(
+                f"the signing key file can be read by other users (mode {mode & 0o777:04o}); "
+                "ssh-keygen refuses such a key: make it private (chmod 600)"
+            )
+        public = _run(path, ["-y", "-f", str(path)], b"", "read the signing key").decode()
+        public = public.strip()
+        key_type, _, rest = public.partition(" ")
+        if key_type != _KEY_TYPE:
+            raise SigningError(
+                f"the signing key is a {key_type} key; the index is signed with an ed25519 key "
+                "(ssh-keygen -t ed25519)"
+            )
+        return cls(path, public, _fingerprint(rest.partition(" ")[0]))
+
+    def sign(self, message: bytes) -> str:
+        """The armored SSH signature of `message` in the index's namespace."""
+        command = ["-Y", "sign", "-n", NAMESPACE, "-f", str(self.path)]
+        signature = _run(self.path, command, message, "sign the index").decode("ascii")
+        if not signature.startswith("-----BEGIN SSH SIGNATURE-----"):
+            raise CatalogError("ssh-keygen gave no SSH signature when signing the index")
+        return signature
+
+
+def sign_site(site: Path, key: SigningKey) -> None:
+    """Write SITE/SHA256SUMS.sig, the signature of SITE/SHA256SUMS."""
+    signature = key.sign((site / SUMS_FILE).read_bytes())
+    (site / SIGNATURE_FILE).write_text(signature, encoding="ascii")
+
+
+def index_header(root: Path, commit: str | None) -> str | None:
+    """The first line of SHA256SUMS for a site built from `commit` of the repository at `root`."""
+    if commit is None:
+        return None
+    try:
+        info = resolve_commit(GitRepo(root), commit)
+    except UsageError:
+        return None  # a commit named by the caller that this repository does not hold
+    return sums_header(info.id, info.committer.time)
+
+
+def _fingerprint(blob: str) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key blob (base64), as `ssh-keygen -l` shows it."""
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return "SHA256:?"
+    digest = base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"
+
+
+def _run(path: Path, arguments: list[str], stdin: bytes, doing: str) -> bytes:
+    """Run ssh-keygen without a terminal or agent; errors never show the key's path."""
+    try:
+        done = subprocess.run(
+            ["ssh-keygen", *arguments],
+            input=stdin,
+            capture_output=True,
+            timeout=_SIGN_TIMEOUT,
+            # No SSH_ASKPASS, no agent, no terminal: a passphrase cannot be asked for.
+            env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"},
+            start_new_session=True,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise SigningError(
+            "ssh-keygen (OpenSSH 8.2 or later) is needed to sign the index; install OpenSSH"
+        ) from exc
+    except subprocess.TimeoutExpired:
+        raise SigningError(f"ssh-keygen did not {doing} within {_SIGN_TIMEOUT:.0f} s") from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        lines = [_PROMPT.sub("", line).strip() for line in stderr.splitlines()]
+        lines = [line for line in lines if line.strip("@ \t")]
+        reason = "; ".join(lines[-2:]) or f"exit status {done.returncode}"
+        reason = reason.replace(str(path), "the signing key")
+        hint = ""
+        if "passphrase" in reason:
+            hint = " (the key must have no passphrase: keep it secret in the CI's secret store)"
+        raise SigningError(f"ssh-keygen could not {doing}: {reason}{hint}")
+    return done.stdout

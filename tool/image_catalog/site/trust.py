@@ -1,0 +1,273 @@
+"""Trusting a signed index: its SHA256SUMS signature, each file's hash, and no rollback.
+
+A signed site carries `SHA256SUMS.sig`, an SSH signature (namespace `image-catalog-index`) of
+`SHA256SUMS`, whose first line names the catalog commit the site was built from and its commit
+time:
+
+    # image-catalog index: catalog commit 0123...cdef, committed 2026-01-31T12:00:00Z
+    e3b0c442...  catalog.json
+    ...
+
+`sha256sum -c` skips the '#' line. A reader with a trust file (an OpenSSH `allowed_signers` file
+naming the principal `catalog`) accepts a site only when
+
+1. `ssh-keygen -Y verify` accepts the signature of SHA256SUMS with a key of the trust file;
+2. every file it reads has the sha256 SHA256SUMS lists for it (checked before the file is parsed,
+   used or cached);
+3. the signed commit time is not older than the newest this reader has already accepted from the
+   same location (an attacker who replays an older, validly signed site is refused).
+
+Verification runs the stock `ssh-keygen` (OpenSSH 8.2 or later): it is the tool the README's
+manual check uses, so both read the allowed_signers file the same way, and it costs the reader no
+import (the `sshsig` package pulls in `cryptography`, which alone costs more than a whole query).
+
+This module is on the reader's side: it imports nothing from the authoring side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from image_catalog.errors import CatalogError, UsageError
+from image_catalog.fsutil import atomic_write_text
+
+TRUST_ENV = "IMAGE_CATALOG_TRUST"
+NAMESPACE = "image-catalog-index"
+PRINCIPAL = "catalog"
+SUMS_FILE = "SHA256SUMS"
+SIGNATURE_FILE = "SHA256SUMS.sig"
+_VERIFY_TIMEOUT = 60.0
+
+_HEADER = "# image-catalog index: catalog commit {commit}, committed {time}"
+_HEADER_PATTERN = re.compile(
+    r"# image-catalog index: catalog commit (?P<commit>[0-9a-f]{40}|[0-9a-f]{64}), "
+    r"committed (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
+)
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+class UntrustedIndex(CatalogError):
+    """The index does not prove it is what the catalog's CI signed; nothing of it is used."""
+
+
+class SignatureRefused(UntrustedIndex):
+    """SHA256SUMS.sig is missing, or not a valid signature by a key of the trust file."""
+
+
+class DigestMismatch(UntrustedIndex):
+    """A file's sha256 is not the one the signed SHA256SUMS lists (or it is not listed)."""
+
+
+class Rollback(UntrustedIndex):
+    """The signed site is older than one this reader has already accepted from there."""
+
+
+def sums_header(commit: str, committed: datetime) -> str:
+    """The first line of SHA256SUMS: the catalog commit and its commit time (UTC, seconds)."""
+    time = committed.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _HEADER.format(commit=commit, time=time)
+
+
+def trust_file_from(option: Path | str | None) -> Path | None:
+    """The trust file given on the command line, else $IMAGE_CATALOG_TRUST, else None."""
+    chosen = option if option is not None else os.environ.get(TRUST_ENV) or None
+    if chosen is None:
+        return None
+    path = Path(chosen)
+    if not path.is_file():
+        raise UsageError(
+            f"--trust {path}: no such file (an OpenSSH allowed_signers file naming the principal "
+            f"{PRINCIPAL!r}, such as the catalog repository's allowed_signers)"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class SignedSums:
+    """A SHA256SUMS whose signature was verified: the catalog commit, its time, every hash."""
+
+    text: str
+    commit: str
+    committed: datetime
+    where: str
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> SignedSums:
+        first = text.partition("\n")[0]
+        found = _HEADER_PATTERN.fullmatch(first)
+        if found is None:
+            raise SignatureRefused(
+                f"{where}: the first line does not name the catalog commit and its commit time "
+                "(an index built by an older image-catalog?); refusing it"
+            )
+        committed = datetime.fromisoformat(found["time"].replace("Z", "+00:00"))
+        return cls(text, found["commit"], committed, where)
+
+    def digest(self, relative: str) -> str | None:
+        """The sha256 listed for `relative`, or None when SHA256SUMS does not list it."""
+        needle = f"  {relative}\n"
+        at = self.text.find(needle)
+        while at != -1:
+            start = at - 64
+            if start >= 0 and (start == 0 or self.text[start - 1] == "\n"):
+                digest = self.text[start:at]
+                if _DIGEST.fullmatch(digest):
+                    return digest
+            at = self.text.find(needle, at + 1)
+        return None
+
+    def check(self, relative: str, data: bytes, where: str) -> None:
+        """Refuse `data` unless its sha256 is the one listed for `relative`."""
+        listed = self.digest(relative)
+        if listed is None:
+            raise DigestMismatch(
+                f"{where}: not listed in the signed {SUMS_FILE} ({self.where}); refusing it"
+            )
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != listed:
+            raise DigestMismatch(
+                f"{where}: sha256 {actual} does not match {listed}, the hash the signed "
+                f"{SUMS_FILE} lists for {relative}: the file was altered or is from another "
+                "build; refusing it"
+            )
+
+    @property
+    def described(self) -> str:
+        time = self.committed.isoformat().replace("+00:00", "Z")
+        return f"catalog commit {self.commit[:12]} of {time}"
+
+
+def verify_signature(message: bytes, signature: str, trust_file: Path, where: str) -> None:
+    """Check that `signature` signs `message` with a key `trust_file` allows for `catalog`.
+
+    Runs `ssh-keygen -Y verify` (an argument list, no shell, a minimal environment); the
+    signature goes through a private temp file since ssh-keygen reads the message from stdin.
+    """
+    with tempfile.TemporaryDirectory(prefix="image-catalog-verify-") as folder:
+        signature_path = Path(folder) / SIGNATURE_FILE
+        signature_path.write_text(signature, encoding="utf-8")
+        command = [
+            "ssh-keygen",
+            "-Y",
+            "verify",
+            "-f",
+            str(trust_file),
+            "-I",
+            PRINCIPAL,
+            "-n",
+            NAMESPACE,
+            "-s",
+            str(signature_path),
+        ]
+        try:
+            done = subprocess.run(
+                command,
+                input=message,
+                capture_output=True,
+                timeout=_VERIFY_TIMEOUT,
+                env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"},
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise UsageError(
+                "ssh-keygen (OpenSSH 8.2 or later) is needed to verify a signed index; install "
+                "OpenSSH, or drop --trust / $IMAGE_CATALOG_TRUST to read the index unverified"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise SignatureRefused(
+                f"{where}: ssh-keygen did not finish verifying the signature within "
+                f"{_VERIFY_TIMEOUT:.0f} s"
+            ) from exc
+    if done.returncode != 0:
+        reason = _reason(done.stderr.decode("utf-8", "replace"), signature_path, trust_file)
+        raise SignatureRefused(
+            f"{where}: the signature is not valid for {SUMS_FILE} by a key that {trust_file} "
+            f"allows for {PRINCIPAL!r} in namespace {NAMESPACE!r} ({reason}); refusing the index"
+        )
+
+
+def _reason(stderr: str, signature_path: Path, trust_file: Path) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    text = "; ".join(lines[:2]) or "ssh-keygen found no key of the trust file that made it"
+    return text.replace(str(signature_path), SIGNATURE_FILE).replace(str(trust_file), "trust file")
+
+
+class SeenSites:
+    """The newest signed commit time accepted from each location, kept under the cache folder.
+
+    One small JSON file per location; a damaged file counts as nothing seen.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "trust"
+
+    def _path(self, location: str) -> Path:
+        return self.root / f"{hashlib.sha256(location.encode('utf-8')).hexdigest()[:40]}.json"
+
+    def newest(self, location: str) -> tuple[str, datetime] | None:
+        try:
+            data = json.loads(self._path(location).read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("location") != location:
+                return None
+            committed = datetime.fromisoformat(str(data["committed"]).replace("Z", "+00:00"))
+            return str(data["commit"]), committed
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def check(self, location: str, sums: SignedSums) -> None:
+        """Refuse a site older than the newest seen here; remember this one if it is newer."""
+        seen = self.newest(location)
+        if seen is not None:
+            commit, committed = seen
+            if sums.committed < committed:
+                time = committed.isoformat().replace("+00:00", "Z")
+                raise Rollback(
+                    f"{sums.where}: signed for {sums.described}, older than catalog commit "
+                    f"{commit[:12]} of {time} already seen from {location}: a replayed "
+                    "(rolled back) index; refusing it"
+                )
+            if sums.committed == committed:
+                return
+        record = {
+            "location": location,
+            "commit": sums.commit,
+            "committed": sums.committed.isoformat().replace("+00:00", "Z"),
+        }
+        try:
+            atomic_write_text(self._path(location), json.dumps(record, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise CatalogError(
+                f"{self.root}: cannot record the signed index's commit time, which guards "
+                f"against rollbacks: {exc.strerror or exc}"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a reader with a trust file checks; `accept` returns the verified SHA256SUMS."""
+
+    trust_file: Path
+    seen: SeenSites
+
+    def accept(self, location: str, sums: bytes, signature: str | None, where: str) -> SignedSums:
+        if signature is None:
+            raise SignatureRefused(
+                f"{location}: the index is not signed (no {SIGNATURE_FILE}), and a trust file "
+                f"({self.trust_file}) is configured; refusing it"
+            )
+        verify_signature(sums, signature, self.trust_file, where)
+        try:
+            text = sums.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SignatureRefused(f"{where}: not UTF-8 text") from exc
+        signed = SignedSums.parse(text, where)
+        self.seen.check(location, signed)
+        return signed

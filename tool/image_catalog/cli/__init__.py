@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from image_catalog import __version__
 from image_catalog.cli import (
     audit_cmd,
+    export_cmd,
     index_cmd,
     publish_cmd,
     query_cmd,
@@ -24,7 +25,15 @@ from image_catalog.cli import (
 from image_catalog.cli.common import COMMANDS_HELP, common_parent
 from image_catalog.errors import ExitCode, ImageCatalogError
 
-COMMANDS = [validate_cmd, publish_cmd, schema_cmd, audit_cmd, index_cmd, query_cmd]
+COMMANDS = [
+    validate_cmd,
+    publish_cmd,
+    schema_cmd,
+    audit_cmd,
+    index_cmd,
+    query_cmd,
+    export_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

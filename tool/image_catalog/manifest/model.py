@@ -184,6 +184,19 @@ Auth = Annotated[
 ]
 
 
+class SecretRef(Model):
+    """A Kubernetes Secret in the cluster that holds this registry's pull credentials.
+
+    Only its name travels (into the CatalogImage resources `export crs` writes, as
+    `spec.authSecretRef`); the credentials themselves stay in the cluster.
+    """
+
+    name: KubeName = Field(description="The Secret's name (a DNS-1123 subdomain).")
+    namespace: Name | None = Field(
+        default=None, description="Its namespace; by default the CatalogImage's own."
+    )
+
+
 class RegistrySpec(Model):
     kind: Literal["openshift", "quay", "generic"]
     host: Host = Field(description="The host (and port) references name and skopeo talks to.")
@@ -194,6 +207,10 @@ class RegistrySpec(Model):
     tls_verify: bool = True
     ca_file: SafePath | None = None
     auth: Auth = NoAuth(method="none")
+    auth_secret_ref: SecretRef | None = Field(
+        default=None,
+        description="The in-cluster Secret with pull credentials, for exported CatalogImages.",
+    )
     max_concurrency: int = Field(default=4, ge=1, le=64)
 
 
@@ -289,6 +306,10 @@ class DiskArtifact(ManifestRef):
 
 class Variant(Model):
     architecture: Word
+    os: Word | None = Field(default=None, description="The OS the image says (OCI platform os).")
+    platform_variant: Word | None = Field(
+        default=None, description="The CPU variant the image says (OCI platform variant, e.g. v8)."
+    )
     container: ContainerImage | None = None
     disk: DiskArtifact | None = None
 
@@ -327,6 +348,14 @@ class ImageBuildSource(Model):
     builder_image: Annotated[str, StringConstraints(max_length=512, pattern=r"^\S+$")] | None = None
     manifest: Line | None = Field(
         default=None, description="The AIB manifest's file name or digest."
+    )
+    manifest_config_map: KubeName | None = Field(
+        default=None, description="The ConfigMap the AIB manifest came from, when it did."
+    )
+    schedule: KubeName | None = Field(
+        default=None,
+        description="The ScheduledImageBuild that made the build (the operator's "
+        "automotive.sdv.cloud.redhat.com/scheduledimagebuild-name label).",
     )
 
 

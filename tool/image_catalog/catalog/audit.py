@@ -25,14 +25,14 @@ from image_catalog.catalog.git import (
     first_parent_steps,
     folder_blobs,
     merged_change,
-    read_blob,
     require_full_history,
     resolve_commit,
 )
 from image_catalog.catalog.loader import IMAGES_DIR
 from image_catalog.catalog.review import Aspect, aspects, field_differences, is_deprecated
+from image_catalog.catalog.source import blob_mapping
 from image_catalog.errors import CatalogError, UsageError
-from image_catalog.manifest.load import LoadError, decode_text, parse_mapping
+from image_catalog.manifest.load import LoadError
 
 Action = Literal["added", "changed", "deprecated", "undeprecated", "removed"]
 
@@ -185,7 +185,7 @@ def _author_commit(git: GitRepo, step: FolderStep, path: str) -> CommitInfo:
 
 def _parse(git: GitRepo, blob: str) -> dict[str, Any] | None:
     try:
-        return parse_mapping(decode_text(read_blob(git, blob), blob), blob)
+        return blob_mapping(git, blob, blob)
     except LoadError:
         return None
 

@@ -20,11 +20,11 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from image_catalog.catalog.git import GitRepo, blob_id, folder_blobs, read_blob, resolve_commit
-from image_catalog.catalog.loader import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded, display_path
+from image_catalog.catalog.loader import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
+from image_catalog.catalog.source import CatalogSource, GitRevision, WorkTree
 from image_catalog.manifest.fieldpath import FieldPath
-from image_catalog.manifest.load import LoadError, decode_text, load_mapping, parse_mapping
+from image_catalog.manifest.load import LoadError
 from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile, dump
 from image_catalog.manifest.vocabulary import Vocabulary
 
@@ -68,16 +68,24 @@ def is_digest(path: FieldPath) -> bool:
 
 
 def digests(data: Any) -> set[str]:
-    """Every digest an entry's plain data pins (index, containers, disks)."""
-    spec = data.get("spec") if isinstance(data, dict) else None
-    if not isinstance(spec, dict):
-        return set()
-    manifests = [spec.get("index")]
-    for variant in spec.get("variants") or []:
-        if isinstance(variant, dict):
-            manifests += [variant.get("container"), variant.get("disk")]
-    refs = [m.get("ref") for m in manifests if isinstance(m, dict)]
-    return {ref.rsplit("@", 1)[-1] for ref in refs if isinstance(ref, str)}
+    """Every digest an entry's plain data pins: the `ref` of each manifest `is_digest` names,
+    the same manifests `CatalogImage.manifests()` lists for a validated entry."""
+    return {
+        value.rsplit("@", 1)[-1]
+        for path, value in _leaves(data)
+        if isinstance(value, str) and is_digest(path)
+    }
+
+
+def _leaves(data: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path, data
 
 
 def aspects(old: Any, new: Any, paths: Iterable[FieldPath]) -> list[Aspect]:
@@ -136,18 +144,17 @@ def compare_with_base(catalog: Catalog, base: str, *, allow_removal: bool = Fals
     The catalog folder's path inside the repository is the same on both sides. An unknown
     revision, or a catalog outside a git repository, is a `UsageError`.
     """
-    git = GitRepo(catalog.root)
-    folder = git.relative(catalog.root)
-    commit = resolve_commit(git, base)
-    blobs = folder_blobs(git, commit.id, "" if folder == "." else folder)
-    changes = ChangeSet(base=base, commit=commit.id)
-    base_images = {p: b for p, b in blobs.items() if _is_image_path(p)}
-    head_images = {Path(p).as_posix() for p in catalog.image_paths}
+    before = GitRevision(catalog.root, base)
+    now = WorkTree(catalog.root)
+    changes = ChangeSet(base=base, commit=before.commit.id)
+    base_images = {p for p in before.files if _is_image_path(p)}
+    head_images = set(catalog.image_paths)
     loaded = {entry.source.relative_to(catalog.root).as_posix(): entry for entry in catalog.images}
-    vocabulary = _base_vocabulary(git, blobs.get(VOCABULARY_FILE)) or catalog.vocabulary
-    for relative in sorted(base_images.keys() | head_images):
+    base_vocabulary = before.document(VOCABULARY_FILE, VocabularyFile)
+    vocabulary = base_vocabulary.lookups() if base_vocabulary else catalog.vocabulary
+    for relative in sorted(base_images | head_images):
         entry_id = _entry_id(relative)
-        shown = display_path(catalog.root, relative)
+        shown = now.shown(relative)
         if relative not in head_images:
             changes.removed.append(entry_id)
             if not allow_removal:
@@ -156,41 +163,31 @@ def compare_with_base(catalog: Catalog, base: str, *, allow_removal: bool = Fals
         if relative not in base_images:
             changes.added.append(entry_id)
             continue
-        source = catalog.root / relative
-        if _same_bytes(source, base_images[relative]):
+        if now.blob(relative) == before.blob(relative):
             continue
-        old = _base_side(git, base_images[relative], shown, vocabulary)
-        new = _head_side(source, shown, loaded.get(relative))
+        old = _side(before, relative, None, vocabulary, validate=True)
+        new = _side(now, relative, loaded.get(relative), None, validate=False)
         if old is None or new is None:
             # Unreadable on one side: the offline checks report why; count it as a change so
             # the online checks still see it.
             changes.changed.append(entry_id)
             continue
-        _compare_entry(changes, entry_id, old, new, (shown, source))
-    changes.registries = _untrusted_registries(git, blobs, catalog)
+        _compare_entry(changes, entry_id, old, new, (shown, catalog.root / relative))
+    changes.registries = untrusted_registries(before, catalog)
     locate_all(changes.problems)
     changes.problems.sort(key=sort_key)
     return changes
 
 
-def _untrusted_registries(git: GitRepo, blobs: dict[str, str], catalog: Catalog) -> list[str]:
+def untrusted_registries(before: CatalogSource, catalog: Catalog) -> list[str]:
     """Registries that are new since the base, or point their credentials somewhere else.
 
     A pull request must not be able to send the CI's registry secrets to a host of its choosing.
     """
     found = []
     for loaded in catalog.registries:
-        relative = loaded.source.relative_to(catalog.root).as_posix()
-        before = None
-        if relative in blobs:
-            try:
-                data = parse_mapping(
-                    decode_text(read_blob(git, blobs[relative]), relative), relative
-                )
-                before = Registry.model_validate(data)
-            except (LoadError, ValidationError):
-                before = None
-        if before is None or _trust(before) != _trust(loaded.model):
+        old = before.document(loaded.source.relative_to(catalog.root).as_posix(), Registry)
+        if old is None or _trust(old) != _trust(loaded.model):
             found.append(loaded.model.metadata.name)
     return found
 
@@ -253,38 +250,22 @@ def _entry_id(relative: str) -> str:
     return f"{path.parent.name}@{path.stem}"
 
 
-def _same_bytes(source: Path, base_blob: str) -> bool:
-    try:
-        return blob_id(source.read_bytes()) == base_blob
-    except OSError:
-        return False
-
-
-def _base_vocabulary(git: GitRepo, blob: str | None) -> Vocabulary | None:
-    if blob is None:
-        return None
-    try:
-        data = parse_mapping(decode_text(read_blob(git, blob), VOCABULARY_FILE), VOCABULARY_FILE)
-        return VocabularyFile.model_validate(data).lookups()
-    except (LoadError, ValidationError):
-        return None  # the working tree's vocabulary stands in
-
-
-def _base_side(git: GitRepo, blob: str, shown: str, vocabulary: Vocabulary | None) -> _Side | None:
-    try:
-        data = parse_mapping(decode_text(read_blob(git, blob), shown), shown)
-    except LoadError:
-        return None
-    return _Side(data, _validated(data, vocabulary))
-
-
-def _head_side(source: Path, shown: str, loaded: Loaded[CatalogImage] | None) -> _Side | None:
+def _side(
+    source: CatalogSource,
+    relative: str,
+    loaded: Loaded[CatalogImage] | None,
+    vocabulary: Vocabulary | None,
+    *,
+    validate: bool,
+) -> _Side | None:
+    """One side of an edit: the loaded entry, or the file read as data (and validated)."""
     if loaded is not None:
         return _Side(loaded.data, dump(loaded.model))
     try:
-        return _Side(load_mapping(source, shown), None)
+        data = source.mapping(relative)
     except LoadError:
         return None
+    return _Side(data, _validated(data, vocabulary) if validate else None)
 
 
 def _validated(data: dict[str, Any], vocabulary: Vocabulary | None) -> dict[str, Any] | None:

@@ -97,10 +97,10 @@ def test_internal_error_is_one_line_without_debug(
 ) -> None:
     import image_catalog.cli.validate_cmd as validate_cmd
 
-    def explode(_: Path) -> None:
+    def explode(_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(validate_cmd, "validate_catalog", explode)
+    monkeypatch.setattr(validate_cmd, "validate", explode)
     assert main(["validate"]) == 3
     err = capsys.readouterr().err
     assert err == (

@@ -21,7 +21,6 @@ from image_catalog.catalog.git import (
     FileChange,
     FolderStep,
     GitRepo,
-    Person,
     first_parent_steps,
     folder_blobs,
     merged_change,
@@ -204,51 +203,3 @@ def _matches(entry: str, wanted: str | None) -> bool:
     if wanted is None:
         return True
     return entry == wanted if "@" in wanted else entry.split("@", 1)[0] == wanted
-
-
-# --- rendering -----------------------------------------------------------------------------------
-
-
-def _person(person: Person) -> dict[str, str]:
-    return {"name": person.name, "email": person.email, "time": iso_time(person.time)}
-
-
-def event_json(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "entry": event.entry,
-        "action": event.action,
-        "aspects": list(event.aspects),
-        "time": iso_time(event.time),
-        "path": event.path,
-        "commit": event.commit.id,
-        "title": event.commit.title,
-        "pullRequest": event.pull_request,
-        "author": _person(event.change.author),
-        "committer": _person(event.change.committer),
-        "changeCommit": event.change.id,
-        "mergedBy": _person(event.commit.author) if _merged(event) else None,
-    }
-
-
-def _merged(event: AuditEvent) -> bool:
-    """True when a merge brought in the change: its author and who merged it differ in role."""
-    return event.change.id != event.commit.id
-
-
-def render_json(log: AuditLog) -> dict[str, Any]:
-    return {
-        "ref": log.ref,
-        "commit": log.commit,
-        "images": log.images,
-        "events": [event_json(e) for e in log.events],
-    }
-
-
-def render_line(event: AuditEvent) -> str:
-    touched = f" ({', '.join(event.aspects)})" if event.aspects else ""
-    pull_request = f"  #{event.pull_request}" if event.pull_request is not None else ""
-    merged = f", merged by {event.commit.author}" if _merged(event) else ""
-    return (
-        f"{iso_time(event.time)}  {event.action:<12}  {event.entry}{touched}  "
-        f"{event.commit.id[:12]}{pull_request}  by {event.change.author}{merged}"
-    )

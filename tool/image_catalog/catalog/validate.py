@@ -1,6 +1,6 @@
 """Checks of the catalog as a whole: layout, cross-entry rules and the registry allow-list.
 
-Schema checks happen while loading (`catalog.py`); this module adds what one file cannot know alone.
+Schema checks happen while loading (`loader.py`); this module adds what one file cannot know alone.
 Every problem is collected; nothing stops at the first one.
 """
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from image_catalog.catalog.loader import Catalog, Loaded, load_catalog
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
+from image_catalog.catalog.review import ChangeSet
+from image_catalog.errors import ExitCode
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, Registry
 from image_catalog.manifest.reference import Reference
@@ -29,6 +31,7 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     online: bool = False
     unchecked: list[str] = field(default_factory=list)
+    changes: ChangeSet | None = None  # what the change under review did, when there was a base
 
     @property
     def errors(self) -> list[Problem]:
@@ -37,6 +40,13 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """Invalid when anything is wrong; unavailable when some entries could not be checked."""
+        if not self.ok:
+            return ExitCode.INVALID
+        return ExitCode.UNAVAILABLE if self.unchecked else ExitCode.OK
 
 
 def validate_catalog(root: Path) -> tuple[Catalog, ValidationReport]:

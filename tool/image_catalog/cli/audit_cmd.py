@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from datetime import UTC, date, datetime
 
-from image_catalog.catalog.audit import audit_history, render_json, render_line
+from image_catalog.catalog.audit import audit_history
 from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, AuditReporter
 from image_catalog.errors import ExitCode, UsageError
 
 _ENTRY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(@[0-9A-Za-z][0-9A-Za-z._-]*)?$")
@@ -35,7 +35,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="only the changes that landed at or after DATE (YYYY-MM-DD or an ISO 8601 time; "
         "UTC unless it names a zone)",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON document, for programs")
+    parser.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+    parser.add_argument(
+        "--json",
+        action="store_const",
+        const="json",
+        dest="format",
+        help="one JSON document, for programs (the same as --format json)",
+    )
     parser.add_argument(
         "--ref", default="HEAD", help="the branch or commit whose history to read (default: HEAD)"
     )
@@ -60,10 +67,5 @@ def run(args: argparse.Namespace) -> int:
     if args.entry is not None and not _ENTRY.match(args.entry):
         raise UsageError(f"{args.entry!r} is not NAME or NAME@VERSION")
     log = audit_history(args.catalog, args.ref, entry=args.entry, since=args.since)
-    if args.json:
-        sys.stdout.write(json.dumps(render_json(log), indent=2) + "\n")
-    else:
-        sys.stdout.write("".join(render_line(event) + "\n" for event in log.events))
-        if not log.events:
-            print(f"no changes in {log.images} on {args.ref}", file=sys.stderr)
+    AuditReporter(sys.stdout, sys.stderr).report(args.format, log)
     return int(ExitCode.OK)

@@ -9,6 +9,7 @@ from pathlib import Path
 from image_catalog.catalog.git import Identity
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, PublishReporter
 from image_catalog.errors import ExitCode, UsageError
 from image_catalog.manifest.load import LoadError, decode_text, load_mapping, parse_mapping
 from image_catalog.publish.imagebuild import parse_imagebuild
@@ -96,6 +97,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the manifest that would be written"
     )
+    parser.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -131,7 +133,7 @@ def run_imagebuild(args: argparse.Namespace) -> int:
     build = parse_imagebuild(data, where)
     with _client(args.catalog) as client:
         result = publish_imagebuild(args.catalog, build, client, _options(args))
-    return _report(result)
+    return _report(args, result)
 
 
 def run_image(args: argparse.Namespace) -> int:
@@ -143,21 +145,9 @@ def run_image(args: argparse.Namespace) -> int:
     )
     with _client(args.catalog) as client:
         result = publish_image(args.catalog, args.ref, prebuilt, client, _options(args))
-    return _report(result)
+    return _report(args, result)
 
 
-def _report(result: PublishResult) -> int:
-    if result.status == "unchanged":
-        print(
-            f"{result.id} already holds these digests ({result.path}); nothing to publish",
-            file=sys.stderr,
-        )
-    elif result.status == "dry-run":
-        sys.stdout.write(result.text)
-        print(f"dry run: would write {result.path}", file=sys.stderr)
-    else:
-        print(f"published {result.id} to {result.path}", file=sys.stderr)
-        if result.commit:
-            print(f"committed {result.commit[:12]} on branch {result.branch}", file=sys.stderr)
-            sys.stdout.write(result.pull_request or "")
+def _report(args: argparse.Namespace, result: PublishResult) -> int:
+    PublishReporter(sys.stdout, sys.stderr).report(args.format, result)
     return int(ExitCode.OK)

@@ -1,0 +1,194 @@
+"""The whole of `validate` as one call: offline checks, the review of a change against its base,
+and the online checks, with the rule that a registry the change adds or redirects gets no
+credentials.
+
+`validate(ValidateSettings(...))` returns one `ValidationReport`; the command line builds the same
+settings from its arguments and only renders the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.problems import Problem, sort_key
+from image_catalog.catalog.review import ChangeSet, compare_with_base
+from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
+from image_catalog.errors import UsageError
+from image_catalog.manifest.model import NoAuth, Registry
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.online import OnlineResult, Progress, check_online
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidateSettings:
+    """What `validate` checks and how; `from_argparse` builds it from the command's arguments."""
+
+    catalog: Path
+    base: str | None = None  # also review the change against this git revision
+    allow_removal: bool = False  # with base: published versions may be removed
+    online: bool = False
+    workers: int = 8
+    timeout: float = 30.0  # per registry call, in seconds
+    retries: int = 3
+    progress: Progress | None = None  # called with (done, total) as online checks finish
+
+    def __post_init__(self) -> None:
+        if self.allow_removal and not self.base:
+            raise UsageError("--allow-removal only means something with --base REF")
+
+    @classmethod
+    def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--base",
+            metavar="REF",
+            help="also compare with the catalog at this git revision (e.g. origin/main): "
+            "published versions may only change spec.lifecycle and metadata.labels, and only the "
+            "entries added or changed since REF are checked online; prints a summary of the change",
+        )
+        parser.add_argument(
+            "--allow-removal",
+            action="store_true",
+            help="with --base: accept that published versions were removed",
+        )
+        online = parser.add_argument_group("online checks")
+        online.add_argument(
+            "--online",
+            action="store_true",
+            help="also check every entry against its registry with skopeo: digests, index "
+            "platforms, artifact files, AIB annotations (exit 4 when a registry cannot be reached)",
+        )
+        online.add_argument(
+            "--workers",
+            type=_positive,
+            default=8,
+            metavar="N",
+            help="entries checked at the same time (default: 8; each registry's "
+            "spec.maxConcurrency still applies)",
+        )
+        online.add_argument(
+            "--timeout",
+            type=_seconds,
+            default=30.0,
+            metavar="SECONDS",
+            help="per registry call (default: 30)",
+        )
+        online.add_argument(
+            "--retries",
+            type=int,
+            choices=range(11),
+            default=3,
+            metavar="N",
+            help="retries of a call that found the registry unreachable or failing (default: 3)",
+        )
+
+    @classmethod
+    def from_argparse(
+        cls, args: argparse.Namespace, progress: Progress | None = None
+    ) -> ValidateSettings:
+        return cls(
+            catalog=args.catalog,
+            base=args.base,
+            allow_removal=args.allow_removal,
+            online=args.online,
+            workers=args.workers,
+            timeout=args.timeout,
+            retries=args.retries,
+            progress=progress,
+        )
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0 to 3600")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def validate(settings: ValidateSettings) -> ValidationReport:
+    """Check the catalog offline, then (with a base) the change, then (online) the registries.
+
+    With a base, only the entries the change touched go to the registries again: the offline
+    checks still cover the whole catalog.
+    """
+    catalog, report = validate_catalog(settings.catalog)
+    if settings.base:
+        report.changes = compare_with_base(
+            catalog, settings.base, allow_removal=settings.allow_removal
+        )
+        report.problems = sorted([*report.problems, *report.changes.problems], key=sort_key)
+    if settings.online:
+        result = check_changes_online(
+            catalog,
+            report.changes,
+            workers=settings.workers,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            progress=settings.progress,
+        )
+        add_online(report, result.problems, result.unchecked)
+    return report
+
+
+def check_changes_online(
+    catalog: Catalog,
+    changes: ChangeSet | None,
+    *,
+    workers: int = 8,
+    timeout: float = 30.0,
+    retries: int = 3,
+    progress: Callable[[int, int], None] | None = None,
+) -> OnlineResult:
+    """The online checks of every entry, or with `changes` of the entries the change touched.
+
+    A registry the change adds, or points at another host, TLS setting or credentials, is
+    checked without credentials (a warning says so): a pull request must not be able to send the
+    registry secrets to a host of its choosing.
+    """
+    registries, warnings = trusted_registries(catalog, changes)
+    with RegistryClient(registries, timeout=timeout, retries=retries) as client:
+        result = check_online(
+            catalog,
+            client,
+            only=changes.touched if changes else None,
+            workers=workers,
+            progress=progress,
+        )
+    result.problems[:0] = warnings
+    return result
+
+
+def trusted_registries(
+    catalog: Catalog, changes: ChangeSet | None
+) -> tuple[list[Registry], list[Problem]]:
+    """The catalog's registries, those the change made untrusted without credentials, and a
+    warning for each of those that had credentials."""
+    registries: list[Registry] = []
+    warnings: list[Problem] = []
+    untrusted: Sequence[str] = changes.registries if changes else ()
+    for loaded in catalog.registries:
+        registry = loaded.model
+        if registry.metadata.name in untrusted and not isinstance(registry.spec.auth, NoAuth):
+            warnings.append(
+                Problem(
+                    str(catalog.root),
+                    f"registry {registry.metadata.name} is new or changed since the base: its "
+                    "entries are checked without credentials until the change is merged",
+                    severity="warning",
+                    code="untrusted_registry",
+                )
+            )
+            spec = registry.spec.model_copy(update={"auth": NoAuth(method="none")})
+            registry = registry.model_copy(update={"spec": spec})
+        registries.append(registry)
+    return registries, warnings

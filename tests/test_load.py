@@ -51,7 +51,18 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
             "YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence",
             Position(2, 1),
         ),
-        (b"yes: 1\n", "key 'yes' is not a string; quote it", Position(1, 1)),
+        (b"true: 1\n", "key 'true' is not a string; quote it", Position(1, 1)),
+        (
+            b"size: 0x1F\n",
+            "write the number '0x1F' in plain decimal, or quote it if it is text",
+            Position(1, 7),
+        ),
+        (
+            b"size: " + b"9" * 5000 + b"\n",
+            "the number 999999999999999999999999... has 5000 digits; numbers in catalog files "
+            "fit in 63 bits",
+            Position(1, 7),
+        ),
         (b"a: {x: 1}\n<<: {y: 2}\n", "merge keys ('<<') are not allowed", Position(2, 1)),
         (b"? [a, b]\n: 1\n", "a mapping key must be a plain string", Position(1, 3)),
         (

@@ -148,7 +148,7 @@ def _accept(
     if isinstance(data, LoadError):
         position = data.position
         line, column = (position.line, position.column) if position else (None, None)
-        catalog.problems.append(Problem(shown, data.message, (), line, column, code="yaml"))
+        catalog.problems.append(Problem(shown, data.message, data.path, line, column, code="yaml"))
         return None
     found = data.get("kind")
     if found != kind:

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from image_catalog.manifest.fieldpath import FieldPath, format_path
 from image_catalog.manifest.load import Locator, data_path
-from image_catalog.manifest.model import Name, Version
+from image_catalog.manifest.model import MAX_SIZE, Host, HttpUrl, LabelValue, Name, Version
 from image_catalog.manifest.reference import PINNED_PATTERN
+from image_catalog.manifest.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
 
 
 @dataclass
@@ -65,6 +67,16 @@ _PATTERN_WORDS: dict[str, str] = {
     "ending with a letter or digit, at most 63 characters)",
     _pattern(Version): "is not a version token (letters, digits, '.', '_' and '-', starting with "
     "a letter or digit)",
+    LINE_PATTERN: "holds a control character or a bidi control; write plain text on one line",
+    FREE_TEXT_PATTERN: "holds a control character or a bidi control; write plain text",
+    SAFE_PATH_PATTERN: "is not a plain path (no control, bidi or invisible characters, no "
+    "leading space or '-')",
+    _pattern(Host): "is not a host name (DNS labels separated by '.') with an optional port from "
+    "1 to 65535",
+    _pattern(HttpUrl): "is not a plain http:// or https:// URL (no user name, spaces, quotes or "
+    "angle brackets)",
+    _pattern(LabelValue): "is not a label value (at most 63 letters, digits, '-', '_' and '.', "
+    "starting and ending with a letter or digit)",
     PINNED_PATTERN: "is not a digest-pinned reference HOST/REPOSITORY@sha256:<64 hex digits>",
     r"^sha256:[0-9a-f]{64}$": "is not a digest sha256:<64 lowercase hex digits>",
     r"^[0-9a-f]{64}$": "is not a sha256 checksum (64 lowercase hex digits)",
@@ -78,22 +90,54 @@ def _message(error: ErrorDetails) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
+        key = error["loc"][-1] if error["loc"] else ""
+        if isinstance(key, str) and "_" in key and to_camel(key) != key:
+            return f"unknown field; files use camelCase names: {to_camel(key)!r}"
         return "unknown field (check its spelling and indentation)"
+    if kind == "bool_type":
+        return f"{value!r} is not a boolean; write true or false"
+    if kind == "int_type":
+        return _not_an_integer(value)
+    if kind == "less_than_equal" and isinstance(value, int) and ctx.get("le") == MAX_SIZE:
+        return f"{value} is larger than any size can be (at most 2**63 - 1 bytes)"
     if kind == "string_pattern_mismatch":
         words = _PATTERN_WORDS.get(str(ctx.get("pattern")))
         if words is None:
             words = "contains characters that are not allowed here (no whitespace, path "
             words += "separators, control characters or leading '-')"
-        return f"{value!r} {words}"
+        return f"{value!r} {words}{_first_hidden(value)}"
     if kind == "string_type" and isinstance(value, int | float | bool):
         read_as = "true/false" if isinstance(value, bool) else "a number"
         return f"{value!r} is read as {read_as}, not text; quote it"
     if kind == "literal_error":
         return f"{value!r} is not allowed: {error['msg'].removeprefix('Input should be ')}"
+    if kind in ("datetime_parsing", "datetime_from_date_parsing", "date_parsing"):
+        noun = "date" if kind == "date_parsing" else "time"
+        return f"{value!r} is not a valid {noun} ({ctx.get('error', 'unreadable')})"
     if kind == "timezone_aware":
         return f"{value} has no time zone; write it in UTC with a trailing Z"
     message = error["msg"].removeprefix("Value error, ")
     return message[0].lower() + message[1:] if message else kind
+
+
+def _first_hidden(value: Any) -> str:
+    """Names the first character a reader cannot see, which is often the whole problem."""
+    if not isinstance(value, str):
+        return ""
+    for i, ch in enumerate(value):
+        if not ch.isprintable() and ch != " ":
+            return f" (U+{ord(ch):04X} at character {i + 1})"
+    return ""
+
+
+def _not_an_integer(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} is a boolean, not a number"
+    if isinstance(value, str):
+        return f"{value!r} is text, not a number; write it without quotes"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value!r} is not a whole number; write {int(value)}"
+    return f"{value!r} is not a whole number"
 
 
 def from_validation_error(

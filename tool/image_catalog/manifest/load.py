@@ -13,6 +13,7 @@ import functools
 import io
 import multiprocessing
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,11 +23,12 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from image_catalog.errors import CatalogError
-from image_catalog.manifest.fieldpath import FieldPath
+from image_catalog.manifest.fieldpath import FieldPath, format_path
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # far beyond any catalog file; keeps a hostile file from exhausting the stack
@@ -48,26 +50,36 @@ class Position:
 class LoadError(CatalogError):
     """A file that cannot be read as one YAML mapping; carries where the problem is."""
 
-    def __init__(self, file: str, message: str, position: Position | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        position: Position | None = None,
+        path: FieldPath = (),
+    ) -> None:
         self.file = file
         self.message = message
         self.position = position
+        self.path = path
         where = f"{file}:{position.line}:{position.column}" if position else file
-        super().__init__(f"{where}: {message}")
+        field = f" {format_path(path)}:" if path else ""
+        super().__init__(f"{where}:{field} {message}")
 
-    def __reduce__(self) -> tuple[type[LoadError], tuple[str, str, Position | None]]:
+    def __reduce__(
+        self,
+    ) -> tuple[type[LoadError], tuple[str, str, Position | None, FieldPath]]:
         # Travels back from the worker processes of load_mappings.
-        return (LoadError, (self.file, self.message, self.position))
+        return (LoadError, (self.file, self.message, self.position, self.path))
 
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _SCALARS = {
     "tag:yaml.org,2002:null": yaml.constructor.SafeConstructor.construct_yaml_null,
     "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
     "tag:yaml.org,2002:int": yaml.constructor.SafeConstructor.construct_yaml_int,
     "tag:yaml.org,2002:float": yaml.constructor.SafeConstructor.construct_yaml_float,
-    "tag:yaml.org,2002:timestamp": yaml.constructor.SafeConstructor.construct_yaml_timestamp,
 }
 
 
@@ -93,11 +105,33 @@ class _Composer(_Parser, yaml.resolver.Resolver):
 
 @functools.lru_cache(maxsize=65536)
 def _plain_tag(value: str) -> str:
-    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
+    tag = str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
+    if tag == _STR and _YAML12_INT.fullmatch(value):
+        return _INT  # 0o17 and 0x1f are numbers to editors: refuse them as numbers
+    if tag == _BOOL and value.lower() not in ("true", "false"):
+        # YAML 1.1 reads yes/no/on/off as booleans, editors (YAML 1.2) and JSON as text; text it
+        # is, so `verified: no` is refused rather than read one way here and another there.
+        return _STR
+    return tag
 
 
-def _refuse(message: str, node: yaml.Node) -> yaml.MarkedYAMLError:
-    return yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+_BOOL = "tag:yaml.org,2002:bool"
+# Numbers in catalog files are sizes and counts: plain decimal, at most 19 digits (int64). YAML 1.1
+# also reads 0x1F, 017 (octal), 1_000 and 1:20 (base 60) as integers; JSON and editors do not.
+_YAML12_INT = re.compile(r"[-+]?(0o[0-7]+|0x[0-9a-fA-F]+)")
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]{0,18})")
+
+
+class _Refused(yaml.constructor.ConstructorError):
+    """Something a catalog file must not hold, with the field path where it was met."""
+
+    def __init__(self, message: str, node: yaml.Node, path: FieldPath) -> None:
+        super().__init__(None, None, message, node.start_mark)
+        self.field_path = path
+
+
+def _refuse(message: str, node: yaml.Node, path: FieldPath = ()) -> _Refused:
+    return _Refused(message, node, path)
 
 
 class _Builder:
@@ -112,45 +146,63 @@ class _Builder:
         self._seen: set[int] = set()
         self._scalars = yaml.constructor.SafeConstructor()
 
-    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+    def build(self, node: yaml.Node, depth: int = 0, path: FieldPath = ()) -> Any:
         if depth > MAX_DEPTH:
-            raise _refuse(f"nested deeper than {MAX_DEPTH} levels; catalog files are shallow", node)
+            raise _refuse(
+                f"nested deeper than {MAX_DEPTH} levels; catalog files are shallow", node, path
+            )
         if id(node) in self._seen:
             raise _refuse(
-                "anchors and aliases are not allowed in catalog files; write the value out", node
+                "anchors and aliases are not allowed in catalog files; write the value out",
+                node,
+                path,
             )
         self._seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            if node.tag == _STR:
+            if node.tag in (_STR, _TIMESTAMP):
+                # A time stays text, as in JSON and for editors; the model parses it (YAML 1.1's
+                # own reading crashes on 2026-02-30 and drops nothing else of use).
                 return node.value
-            if node.tag == _INT and node.value.isdigit() and node.value[0] != "0":
-                return int(node.value)  # the common case, without the generic constructor
+            if node.tag == _INT:
+                if _DECIMAL.fullmatch(node.value) is None:
+                    raise _refuse(_number_problem(node.value), node, path)
+                return int(node.value)
             construct = _SCALARS.get(node.tag)
             if construct is None:
-                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
+                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node, path)
             return construct(self._scalars, node)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != "tag:yaml.org,2002:seq":
-                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
-            return [self.build(item, depth + 1) for item in node.value]
+                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node, path)
+            return [self.build(item, depth + 1, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode) and node.tag == "tag:yaml.org,2002:map":
-            return self._mapping(node, depth)
-        raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
+            return self._mapping(node, depth, path)
+        raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node, path)
 
-    def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, depth: int, path: FieldPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _refuse("merge keys ('<<') are not allowed", key_node)
+                raise _refuse("merge keys ('<<') are not allowed", key_node, path)
             if not isinstance(key_node, yaml.ScalarNode):
-                raise _refuse("a mapping key must be a plain string", key_node)
+                raise _refuse("a mapping key must be a plain string", key_node, path)
             if key_node.tag != _STR:
-                raise _refuse(f"key {key_node.value!r} is not a string; quote it", key_node)
+                raise _refuse(f"key {key_node.value!r} is not a string; quote it", key_node, path)
             key = key_node.value
             if key in out:
-                raise _refuse(f"duplicate key {key!r}", key_node)
-            out[key] = self.build(value_node, depth + 1)
+                raise _refuse(f"duplicate key {key!r}", key_node, (*path, key))
+            out[key] = self.build(value_node, depth + 1, (*path, key))
         return out
+
+
+def _number_problem(value: str) -> str:
+    digits = value.lstrip("+-")
+    if digits.isdigit() and len(digits) > 19:
+        return (
+            f"the number {value[:24]}{'...' if len(value) > 24 else ''} has {len(digits)} digits; "
+            "numbers in catalog files fit in 63 bits"
+        )
+    return f"write the number {value!r} in plain decimal, or quote it if it is text"
 
 
 def read_text(path: Path, display: str | None = None) -> str:
@@ -231,6 +283,8 @@ def _load_error(display: str, exc: yaml.MarkedYAMLError) -> LoadError:
             "several YAML documents in one file; a catalog file holds exactly one",
             position,
         )
+    if isinstance(exc, _Refused):
+        return LoadError(display, problem, position, exc.field_path)
     if isinstance(exc, yaml.constructor.ConstructorError):
         return LoadError(display, problem, position)
     context = f" {exc.context}" if exc.context else ""
@@ -271,8 +325,19 @@ def _load_or_error(file: tuple[Path, str]) -> dict[str, Any] | LoadError:
 # --- round trip: positions and writing -------------------------------------------------------
 
 
-def _round_trip() -> YAML:
+class _PositionsConstructor(RoundTripConstructor):
+    """Round-trip reading for positions only: times stay text, as the fast loader keeps them."""
+
+
+_PositionsConstructor.add_constructor(
+    "tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str
+)
+
+
+def _round_trip(positions: bool = False) -> YAML:
     rt = YAML(typ="rt")
+    if positions:
+        rt.Constructor = _PositionsConstructor
     rt.allow_duplicate_keys = False
     rt.width = 4096  # never fold a long reference over two lines
     rt.indent(mapping=2, sequence=4, offset=2)
@@ -290,8 +355,9 @@ class Locator:
         key = str(file)
         if key not in self._trees:
             try:
-                self._trees[key] = _round_trip().load(file.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, RuamelYAMLError):
+                self._trees[key] = _round_trip(positions=True).load(read_text(file))
+            except (LoadError, ValueError, RecursionError, RuamelYAMLError):
+                # The problem itself was reported when the file was loaded.
                 self._trees[key] = None
         return locate(self._trees[key], path)
 

@@ -1,9 +1,11 @@
 """The catalog's data model: Kubernetes-style manifests validated with pydantic.
 
 Field names are camelCase in files (like the `ImageBuild` resources they come from) and snake_case
-in Python. Checks that need the vocabulary (known architectures, distros, targets) run when a
-`Vocabulary` is passed as validation context; `validate.py` adds the checks that span fields or
-files.
+in Python; files use the camelCase names only. Types are strict: a field takes a value of its own
+type and nothing that could be converted to it (`'true'` is not a boolean, `'1060'` and `600.0` are
+not sizes), as the exported JSON Schemas say. Checks that need the vocabulary (known architectures,
+distros, targets) run when a `Vocabulary` is passed as validation context; `validate.py` adds the
+checks that span fields or files.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -33,6 +36,7 @@ from image_catalog.manifest.reference import (
     TAG_PATTERN,
     Reference,
 )
+from image_catalog.manifest.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
 from image_catalog.manifest.vocabulary import Vocabulary, closest
 
 API_VERSION = "catalog.automotive.sdv.cloud.redhat.com/v1alpha1"
@@ -57,10 +61,10 @@ TagHint = Annotated[str, StringConstraints(pattern=rf"^{TAG_PATTERN}$")]
 MediaType = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.+-]*/[a-zA-Z0-9][a-zA-Z0-9.+_-]*$")
 ]
-Line = Annotated[
-    str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$", min_length=1, max_length=200)
-]
-Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$", max_length=4000)]
+# Free text: no control characters (a tab and a line break only in longer text) and no bidi
+# overrides, which make text read differently from what it holds.
+Line = Annotated[str, StringConstraints(pattern=LINE_PATTERN, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(pattern=FREE_TEXT_PATTERN, max_length=4000)]
 EntryId = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?@[0-9A-Za-z][0-9A-Za-z._-]*$"),
@@ -68,24 +72,71 @@ EntryId = Annotated[
 LabelKey = Annotated[
     str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 ]
-SafePath = Annotated[
-    str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f\s-][^\x00-\x1f\x7f]*$", max_length=4096)
+SafePath = Annotated[str, StringConstraints(pattern=SAFE_PATH_PATTERN, max_length=4096)]
+ImageName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$", max_length=512)
 ]
+LabelValue = Annotated[
+    str,
+    StringConstraints(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", max_length=63),
+]
+HttpUrl = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?"
+        r"(/[A-Za-z0-9._~%!$&*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&*+,;=:@/?-]*)?$",
+        max_length=2048,
+    ),
+]
+# Sizes are bytes on a 64-bit machine: every tool that reads the index holds them in an int64.
+MAX_SIZE = 2**63 - 1
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 
 
+def _time_input(value: Any) -> Any:
+    # Strict about the type (a number is not a time), lax about the form: YAML hands over an
+    # unquoted time as a datetime, a quoted one as text, and both mean the same.
+    if isinstance(value, str | datetime):
+        return value
+    raise PydanticCustomError(
+        "datetime_type",
+        "{value} is not a time; write it as text such as '2026-01-31T12:00:00Z'",
+        {"value": repr(value)},
+    )
+
+
+def _date_input(value: Any) -> Any:
+    if isinstance(value, str) or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    raise PydanticCustomError(
+        "date_type",
+        "{value} is not a date; write it as text such as '2026-01-31'",
+        {"value": repr(value)},
+    )
+
+
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "{value} is out of range once converted to UTC", {"value": value}
+        ) from None
 
 
-UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+UtcTime = Annotated[
+    AwareDatetime, Field(strict=False), BeforeValidator(_time_input), AfterValidator(_utc)
+]
+Day = Annotated[date, Field(strict=False), BeforeValidator(_date_input)]
+Size = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 
 
 class Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         alias_generator=to_camel,
-        validate_by_name=True,
+        validate_by_name=False,
         validate_by_alias=True,
         serialize_by_alias=True,
     )
@@ -261,7 +312,7 @@ class ManifestRef(Model):
     ref: PinnedRef = Field(description="host/repository@sha256:..., what every consumer pulls.")
     tag: TagHint | None = Field(default=None, description="The tag it was published from; a hint.")
     media_type: MediaType
-    size: int = Field(gt=0)
+    size: int = Field(gt=0, le=MAX_SIZE)
 
     @field_validator("ref")
     @classmethod
@@ -289,10 +340,10 @@ class DiskFile(Model):
     format: Word | None = None
     compression: Literal["gzip", "lz4", "xz", "zstd"] | None = None
     sha256: Sha256
-    size: int = Field(ge=0)
-    decompressed_size: int | None = Field(default=None, ge=0)
+    size: Size
+    decompressed_size: Size | None = None
     partition: Token | None = None
-    download_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = Field(
+    download_url: HttpUrl | None = Field(
         default=None, description="Only for files served outside the registry."
     )
 
@@ -344,8 +395,8 @@ class ImageBuildSource(Model):
     namespace: Name
     uid: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{1,64}$")] | None = None
     completion_time: UtcTime
-    aib_image: Annotated[str, StringConstraints(max_length=512, pattern=r"^\S+$")] | None = None
-    builder_image: Annotated[str, StringConstraints(max_length=512, pattern=r"^\S+$")] | None = None
+    aib_image: ImageName | None = None
+    builder_image: ImageName | None = None
     manifest: Line | None = Field(
         default=None, description="The AIB manifest's file name or digest."
     )
@@ -378,7 +429,7 @@ class Source(Model):
 
 class Deprecation(Model):
     reason: Line
-    date: date
+    date: Day
 
 
 class Lifecycle(Model):
@@ -423,7 +474,7 @@ class CatalogImageSpec(Model):
 class ImageMetadata(Model):
     name: Name
     version: Version
-    labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=63)]] = {}
+    labels: dict[LabelKey, LabelValue] = {}
 
 
 class CatalogImage(Model):

@@ -9,7 +9,9 @@ DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"
 _HOST = (
     r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
 )
-HOST_PATTERN = rf"{_HOST}(?::[0-9]{{1,5}})?"
+# A TCP port, 1 to 65535, without leading zeros.
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+HOST_PATTERN = rf"{_HOST}(?::{_PORT})?"
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
 TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
@@ -34,7 +36,7 @@ class Reference:
     def parse(cls, text: str) -> Reference:
         """Parse a reference, accepting a `docker://` or `oci://` prefix; raises ValueError."""
         bare = text.removeprefix("docker://").removeprefix("oci://")
-        match = _REFERENCE.match(bare)
+        match = _REFERENCE.fullmatch(bare)  # `$` would let a trailing newline through
         if match is None or not _explicit_host(match["host"]):
             raise ValueError(
                 f"{text!r} is not a registry reference of the form "

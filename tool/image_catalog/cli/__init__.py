@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from image_catalog import __version__
 from image_catalog.cli import (
     audit_cmd,
+    check_cmd,
     export_cmd,
     index_cmd,
     publish_cmd,
@@ -33,6 +34,7 @@ COMMANDS = [
     index_cmd,
     query_cmd,
     export_cmd,
+    check_cmd,
 ]
 
 

@@ -16,9 +16,9 @@ invalid: observed state is not desired state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from image_catalog.catalog.loader import Catalog, Loaded
 from image_catalog.catalog.problems import Problem
@@ -79,8 +79,64 @@ def check_online(
 ) -> OnlineResult:
     """Check the entries (all, or the NAME@VERSION ids in `only`) against their registries."""
     entries = [e for e in catalog.images if only is None or e.model.id in only]
-    session = _Session(client, catalog.vocabulary)
-    outcomes: dict[int, _Outcome] = {}
+    checked = check_entries(entries, client, catalog.vocabulary, workers=workers, progress=progress)
+    result = OnlineResult(
+        entries=len(entries),
+        registries=checked.registries,
+        manifests=checked.manifests,
+        configs=checked.configs,
+    )
+    for entry, outcome in zip(entries, checked.outcomes, strict=True):
+        result.problems += outcome.problems
+        if outcome.unchecked is not None:
+            result.unchecked.append(f"{entry.model.id}: {outcome.unchecked}")
+    return result
+
+
+@dataclass(frozen=True)
+class MovedTag:
+    """A recorded tag hint that now names other content than the pinned digest."""
+
+    path: Path  # the field path of the pinned manifest (spec.index, spec.variants[i].disk)
+    tag: str
+    digest: str | None  # what the tag names now; None when the tag is gone
+
+
+@dataclass
+class EntryOutcome:
+    """What the registries said about one entry."""
+
+    problems: list[Problem] = field(default_factory=list)
+    unchecked: str | None = None  # why the entry could not be checked (fully)
+    error: RegistryError | None = None  # the error behind `unchecked`
+    moved_tags: list[MovedTag] = field(default_factory=list)
+
+
+@dataclass
+class CheckedEntries:
+    """Each entry's outcome, in the order given, and what the run fetched."""
+
+    outcomes: list[EntryOutcome]
+    registries: list[str]  # names of the registries that answered
+    manifests: int
+    configs: int
+
+
+def check_entries(
+    entries: Sequence[Loaded[CatalogImage]],
+    client: RegistryClient,
+    vocabulary: Vocabulary | None,
+    *,
+    workers: int = 8,
+    progress: Progress | None = None,
+    tags: bool = False,
+) -> CheckedEntries:
+    """Check entries concurrently; with `tags`, also note recorded tags that have moved.
+
+    A tag still naming the pinned digest costs no extra fetch: its manifest is the pinned one.
+    """
+    session = _Session(client, vocabulary, tags=tags)
+    outcomes: dict[int, EntryOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="online")
     try:
         futures = {pool.submit(session.check, entry): i for i, entry in enumerate(entries)}
@@ -91,28 +147,20 @@ def check_online(
     finally:
         # On an error or Ctrl-C, drop what has not started; what runs ends within its timeout.
         pool.shutdown(wait=True, cancel_futures=True)
-    result = OnlineResult(
-        entries=len(entries),
+    return CheckedEntries(
+        outcomes=[outcomes[i] for i in range(len(entries))],
         registries=sorted(session.reached),
         manifests=session.manifests,
         configs=session.configs,
     )
-    for i in range(len(entries)):
-        outcome = outcomes[i]
-        result.problems += outcome.problems
-        if outcome.unchecked is not None:
-            result.unchecked.append(f"{entries[i].model.id}: {outcome.unchecked}")
-    return result
-
-
-@dataclass
-class _Outcome:
-    problems: list[Problem] = field(default_factory=list)
-    unchecked: str | None = None
 
 
 class _Incomplete(Exception):
     """The entry cannot be checked now (registry unreachable, credentials refused)."""
+
+    def __init__(self, error: RegistryError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Memo:
@@ -136,13 +184,24 @@ class _Memo:
                 future.set_exception(exc)
         return future.result(), owner
 
+    def offer(self, key: str, value: ManifestInfo) -> None:
+        """Use `value` for `key` unless the key is known already."""
+        with self._lock:
+            if key not in self._futures:
+                future: Future[ManifestInfo] = Future()
+                future.set_result(value)
+                self._futures[key] = future
+
 
 class _Session:
     """One run's shared state: the fetched manifests, and the registries known to be down."""
 
-    def __init__(self, client: RegistryClient, vocabulary: Vocabulary | None) -> None:
+    def __init__(
+        self, client: RegistryClient, vocabulary: Vocabulary | None, *, tags: bool = False
+    ) -> None:
         self.client = client
         self.vocabulary = vocabulary
+        self.tags = tags
         self.reached: set[str] = set()
         self.manifests = 0
         self.configs = 0
@@ -167,6 +226,26 @@ class _Session:
             with self._lock:
                 self.configs += 1
         return info
+
+    def resolve_tag(self, recorded: ManifestRef) -> str | None:
+        """The digest the recorded tag names now, or None when the tag is gone.
+
+        When the tag still names the pinned digest, its manifest is the pinned one: it is kept
+        for the pinned reference, so that manifest is fetched once.
+        """
+        assert recorded.tag is not None
+        pinned = Reference.parse(recorded.ref)
+        tagged = Reference(pinned.host, pinned.repository, tag=recorded.tag)
+        try:
+            info, fetched = self._manifests.get(str(tagged), lambda: self._call(tagged, None))
+        except ManifestNotFound:
+            return None
+        if fetched:
+            with self._lock:
+                self.manifests += 1
+        if info.digest == pinned.digest:
+            self._manifests.offer(recorded.ref, replace(info, reference=pinned))
+        return info.digest
 
     def _call(self, reference: Reference, manifest: ManifestInfo | None) -> ManifestInfo:
         registry = self.client.registry_for(reference.host)
@@ -203,22 +282,26 @@ class _Session:
 
     # -- one entry -------------------------------------------------------------------------------
 
-    def check(self, loaded: Loaded[CatalogImage]) -> _Outcome:
-        outcome = _Outcome()
-        checker = _EntryChecker(self, loaded, outcome.problems)
+    def check(self, loaded: Loaded[CatalogImage]) -> EntryOutcome:
+        outcome = EntryOutcome()
+        checker = _EntryChecker(self, loaded, outcome)
         try:
             checker.run()
         except _Incomplete as exc:
             outcome.unchecked = str(exc)
+            outcome.error = exc.error
         return outcome
 
 
 class _EntryChecker:
-    def __init__(self, session: _Session, loaded: Loaded[CatalogImage], out: list[Problem]) -> None:
+    def __init__(
+        self, session: _Session, loaded: Loaded[CatalogImage], outcome: EntryOutcome
+    ) -> None:
         self.session = session
         self.loaded = loaded
         self.spec = loaded.model.spec
-        self.out = out
+        self.outcome = outcome
+        self.out = outcome.problems
 
     def add(self, message: str, path: FieldPath, code: str) -> None:
         # A deprecated version whose image is gone is what deprecation is for: say so, don't fail.
@@ -264,6 +347,10 @@ class _EntryChecker:
     ) -> ManifestInfo | None:
         """The manifest, checked against what the entry records; None when it is unusable."""
         try:
+            if self.session.tags and recorded.tag is not None:
+                now = self.session.resolve_tag(recorded)
+                if now != recorded.digest:
+                    self.outcome.moved_tags.append(MovedTag(path, recorded.tag, now))
             info = self.session.fetch(recorded.ref, config=config)
         except CatalogError:
             return None  # an undeclared host: the offline checks report it
@@ -281,7 +368,7 @@ class _EntryChecker:
         except SkopeoNotFound:
             raise
         except RegistryError as error:
-            raise _Incomplete(str(error)) from error
+            raise _Incomplete(error) from error
         if info.kind is not kind:
             self.add(
                 f"{recorded.ref} is {_KIND_WORDS[info.kind]} in the registry, not "

@@ -1,0 +1,150 @@
+"""`image-catalog check`: what the registries hold now, recorded as a status with its history."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.health_report import RENDERERS
+from image_catalog.site import health
+from image_catalog.site.status import Shard, StatusDoc
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_subcommand(
+        subparsers,
+        "check",
+        "check every entry against its registry now (health)",
+        "Check every entry's pinned manifests against its registry, with the same checks as "
+        "validate --online, and give each entry and each variant a state: available, missing "
+        "(the manifest is gone), changed (it no longer matches the entry), unreachable, "
+        "unauthorized, or failed (after --fail-after failed checks in a row). A tag hint that "
+        "names other content now is noted, not failed. With --previous, the history carries "
+        "over: since when, failures in a row, last available, availability over 24 hours. "
+        "Manifests are never written and no entry is hidden. Exit 0 when all are available, 1 "
+        "when some are missing, changed or failed, 4 when some could not be checked.",
+    )
+    add_catalog_option(parser)
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the status (status.json) here"
+    )
+    parser.add_argument(
+        "--previous",
+        metavar="FILE|URL",
+        help="the previous status, a file or the published site's status.json URL (a URL that "
+        "answers 404 starts the history afresh)",
+    )
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="check only the I-th of N parts of the catalog (split by entry name, the same on "
+        "every run); join the parts with `check merge`",
+    )
+    parser.add_argument(
+        "--fail-after",
+        type=_positive,
+        default=health.DEFAULT_FAIL_AFTER,
+        metavar="N",
+        help=f"failed checks in a row after which an entry is failed (default: "
+        f"{health.DEFAULT_FAIL_AFTER})",
+    )
+    _add_format(parser)
+    parser.add_argument(
+        "--workers", type=_positive, default=8, metavar="N", help="entries checked at once"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per registry call"
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        choices=range(11),
+        default=3,
+        metavar="N",
+        help="retries of a call that found the registry unreachable (default: 3)",
+    )
+    parser.set_defaults(run=run_check)
+    actions = parser.add_subparsers(dest="check_command", metavar="ACTION")
+    merge = add_subcommand(
+        actions,
+        "merge",
+        "join the status files of the shards of one run",
+        "Join the status files that `check --shard I/N` wrote into one status. Refused unless "
+        "the files come from one catalog and cover every entry exactly once.",
+    )
+    merge.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    merge.add_argument("--out", type=Path, required=True, metavar="FILE", help="the status")
+    _add_format(merge)
+    merge.set_defaults(run=run_merge)
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=sorted(RENDERERS),
+        default="text",
+        help="text for people, json for programs, github for workflow annotations",
+    )
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return health.parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def run_check(args: argparse.Namespace) -> int:
+    settings = health.CheckSettings(
+        catalog=args.catalog,
+        previous=args.previous,
+        shard=args.shard,
+        fail_after=args.fail_after,
+        workers=args.workers,
+        timeout=args.timeout,
+        retries=args.retries,
+    )
+    progress = _Progress() if sys.stderr.isatty() else None
+    try:
+        result = health.run_check(settings, progress=progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.out is not None:
+        health.write(args.out, result.status)
+    return _report(args.format, result.status)
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    status = health.merge([(str(path), health.read(path)) for path in args.files])
+    health.write(args.out, status)
+    return _report(args.format, status)
+
+
+def _report(form: str, status: StatusDoc) -> int:
+    sys.stdout.write(RENDERERS[form](status))
+    return int(health.exit_code(status))
+
+
+class _Progress:
+    """`checking: 12/200 entries` on one terminal line, rewritten in place."""
+
+    def __call__(self, done: int, total: int) -> None:
+        sys.stderr.write(f"\rchecking: {done}/{total} entries")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()

@@ -1,0 +1,391 @@
+"""The scheduled health check: what the registries say now, carried onto the history.
+
+`run_check` validates the catalog offline (an invalid catalog is refused), picks the entries of its
+shard, asks the registries (`registry.health.observe`) and records the answers onto the previous
+status: when each state began, failures in a row (after `fail_after` of them an entry is `failed`,
+and still listed), when it was last available, and a rolling 24-hour record. `merge` joins the
+outputs of the shards of one run and refuses a gap or an overlap.
+
+Nothing here writes a manifest or drops an entry: the status is observed state, kept apart from
+the catalog (desired state). Time comes from a clock the caller may replace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from image_catalog.catalog.loader import Loaded
+from image_catalog.catalog.validate import ValidationReport, validate_catalog
+from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable, UsageError
+from image_catalog.fsutil import atomic_write_bytes
+from image_catalog.manifest.model import CatalogImage
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.health import (
+    EntryObservation,
+    Observation,
+    TagNote,
+    VariantObservation,
+    observe,
+)
+from image_catalog.registry.online import Progress
+from image_catalog.site.status import (
+    INVALID_STATES,
+    STATUS_SCHEMA_VERSION,
+    UNAVAILABLE_STATES,
+    WINDOW,
+    Check,
+    EntryHealth,
+    MovedTag,
+    Shard,
+    State,
+    StatusDoc,
+    VariantHealth,
+    availability,
+    decode,
+    encode,
+    figures,
+)
+
+Clock = Callable[[], dt.datetime]
+DEFAULT_FAIL_AFTER = 5
+_MAX_PROBLEMS_SHOWN = 20
+_MAX_STATUS_BYTES = 512 * 1024 * 1024
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class CatalogNotCheckable(CatalogError):
+    """The catalog has problems; only a valid catalog is checked against its registries."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        shown = [f"  {p}" for p in report.errors[:_MAX_PROBLEMS_SHOWN]]
+        more = len(report.errors) - len(shown)
+        if more:
+            shown.append(f"  ... and {more} more (image-catalog validate lists them all)")
+        noun = "problem" if len(report.errors) == 1 else "problems"
+        super().__init__(
+            f"refusing to check: catalog {report.catalog} has {len(report.errors)} {noun}; "
+            "fix them first:\n" + "\n".join(shown)
+        )
+
+
+class PreviousUnavailable(RegistryUnavailable):
+    """The previous status could not be fetched: the history would be lost, so retry later."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckSettings:
+    """What one `check` run does; the CLI builds the same object a library caller does."""
+
+    catalog: Path
+    previous: str | None = None  # a file, or the published site's status URL
+    shard: Shard | None = None
+    fail_after: int = DEFAULT_FAIL_AFTER
+    workers: int = 8
+    timeout: float = 30.0
+    retries: int = 3
+
+
+@dataclass
+class CheckResult:
+    status: StatusDoc
+    observation: Observation
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(self.status)
+
+
+def exit_code(status: StatusDoc) -> ExitCode:
+    """1 when the catalog is wrong about an entry, 4 when an entry could not be seen, else 0.
+
+    A deprecated version is reported like any other but never fails the check: a deprecated
+    image that leaves its registry is what deprecation is for.
+    """
+    states = {e.state for e in status.entries if not e.deprecated}
+    if states & INVALID_STATES:
+        return ExitCode.INVALID
+    if states & UNAVAILABLE_STATES:
+        return ExitCode.UNAVAILABLE
+    return ExitCode.OK
+
+
+def run_check(
+    settings: CheckSettings, *, clock: Clock = utc_now, progress: Progress | None = None
+) -> CheckResult:
+    """Check the catalog's entries (or one shard of them) and record the result on the history."""
+    if settings.fail_after < 1:
+        raise UsageError("--fail-after must be at least 1")
+    catalog, report = validate_catalog(settings.catalog)
+    if not report.ok:
+        raise CatalogNotCheckable(report)
+    previous, warnings = (None, []) if settings.previous is None else load(settings.previous)
+    ids = sorted(loaded.model.id for loaded in catalog.images)
+    chosen = sorted(
+        (
+            e
+            for e in catalog.images
+            if settings.shard is None or in_shard(e.model.id, settings.shard)
+        ),
+        key=_order,
+    )
+    now = clock()
+    with RegistryClient(
+        [loaded.model for loaded in catalog.registries],
+        timeout=settings.timeout,
+        retries=settings.retries,
+    ) as client:
+        observation = observe(
+            chosen, client, catalog.vocabulary, workers=settings.workers, progress=progress
+        )
+    status = record(
+        observation,
+        previous,
+        now=now,
+        fail_after=settings.fail_after,
+        shard=settings.shard,
+        catalog_ids=ids,
+    )
+    return CheckResult(status, observation, warnings)
+
+
+def _order(loaded: Loaded[CatalogImage]) -> tuple[str, str]:
+    return loaded.model.metadata.name, loaded.model.metadata.version
+
+
+# --- shards --------------------------------------------------------------------------------------
+
+
+def parse_shard(text: str) -> Shard:
+    """`I/N`, 1 <= I <= N; raises ValueError."""
+    index, slash, count = text.partition("/")
+    if not slash or not index.isdigit() or not count.isdigit():
+        raise ValueError(f"{text!r} is not a shard I/N (e.g. 2/4)")
+    shard = Shard(index=int(index), count=int(count))
+    if not 1 <= shard.index <= shard.count:
+        raise ValueError(f"shard {text}: I must be from 1 to N")
+    return shard
+
+
+def in_shard(entry_id: str, shard: Shard) -> bool:
+    """Whether NAME@VERSION belongs to the shard: by a hash of the name, the same on every run."""
+    number = int.from_bytes(hashlib.sha256(entry_id.encode()).digest()[:8], "big")
+    return number % shard.count == shard.index - 1
+
+
+def catalog_digest(ids: Sequence[str]) -> str:
+    return "sha256:" + hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+# --- history -------------------------------------------------------------------------------------
+
+
+def record(
+    observation: Observation,
+    previous: StatusDoc | None,
+    *,
+    now: dt.datetime,
+    fail_after: int,
+    shard: Shard | None,
+    catalog_ids: Sequence[str],
+) -> StatusDoc:
+    """The new status: this check's observations on top of the previous status's history."""
+    before = {e.id: e for e in previous.entries} if previous is not None else {}
+    entries = [_carry(o, before.get(o.id), now, fail_after) for o in observation.entries]
+    return StatusDoc(
+        schema_version=STATUS_SCHEMA_VERSION,
+        kind="Status",
+        checked_at=now,
+        fail_after=fail_after,
+        catalog_entries=len(catalog_ids),
+        catalog_digest=catalog_digest(catalog_ids),
+        shard=shard,
+        figures=figures(entries),
+        entries=entries,
+    )
+
+
+def _carry(
+    now_seen: EntryObservation, before: EntryHealth | None, now: dt.datetime, fail_after: int
+) -> EntryHealth:
+    ok = now_seen.state == "available"
+    failures = 0 if ok else (before.consecutive_failures if before else 0) + 1
+    state: State = "failed" if failures >= fail_after else now_seen.state
+    start = now - WINDOW
+    history = [c for c in before.record if start < c.at < now] if before else []
+    checks = [*history, Check(now, now_seen.state)]
+    previous_variants = {v.architecture: v for v in before.variants} if before else {}
+    return EntryHealth(
+        name=now_seen.name,
+        version=now_seen.version,
+        state=state,
+        since=before.since if before is not None and before.state == state else now,
+        observed=now_seen.state,
+        consecutive_failures=failures,
+        last_available=now if ok else (before.last_available if before else None),
+        last_checked=now,
+        availability_24h=availability(checks),
+        detail=now_seen.detail,
+        deprecated=now_seen.deprecated,
+        variants=[
+            _variant(v, previous_variants.get(v.architecture), now, failed=state == "failed")
+            for v in now_seen.variants
+        ],
+        tag_moved=_moved(now_seen.moved_tags),
+        record=checks,
+    )
+
+
+def _variant(
+    now_seen: VariantObservation, before: VariantHealth | None, now: dt.datetime, *, failed: bool
+) -> VariantHealth:
+    state: State = "failed" if failed and now_seen.state != "available" else now_seen.state
+    return VariantHealth(
+        architecture=now_seen.architecture,
+        state=state,
+        since=before.since if before is not None and before.state == state else now,
+        detail=now_seen.detail,
+        tag_moved=_moved(now_seen.moved_tags),
+    )
+
+
+def _moved(notes: Sequence[TagNote]) -> list[MovedTag]:
+    return [MovedTag(field=n.field, tag=n.tag, digest=n.digest) for n in notes]
+
+
+# --- merging shards ------------------------------------------------------------------------------
+
+
+def merge(docs: Sequence[tuple[str, StatusDoc]]) -> StatusDoc:
+    """One status from the outputs of every shard of one run; a gap or an overlap is refused."""
+    if not docs:
+        raise UsageError("check merge needs at least one status file")
+    first_file, first = docs[0]
+    count = first.shard.count if first.shard else 1
+    by_index: dict[int, str] = {}
+    problems: list[str] = []
+    for file, doc in docs:
+        shard = doc.shard or Shard(index=1, count=1)
+        if shard.count != count:
+            problems.append(
+                f"{file} is shard {shard.index}/{shard.count}, {first_file} one of {count}"
+            )
+            continue
+        if (doc.catalog_digest, doc.catalog_entries) != (
+            first.catalog_digest,
+            first.catalog_entries,
+        ):
+            problems.append(f"{file} checked another catalog than {first_file}")
+        if doc.fail_after != first.fail_after:
+            problems.append(
+                f"{file} fails after {doc.fail_after} checks, {first_file} after {first.fail_after}"
+            )
+        if shard.index in by_index:
+            problems.append(
+                f"shard {shard.index}/{count} is given twice: {by_index[shard.index]} and {file}"
+            )
+        by_index.setdefault(shard.index, file)
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in by_index]
+    if missing:
+        problems.append(f"shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing")
+    seen: dict[str, str] = {}
+    for file, doc in docs:
+        for entry in doc.entries:
+            if entry.id in seen and seen[entry.id] != file:
+                problems.append(f"{entry.id} is in both {seen[entry.id]} and {file}")
+            seen.setdefault(entry.id, file)
+    if not problems and len(seen) != first.catalog_entries:
+        problems.append(f"the shards hold {len(seen)} entries, the catalog {first.catalog_entries}")
+    if problems:
+        raise CatalogError(
+            "refusing to merge: the shards must cover every entry exactly once:\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
+    entries = sorted(
+        (entry for _, doc in docs for entry in doc.entries), key=lambda e: (e.name, e.version)
+    )
+    return StatusDoc(
+        schema_version=STATUS_SCHEMA_VERSION,
+        kind="Status",
+        checked_at=max(doc.checked_at for _, doc in docs),
+        fail_after=first.fail_after,
+        catalog_entries=first.catalog_entries,
+        catalog_digest=first.catalog_digest,
+        figures=figures(entries),
+        entries=entries,
+    )
+
+
+# --- reading and writing -------------------------------------------------------------------------
+
+
+def load(source: str, *, timeout: float = 30.0) -> tuple[StatusDoc | None, list[str]]:
+    """A status from a file or an http(s) URL, and warnings.
+
+    A URL that answers 404 gives no status (the first check of a new site) and a warning; one
+    that cannot be reached is an error, so that no history is lost by a hiccup.
+    """
+    if source.startswith(("http://", "https://")):
+        data = _fetch(source, timeout)
+        if data is None:
+            return None, [f"{source} has no status yet (404): starting without history"]
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{source}: cannot read the status file: {exc.strerror}") from exc
+    try:
+        return decode(data, source), []
+    except ValueError as exc:
+        raise CatalogError(str(exc)) from exc
+
+
+def _fetch(url: str, timeout: float) -> bytes | None:
+    opener = urllib.request.build_opener()
+    # Only http(s) reaches here (see `load`).
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with opener.open(request, timeout=timeout) as reply:
+            data: bytes = reply.read(_MAX_STATUS_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            if exc.code == 404:
+                return None
+            raise PreviousUnavailable(
+                f"{url} answered {exc.code} {exc.reason}: the previous status is needed for the "
+                "history; retry later"
+            ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PreviousUnavailable(
+            f"{url} could not be reached ({reason}): the previous status is needed for the "
+            "history; retry later"
+        ) from exc
+    if len(data) > _MAX_STATUS_BYTES:
+        raise CatalogError(f"{url}: the status is larger than {_MAX_STATUS_BYTES} bytes")
+    return data
+
+
+def read(path: Path) -> StatusDoc:
+    """A status file given on the command line (check merge, index build --status)."""
+    doc, _ = load(str(path))
+    assert doc is not None
+    return doc
+
+
+def write(path: Path, status: StatusDoc) -> None:
+    """Write the status in one step: a reader sees the old file or the new one."""
+    try:
+        atomic_write_bytes(path, encode(status))
+    except OSError as exc:
+        raise CatalogError(f"cannot write the status to {path}: {exc.strerror or exc}") from exc

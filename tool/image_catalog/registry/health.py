@@ -24,15 +24,11 @@ from typing import Literal
 
 from image_catalog.catalog.loader import Loaded
 from image_catalog.catalog.problems import Problem
-from image_catalog.manifest.load import format_path
+from image_catalog.manifest.fieldpath import format_path
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.registry.client import (
-    DigestMismatch,
-    RegistryClient,
-    RegistryError,
-    Unauthorized,
-)
+from image_catalog.registry.client import RegistryClient
+from image_catalog.registry.errors import DigestMismatch, RegistryError, Unauthorized
 from image_catalog.registry.online import EntryOutcome, MovedTag, Progress, check_entries
 
 Observed = Literal["available", "missing", "changed", "unreachable", "unauthorized"]

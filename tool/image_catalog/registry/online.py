@@ -97,7 +97,7 @@ def check_online(
 class MovedTag:
     """A recorded tag hint that now names other content than the pinned digest."""
 
-    path: Path  # the field path of the pinned manifest (spec.index, spec.variants[i].disk)
+    path: FieldPath  # the pinned manifest (spec.index, spec.variants[i].disk)
     tag: str
     digest: str | None  # what the tag names now; None when the tag is gone
 
@@ -228,7 +228,7 @@ class _Session:
         return info
 
     def resolve_tag(self, recorded: ManifestRef) -> str | None:
-        """The digest the recorded tag names now, or None when the tag is gone.
+        """The digest the recorded tag names now; None when the tag is gone or unusable.
 
         When the tag still names the pinned digest, its manifest is the pinned one: it is kept
         for the pinned reference, so that manifest is fetched once.
@@ -238,8 +238,8 @@ class _Session:
         tagged = Reference(pinned.host, pinned.repository, tag=recorded.tag)
         try:
             info, fetched = self._manifests.get(str(tagged), lambda: self._call(tagged, None))
-        except ManifestNotFound:
-            return None
+        except (ManifestNotFound, UnsupportedManifest):
+            return None  # a hint only: what it names now never fails the pinned manifest
         if fetched:
             with self._lock:
                 self.manifests += 1

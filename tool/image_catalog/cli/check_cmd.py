@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from image_catalog.cli.common import add_catalog_option, add_subcommand
-from image_catalog.cli.health_report import RENDERERS
+from image_catalog.cli.health_report import HealthReporter
+from image_catalog.cli.reporters import FORMAT_HELP, FORMATS
 from image_catalog.site import health
-from image_catalog.site.status import Shard, StatusDoc
+from image_catalog.site.status import StatusDoc
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,44 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="write the status (status.json) here"
     )
-    parser.add_argument(
-        "--previous",
-        metavar="FILE|URL",
-        help="the previous status, a file or the published site's status.json URL (a URL that "
-        "answers 404 starts the history afresh)",
-    )
-    parser.add_argument(
-        "--shard",
-        type=_shard,
-        metavar="I/N",
-        help="check only the I-th of N parts of the catalog (split by entry name, the same on "
-        "every run); join the parts with `check merge`",
-    )
-    parser.add_argument(
-        "--fail-after",
-        type=_positive,
-        default=health.DEFAULT_FAIL_AFTER,
-        metavar="N",
-        help=f"failed checks in a row after which an entry is failed (default: "
-        f"{health.DEFAULT_FAIL_AFTER})",
-    )
-    _add_format(parser)
-    parser.add_argument(
-        "--workers", type=_positive, default=8, metavar="N", help="entries checked at once"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per registry call"
-    )
-    parser.add_argument(
-        "--retries",
-        type=int,
-        choices=range(11),
-        default=3,
-        metavar="N",
-        help="retries of a call that found the registry unreachable (default: 3)",
-    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+    health.CheckSettings.register_argparse_arguments(parser)
     parser.set_defaults(run=run_check)
-    actions = parser.add_subparsers(dest="check_command", metavar="ACTION")
+    actions = parser.add_subparsers(dest="check_command", metavar="[merge]")
     merge = add_subcommand(
         actions,
         "merge",
@@ -77,46 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     merge.add_argument("files", nargs="+", type=Path, metavar="FILE")
     merge.add_argument("--out", type=Path, required=True, metavar="FILE", help="the status")
-    _add_format(merge)
+    merge.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
     merge.set_defaults(run=run_merge)
 
 
-def _add_format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format",
-        choices=sorted(RENDERERS),
-        default="text",
-        help="text for people, json for programs, github for workflow annotations",
-    )
-
-
-def _shard(text: str) -> Shard:
-    try:
-        return health.parse_shard(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
-
-
 def run_check(args: argparse.Namespace) -> int:
-    settings = health.CheckSettings(
-        catalog=args.catalog,
-        previous=args.previous,
-        shard=args.shard,
-        fail_after=args.fail_after,
-        workers=args.workers,
-        timeout=args.timeout,
-        retries=args.retries,
-    )
     progress = _Progress() if sys.stderr.isatty() else None
     try:
-        result = health.run_check(settings, progress=progress)
+        result = health.run_check(health.CheckSettings.from_argparse(args, progress))
     finally:
         if progress is not None:
             progress.clear()
@@ -134,7 +70,8 @@ def run_merge(args: argparse.Namespace) -> int:
 
 
 def _report(form: str, status: StatusDoc) -> int:
-    sys.stdout.write(RENDERERS[form](status))
+    reporter = HealthReporter(sys.stdout, sys.stderr, os.environ.get("GITHUB_STEP_SUMMARY"))
+    reporter.report(form, status)
     return int(health.exit_code(status))
 
 

@@ -1,10 +1,14 @@
-"""Renderings of a health status: text for people, JSON for programs, GitHub annotations."""
+"""The reporter of a health status: text for people, JSON for programs, GitHub annotations."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TextIO
+
 import msgspec
 
-from image_catalog.cli.report import _escape_data, _escape_property
+from image_catalog.cli.reporters import Reporter, annotation
+from image_catalog.errors import UsageError
 from image_catalog.site.status import (
     INVALID_STATES,
     STATES,
@@ -15,77 +19,111 @@ from image_catalog.site.status import (
 )
 
 
-def _time(entry: EntryHealth | VariantHealth) -> str:
-    return entry.since.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _percent(share: float | None) -> str:
     return "n/a" if share is None else f"{share * 100:.1f}%"
 
 
-def summary(status: StatusDoc) -> str:
-    figures = status.figures
-    counts = ", ".join(f"{figures.states[s]} {s}" for s in STATES if figures.states.get(s))
-    noun = "entry" if figures.entries == 1 else "entries"
-    shard = f" (shard {status.shard.index}/{status.shard.count})" if status.shard else ""
-    checked = status.checked_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f"checked {figures.entries} {noun}{shard} at {checked}: {counts or 'nothing to check'}; "
-        f"available now {_percent(figures.available_now)}, over 24 h "
-        f"{_percent(figures.availability_24h)}"
-    )
+def _since(item: EntryHealth | VariantHealth) -> str:
+    return f"{item.state} since {_iso(item.since)}"
 
 
-def _headline(entry: EntryHealth) -> str:
-    text = f"{entry.id}: {entry.state} since {_time(entry)}"
-    if entry.state == "failed":
-        text += f" ({entry.consecutive_failures} failed checks in a row, last: {entry.observed})"
-    if entry.deprecated:
-        text += " (deprecated)"
-    return text + (f": {entry.detail}" if entry.detail else "")
+class HealthReporter(Reporter[StatusDoc]):
+    """Entries that are not available, moved tags, then the catalog-wide figures.
+
+    The github form also appends the figures to `step_summary` ($GITHUB_STEP_SUMMARY).
+    """
+
+    def __init__(self, out: TextIO, err: TextIO, step_summary: str | None = None) -> None:
+        super().__init__(out, err)
+        self.step_summary = step_summary
+
+    def text(self, result: StatusDoc) -> None:
+        lines = []
+        for entry in result.entries:
+            if entry.state != "available":
+                lines.append(self.headline(entry))
+                lines += [
+                    f"  {v.architecture}: {_since(v)}"
+                    for v in entry.variants
+                    if v.state != "available"
+                ]
+            lines += [f"{entry.id}: {self.moved(m)}" for m in _moves(entry)]
+        lines.append(self.summary(result))
+        self.out.write("\n".join(lines) + "\n")
+
+    def json(self, result: StatusDoc) -> None:
+        self.out.write(msgspec.json.format(msgspec.json.encode(result).decode(), indent=2) + "\n")
+
+    def github(self, result: StatusDoc) -> None:
+        lines = []
+        for entry in result.entries:
+            if entry.state != "available":
+                failing = entry.state in INVALID_STATES and not entry.deprecated
+                level = "error" if failing else "warning"
+                lines.append(annotation(level, self.headline(entry), title=entry.id))
+            lines += [annotation("notice", self.moved(m), title=entry.id) for m in _moves(entry)]
+        lines.append(self.summary(result))
+        self.out.write("\n".join(lines) + "\n")
+        if self.step_summary:
+            try:
+                with open(self.step_summary, "a", encoding="utf-8") as stream:
+                    stream.write(self.markdown(result))
+            except OSError as exc:
+                raise UsageError(
+                    f"$GITHUB_STEP_SUMMARY ({self.step_summary}): {exc.strerror}"
+                ) from exc
+
+    @staticmethod
+    def summary(status: StatusDoc) -> str:
+        figures = status.figures
+        counts = ", ".join(f"{figures.states[s]} {s}" for s in STATES if figures.states.get(s))
+        noun = "entry" if figures.entries == 1 else "entries"
+        shard = f" (shard {status.shard.index}/{status.shard.count})" if status.shard else ""
+        return (
+            f"checked {figures.entries} {noun}{shard} at {_iso(status.checked_at)}: "
+            f"{counts or 'nothing to check'}; available now {_percent(figures.available_now)}, "
+            f"over 24 h {_percent(figures.availability_24h)}"
+        )
+
+    @staticmethod
+    def markdown(status: StatusDoc) -> str:
+        figures = status.figures
+        lines = [
+            f"### Catalog health at {_iso(status.checked_at)}",
+            "",
+            "| state | entries |",
+            "| --- | --- |",
+        ]
+        lines += [f"| {s} | {figures.states.get(s, 0)} |" for s in STATES]
+        lines += [
+            "",
+            f"Available now: {_percent(figures.available_now)}; over 24 hours: "
+            f"{_percent(figures.availability_24h)}.",
+        ]
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def headline(entry: EntryHealth) -> str:
+        text = f"{entry.id}: {_since(entry)}"
+        if entry.state == "failed":
+            failures = entry.consecutive_failures
+            text += f" ({failures} failed checks in a row, last: {entry.observed})"
+        if entry.deprecated:
+            text += " (deprecated)"
+        return text + (f": {entry.detail}" if entry.detail else "")
+
+    @staticmethod
+    def moved(move: MovedTag) -> str:
+        now = f"now names {move.digest}" if move.digest else "is gone"
+        return f"tag {move.tag} of {move.field} {now}; the pinned digest is what counts"
 
 
-def _moves(entry: EntryHealth) -> list[tuple[MovedTag, str]]:
-    moves = [(m, entry.id) for m in entry.tag_moved]
+def _moves(entry: EntryHealth) -> list[MovedTag]:
+    moves = list(entry.tag_moved)
     for variant in entry.variants:
-        moves += [(m, entry.id) for m in variant.tag_moved]
+        moves += variant.tag_moved
     return moves
-
-
-def _move_text(move: MovedTag) -> str:
-    now = f"now names {move.digest}" if move.digest else "is gone"
-    return f"tag {move.tag} of {move.field} {now}; the pinned digest is what counts"
-
-
-def render_text(status: StatusDoc) -> str:
-    lines = []
-    for entry in status.entries:
-        if entry.state != "available":
-            lines.append(_headline(entry))
-            lines += [
-                f"  {v.architecture}: {v.state} since {_time(v)}"
-                for v in entry.variants
-                if v.state != "available"
-            ]
-        lines += [f"{where}: {_move_text(m)}" for m, where in _moves(entry)]
-    lines.append(summary(status))
-    return "\n".join(lines) + "\n"
-
-
-def render_json(status: StatusDoc) -> str:
-    return msgspec.json.format(msgspec.json.encode(status).decode(), indent=2) + "\n"
-
-
-def render_github(status: StatusDoc) -> str:
-    lines = []
-    for entry in status.entries:
-        title = f"title={_escape_property(entry.id)}"
-        if entry.state != "available":
-            level = "error" if entry.state in INVALID_STATES and not entry.deprecated else "warning"
-            lines.append(f"::{level} {title}::{_escape_data(_headline(entry))}")
-        lines += [f"::notice {title}::{_escape_data(_move_text(m))}" for m, _ in _moves(entry)]
-    lines.append(summary(status))
-    return "\n".join(lines) + "\n"
-
-
-RENDERERS = {"text": render_text, "json": render_json, "github": render_github}

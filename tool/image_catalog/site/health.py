@@ -12,6 +12,7 @@ the catalog (desired state). Time comes from a clock the caller may replace.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import urllib.error
@@ -84,15 +85,103 @@ class PreviousUnavailable(RegistryUnavailable):
 
 @dataclass(frozen=True, kw_only=True)
 class CheckSettings:
-    """What one `check` run does; the CLI builds the same object a library caller does."""
+    """What one `check` run does; `from_argparse` builds it from the command's arguments."""
 
     catalog: Path
     previous: str | None = None  # a file, or the published site's status URL
     shard: Shard | None = None
     fail_after: int = DEFAULT_FAIL_AFTER
     workers: int = 8
-    timeout: float = 30.0
+    timeout: float = 30.0  # per registry call, in seconds
     retries: int = 3
+    progress: Progress | None = None  # called with (done, total) as entries are checked
+
+    def __post_init__(self) -> None:
+        if self.fail_after < 1:
+            raise UsageError("--fail-after must be at least 1")
+
+    @classmethod
+    def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--previous",
+            metavar="FILE|URL",
+            help="the previous status, a file or the published site's status.json URL (a URL "
+            "that answers 404 starts the history afresh)",
+        )
+        parser.add_argument(
+            "--shard",
+            type=_shard,
+            metavar="I/N",
+            help="check only the I-th of N parts of the catalog (split by entry name, the same "
+            "on every run); join the parts with `check merge`",
+        )
+        parser.add_argument(
+            "--fail-after",
+            type=_positive,
+            default=DEFAULT_FAIL_AFTER,
+            metavar="N",
+            help="failed checks in a row after which an entry is failed (default: "
+            f"{DEFAULT_FAIL_AFTER})",
+        )
+        parser.add_argument(
+            "--workers",
+            type=_positive,
+            default=8,
+            metavar="N",
+            help="entries checked at the same time (default: 8; each registry's "
+            "spec.maxConcurrency still applies)",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=_seconds,
+            default=30.0,
+            metavar="SECONDS",
+            help="per registry call (default: 30)",
+        )
+        parser.add_argument(
+            "--retries",
+            type=int,
+            choices=range(11),
+            default=3,
+            metavar="N",
+            help="retries of a call that found the registry unreachable or failing (default: 3)",
+        )
+
+    @classmethod
+    def from_argparse(
+        cls, args: argparse.Namespace, progress: Progress | None = None
+    ) -> CheckSettings:
+        return cls(
+            catalog=args.catalog,
+            previous=args.previous,
+            shard=args.shard,
+            fail_after=args.fail_after,
+            workers=args.workers,
+            timeout=args.timeout,
+            retries=args.retries,
+            progress=progress,
+        )
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0 to 3600")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 @dataclass
@@ -120,12 +209,8 @@ def exit_code(status: StatusDoc) -> ExitCode:
     return ExitCode.OK
 
 
-def run_check(
-    settings: CheckSettings, *, clock: Clock = utc_now, progress: Progress | None = None
-) -> CheckResult:
+def run_check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
     """Check the catalog's entries (or one shard of them) and record the result on the history."""
-    if settings.fail_after < 1:
-        raise UsageError("--fail-after must be at least 1")
     catalog, report = validate_catalog(settings.catalog)
     if not report.ok:
         raise CatalogNotCheckable(report)
@@ -146,7 +231,7 @@ def run_check(
         retries=settings.retries,
     ) as client:
         observation = observe(
-            chosen, client, catalog.vocabulary, workers=settings.workers, progress=progress
+            chosen, client, catalog.vocabulary, workers=settings.workers, progress=settings.progress
         )
     status = record(
         observation,

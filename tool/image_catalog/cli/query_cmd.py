@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from image_catalog.cli.common import add_subcommand
 from image_catalog.errors import ExitCode, UsageError
+from image_catalog.site import contract
 from image_catalog.site.client import (
     CACHE_ENV,
     INDEX_ENV,
@@ -19,7 +21,7 @@ from image_catalog.site.client import (
     QueryResult,
     ShowResult,
 )
-from image_catalog.site.contract import IndexModel, TargetRef, VariantDetail
+from image_catalog.site.contract import TargetRef, VariantDetail
 
 _INDEX_HELP = (
     f"the index: a folder or an http(s) URL (default: ${INDEX_ENV} or ./site); URLs are cached "
@@ -84,8 +86,7 @@ def run_query(args: argparse.Namespace) -> int:
     result = IndexClient(args.index).query(query)
     _warn(result.warnings)
     if args.json:
-        rows = [_plain(s) for s in result.images]
-        _print_json({"source": result.source, "images": rows})
+        _print_json({"source": result.source, "images": result.images})
     else:
         _print_table(result)
     return int(ExitCode.OK)
@@ -98,7 +99,7 @@ def run_show(args: argparse.Namespace) -> int:
     result = IndexClient(args.index).show(name, version or None)
     _warn(result.warnings)
     if args.json:
-        _print_json(_plain(result.version))
+        _print_json(result.version)
     else:
         sys.stdout.write(render_show(result))
     return int(ExitCode.OK)
@@ -109,12 +110,15 @@ def _warn(warnings: Sequence[str]) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def _plain(doc: IndexModel) -> Any:
-    return doc.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
 def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    """Indented JSON with sorted keys, in the site's field names (UTF-8, not escaped)."""
+    data = msgspec.json.format(contract.encode(document), indent=2) + b"\n"
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    sys.stdout.flush()
+    stream.write(data)
 
 
 # --- text ---------------------------------------------------------------------------------------

@@ -37,14 +37,21 @@ from image_catalog.manifest.reference import (
     Reference,
 )
 from image_catalog.manifest.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
-from image_catalog.manifest.vocabulary import Vocabulary, closest
+from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.naming import (
+    NAME_MAX_LENGTH,
+    NAME_PATTERN,
+    VERSION_MAX_LENGTH,
+    VERSION_PATTERN,
+    closest,
+)
 
 API_VERSION = "catalog.automotive.sdv.cloud.redhat.com/v1alpha1"
 
 # Anything that may end up in a path, a URL or a command line: no separators, whitespace, control
 # characters or leading '-'.
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
-Version = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$", max_length=64)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
+Version = Annotated[str, StringConstraints(pattern=VERSION_PATTERN, max_length=VERSION_MAX_LENGTH)]
 Token = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_][0-9A-Za-z_.+-]*$", max_length=128)]
 Word = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=63)]
 FileTitle = Annotated[

@@ -6,7 +6,6 @@ a pull request extends; this module only indexes them for look-ups and aliases.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -66,9 +65,3 @@ class Vocabulary:
             f"known: {', '.join(self.architecture_names)}; "
             f"aliases: {', '.join(self.architecture_aliases)}"
         )
-
-
-def closest(name: str, known: Iterable[str]) -> str:
-    """A hint naming the closest known spelling, or an empty string."""
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
-    return f"; did you mean {match[0]!r}?" if match else ""

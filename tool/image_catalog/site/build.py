@@ -1,6 +1,6 @@
 """Building the static index: a folder of JSON files any web server, object store or CDN serves.
 
-Layout (paths relative to the site root; formats in `indexmodel`, JSON Schemas in `schemas/`):
+Layout (paths relative to the site root; formats in `site.contract`, JSON Schemas in `schemas/`):
 
     catalog.json                      small: commit, vocabulary and aliases, view sizes (read first)
     index.json                        every version's summary, newest publishedAt first
@@ -13,7 +13,8 @@ Layout (paths relative to the site root; formats in `indexmodel`, JSON Schemas i
     SHA256SUMS                        sha256 of every other file (`sha256sum -c`), usable as ETags
     FILE.gz                           beside every file of sitewrite.GZIP_MIN_BYTES or more
 
-The bytes depend only on the catalog (sorted keys, compact separators, no build time, gzip with
+Every file is a `site.contract` document encoded by `contract.encode`. The bytes depend only on
+the catalog (sorted keys, compact separators, no build time, gzip with
 mtime 0 and no file name), so unchanged files keep their content hash across builds; their
 modification time is carried over from the previous site too, so `Last-Modified` (and the
 mtime-based ETags of servers like nginx) stay valid and clients get 304s. Only `catalog.json` and
@@ -26,17 +27,16 @@ a site, and no temp folder is left behind.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from image_catalog.catalog.audit import first_published
@@ -44,6 +44,7 @@ from image_catalog.catalog.git import GitRepo
 from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.validate import ValidationReport, validate_catalog
 from image_catalog.errors import CatalogError, UsageError
+from image_catalog.manifest import model
 from image_catalog.manifest.model import (
     CatalogImage,
     DiskArtifact,
@@ -52,11 +53,36 @@ from image_catalog.manifest.model import (
     Registry,
     Variant,
     VocabularySpec,
-    dump,
 )
-from image_catalog.manifest.schema import schema_for
 from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.site.contract import DOCUMENTS, SCHEMA_VERSION, VIEW_DIMENSIONS, Versions, ViewBy
+from image_catalog.site import contract
+from image_catalog.site.contract import (
+    SCHEMA_VERSION,
+    VIEW_DIMENSIONS,
+    Aliases,
+    Artifact,
+    CatalogInfo,
+    Counts,
+    Deprecation,
+    FirstPublished,
+    ImageBuildSource,
+    ImageDoc,
+    IndexDoc,
+    Pinned,
+    PrebuiltSource,
+    SiteDoc,
+    Source,
+    Summary,
+    TargetRef,
+    VariantDetail,
+    VariantRef,
+    VersionDoc,
+    Versions,
+    ViewBy,
+    ViewCount,
+    ViewDoc,
+    VocabularyDoc,
+)
 from image_catalog.site.writer import SiteWriter, swap_in
 
 SITE_FILE = "catalog.json"
@@ -135,8 +161,8 @@ def build_site(
         # mkdtemp makes the folder private; a site is public, and a web server must read it.
         os.chmod(staging, 0o755)  # noqa: S103
         with SiteWriter(staging) as writer:
-            for relative, text in content.documents(commit, base):
-                writer.write(relative, text)
+            for relative, data in content.documents(commit, base):
+                writer.write(relative, data)
             writer.finish(previous=out)
         swap_in(staging, out)
     except OSError as exc:
@@ -206,27 +232,6 @@ def _check_out(out: Path) -> None:
 # --- content ----------------------------------------------------------------------------------
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _object(fields: dict[str, str]) -> str:
-    """A JSON object from already encoded values, keys sorted as json.dumps(sort_keys=True) does.
-
-    Views and image files are mostly summaries and version documents encoded once and joined
-    here, which is most of what keeps a 20,000-version build fast.
-    """
-    return "{" + ",".join(f"{_json(key)}:{fields[key]}" for key in sorted(fields)) + "}"
-
-
-def _array(encoded: Iterable[str]) -> str:
-    return "[" + ",".join(encoded) + "]"
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _path(*segments: str) -> str:
     for segment in segments:
         if not _SEGMENT.match(segment):
@@ -240,10 +245,14 @@ class _Hosts:
 
     registries: dict[str, Registry]
 
-    def pinned(self, ref: str) -> dict[str, str]:
+    def public(self, ref: str) -> tuple[str, str]:
+        """(digest, HOST/REPOSITORY@DIGEST on the public host) of a pinned reference."""
         host, repository, digest = _split(ref)
-        public = f"{self.registries[host].pull_host}/{repository}@{digest}"
-        return {"digest": digest, "ref": public, "oci": f"oci://{public}"}
+        return digest, f"{self.registries[host].pull_host}/{repository}@{digest}"
+
+    def pinned(self, ref: str) -> Pinned:
+        digest, public = self.public(ref)
+        return Pinned(digest=digest, ref=public, oci=f"oci://{public}")
 
     def blob_url(self, ref: str, sha256: str) -> str:
         host, repository, _ = _split(ref)
@@ -267,15 +276,15 @@ def _split(ref: str) -> tuple[str, str, str]:
 
 @dataclass
 class _Entry:
-    """One version, encoded once, with what the views are cut by."""
+    """One version, with what the views are cut by."""
 
     name: str
     version: str
     published: datetime
     deprecated: bool
     keys: dict[ViewBy, list[str]]
-    summary: str
-    document: str
+    summary: Summary
+    document: VersionDoc
 
     @property
     def order(self) -> tuple[float, str, str]:
@@ -291,120 +300,138 @@ def _entry(
     spec, meta = image.spec, image.metadata
     distro = vocabulary.distro(spec.distro) or spec.distro
     architectures = list(dict.fromkeys(v.architecture for v in spec.variants))
+    deprecation = spec.lifecycle.deprecated
+    details = [row for variant in spec.variants for row in _variants(variant, hosts)]
     common: dict[str, Any] = {
         "name": meta.name,
         "version": meta.version,
-        "displayName": spec.display_name,
+        "display_name": spec.display_name,
         "distro": distro,
-        "targets": [{"name": t.name, "verified": t.verified} for t in spec.targets],
+        "distro_as_written": spec.distro if distro != spec.distro else None,
+        "targets": [TargetRef(name=t.name, verified=t.verified) for t in spec.targets],
         "architectures": architectures,
         "tags": list(spec.tags),
         "bootc": spec.bootc,
-        "publishedAt": _time(spec.published_at),
-        "deprecated": spec.lifecycle.deprecated is not None,
+        "published_at": spec.published_at,
+        "deprecated": deprecation is not None,
+        "superseded_by": spec.lifecycle.superseded_by,
+        "index": hosts.pinned(spec.index.ref) if spec.index is not None else None,
         "href": _path("images", meta.name, f"{meta.version}.json"),
-        "firstPublished": {"commit": first[0], "date": first[1]} if first else None,
+        "first_published": (
+            FirstPublished(commit=first[0], date=datetime.fromisoformat(first[1]))
+            if first
+            else None
+        ),
     }
-    if distro != spec.distro:
-        common["distroAsWritten"] = spec.distro
-    if spec.lifecycle.superseded_by:
-        common["supersededBy"] = spec.lifecycle.superseded_by
-    if spec.index is not None:
-        common["index"] = hosts.pinned(spec.index.ref)
-    rows = [row for variant in spec.variants for row in _variant_rows(variant, hosts)]
-    summary = {**common, "variants": [row for row, _ in rows]}
-    document = _version_document(image, common, rows)
+    summary = Summary(**common, variants=[_row(d) for d in details])
+    document = VersionDoc(
+        **common,
+        schema_version=SCHEMA_VERSION,
+        description=spec.description,
+        distro_version=spec.distro_version,
+        build_mode=spec.build_mode,
+        export_format=spec.export_format,
+        labels=dict(image.metadata.labels),
+        source=_source(spec.source),
+        deprecation=(
+            Deprecation(reason=deprecation.reason, date=deprecation.date)
+            if deprecation is not None
+            else None
+        ),
+        variants=details,
+    )
     return _Entry(
         name=meta.name,
         version=meta.version,
         published=spec.published_at,
-        deprecated=spec.lifecycle.deprecated is not None,
+        deprecated=deprecation is not None,
         keys={
             "architecture": architectures,
             "distro": [distro],
             "target": [t.name for t in spec.targets],
         },
-        summary=_json(summary),
-        document=_json(document),
+        summary=summary,
+        document=document,
     )
 
 
-def _version_document(
-    image: CatalogImage,
-    common: dict[str, Any],
-    rows: list[tuple[dict[str, Any], dict[str, Any]]],
-) -> dict[str, Any]:
-    """images/NAME/VERSION.json: the summary's fields plus description, source and lifecycle."""
-    spec = image.spec
-    document = {
-        **common,
-        "schemaVersion": SCHEMA_VERSION,
-        "kind": "Version",
-        "description": spec.description,
-        "labels": dict(image.metadata.labels),
-        "source": dump(spec.source),
-        "variants": [{**row, **details} for row, details in rows],
-    }
-    optional = {
-        "distroVersion": spec.distro_version,
-        "buildMode": spec.build_mode,
-        "exportFormat": spec.export_format,
-    }
-    document.update({k: v for k, v in optional.items() if v is not None})
-    deprecation = spec.lifecycle.deprecated
-    if deprecation is not None:
-        document["deprecation"] = {
-            "reason": deprecation.reason,
-            "date": deprecation.date.isoformat(),
-        }
-    return document
+def _row(detail: VariantDetail) -> VariantRef:
+    """A summary's row of a variant: which manifest, without its details."""
+    return VariantRef(
+        digest=detail.digest,
+        ref=detail.ref,
+        oci=detail.oci,
+        architecture=detail.architecture,
+        kind=detail.kind,
+    )
 
 
-def _variant_rows(
-    variant: Variant, hosts: _Hosts
-) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(summary row, extra detail fields) for the variant's container and disk, in that order."""
-    manifests: list[tuple[str, ManifestRef]] = []
+def _source(source: model.Source) -> Source:
+    built, prebuilt = source.image_build, source.prebuilt
+    return Source(
+        image_build=(
+            ImageBuildSource(
+                name=built.name,
+                namespace=built.namespace,
+                uid=built.uid,
+                completion_time=built.completion_time,
+                aib_image=built.aib_image,
+                builder_image=built.builder_image,
+                manifest=built.manifest,
+            )
+            if built is not None
+            else None
+        ),
+        prebuilt=PrebuiltSource(origin=prebuilt.origin) if prebuilt is not None else None,
+    )
+
+
+def _variants(variant: Variant, hosts: _Hosts) -> Iterator[VariantDetail]:
+    """The variant's container and disk, in that order, each with its details."""
+    manifests: list[tuple[Literal["container", "disk"], ManifestRef]] = []
     if variant.container is not None:
         manifests.append(("container", variant.container))
     if variant.disk is not None:
         manifests.append(("disk", variant.disk))
     for kind, manifest in manifests:
-        row = {"architecture": variant.architecture, "kind": kind, **hosts.pinned(manifest.ref)}
-        details: dict[str, Any] = {"mediaType": manifest.media_type, "size": manifest.size}
-        if manifest.tag is not None:
-            details["tag"] = manifest.tag
-        details["artifacts"] = []
-        if isinstance(manifest, DiskArtifact):
-            if manifest.artifact_type is not None:
-                details["artifactType"] = manifest.artifact_type
-            details["artifacts"] = [_artifact(manifest, f, hosts) for f in manifest.files]
-        yield row, details
+        digest, public = hosts.public(manifest.ref)
+        disk = manifest if isinstance(manifest, DiskArtifact) else None
+        yield VariantDetail(
+            digest=digest,
+            ref=public,
+            oci=f"oci://{public}",
+            architecture=variant.architecture,
+            kind=kind,
+            tag=manifest.tag,
+            media_type=manifest.media_type,
+            size=manifest.size,
+            artifact_type=disk.artifact_type if disk is not None else None,
+            artifacts=[_artifact(disk, f, hosts) for f in disk.files] if disk is not None else [],
+        )
 
 
-def _artifact(disk: DiskArtifact, file: DiskFile, hosts: _Hosts) -> dict[str, Any]:
-    data = {
-        "title": file.title,
-        "mediaType": file.media_type,
-        "format": file.format,
-        "compression": file.compression,
-        "sha256": file.sha256,
-        "size": file.size,
-        "decompressedSize": file.decompressed_size,
-        "partition": file.partition,
-        "url": file.download_url or hosts.blob_url(disk.ref, file.sha256),
-    }
-    return {k: v for k, v in data.items() if v is not None}
+def _artifact(disk: DiskArtifact, file: DiskFile, hosts: _Hosts) -> Artifact:
+    return Artifact(
+        title=file.title,
+        media_type=file.media_type,
+        format=file.format,
+        compression=file.compression,
+        sha256=file.sha256,
+        size=file.size,
+        decompressed_size=file.decompressed_size,
+        partition=file.partition,
+        url=file.download_url or hosts.blob_url(disk.ref, file.sha256),
+    )
 
 
 @dataclass
 class _Content:
-    """Every version encoded and ordered, plus what the views and image files need."""
+    """Every version ordered, plus what the views and image files need."""
 
     entries: list[_Entry]
     by_name: dict[str, list[_Entry]]
     heads: set[int]
-    vocabulary: dict[str, Any]
+    vocabulary: VocabularyDoc
     values: dict[ViewBy, list[str]]
 
     @classmethod
@@ -438,37 +465,38 @@ class _Content:
             },
         )
 
-    def documents(self, commit: str | None, base_url: str | None) -> Iterator[tuple[str, str]]:
-        """(relative path, JSON text) of every file; the big ones last, so a failure is early."""
+    def documents(self, commit: str | None, base_url: str | None) -> Iterator[tuple[str, bytes]]:
+        """(relative path, JSON) of every file; the big ones last, so a failure is early."""
+        encode = contract.encode
         for entry in self.entries:
-            yield _path("images", entry.name, f"{entry.version}.json"), entry.document
+            yield _path("images", entry.name, f"{entry.version}.json"), encode(entry.document)
         for name, versions in self.by_name.items():
-            yield _path("images", f"{name}.json"), self._image(name, versions)
-        counts: dict[str, dict[str, dict[str, int]]] = {by: {} for by in VIEW_DIMENSIONS}
+            yield _path("images", f"{name}.json"), encode(self._image(name, versions))
+        counts: dict[ViewBy, dict[str, ViewCount]] = {by: {} for by in VIEW_DIMENSIONS}
         yield from self._views(counts)
-        yield "latest.json", self._view("latest", sorted(self.heads))
-        catalog = _json({"commit": commit})
-        base = {"catalog": catalog, "schemaVersion": _json(SCHEMA_VERSION)}
-        if base_url is not None:
-            base["baseUrl"] = _json(base_url)
-        yield "index.json", _object({
-            **base,
-            "kind": _json("Index"),
-            "vocabulary": _json(self.vocabulary),
-            "images": _array(e.summary for e in self.entries),
-        })  # fmt: skip
-        yield SITE_FILE, _object({
-            **base,
-            "kind": _json("Site"),
-            "counts": _json({"images": len(self.by_name), "versions": len(self.entries)}),
-            "vocabulary": _json(self.vocabulary),
-            "views": _json(counts),
-        })  # fmt: skip
-        for kind, model in sorted(DOCUMENTS.items()):
-            schema = json.dumps(schema_for(kind, model), indent=2, sort_keys=True)
-            yield _path("schemas", f"{kind.lower()}.schema.json"), schema
+        yield "latest.json", encode(self._view("latest", sorted(self.heads)))
+        catalog = CatalogInfo(commit=commit)
+        index = IndexDoc(
+            schema_version=SCHEMA_VERSION,
+            catalog=catalog,
+            base_url=base_url,
+            vocabulary=self.vocabulary,
+            images=[e.summary for e in self.entries],
+        )
+        yield "index.json", encode(index)
+        site = SiteDoc(
+            schema_version=SCHEMA_VERSION,
+            catalog=catalog,
+            base_url=base_url,
+            counts=Counts(images=len(self.by_name), versions=len(self.entries)),
+            vocabulary=self.vocabulary,
+            views=counts,
+        )
+        yield SITE_FILE, encode(site)
+        for name, text in contract.schemas().items():
+            yield _path("schemas", name), text.encode("utf-8")
 
-    def _views(self, counts: dict[str, dict[str, dict[str, int]]]) -> Iterator[tuple[str, str]]:
+    def _views(self, counts: dict[ViewBy, dict[str, ViewCount]]) -> Iterator[tuple[str, bytes]]:
         """The files under views/, counting their rows into `counts` for catalog.json.
 
         A latest.json holds both head rows (see `_heads`) of every image with a head that has the
@@ -489,24 +517,26 @@ class _Content:
         for by in VIEW_DIMENSIONS:
             for value in self.values[by]:
                 latest = sorted(i for name in named[by, value] for i in heads_of[name])
-                counts[by][value] = {"latest": len(latest)}
                 folder = _path("views", by, value)
-                yield f"{folder}/latest.json", self._view("latest", latest, by, value)
+                yield (
+                    f"{folder}/latest.json",
+                    contract.encode(self._view("latest", latest, by, value)),
+                )
+                rows = None
                 if by in ALL_VERSION_VIEWS:
-                    counts[by][value]["all"] = len(every[by, value])
-                    yield f"{folder}/all.json", self._view("all", every[by, value], by, value)
+                    rows = every[by, value]
+                    yield f"{folder}/all.json", contract.encode(self._view("all", rows, by, value))
+                counts[by][value] = ViewCount(
+                    latest=len(latest), all=len(rows) if rows is not None else None
+                )
 
-    def _image(self, name: str, versions: list[_Entry]) -> str:
-        latest = next((e.version for e in versions if not e.deprecated), None)
-        fields = {
-            "schemaVersion": _json(SCHEMA_VERSION),
-            "kind": _json("Image"),
-            "name": _json(name),
-            "versions": _array(e.document for e in versions),
-        }
-        if latest is not None:
-            fields["latest"] = _json(latest)
-        return _object(fields)
+    def _image(self, name: str, versions: list[_Entry]) -> ImageDoc:
+        return ImageDoc(
+            schema_version=SCHEMA_VERSION,
+            name=name,
+            latest=next((e.version for e in versions if not e.deprecated), None),
+            versions=[e.document for e in versions],
+        )
 
     def _view(
         self,
@@ -514,16 +544,14 @@ class _Content:
         rows: list[int],
         by: ViewBy | None = None,
         value: str | None = None,
-    ) -> str:
-        fields = {
-            "schemaVersion": _json(SCHEMA_VERSION),
-            "kind": _json("View"),
-            "versions": _json(versions),
-            "images": _array(self.entries[i].summary for i in rows),
-        }
-        if by is not None and value is not None:
-            fields["by"], fields["value"] = _json(by), _json(value)
-        return _object(fields)
+    ) -> ViewDoc:
+        return ViewDoc(
+            schema_version=SCHEMA_VERSION,
+            by=by,
+            value=value,
+            versions=versions,
+            images=[self.entries[i].summary for i in rows],
+        )
 
 
 def _heads(entries: list[_Entry]) -> set[int]:
@@ -545,18 +573,18 @@ def _heads(entries: list[_Entry]) -> set[int]:
     return heads
 
 
-def _vocabulary(vocabulary: Vocabulary, spec: VocabularySpec) -> dict[str, Any]:
+def _vocabulary(vocabulary: Vocabulary, spec: VocabularySpec) -> VocabularyDoc:
     def aliases(table: dict[str, str]) -> dict[str, str]:
         return {alias: name for alias, name in sorted(table.items()) if alias != name}
 
-    return {
-        "architectures": [a.name for a in spec.architectures],
-        "distros": [d.name for d in spec.distros],
-        "targets": {
+    return VocabularyDoc(
+        architectures=[a.name for a in spec.architectures],
+        distros=[d.name for d in spec.distros],
+        targets={
             t.name: [vocabulary.architecture(a) or a for a in t.architectures] for t in spec.targets
         },
-        "aliases": {
-            "architectures": aliases(vocabulary.architectures),
-            "distros": aliases(vocabulary.distros),
-        },
-    }
+        aliases=Aliases(
+            architectures=aliases(vocabulary.architectures),
+            distros=aliases(vocabulary.distros),
+        ),
+    )

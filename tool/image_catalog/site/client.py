@@ -14,43 +14,37 @@ instead of `index.json`.
         print(image.name, image.version, image.variants[0].oci)
     detail = client.show("autosd10-rpi4").version        # the latest version, in full
 
-The client never prints: warnings come back in each result's `warnings`.
+The client never prints: warnings come back in each result's `warnings`. Documents are decoded
+with msgspec straight into the `site.contract` types the builder writes; this module imports
+nothing from the catalog's authoring side (no pydantic, no YAML), so a query starts fast.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
-import http.client
 import json
 import os
-import re
 import time
-import urllib.error
-import urllib.request
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar, get_args
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import ValidationError
+import msgspec
 
 from image_catalog import __version__
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
-from image_catalog.fsutil import atomic_write_text
-from image_catalog.manifest.fieldpath import format_path
-from image_catalog.manifest.model import Name, Version
-from image_catalog.manifest.vocabulary import closest
+from image_catalog.fsutil import atomic_write_bytes
+from image_catalog.naming import closest, is_name, is_version
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
+    Document,
     ImageDoc,
     IndexDoc,
-    IndexModel,
     SiteDoc,
     Summary,
     VersionDoc,
@@ -63,12 +57,10 @@ CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"
 DEFAULT_INDEX = "site"
 DEFAULT_TIMEOUT = 10.0
 
-_NAME = re.compile(str(Name.__metadata__[0].pattern))  # type: ignore[attr-defined]
-_VERSION = re.compile(str(Version.__metadata__[0].pattern))  # type: ignore[attr-defined]
 _UNREACHABLE_STATUS = {429, 500, 502, 503, 504}
 _REFUSED_STATUS = {401, 403, 407}
 
-D = TypeVar("D", bound=IndexModel)
+D = TypeVar("D", bound=Document)
 
 
 class NotInIndex(CatalogError):
@@ -115,7 +107,7 @@ class Answer(Generic[D]):
     warning: str | None = None
 
 
-Parse = Callable[[str, str], D]
+Parse = Callable[[bytes | str, str], D]
 
 
 class SiteReader(Protocol):
@@ -141,19 +133,17 @@ class DirectorySource:
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
         path = self.root / relative
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError as exc:
             raise NotInIndex(f"{path}: no such file in the index") from exc
-        except UnicodeDecodeError as exc:
-            raise CatalogError(f"{path}: not UTF-8 text; the index is corrupt") from exc
         except OSError as exc:
             raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        return Answer(parse(text, str(path)), str(path))
+        return Answer(parse(data, str(path)), str(path))
 
 
 @dataclass(frozen=True)
 class CachedCopy:
-    text: str
+    body: bytes
     etag: str | None
     last_modified: str | None
     checked_at: float
@@ -175,18 +165,18 @@ class Cache:
     def get(self, url: str) -> CachedCopy | None:
         body_path, meta_path = self._paths(url)
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            text = body_path.read_text(encoding="utf-8")
+            meta = json.loads(meta_path.read_bytes())
+            body = body_path.read_bytes()
         except (OSError, ValueError):
             return None
         if not isinstance(meta, dict) or meta.get("url") != url:
             return None
-        if meta.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
+        if meta.get("sha256") != hashlib.sha256(body).hexdigest():
             return None
         checked = meta.get("checkedAt", 0)
         if not isinstance(checked, int | float):
             return None  # damaged metadata: as good as no cached copy
-        return CachedCopy(text, meta.get("etag"), meta.get("lastModified"), float(checked))
+        return CachedCopy(body, meta.get("etag"), meta.get("lastModified"), float(checked))
 
     def put(self, url: str, copy: CachedCopy, *, body: bool = True) -> None:
         """Store a copy; body=False only records that the server confirmed it (after a 304)."""
@@ -196,11 +186,11 @@ class Cache:
             "etag": copy.etag,
             "lastModified": copy.last_modified,
             "checkedAt": copy.checked_at,
-            "sha256": hashlib.sha256(copy.text.encode("utf-8")).hexdigest(),
+            "sha256": hashlib.sha256(copy.body).hexdigest(),
         }
         if body:
-            atomic_write_text(body_path, copy.text)
-        atomic_write_text(meta_path, json.dumps(meta, sort_keys=True) + "\n")
+            atomic_write_bytes(body_path, copy.body)
+        atomic_write_bytes(meta_path, (json.dumps(meta, sort_keys=True) + "\n").encode("utf-8"))
 
     def drop(self, url: str) -> None:
         for path in self._paths(url):
@@ -210,7 +200,7 @@ class Cache:
 @dataclass(frozen=True)
 class _Response:
     status: int
-    text: str
+    body: bytes
     etag: str | None
     last_modified: str | None
 
@@ -249,23 +239,28 @@ class HttpSource:
             warning = (
                 f"{url}: the index server is unreachable ({exc}); using the copy cached {age} ago"
             )
-            return Answer(parse(cached.text, f"{url} (cached)"), url, warning)
+            return Answer(parse(cached.body, f"{url} (cached)"), url, warning)
         if response.status == 304 and cached is not None:
             try:
-                doc = parse(cached.text, f"{url} (cached)")
+                doc = parse(cached.body, f"{url} (cached)")
             except CatalogError:
                 # A copy this client cannot read (written by another version): fetch it whole.
                 self._drop(url)
                 return self.read(relative, parse)
-            confirmed = CachedCopy(cached.text, cached.etag, cached.last_modified, self.clock())
+            confirmed = CachedCopy(cached.body, cached.etag, cached.last_modified, self.clock())
             self._store(url, confirmed, body=False)
             return Answer(doc, url)
-        doc = parse(response.text, url)  # only a body that parses is cached
-        copy = CachedCopy(response.text, response.etag, response.last_modified, self.clock())
+        doc = parse(response.body, url)  # only a body that parses is cached
+        copy = CachedCopy(response.body, response.etag, response.last_modified, self.clock())
         self._store(url, copy)
         return Answer(doc, url)
 
     def _get(self, url: str, cached: CachedCopy | None) -> _Response:
+        # Imported here: a query of a local folder does not pay for the HTTP and TLS modules.
+        import http.client
+        import urllib.error
+        import urllib.request
+
         headers = {
             "User-Agent": f"image-catalog/{__version__}",
             "Accept": "application/json",
@@ -294,7 +289,7 @@ class HttpSource:
 
     def _status(self, url: str, code: int, reason: str, cached: CachedCopy | None) -> _Response:
         if code == 304 and cached is not None:
-            return _Response(304, "", None, None)
+            return _Response(304, b"", None, None)
         if code in (404, 410):
             raise NotInIndex(f"{url}: not found (HTTP {code})")
         if code in _UNREACHABLE_STATUS:
@@ -315,16 +310,17 @@ class HttpSource:
             self.cache.drop(url)
 
 
-def _decode(url: str, body: bytes, headers: Message) -> str:
+def _decode(url: str, body: bytes, headers: Message) -> bytes:
+    """The body without its gzip Content-Encoding; parsing checks that it is UTF-8 JSON."""
     if headers.get("Content-Encoding", "identity").lower() == "gzip":
+        import gzip
+        import zlib
+
         try:
-            body = gzip.decompress(body)
+            return gzip.decompress(body)
         except (OSError, EOFError, zlib.error) as exc:
             raise CatalogError(f"{url}: the gzip-encoded answer is corrupt ({exc})") from exc
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"{url}: the answer is not UTF-8 text; the index is corrupt") from exc
+    return body
 
 
 def open_source(
@@ -346,46 +342,77 @@ def open_source(
 # --- parsing ----------------------------------------------------------------------------------
 
 
-def parser(model: type[D]) -> Parse[D]:
-    """Parse and check one index document: JSON, then schemaVersion and kind, then the model."""
-    kind = get_args(model.model_fields["kind"].annotation)[0]
+class _Header(msgspec.Struct, rename="camel"):
+    """What every document starts with, read when a document does not decode as expected."""
 
-    def parse(text: str, where: str) -> D:
+    schema_version: Any = None
+    kind: Any = None
+
+
+_DECODERS: dict[type[Document], msgspec.json.Decoder[Any]] = {}
+
+
+def parser(model: type[D]) -> Parse[D]:
+    """Parse and check one index document: JSON, then schemaVersion and kind, then the model.
+
+    The document is decoded into `model` in one pass; only when that fails (or names another
+    schemaVersion) is it read again for its header, to say which of the three is wrong.
+    """
+    kind = model.__struct_config__.tag
+    decoder = _DECODERS.get(model)
+    if decoder is None:
+        decoder = _DECODERS[model] = msgspec.json.Decoder(model)
+
+    def parse(data: bytes | str, where: str) -> D:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            doc: D = decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            _check_header(data, where, kind)
+            raise CatalogError(f"{where}: not a valid {kind} document: {_problem(exc)}") from exc
+        except msgspec.DecodeError as exc:
             raise CatalogError(
-                f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-                "the file is truncated or corrupt: rebuild or republish the index"
+                f"{where}: not valid JSON ({exc}); the file is truncated or corrupt: rebuild or "
+                "republish the index"
             ) from exc
-        if not isinstance(data, dict):
-            raise CatalogError(f"{where}: not an image-catalog index document")
-        version = data.get("schemaVersion")
-        if version != SCHEMA_VERSION:
-            advice = (
-                "upgrade image-catalog"
-                if isinstance(version, int) and version > SCHEMA_VERSION
-                else "rebuild the index"
-            )
-            raise CatalogError(
-                f"{where}: schemaVersion {version!r} is not supported (this image-catalog reads "
-                f"schemaVersion {SCHEMA_VERSION}): {advice}"
-            )
-        if data.get("kind") != kind:
-            raise CatalogError(
-                f"{where}: a document of kind {data.get('kind')!r} where kind {kind!r} belongs"
-            )
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            more = exc.error_count() - 1
-            raise CatalogError(
-                f"{where}: not a valid {kind} document: {format_path(first['loc'])}: "
-                f"{first['msg']}" + (f" (and {more} more problems)" if more else "")
-            ) from exc
+        if doc.schema_version != SCHEMA_VERSION:
+            _check_header(data, where, kind)
+        return doc
 
     return parse
+
+
+def _check_header(data: bytes | str, where: str, kind: object) -> None:
+    try:
+        header = msgspec.json.decode(data, type=_Header)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise CatalogError(f"{where}: not an image-catalog index document") from exc
+    version = header.schema_version
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        advice = (
+            "upgrade image-catalog"
+            if isinstance(version, int) and version > SCHEMA_VERSION
+            else "rebuild the index"
+        )
+        raise CatalogError(
+            f"{where}: schemaVersion {version!r} is not supported (this image-catalog reads "
+            f"schemaVersion {SCHEMA_VERSION}): {advice}"
+        )
+    if header.kind != kind:
+        raise CatalogError(
+            f"{where}: a document of kind {header.kind!r} where kind {kind!r} belongs"
+        )
+
+
+def _problem(error: msgspec.ValidationError) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.images[0].size`" as "images[0].size: ..."."""
+    text, _, at = str(error).partition(" - at `")
+    path = at.rstrip("`").removeprefix("$").removeprefix(".")
+    missing = "Object missing required field `"
+    if text.startswith(missing):
+        field_name = text.removeprefix(missing).rstrip("`")
+        path = f"{path}.{field_name}" if path else field_name
+        text = "Field required"
+    return f"{path}: {text}" if path else text
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -504,9 +531,9 @@ def select(rows: Iterable[Summary], query: Query) -> list[Summary]:
 
 def check_name(name: str, version: str | None = None) -> None:
     """Names and versions become paths and URLs: refuse anything the catalog would refuse."""
-    if not _NAME.match(name):
+    if not is_name(name):
         raise UsageError(f"{name!r} is not an image name (lowercase letters, digits and '-')")
-    if version is not None and not _VERSION.match(version):
+    if version is not None and not is_version(version):
         raise UsageError(f"{version!r} is not a version (letters, digits, '.', '_' and '-')")
 
 

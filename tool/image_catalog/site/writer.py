@@ -55,13 +55,13 @@ class SiteWriter:
     def total_bytes(self) -> int:
         return sum(self.sizes.values())
 
-    def write(self, relative: str, text: str) -> None:
+    def write(self, relative: str, data: bytes) -> None:
+        """Queue one file: `data` (UTF-8 JSON) and a final newline."""
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             self._folders.add(folder)
-        data = (text + "\n").encode("utf-8")
-        self._pending.append(self._pool.submit(_store, self.root, relative, data))
+        self._pending.append(self._pool.submit(_store, self.root, relative, data + b"\n"))
         if len(self._pending) > _IN_FLIGHT:
             self._collect(self._pending.popleft())
 

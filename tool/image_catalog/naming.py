@@ -1,0 +1,36 @@
+"""Image names and versions, and spelling hints: shared by the catalog's models and the reader.
+
+Names and versions end up in paths, URLs and command lines, so both sides check them with the
+same patterns. This module imports the standard library only: the reader depends on it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+# A DNS-1123 label: no separators, whitespace, control characters or leading '-'.
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+NAME_MAX_LENGTH = 63
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]*$"
+VERSION_MAX_LENGTH = 64
+
+_NAME = re.compile(NAME_PATTERN)
+_VERSION = re.compile(VERSION_PATTERN)
+
+
+def is_name(text: str) -> bool:
+    """True for an image name the catalog accepts (pattern only; the model also bounds length)."""
+    return _NAME.match(text) is not None
+
+
+def is_version(text: str) -> bool:
+    """True for a version the catalog accepts (pattern only; the model also bounds length)."""
+    return _VERSION.match(text) is not None
+
+
+def closest(name: str, known: Iterable[str]) -> str:
+    """A hint naming the closest known spelling, or an empty string."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f"; did you mean {match[0]!r}?" if match else ""

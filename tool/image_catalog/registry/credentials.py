@@ -1,10 +1,12 @@
 """How skopeo authenticates with, and trusts, each declared registry.
 
-Credentials reach skopeo only through a private temporary containers auth file (`--authfile`),
-written for the call and removed after it: never `--creds`, never a secret in argv, in skopeo's
-environment, in a message or an exception. The service-account token is read from its file at every
-call because the kubelet rotates it. A registry's CA reaches skopeo as a `--cert-dir` holding only
-that CA.
+Credentials reach skopeo only through a containers auth file (`--authfile`) with no name on disk:
+a memfd (where there is none, a temp file unlinked before skopeo starts), inherited by skopeo as a
+descriptor and named `/proc/self/fd/N`, which skopeo 1.9 opens like any file. It dies with the
+last process holding it, so not even SIGKILL leaves it behind. Never `--creds`, never a secret in
+argv, in skopeo's environment, in a message or an exception. The service-account token is read
+from its file at every call because the kubelet rotates it. A registry's CA reaches skopeo as a
+`--cert-dir` holding only that CA, in a private scratch folder.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from image_catalog.registry.errors import (
     describe,
     file_of,
 )
+from image_catalog.scratch import Scratch, make_scratch
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Credentials:
 
     args: tuple[str, ...]
     secrets: tuple[str, ...] = ()
+    pass_fds: tuple[int, ...] = ()
 
 
 class CredentialStore:
@@ -55,6 +59,7 @@ class CredentialStore:
         self._private: Path | None = None
         self._cert_dirs: dict[str, Path] = {}
         self._closed = False
+        self._scratch: Scratch | None = None
 
     @property
     def private(self) -> Path | None:
@@ -88,27 +93,37 @@ class CredentialStore:
         username, password = _secret(registry, auth)
         encoded = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         document = json.dumps({"auths": {registry.spec.host: {"auth": encoded}}})
+        fd = self._anonymous_file()
+        try:
+            os.write(fd, document.encode("utf-8"))
+            os.lseek(fd, 0, os.SEEK_SET)
+            # One descriptor per call, so concurrent calls and a token rotated between them never
+            # share one. skopeo opens the path anew (the offset does not matter), possibly twice.
+            yield Credentials(("--authfile", f"/proc/self/fd/{fd}"), (password, encoded), (fd,))
+        finally:
+            os.close(fd)
+
+    def _anonymous_file(self) -> int:
+        """A readable, writable file descriptor with no name on disk, mode 0600."""
+        with contextlib.suppress(AttributeError, OSError):  # no memfd on this system
+            return os.memfd_create("image-catalog-auth", os.MFD_CLOEXEC)
         with self._lock:
             folder = self._private_dir()
-        # mkstemp creates the file 0600 and exclusively: one file per call, so concurrent calls
-        # and a token rotated between them never share one.
         fd, name = tempfile.mkstemp(prefix="auth-", suffix=".json", dir=folder)
-        path = Path(name)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                stream.write(document)
-            yield Credentials(("--authfile", name), (password, encoded))
-        finally:
-            path.unlink(missing_ok=True)
+        os.unlink(name)
+        return fd
 
     def close(self) -> None:
         """Remove the private temp folder; no credentials are handed out afterwards."""
         with self._lock:
             self._closed = True
             private, self._private = self._private, None
+            scratch, self._scratch = self._scratch, None
             self._cert_dirs.clear()
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)
+        if scratch is not None:
+            scratch.release()
 
     def _cert_dir(self, registry: Registry) -> Path:
         """A folder holding only the registry's CA as ca.crt, which is what --cert-dir reads."""
@@ -136,8 +151,8 @@ class CredentialStore:
         if self._closed:
             raise RegistryFailure("the registry client is closed")
         if self._private is None:
-            self._private = Path(tempfile.mkdtemp(prefix="image-catalog-registry-"))
-            os.chmod(self._private, 0o700)
+            self._scratch = make_scratch(Path(tempfile.gettempdir()), "image-catalog-registry-")
+            self._private = self._scratch.path
         return self._private
 
 

@@ -229,7 +229,7 @@ class Skopeo:
                 *credentials.args,
                 f"docker://{reference}",
             ]
-            run = self._run(argv)
+            run = self._run(argv, credentials.pass_fds)
         if run.returncode == 0:
             return run.stdout
         if run.returncode is None:
@@ -245,7 +245,7 @@ class Skopeo:
             detail=detail,
         )
 
-    def _run(self, argv: list[str]) -> _Run:
+    def _run(self, argv: list[str], pass_fds: Sequence[int] = ()) -> _Run:
         """Run one skopeo process; on the deadline kill its whole process group."""
         with self._lock:
             if self._closed:
@@ -260,6 +260,7 @@ class Skopeo:
                 stderr=subprocess.PIPE,
                 env=self._environment,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         except FileNotFoundError as exc:
             raise SkopeoNotFound(f"{self.executable} is gone: {INSTALL_HINT}") from exc

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     INTERNAL = 3
     UNAVAILABLE = 4
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class ImageCatalogError(Exception):

@@ -2,7 +2,7 @@
 
 This is the one boundary that turns exceptions into exit codes: 0 done, 1 the catalog or input is
 wrong, 2 usage error, 3 unexpected internal error, 4 a registry could not be reached (retry), 130
-interrupted.
+interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from image_catalog.cli import (
     validate_cmd,
 )
 from image_catalog.cli.common import COMMANDS_HELP, common_parent
+from image_catalog.cli.signals import Terminated, terminate_like_interrupt
 from image_catalog.errors import ExitCode, ImageCatalogError
 
 COMMANDS = [
@@ -59,10 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        with terminate_like_interrupt():
+            return int(args.run(args))
     except ImageCatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return int(ExitCode.TERMINATED)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)

@@ -29,6 +29,7 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from image_catalog.errors import CatalogError
 from image_catalog.manifest.fieldpath import FieldPath, format_path
+from image_catalog.manifest.workers import die_with_parent
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # far beyond any catalog file; keeps a hostile file from exhausting the stack
@@ -311,7 +312,9 @@ def load_mappings(files: Sequence[tuple[Path, str]]) -> Iterator[dict[str, Any] 
         yield from (_load_or_error(f) for f in files)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         yield from pool.map(_load_or_error, files, chunksize=max(64, len(files) // workers // 16))
 
 

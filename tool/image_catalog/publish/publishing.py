@@ -9,7 +9,6 @@ never rewrites a published entry.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from image_catalog.publish.imagebuild import BuildInfo
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.oci import ManifestInfo, ManifestKind
 from image_catalog.registry.online import check_online
+from image_catalog.scratch import scratch_dir
 
 AIB = "automotive.sdv.cloud.redhat.com/"
 _TEMPLATES = jinja2.Environment(
@@ -523,8 +523,8 @@ def _check_candidate(
     catalog: Catalog, client: RegistryClient, document: dict[str, Any], text: str, shown: str
 ) -> CatalogImage:
     """Run the offline and online checks CI runs, on the manifest before it is written."""
-    with tempfile.TemporaryDirectory(prefix="image-catalog-publish-") as tmp:
-        source = Path(tmp) / "candidate.yaml"
+    with scratch_dir(None, "image-catalog-publish-") as tmp:
+        source = tmp / "candidate.yaml"
         source.write_text(text, encoding="utf-8")
         try:
             model = CatalogImage.model_validate(

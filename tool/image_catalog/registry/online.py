@@ -144,6 +144,9 @@ def check_entries(
             outcomes[futures[future]] = future.result()
             if progress is not None:
                 progress(done, len(entries))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the running skopeo processes now
+        client.close()
+        raise
     finally:
         # On an error or Ctrl-C, drop what has not started; what runs ends within its timeout.
         pool.shutdown(wait=True, cancel_futures=True)

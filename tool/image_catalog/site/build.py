@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from image_catalog.manifest.model import (
     VocabularySpec,
 )
 from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.scratch import make_scratch
 from image_catalog.site import contract
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
@@ -154,7 +154,9 @@ def build_site(
     content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec, first)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+        # Locked while this build lives; what a killed build left is removed here.
+        scratch = make_scratch(out.parent, f".{out.name}.build-")
+        staging = scratch.path
     except OSError as exc:
         raise SiteWriteError(f"cannot write the site into {out}: {exc.strerror or exc}") from exc
     try:
@@ -172,6 +174,7 @@ def build_site(
         ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        scratch.release()
     return BuildResult(
         out=out,
         commit=commit,

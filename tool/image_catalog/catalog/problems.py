@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -48,9 +48,10 @@ class Problem:
         return f"{self.location()}:{field_part} {self.message}"
 
 
-def locate_all(problems: Iterable[Problem]) -> None:
-    """Fill in line and column from each problem's field path (one parse per file)."""
-    locator = Locator()
+def locate_all(problems: Iterable[Problem], texts: Mapping[Path, str] | None = None) -> None:
+    """Fill in line and column from each problem's field path (one parse per file); `texts`
+    hold the text of files that are not written yet."""
+    locator = Locator(texts)
     for problem in problems:
         if problem.line is None and problem.source is not None:
             position = locator.position(problem.source, problem.path)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from image_catalog.catalog.git import Identity
-from image_catalog.catalog.loader import load_catalog
+from image_catalog.catalog.loader import Catalog
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, PublishReporter
 from image_catalog.errors import ExitCode, UsageError
@@ -19,6 +19,7 @@ from image_catalog.publish.publishing import (
     PublishResult,
     publish_image,
     publish_imagebuild,
+    valid_catalog,
 )
 from image_catalog.registry.client import RegistryClient
 
@@ -114,10 +115,6 @@ def _options(args: argparse.Namespace) -> Options:
     )
 
 
-def _client(catalog_dir: Path) -> RegistryClient:
-    return RegistryClient([r.model for r in load_catalog(catalog_dir).registries])
-
-
 def run_imagebuild(args: argparse.Namespace) -> int:
     if args.file == "-":
         where = "<stdin>"
@@ -131,8 +128,9 @@ def run_imagebuild(args: argparse.Namespace) -> int:
                 raise UsageError(f"{args.file}: no such file") from exc
             raise
     build = parse_imagebuild(data, where)
-    with _client(args.catalog) as client:
-        result = publish_imagebuild(args.catalog, build, client, _options(args))
+    catalog = valid_catalog(args.catalog)
+    with _client(catalog) as client:
+        result = publish_imagebuild(catalog, build, client, _options(args))
     return _report(args, result)
 
 
@@ -143,9 +141,14 @@ def run_image(args: argparse.Namespace) -> int:
         architecture=args.arch,
         origin=args.origin,
     )
-    with _client(args.catalog) as client:
-        result = publish_image(args.catalog, args.ref, prebuilt, client, _options(args))
+    catalog = valid_catalog(args.catalog)
+    with _client(catalog) as client:
+        result = publish_image(catalog, args.ref, prebuilt, client, _options(args))
     return _report(args, result)
+
+
+def _client(catalog: Catalog) -> RegistryClient:
+    return RegistryClient([r.model for r in catalog.registries])
 
 
 def _report(args: argparse.Namespace, result: PublishResult) -> int:

@@ -351,18 +351,31 @@ def _round_trip(positions: bool = False) -> YAML:
 class Locator:
     """Finds where a field path sits in a file; parses each file at most once."""
 
-    def __init__(self) -> None:
+    def __init__(self, texts: Mapping[Path, str] | None = None) -> None:
+        """`texts` stand in for files not written yet (a manifest about to be published)."""
         self._trees: dict[str, Any] = {}
+        for file, text in (texts or {}).items():
+            self._trees[str(file)] = _positions(text)
 
     def position(self, file: Path, path: Sequence[str | int]) -> Position | None:
         key = str(file)
         if key not in self._trees:
             try:
-                self._trees[key] = _round_trip(positions=True).load(read_text(file))
-            except (LoadError, ValueError, RecursionError, RuamelYAMLError):
-                # The problem itself was reported when the file was loaded.
+                text = read_text(file)
+            except LoadError:  # the problem itself was reported when the file was loaded
                 self._trees[key] = None
+            else:
+                self._trees[key] = _positions(text)
         return locate(self._trees[key], path)
+
+
+def _positions(text: str) -> Any:
+    """A round-trip tree of the text, which knows where each key and item sits; None when the
+    text is not YAML a catalog file may hold."""
+    try:
+        return _round_trip(positions=True).load(text)
+    except (ValueError, RecursionError, RuamelYAMLError):
+        return None
 
 
 def locate(tree: Any, path: Sequence[str | int]) -> Position | None:

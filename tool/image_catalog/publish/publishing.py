@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn, cast
 
 import jinja2
 from pydantic import ValidationError
@@ -25,13 +25,19 @@ from image_catalog.catalog.validate import check_entry, check_path, validate_cat
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_text
 from image_catalog.manifest.load import dump_document
-from image_catalog.manifest.model import API_VERSION, CatalogImage, schema_header
+from image_catalog.manifest.model import CatalogImage, schema_header
 from image_catalog.manifest.reference import Reference
+from image_catalog.publish.draft import (
+    DiskData,
+    DiskFileData,
+    Draft,
+    ManifestData,
+    VariantData,
+)
 from image_catalog.publish.imagebuild import BuildInfo
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.oci import ManifestInfo, ManifestKind
 from image_catalog.registry.online import check_online
-from image_catalog.scratch import scratch_dir
 
 AIB = "automotive.sdv.cloud.redhat.com/"
 _TEMPLATES = jinja2.Environment(
@@ -94,14 +100,14 @@ class PublishResult:
 
 
 def publish_imagebuild(
-    catalog_dir: Path,
+    catalog: Catalog,
     build: BuildInfo,
     client: RegistryClient,
     options: Options,
     now: datetime | None = None,
 ) -> PublishResult:
-    catalog = _valid_catalog(catalog_dir)
-    variants: dict[str, dict[str, Any]] = {}
+    """Publish what a completed ImageBuild pushed into `catalog` (loaded by `valid_catalog`)."""
+    variants: dict[str, VariantData] = {}
     index = None
     annotations: dict[str, str] = {}
     if build.container_ref:
@@ -143,28 +149,18 @@ def publish_imagebuild(
     ):
         if value:
             source[key] = value
-    spec: dict[str, Any] = {
-        "displayName": options.display_name or f"{distro} for {target}",
-        "distro": distro,
-        "targets": [{"name": target, "verified": options.verified}],
-        "bootc": build.mode == "bootc",
-    }
-    if build.mode:
-        spec["buildMode"] = build.mode
-    if build.export_format:
-        spec["exportFormat"] = build.export_format
-    default_version = _version_from_time(build.completion_time)
-    return _publish(
-        catalog,
-        client,
-        options,
-        spec,
-        index,
-        variants,
-        {"imageBuild": source},
-        default_version,
-        now,
+    draft = Draft(
+        distro=distro,
+        targets=[target],
+        variants=variants,
+        source={"imageBuild": source},
+        default_version=_version_from_time(build.completion_time),
+        bootc=build.mode == "bootc",
+        index=index,
+        build_mode=build.mode or None,
+        export_format=build.export_format or None,
     )
+    return _publish(catalog, client, options, draft, now)
 
 
 # Clocks of the build pod and of the pushing tool differ a little; a later build differs by hours.
@@ -185,21 +181,21 @@ def _refuse_newer(info: ManifestInfo, build: BuildInfo) -> None:
 
 
 def publish_image(
-    catalog_dir: Path,
+    catalog: Catalog,
     ref: str,
     prebuilt: Prebuilt,
     client: RegistryClient,
     options: Options,
     now: datetime | None = None,
 ) -> PublishResult:
-    catalog = _valid_catalog(catalog_dir)
+    """Publish a prebuilt image or disk artifact into `catalog` (loaded by `valid_catalog`)."""
     try:
         Reference.parse(ref)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     info = client.inspect(ref)
     found = _aib_annotations(info)
-    variants: dict[str, dict[str, Any]] = {}
+    variants: dict[str, VariantData] = {}
     index = None
     if info.kind is ManifestKind.ARTIFACT:
         arch = _canonical(catalog, prebuilt.architecture or found.get("arch"))
@@ -219,8 +215,9 @@ def publish_image(
             index = None  # one platform of a multi-arch image: the index would list more
         if info.kind is ManifestKind.INDEX and variants:
             # An index has no labels of its own: its images' configs carry them (bootc, AIB).
-            first = next(iter(variants.values()))["container"]["ref"]
-            platform_image = client.inspect(first)
+            first = next(iter(variants.values()))
+            assert "container" in first  # every variant of an image holds its container
+            platform_image = client.inspect(first["container"]["ref"])
             found = {**_aib_annotations(platform_image), **found}
             info = replace(
                 info,
@@ -244,32 +241,24 @@ def publish_image(
             f"{ref} does not say everything a catalog entry needs (no AIB annotations or labels "
             f"for it); add {' '.join(missing)}"
         )
-    spec: dict[str, Any] = {
-        "displayName": options.display_name or f"{distro} for {', '.join(targets)}",
-        "distro": distro,
-        "targets": [{"name": t, "verified": options.verified} for t in targets],
-        "bootc": info.labels.get("containers.bootc") == "1",
-    }
-    if "export-format" in found:
-        spec["exportFormat"] = found["export-format"]
-    origin = prebuilt.origin or str(info.reference)
-    return _publish(
-        catalog,
-        client,
-        options,
-        spec,
-        index,
-        variants,
-        {"prebuilt": {"origin": origin}},
-        version,
-        now,
+    draft = Draft(
+        distro=distro,
+        targets=targets,
+        variants=variants,
+        source={"prebuilt": {"origin": prebuilt.origin or str(info.reference)}},
+        default_version=version,
+        bootc=info.labels.get("containers.bootc") == "1",
+        index=index,
+        export_format=found.get("export-format"),
     )
+    return _publish(catalog, client, options, draft, now)
 
 
 # --- building the entry --------------------------------------------------------------------------
 
 
-def _valid_catalog(catalog_dir: Path) -> Catalog:
+def valid_catalog(catalog_dir: Path) -> Catalog:
+    """The catalog to publish into, loaded once; a `PublishRejected` when it is not valid."""
     catalog, report = validate_catalog(catalog_dir)
     if not report.ok:
         raise PublishRejected(
@@ -289,17 +278,21 @@ def _canonical(catalog: Catalog, arch: str | None) -> str | None:
     return canonical
 
 
-def _manifest(info: ManifestInfo, digest: str | None = None) -> dict[str, Any]:
-    held: dict[str, Any] = {"ref": info.reference.pinned(digest or info.digest)}
+def _manifest(info: ManifestInfo) -> ManifestData:
+    ref = info.reference.pinned(info.digest)
     if info.reference.tag:
-        held["tag"] = info.reference.tag
-    held.update({"mediaType": info.media_type, "size": info.size})
-    return held
+        return {
+            "ref": ref,
+            "tag": info.reference.tag,
+            "mediaType": info.media_type,
+            "size": info.size,
+        }
+    return {"ref": ref, "mediaType": info.media_type, "size": info.size}
 
 
 def _containers(
     catalog: Catalog, info: ManifestInfo, wanted: str | None = None
-) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+) -> tuple[ManifestData | None, dict[str, ManifestData]]:
     """The index (if any) and one container per architecture, all pinned by digest.
 
     With `wanted`, platforms the vocabulary does not know are passed over instead of refused.
@@ -314,7 +307,7 @@ def _containers(
         if arch is None:
             raise CatalogError(f"{info.reference}: the image config names no architecture")
         return None, {arch: _manifest(info)}
-    containers: dict[str, dict[str, Any]] = {}
+    containers: dict[str, ManifestData] = {}
     for platform in info.platforms:
         if platform.os != "linux" or platform.architecture == "unknown":
             continue  # attestations and other non-runnable entries of an index
@@ -340,34 +333,40 @@ _DISK_MEDIA = re.compile(
 )
 
 
-def _disk(info: ManifestInfo) -> dict[str, Any]:
+def _disk(info: ManifestInfo) -> DiskData:
     if info.kind is not ManifestKind.ARTIFACT:
         raise CatalogError(
             f"{info.reference} is a container {info.kind.value}, not a disk-image artifact"
         )
-    files = []
+    files: list[DiskFileData] = []
     for i, layer in enumerate(info.layers):
-        entry: dict[str, Any] = {
-            "title": layer.title or f"layer-{i}",
-            "mediaType": layer.media_type,
-        }
-        match = _DISK_MEDIA.match(layer.media_type)
-        if match:
-            entry["format"] = match["format"]
-            if match["c"] in ("gzip", "lz4", "xz", "zstd"):
-                entry["compression"] = match["c"]
-        entry["sha256"] = layer.digest.removeprefix("sha256:")
-        entry["size"] = layer.size
+        entry = cast(
+            DiskFileData,
+            {
+                "title": layer.title or f"layer-{i}",
+                "mediaType": layer.media_type,
+                **_disk_format(layer.media_type),
+                "sha256": layer.digest.removeprefix("sha256:"),
+                "size": layer.size,
+            },
+        )
         if layer.decompressed_size is not None:
             entry["decompressedSize"] = layer.decompressed_size
         if layer.partition:
             entry["partition"] = layer.partition
         files.append(entry)
-    disk = _manifest(info)
-    if info.artifact_type:
-        disk["artifactType"] = info.artifact_type
-    disk["files"] = files
-    return disk
+    artifact = {"artifactType": info.artifact_type} if info.artifact_type else {}
+    return cast(DiskData, {**_manifest(info), **artifact, "files": files})
+
+
+def _disk_format(media_type: str) -> dict[str, str]:
+    """The format and compression a disk file's media type names, in file field names."""
+    match = _DISK_MEDIA.match(media_type)
+    if match is None:
+        return {}
+    if match["c"] in ("gzip", "lz4", "xz", "zstd"):
+        return {"format": match["format"], "compression": match["c"]}
+    return {"format": match["format"]}
 
 
 def _aib_annotations(info: ManifestInfo) -> dict[str, str]:
@@ -421,47 +420,38 @@ def _publish(
     catalog: Catalog,
     client: RegistryClient,
     options: Options,
-    spec: dict[str, Any],
-    index: dict[str, Any] | None,
-    variants: dict[str, dict[str, Any]],
-    source: dict[str, Any],
-    default_version: str,
+    draft: Draft,
     now: datetime | None,
 ) -> PublishResult:
-    if not variants:
+    if not draft.variants:
         raise CatalogError("nothing to publish: no container image or disk artifact was found")
-    arches = sorted(variants)
-    name = options.name or default_name(catalog, spec["distro"], spec["targets"][0]["name"], arches)
-    version = options.version or default_version
-    if options.description:
-        spec["description"] = options.description
-    if options.tags:
-        spec["tags"] = list(dict.fromkeys(options.tags))
-    if index is not None:
-        spec["index"] = index
-    spec["variants"] = [variants[a] for a in arches]
-    spec["source"] = source
-    spec["publishedAt"] = _rfc3339(now or datetime.now(UTC))
-    document = {
-        "apiVersion": API_VERSION,
-        "kind": "CatalogImage",
-        "metadata": {"name": name, "version": version},
-        "spec": spec,
-    }
+    name = options.name or default_name(
+        catalog, draft.distro, draft.targets[0], draft.architectures
+    )
+    version = options.version or draft.default_version
+    document = draft.document(
+        name=name,
+        version=version,
+        display_name=options.display_name,
+        description=options.description,
+        tags=options.tags,
+        verified=options.verified,
+        published_at=_rfc3339(now or datetime.now(UTC)),
+    )
     relative = f"{IMAGES_DIR}/{name}/{version}.yaml"
-    shown = display_path(catalog.root, relative)
+    target = catalog.root / relative
     text = dump_document(document, schema_header("CatalogImage", 3))
-    entry_id = f"{name}@{version}"
+    candidate = _candidate(catalog, document, text, target)
+    entry_id = candidate.model.id
 
-    wanted = set(re.findall(r"sha256:[0-9a-f]{64}", _refs_text(spec)))
+    wanted = {manifest.digest for _, manifest in candidate.model.manifests()}
     existing = _holding_exactly(catalog, wanted)
     if existing is not None:
         return PublishResult("unchanged", existing.model.id, existing.file, text, existing.file)
-    target = catalog.root / relative
     if target.exists():
         raise CatalogError(
-            f"{shown}: {entry_id} is already published with other digests; a published version "
-            "never changes: choose a new --version"
+            f"{candidate.file}: {entry_id} is already published with other digests; a published "
+            "version never changes: choose a new --version"
         )
     _refuse_overlap(catalog, wanted)
     repo = GitRepo(catalog.root) if options.branch else None
@@ -469,8 +459,9 @@ def _publish(
         repo.check_new_branch(options.branch)
         repo.signature(options.author)  # no identity must fail now, before anything is written
 
-    model = _check_candidate(catalog, client, document, text, shown)
-    result = PublishResult("dry-run", entry_id, shown, text, registry_calls=client.calls)
+    _check_candidate(catalog, client, candidate, text)
+    model = candidate.model
+    result = PublishResult("dry-run", entry_id, candidate.file, text, registry_calls=client.calls)
     if options.dry_run:
         return result
     if repo is not None and options.branch:
@@ -512,42 +503,40 @@ def _refuse_overlap(catalog: Catalog, wanted: set[str]) -> None:
             )
 
 
-def _refs_text(spec: dict[str, Any]) -> str:
-    refs = [spec["index"]["ref"]] if "index" in spec else []
-    for variant in spec["variants"]:
-        refs += [variant[part]["ref"] for part in ("container", "disk") if part in variant]
-    return " ".join(refs)
+def _candidate(
+    catalog: Catalog, document: dict[str, Any], text: str, target: Path
+) -> Loaded[CatalogImage]:
+    """The new entry validated as a `CatalogImage`, as if it were the file `target` holding
+    `text`; a `PublishRejected` with located problems when it does not validate."""
+    shown = display_path(catalog.root, target.relative_to(catalog.root).as_posix())
+    try:
+        model = CatalogImage.model_validate(document, context={"vocabulary": catalog.vocabulary})
+    except ValidationError as exc:
+        _reject(from_validation_error(exc, shown, document, target), target, text)
+    return Loaded(model, shown, target, document)
+
+
+def _reject(problems: list[Problem], target: Path, text: str) -> NoReturn:
+    locate_all(problems, {target: text})
+    raise PublishRejected(sorted(problems, key=sort_key)) from None
 
 
 def _check_candidate(
-    catalog: Catalog, client: RegistryClient, document: dict[str, Any], text: str, shown: str
-) -> CatalogImage:
+    catalog: Catalog, client: RegistryClient, candidate: Loaded[CatalogImage], text: str
+) -> None:
     """Run the offline and online checks CI runs, on the manifest before it is written."""
-    with scratch_dir(None, "image-catalog-publish-") as tmp:
-        source = tmp / "candidate.yaml"
-        source.write_text(text, encoding="utf-8")
-        try:
-            model = CatalogImage.model_validate(
-                document, context={"vocabulary": catalog.vocabulary}
+    model = candidate.model
+    hosts = {r.model.spec.host for r in catalog.registries}
+    known = {e.model.id for e in catalog.images} | {model.id}
+    problems = check_path(candidate) + check_entry(catalog, candidate, hosts, known)
+    if not problems:
+        with_candidate = replace(catalog, images=[*catalog.images, candidate])
+        online = check_online(with_candidate, client, only={model.id})
+        if online.unchecked:
+            raise RegistryUnavailable(
+                f"{model.id} could not be checked against its registry: "
+                f"{'; '.join(online.unchecked)}; nothing was written, retry"
             )
-        except ValidationError as exc:
-            problems = from_validation_error(exc, shown, document, source)
-            locate_all(problems)
-            raise PublishRejected(sorted(problems, key=sort_key)) from None
-        loaded = Loaded(model, shown, source, document)
-        hosts = {r.model.spec.host for r in catalog.registries}
-        known = {e.model.id for e in catalog.images} | {model.id}
-        problems = check_path(loaded) + check_entry(catalog, loaded, hosts, known)
-        if not problems:
-            with_candidate = replace(catalog, images=[*catalog.images, loaded])
-            online = check_online(with_candidate, client, only={model.id})
-            if online.unchecked:
-                raise RegistryUnavailable(
-                    f"{model.id} could not be checked against its registry: "
-                    f"{'; '.join(online.unchecked)}; nothing was written, retry"
-                )
-            problems = list(online.problems)
-        if problems:
-            locate_all(problems)
-            raise PublishRejected(sorted(problems, key=sort_key))
-    return model
+        problems = list(online.problems)
+    if problems:
+        _reject(problems, candidate.source, text)

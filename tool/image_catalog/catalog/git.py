@@ -349,3 +349,32 @@ def _entry_id(tree: pygit2.Tree, path: str) -> str | None:
         return str(tree[path].id)
     except KeyError:
         return None
+
+
+# --- blob ids of the work tree, for reusing earlier checks --------------------------------------
+
+
+def worktree_blobs(folder: Path) -> dict[str, str]:
+    """Blob ids of the files under `folder` whose work-tree copy is what HEAD holds.
+
+    Paths are relative to `folder`, with '/' separators. The ids come from HEAD's tree without
+    reading the files; git's status (which compares sizes and times with the index, and hashes a
+    file only when they disagree) leaves out every file staged or changed since HEAD. Untracked
+    and changed files are not listed: their ids come from their bytes (`blob_id`). Outside a git
+    work tree, or before the first commit, nothing is listed.
+    """
+    try:
+        git = GitRepo(folder)
+        prefix = git.relative(folder)
+        if git.repo.head_is_unborn:
+            return {}
+        prefix = "" if prefix == "." else prefix
+        found = folder_blobs(git, "HEAD", prefix)
+        changed = git.repo.status(untracked_files="no")
+    except (UsageError, pygit2.GitError):
+        return {}
+    inside = f"{prefix}/" if prefix else ""
+    for path in changed:
+        if path.startswith(inside):
+            found.pop(path[len(inside) :], None)
+    return found

@@ -69,6 +69,19 @@ def display_path(root: Path, relative: str) -> str:
 
 def load_catalog(root: Path) -> Catalog:
     """Load everything under `root`, collecting problems instead of raising them."""
+    catalog = load_catalog_files(root)
+    context = {"vocabulary": catalog.vocabulary}
+    relatives = catalog.image_paths
+    files = [(catalog.root / r, display_path(catalog.root, r)) for r in relatives]
+    for relative, loaded in zip(relatives, load_mappings(files), strict=True):
+        image = _accept(catalog, relative, loaded, CatalogImage, "CatalogImage", context)
+        if image is not None:
+            catalog.images.append(image)
+    return catalog
+
+
+def load_catalog_files(root: Path) -> Catalog:
+    """Load the vocabulary and the registries, and list the image files without reading them."""
     if not root.is_dir():
         raise UsageError(f"{root}: no such catalog folder (pass --catalog DIR)")
     catalog = Catalog(root=root)
@@ -81,13 +94,7 @@ def load_catalog(root: Path) -> Catalog:
         registry = _load(catalog, relative, Registry, "Registry", context)
         if registry is not None:
             catalog.registries.append(registry)
-    relatives = list(_files(catalog, IMAGES_DIR, depth=2))
-    catalog.image_paths = relatives
-    files = [(catalog.root / r, display_path(catalog.root, r)) for r in relatives]
-    for relative, loaded in zip(relatives, load_mappings(files), strict=True):
-        image = _accept(catalog, relative, loaded, CatalogImage, "CatalogImage", context)
-        if image is not None:
-            catalog.images.append(image)
+    catalog.image_paths = list(_files(catalog, IMAGES_DIR, depth=2))
     return catalog
 
 

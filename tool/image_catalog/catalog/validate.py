@@ -7,17 +7,22 @@ Every problem is collected; nothing stops at the first one.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from image_catalog.catalog.facts import (
+    check_entries,
+    entry_facts,
+    entry_problems,
+    link_problems,
+    path_problems,
+)
 from image_catalog.catalog.loader import Catalog, Loaded, load_catalog
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
 from image_catalog.catalog.review import ChangeSet
 from image_catalog.errors import ExitCode
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, Registry
-from image_catalog.manifest.reference import Reference
 
 
 @dataclass
@@ -167,136 +172,22 @@ def loaded_problem(
 
 
 def check_images(catalog: Catalog) -> list[Problem]:
-    problems: list[Problem] = []
-    ids: dict[str, str] = {}
-    digests: dict[str, str] = {}
+    """The problems of the valid entries, alone and compared with each other (`facts.py`)."""
+    entries = [
+        (loaded.file, entry_facts(loaded, (), catalog.vocabulary)) for loaded in catalog.images
+    ]
     hosts = {r.model.spec.host for r in catalog.registries}
-    # An entry that failed to load still exists: don't report its successors as dangling.
-    known = {entry.model.id for entry in catalog.images} | catalog.ids_on_disk()
-    for loaded in catalog.images:
-        problems += check_path(loaded)
-        problems += check_entry(catalog, loaded, hosts, known)
-        image = loaded.model
-        if image.id in ids:
-            problems.append(
-                loaded_problem(
-                    loaded,
-                    f"{image.id} is already published in {ids[image.id]}",
-                    ("metadata",),
-                    "duplicate",
-                )
-            )
-        ids.setdefault(image.id, loaded.file)
-        for path, manifest in image.manifests():
-            other = digests.get(manifest.digest)
-            if other is not None:
-                where = "twice in this entry" if other == loaded.file else f"already in {other}"
-                problems.append(
-                    loaded_problem(
-                        loaded,
-                        f"digest {manifest.digest} is published {where}",
-                        (*path, "ref"),
-                        "duplicate_digest",
-                    )
-                )
-            digests.setdefault(manifest.digest, loaded.file)
-    return problems
+    return check_entries(entries, hosts, catalog.ids_on_disk())
 
 
 def check_path(loaded: Loaded[CatalogImage]) -> list[Problem]:
-    folder, file = os.path.split(loaded.file)
-    name, version = os.path.basename(folder), file.removesuffix(".yaml")
-    meta = loaded.model.metadata
-    problems = []
-    if meta.name != name:
-        problems.append(
-            loaded_problem(
-                loaded,
-                f"{meta.name!r} does not match the folder name {name!r} (images/NAME/VERSION.yaml)",
-                ("metadata", "name"),
-                "path",
-            )
-        )
-    if meta.version != version:
-        problems.append(
-            loaded_problem(
-                loaded,
-                f"{meta.version!r} does not match the file name {version!r} "
-                "(images/NAME/VERSION.yaml)",
-                ("metadata", "version"),
-                "path",
-            )
-        )
-    return problems
+    return path_problems(loaded)
 
 
 def check_entry(
     catalog: Catalog, loaded: Loaded[CatalogImage], hosts: set[str], known: set[str]
 ) -> list[Problem]:
-    spec = loaded.model.spec
-    problems: list[Problem] = []
-
-    def add(message: str, path: FieldPath, code: str) -> None:
-        problems.append(loaded_problem(loaded, message, path, code))
-
-    for path, manifest in loaded.model.manifests():
-        host = Reference.parse(manifest.ref).host
-        if host not in hosts:
-            add(
-                f"host {host!r} is not a declared registry (declare it in registries/)",
-                (*path, "ref"),
-                "undeclared_registry",
-            )
-    for field_name, values in (
-        ("targets", [t.name for t in spec.targets]),
-        ("variants", [v.architecture for v in spec.variants]),
-        ("tags", spec.tags),
-    ):
-        for value, count in Counter(values).items():
-            if count > 1:
-                index = len(values) - 1 - values[::-1].index(value)
-                suffix: FieldPath = {
-                    "targets": ("name",),
-                    "variants": ("architecture",),
-                    "tags": (),
-                }[field_name]
-                add(
-                    f"{value!r} is listed {count} times",
-                    ("spec", field_name, index, *suffix),
-                    "duplicate",
-                )
-    vocabulary = catalog.vocabulary
-    if vocabulary is not None:
-        for i, target in enumerate(spec.targets):
-            for variant in spec.variants:
-                if not vocabulary.supports(target.name, variant.architecture):
-                    allowed = ", ".join(sorted(vocabulary.target_architectures[target.name]))
-                    add(
-                        f"target {target.name!r} is not supported on architecture "
-                        f"{variant.architecture!r} (AIB builds it for: {allowed})",
-                        ("spec", "targets", i, "name"),
-                        "target_architecture",
-                    )
-    if spec.index is not None:
-        for i, variant in enumerate(spec.variants):
-            if variant.container is None:
-                add(
-                    "an entry with an image index needs a container image in every variant",
-                    ("spec", "variants", i),
-                    "index_variant",
-                )
-    successor = spec.lifecycle.superseded_by
-    if successor is not None:
-        if successor == loaded.model.id:
-            add(
-                "an entry cannot supersede itself",
-                ("spec", "lifecycle", "supersededBy"),
-                "lifecycle",
-            )
-        elif successor not in known:
-            add(
-                f"{successor!r} is not in the catalog",
-                ("spec", "lifecycle", "supersededBy"),
-                "lifecycle",
-            )
-    return problems
+    """One entry's own problems and its references, without comparing it with other entries."""
+    facts = entry_facts(loaded, (), catalog.vocabulary)
+    links = link_problems(loaded.file, facts, hosts, known, loaded.source)
+    return entry_problems(loaded, catalog.vocabulary) + links

@@ -52,3 +52,12 @@ def add_subcommand(
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common_parent()],
     )
+
+
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="check every file afresh, without reading or writing the cache of earlier checks "
+        "(.cache/image-catalog/ at the top of the git work tree)",
+    )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from image_catalog.catalog.incremental import check_catalog
 from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.problems import Problem, sort_key
 from image_catalog.catalog.review import ChangeSet, compare_with_base
@@ -35,6 +36,7 @@ class ValidateSettings:
     timeout: float = 30.0  # per registry call, in seconds
     retries: int = 3
     progress: Progress | None = None  # called with (done, total) as online checks finish
+    use_cache: bool = True  # reuse the offline checks of unchanged files (`catalog/cache.py`)
 
     def __post_init__(self) -> None:
         if self.allow_removal and not self.base:
@@ -53,6 +55,12 @@ class ValidateSettings:
             "--allow-removal",
             action="store_true",
             help="with --base: accept that published versions were removed",
+        )
+        parser.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="check every file afresh, without reading or writing the cache of earlier checks "
+            "(.cache/image-catalog/ at the top of the git work tree)",
         )
         online = parser.add_argument_group("online checks")
         online.add_argument(
@@ -98,6 +106,7 @@ class ValidateSettings:
             timeout=args.timeout,
             retries=args.retries,
             progress=progress,
+            use_cache=not args.no_cache,
         )
 
 
@@ -121,6 +130,9 @@ def validate(settings: ValidateSettings) -> ValidationReport:
     With a base, only the entries the change touched go to the registries again: the offline
     checks still cover the whole catalog.
     """
+    if not settings.base and not settings.online:
+        # Offline alone needs no entry models: unchanged files' checks come from the cache.
+        return check_catalog(settings.catalog, use_cache=settings.use_cache)[0]
     catalog, report = validate_catalog(settings.catalog)
     if settings.base:
         report.changes = compare_with_base(

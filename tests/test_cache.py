@@ -1,0 +1,211 @@
+"""Reusing the checks of unchanged files: what changed is checked again, the cache is never
+trusted blindly, and the results are the same with and without it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import image_catalog
+import msgspec
+import pytest
+from conftest import GitWork, fake_digest, image_document
+from image_catalog.catalog import cache as cache_module
+from image_catalog.catalog.cache import cache_file, code_fingerprint
+from image_catalog.catalog.git import blob_id, worktree_blobs
+from image_catalog.catalog.incremental import check_catalog
+from image_catalog.catalog.validate import ValidationReport, validate_catalog
+from image_catalog.cli import main
+
+RPI4_OLD = "images/autosd10-rpi4/20260110.0812.yaml"
+RPI4_NEW = "images/autosd10-rpi4/20260124.0805.yaml"  # what RPI4_OLD is superseded by
+ACRN = "images/autosd10-acrn/1.2.0.yaml"
+
+
+def described(report: ValidationReport) -> list[tuple[str, str, str]]:
+    return [(str(p), p.code, p.severity) for p in report.problems]
+
+
+def same_as_without_cache(root: Path) -> ValidationReport:
+    """Check `root` with its cache, and assert that every way without one says the same."""
+    report, _ = check_catalog(root)
+    fresh, stats = check_catalog(root, use_cache=False)
+    assert stats.cache is None
+    _, full = validate_catalog(root)
+    assert described(report) == described(fresh) == described(full)
+    assert (report.images, report.files) == (fresh.images, fresh.files) == (full.images, full.files)
+    return report
+
+
+def test_second_run_reuses_every_file(catalog_dir: Path) -> None:
+    first, stats = check_catalog(catalog_dir)
+    assert first.ok
+    assert stats.checked == stats.files == 8
+    assert stats.cache == catalog_dir.parent / ".cache/image-catalog" / stats.cache.name
+    second, stats = check_catalog(catalog_dir)
+    assert (stats.checked, stats.reused) == (0, 8)
+    assert described(second) == described(first) == []
+
+
+def test_changed_file_is_checked_again(catalog_dir: Path) -> None:
+    check_catalog(catalog_dir)
+    entry = catalog_dir / ACRN
+    entry.write_text(entry.read_text().replace("architecture: amd64", "architecture: arm"))
+    report, stats = check_catalog(catalog_dir)
+    assert stats.checked == 1
+    assert [p.code for p in report.errors] == ["unknown_architecture"]
+    assert report.errors[0].line is not None
+    assert described(report) == described(same_as_without_cache(catalog_dir))
+
+
+def test_added_file_is_checked_and_compared_with_cached_entries(catalog_dir: Path) -> None:
+    check_catalog(catalog_dir)
+    existing = (catalog_dir / ACRN).read_text()
+    copy = catalog_dir / "images/autosd10-acrn/1.3.0.yaml"
+    copy.write_text(existing.replace("version: 1.2.0", "version: 1.3.0"))
+    report, stats = check_catalog(catalog_dir)
+    assert stats.checked == 1
+    assert {p.code for p in report.errors} == {"duplicate_digest"}
+    assert all(p.file.endswith("1.3.0.yaml") for p in report.errors)
+    assert described(report) == described(same_as_without_cache(catalog_dir))
+
+
+def test_removed_file_dangles_its_successors_reference(catalog_dir: Path) -> None:
+    check_catalog(catalog_dir)
+    (catalog_dir / RPI4_NEW).unlink()
+    report, stats = check_catalog(catalog_dir)
+    assert (stats.checked, stats.files) == (0, 7)  # the cross-entry check runs on cached facts
+    assert [(p.file, p.code) for p in report.errors] == [(str(catalog_dir / RPI4_OLD), "lifecycle")]
+    assert described(report) == described(same_as_without_cache(catalog_dir))
+
+
+def test_renamed_file_is_checked_again(catalog_dir: Path) -> None:
+    check_catalog(catalog_dir)
+    moved = catalog_dir / "images/autosd10-acrn/9.9.9.yaml"
+    (catalog_dir / ACRN).rename(moved)
+    report, stats = check_catalog(catalog_dir)
+    assert stats.checked == 1
+    assert [(p.file, p.code) for p in report.errors] == [(str(moved), "path")]
+    assert described(report) == described(same_as_without_cache(catalog_dir))
+
+
+def test_invalid_files_are_cached_with_their_problems(catalog_dir: Path) -> None:
+    (catalog_dir / ACRN).write_text("a: [\n")
+    (catalog_dir / RPI4_OLD).write_text("kind: Registry\n")
+    first, _ = check_catalog(catalog_dir)
+    second, stats = check_catalog(catalog_dir)
+    assert stats.checked == 0
+    assert described(second) == described(first)
+    assert {p.code for p in second.errors} == {"yaml", "kind"}
+    assert described(second) == described(same_as_without_cache(catalog_dir))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda data: data[: len(data) // 2], "checksum mismatch"),
+        (lambda data: data[:-1] + bytes([data[-1] ^ 1]), "checksum mismatch"),
+        (lambda data: b"\x80\x04garbage that is not a cache", "not a cache of this tool"),
+        (lambda data: b"", "not a cache of this tool"),
+    ],
+)
+def test_corrupt_cache_is_discarded(catalog_dir: Path, damage: object, reason: str) -> None:
+    assert callable(damage)
+    _, stats = check_catalog(catalog_dir)
+    assert stats.cache is not None
+    stats.cache.write_bytes(damage(stats.cache.read_bytes()))
+    report, stats = check_catalog(catalog_dir)
+    assert (stats.discarded, stats.checked) == (reason, 8)
+    assert report.ok
+    _, stats = check_catalog(catalog_dir)  # rewritten whole
+    assert (stats.discarded, stats.checked) == (None, 0)
+
+
+def test_well_formed_cache_with_lying_content_is_refused(catalog_dir: Path) -> None:
+    """A cache with a valid checksum but the wrong shape is not decoded into facts."""
+    _, stats = check_catalog(catalog_dir)
+    assert stats.cache is not None
+    body = msgspec.msgpack.encode({"key": "x", "files": {ACRN: ["blob", "not facts"]}})
+    forged = cache_module._MAGIC + cache_module.hashlib.sha256(body).digest() + body
+    stats.cache.write_bytes(forged)
+    _, stats = check_catalog(catalog_dir)
+    assert (stats.discarded, stats.checked) == ("malformed", 8)
+
+
+def test_cache_of_another_tool_version_is_ignored(
+    catalog_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_catalog(catalog_dir)
+    monkeypatch.setattr(image_catalog, "__version__", "99.0.0")
+    code_fingerprint.cache_clear()
+    try:
+        _, stats = check_catalog(catalog_dir)
+    finally:
+        code_fingerprint.cache_clear()
+    assert stats.checked == 8
+    assert stats.discarded is not None
+    assert "another version" in stats.discarded
+
+
+def test_changed_vocabulary_checks_everything_again(catalog_dir: Path) -> None:
+    check_catalog(catalog_dir)
+    vocabulary = catalog_dir / "vocabulary.yaml"
+    vocabulary.write_text(vocabulary.read_text().replace("- name: x86_64", "- name: x86-64"))
+    report, stats = check_catalog(catalog_dir)
+    assert stats.checked == 8
+    assert not report.ok
+    assert described(report) == described(same_as_without_cache(catalog_dir))
+
+
+def test_no_cache_option_neither_reads_nor_writes(
+    catalog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--catalog", str(catalog_dir), "--no-cache"]) == 0
+    assert not cache_file(catalog_dir).exists()
+    assert main(["validate", "--catalog", str(catalog_dir)]) == 0
+    assert cache_file(catalog_dir).exists()
+    (catalog_dir / ACRN).write_text("a: [\n")
+    assert main(["validate", "--catalog", str(catalog_dir), "--no-cache"]) == 1
+    assert main(["validate", "--catalog", str(catalog_dir)]) == 1
+    out = capsys.readouterr().out
+    assert out.count(f"{catalog_dir / ACRN}:2:1: YAML syntax error") == 2
+
+
+def test_git_ids_come_from_head_and_changed_files_are_hashed(git_catalog: GitWork) -> None:
+    root = git_catalog.root / "catalog"
+    listed = worktree_blobs(root)
+    assert listed[ACRN] == blob_id((root / ACRN).read_bytes())
+    assert len([p for p in listed if p.startswith("images/")]) == 8
+    (root / ACRN).write_text((root / ACRN).read_text() + "# changed\n")
+    new = root / "images/new-image/1.0.0.yaml"
+    new.parent.mkdir()
+    new.write_text(image_document("new-image", "1.0.0", fake_digest("new")))
+    listed = worktree_blobs(root)
+    assert ACRN not in listed  # changed since HEAD: hashed from its bytes
+    assert "images/new-image/1.0.0.yaml" not in listed  # untracked
+    assert len([p for p in listed if p.startswith("images/")]) == 7
+    # The cache sits at the top of the work tree, outside the catalog folder.
+    _, stats = check_catalog(root)
+    assert stats.cache is not None
+    assert stats.cache.parent == git_catalog.root / ".cache/image-catalog"
+    text = (root / ACRN).read_text()
+    (root / ACRN).write_text(text.replace("architecture: amd64", "architecture: arm"))
+    report, stats = check_catalog(root)
+    assert stats.checked == 1
+    assert [p.code for p in report.errors] == ["unknown_architecture"]
+    git_catalog.commit("Break an entry")
+    _, stats = check_catalog(root)  # the id from HEAD is the one of the bytes checked
+    assert stats.checked == 0
+    assert described(report) == described(same_as_without_cache(root))
+
+
+def test_large_catalog_checked_in_worker_processes_matches(
+    catalog_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from image_catalog.catalog import incremental
+
+    monkeypatch.setattr(incremental, "PARALLEL_FROM", 2)
+    (catalog_dir / ACRN).write_text("a: [\n")
+    shutil.copy(catalog_dir / RPI4_NEW, catalog_dir / "images/autosd10-rpi4/1.0.yaml")
+    report = same_as_without_cache(catalog_dir)
+    assert {p.code for p in report.errors} == {"yaml", "path", "duplicate", "duplicate_digest"}

@@ -1,0 +1,151 @@
+"""Checks of unchanged files kept between runs, keyed by git blob ids.
+
+The cache is one file per catalog folder under `.cache/image-catalog/` at the top of the git work
+tree (next to the catalog folder outside one): never inside the catalog data. It maps each image
+file's path to the blob id of the content that was checked and the `EntryFacts` found, and is
+valid only for the same tool code, schema and vocabulary (its key). It is a cache, never a source
+of truth: a file that is missing, unreadable, truncated, fails its checksum, does not decode into
+the expected types or has another key is discarded and the catalog is checked afresh. It holds
+plain typed data (msgpack decoded into declared structs, never pickle) and is replaced in one
+rename, so a run interrupted while writing it leaves the previous one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import msgspec
+
+import image_catalog
+from image_catalog.catalog.facts import EntryFacts
+from image_catalog.catalog.git import GitRepo
+from image_catalog.errors import UsageError
+from image_catalog.fsutil import atomic_write_bytes
+from image_catalog.manifest.model import API_VERSION
+
+CACHE_FOLDER = Path(".cache") / "image-catalog"
+_MAGIC = b"image-catalog facts cache 1\n"
+_DIGEST_BYTES = 32
+
+
+class CachedFile(msgspec.Struct, frozen=True, array_like=True):
+    blob: str
+    facts: EntryFacts
+
+
+class _Payload(msgspec.Struct, frozen=True):
+    key: str
+    files: dict[str, CachedFile]
+
+
+_DECODER = msgspec.msgpack.Decoder(_Payload)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """The tool's version, the schema's apiVersion and a hash of the package's code.
+
+    Hashing the code means a changed check is never answered from a cache written by older code,
+    even between releases.
+    """
+    package = Path(image_catalog.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return f"{image_catalog.__version__} {API_VERSION} {digest.hexdigest()[:32]}"
+
+
+def cache_file(root: Path) -> Path:
+    """Where the cache of the catalog folder `root` lives."""
+    absolute = root.resolve()
+    try:
+        top = GitRepo(absolute).root
+    except UsageError:
+        top = absolute.parent
+    try:
+        name = absolute.relative_to(top).as_posix()
+    except ValueError:
+        name = absolute.as_posix()
+    tag = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return top / CACHE_FOLDER / f"facts-{tag}.msgpack"
+
+
+class FactsCache:
+    """The cached facts of one catalog folder, for one key (code and vocabulary)."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+        self.files: dict[str, CachedFile] = {}
+        self.discarded: str | None = None  # why an existing cache file was not used
+        self._dirty = False
+
+    @classmethod
+    def open(cls, path: Path, key: str) -> FactsCache:
+        """Read the cache at `path`; anything but an intact cache for `key` reads as empty."""
+        cache = cls(path, key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cache
+        except OSError as exc:
+            cache.discarded = f"unreadable: {exc.strerror or exc}"
+            return cache
+        cache.discarded = cache._decode(raw)
+        return cache
+
+    def _decode(self, raw: bytes) -> str | None:
+        if not raw.startswith(_MAGIC):
+            return "not a cache of this tool"
+        digest = raw[len(_MAGIC) : len(_MAGIC) + _DIGEST_BYTES]
+        body = raw[len(_MAGIC) + _DIGEST_BYTES :]
+        if hashlib.sha256(body).digest() != digest:
+            return "checksum mismatch"
+        try:
+            payload = _DECODER.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return "malformed"
+        if payload.key != self.key:
+            return "written by another version of the tool or for another vocabulary"
+        self.files = payload.files
+        return None
+
+    def get(self, relative: str, blob: str | None) -> EntryFacts | None:
+        """The facts of `relative` when they were found for exactly this content."""
+        if blob is None:
+            return None
+        cached = self.files.get(relative)
+        return cached.facts if cached is not None and cached.blob == blob else None
+
+    def put(self, relative: str, blob: str | None, facts: EntryFacts) -> None:
+        if blob is None:  # content unknown (an unreadable file): check it again next time
+            if self.files.pop(relative, None) is not None:
+                self._dirty = True
+            return
+        cached = self.files.get(relative)
+        if cached is None or cached.blob != blob or cached.facts != facts:
+            self.files[relative] = CachedFile(blob, facts)
+            self._dirty = True
+
+    def keep_only(self, relatives: set[str]) -> None:
+        """Forget the files that are gone."""
+        gone = self.files.keys() - relatives
+        for relative in gone:
+            del self.files[relative]
+        self._dirty = self._dirty or bool(gone)
+
+    def save(self) -> None:
+        """Write the cache if anything changed; a cache that cannot be written is skipped."""
+        if not self._dirty and self.discarded is None:
+            return
+        body = _ENCODER.encode(_Payload(self.key, dict(sorted(self.files.items()))))
+        try:
+            atomic_write_bytes(self.path, _MAGIC + hashlib.sha256(body).digest() + body)
+        except OSError:
+            return  # a read-only checkout still validates, only without reuse
+        self._dirty = False
+        self.discarded = None

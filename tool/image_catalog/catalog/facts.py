@@ -1,0 +1,249 @@
+"""What the catalog-wide checks need to know of one image file, and those checks.
+
+Checking one file (parsing, its schema, the rules that need only the file and the vocabulary) gives
+its `EntryFacts`: the problems found in it and the few values other entries are compared with
+(its id, digests, registry hosts, successor). Facts are plain data, so they can be kept between
+runs (`cache.py`) and reused while the file's content is the same; the checks across entries
+(duplicate ids and digests, undeclared registries, dangling supersededBy) run over the facts of
+the whole catalog every time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from image_catalog.catalog.loader import Loaded
+from image_catalog.catalog.problems import Problem
+from image_catalog.manifest.fieldpath import FieldPath
+from image_catalog.manifest.model import CatalogImage
+from image_catalog.manifest.reference import Reference
+from image_catalog.manifest.vocabulary import Vocabulary
+
+
+class Finding(msgspec.Struct, frozen=True, array_like=True):
+    """A problem of one file, without the file's name (which a rename changes)."""
+
+    message: str
+    path: FieldPath
+    code: str
+    severity: Literal["error", "warning"]
+    line: int | None
+    column: int | None
+    located: bool  # True when the line comes from the field path, looked up in the file later
+
+    @classmethod
+    def of(cls, problem: Problem) -> Finding:
+        return cls(
+            problem.message,
+            tuple(problem.path),
+            problem.code,
+            problem.severity,
+            problem.line,
+            problem.column,
+            problem.source is not None,
+        )
+
+    def problem(self, shown: str, source: Path) -> Problem:
+        return Problem(
+            shown,
+            self.message,
+            self.path,
+            self.line,
+            self.column,
+            code=self.code,
+            severity=self.severity,
+            source=source if self.located else None,
+        )
+
+
+class EntryFacts(msgspec.Struct, frozen=True, array_like=True):
+    """One image file's problems, and the values the catalog-wide checks compare."""
+
+    findings: tuple[Finding, ...]
+    id: str | None = None  # NAME@VERSION when the file is a valid entry
+    digests: tuple[tuple[FieldPath, str], ...] = ()
+    hosts: tuple[tuple[FieldPath, str], ...] = ()
+    superseded_by: str | None = None
+
+
+def entry_facts(
+    loaded: Loaded[CatalogImage] | None, problems: Iterable[Problem], vocabulary: Vocabulary | None
+) -> EntryFacts:
+    """The facts of a file from what loading it gave: its entry (None if invalid) and problems."""
+    found = list(problems)
+    if loaded is None:
+        return EntryFacts(tuple(Finding.of(p) for p in found))
+    found += path_problems(loaded)
+    found += entry_problems(loaded, vocabulary)
+    manifests = loaded.model.manifests()
+    return EntryFacts(
+        findings=tuple(Finding.of(p) for p in found),
+        id=loaded.model.id,
+        digests=tuple((path, manifest.digest) for path, manifest in manifests),
+        hosts=tuple((path, Reference.parse(manifest.ref).host) for path, manifest in manifests),
+        superseded_by=loaded.model.spec.lifecycle.superseded_by,
+    )
+
+
+def check_entries(
+    entries: Sequence[tuple[str, EntryFacts]], hosts: set[str], on_disk: set[str]
+) -> list[Problem]:
+    """Every problem of the image files: their own, and those found by comparing them.
+
+    `entries` are (path as shown, facts) in catalog order; `hosts` the declared registries;
+    `on_disk` the NAME@VERSION of every image file, valid or not, so that an entry which failed
+    to load does not make its successors' supersededBy dangle.
+    """
+    problems: list[Problem] = []
+    ids: dict[str, str] = {}
+    digests: dict[str, str] = {}
+    known = {facts.id for _, facts in entries if facts.id is not None} | on_disk
+    for shown, facts in entries:
+        if facts.findings:
+            problems.extend(finding.problem(shown, Path(shown)) for finding in facts.findings)
+        if facts.id is None:
+            continue
+        problems.extend(link_problems(shown, facts, hosts, known))
+        if facts.id in ids:
+            message = f"{facts.id} is already published in {ids[facts.id]}"
+            problems.append(
+                Problem(shown, message, ("metadata",), code="duplicate", source=Path(shown))
+            )
+        ids.setdefault(facts.id, shown)
+        for path, digest in facts.digests:
+            other = digests.get(digest)
+            if other is not None:
+                where = "twice in this entry" if other == shown else f"already in {other}"
+                problems.append(
+                    Problem(
+                        shown,
+                        f"digest {digest} is published {where}",
+                        (*path, "ref"),
+                        code="duplicate_digest",
+                        source=Path(shown),
+                    )
+                )
+            digests.setdefault(digest, shown)
+    return problems
+
+
+def link_problems(
+    shown: str, facts: EntryFacts, hosts: set[str], known: set[str], source: Path | None = None
+) -> list[Problem]:
+    """An entry's references to the rest of the catalog: its registries and its successor.
+
+    `source` is the file the lines are found in (default: the file as shown, which is the catalog
+    folder joined with the relative path).
+    """
+    problems: list[Problem] = []
+    source = source or Path(shown)
+    for path, host in facts.hosts:
+        if host not in hosts:
+            problems.append(
+                Problem(
+                    shown,
+                    f"host {host!r} is not a declared registry (declare it in registries/)",
+                    (*path, "ref"),
+                    code="undeclared_registry",
+                    source=source,
+                )
+            )
+    successor = facts.superseded_by
+    if successor is not None and successor != facts.id and successor not in known:
+        problems.append(
+            Problem(
+                shown,
+                f"{successor!r} is not in the catalog",
+                ("spec", "lifecycle", "supersededBy"),
+                code="lifecycle",
+                source=source,
+            )
+        )
+    return problems
+
+
+def _problem(loaded: Loaded[CatalogImage], message: str, path: FieldPath, code: str) -> Problem:
+    return Problem(loaded.file, message, path, code=code, source=loaded.source)
+
+
+def path_problems(loaded: Loaded[CatalogImage]) -> list[Problem]:
+    folder, file = os.path.split(loaded.file)
+    name, version = os.path.basename(folder), file.removesuffix(".yaml")
+    meta = loaded.model.metadata
+    problems = []
+    if meta.name != name:
+        problems.append(
+            _problem(
+                loaded,
+                f"{meta.name!r} does not match the folder name {name!r} (images/NAME/VERSION.yaml)",
+                ("metadata", "name"),
+                "path",
+            )
+        )
+    if meta.version != version:
+        problems.append(
+            _problem(
+                loaded,
+                f"{meta.version!r} does not match the file name {version!r} "
+                "(images/NAME/VERSION.yaml)",
+                ("metadata", "version"),
+                "path",
+            )
+        )
+    return problems
+
+
+def entry_problems(loaded: Loaded[CatalogImage], vocabulary: Vocabulary | None) -> list[Problem]:
+    """The rules one entry can be checked by alone (with the vocabulary)."""
+    spec = loaded.model.spec
+    problems: list[Problem] = []
+
+    def add(message: str, path: FieldPath, code: str) -> None:
+        problems.append(_problem(loaded, message, path, code))
+
+    for field_name, values in (
+        ("targets", [t.name for t in spec.targets]),
+        ("variants", [v.architecture for v in spec.variants]),
+        ("tags", spec.tags),
+    ):
+        for value, count in Counter(values).items():
+            if count > 1:
+                index = len(values) - 1 - values[::-1].index(value)
+                suffix: FieldPath = {
+                    "targets": ("name",),
+                    "variants": ("architecture",),
+                    "tags": (),
+                }[field_name]
+                add(
+                    f"{value!r} is listed {count} times",
+                    ("spec", field_name, index, *suffix),
+                    "duplicate",
+                )
+    if vocabulary is not None:
+        for i, target in enumerate(spec.targets):
+            for variant in spec.variants:
+                if not vocabulary.supports(target.name, variant.architecture):
+                    allowed = ", ".join(sorted(vocabulary.target_architectures[target.name]))
+                    add(
+                        f"target {target.name!r} is not supported on architecture "
+                        f"{variant.architecture!r} (AIB builds it for: {allowed})",
+                        ("spec", "targets", i, "name"),
+                        "target_architecture",
+                    )
+    if spec.index is not None:
+        for i, variant in enumerate(spec.variants):
+            if variant.container is None:
+                add(
+                    "an entry with an image index needs a container image in every variant",
+                    ("spec", "variants", i),
+                    "index_variant",
+                )
+    if spec.lifecycle.superseded_by == loaded.model.id:
+        add("an entry cannot supersede itself", ("spec", "lifecycle", "supersededBy"), "lifecycle")
+    return problems

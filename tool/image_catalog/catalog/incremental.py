@@ -1,0 +1,177 @@
+"""Offline validation that reuses the checks of unchanged files.
+
+Each image file is known by its git blob id: read from git's index for files unchanged since they
+were staged (no file is read), hashed from its bytes otherwise. A file whose id is in the cache
+(`cache.py`) is not read again; the others are parsed and checked, in worker processes when there
+are many. The checks across entries then run over the facts of every file, so the report is the
+same as `validate.validate_catalog`'s, with or without a cache.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from image_catalog.catalog.cache import FactsCache, cache_file, code_fingerprint
+from image_catalog.catalog.facts import EntryFacts, check_entries, entry_facts
+from image_catalog.catalog.git import blob_id, worktree_blobs
+from image_catalog.catalog.loader import (
+    VOCABULARY_FILE,
+    Catalog,
+    Loaded,
+    _accept,
+    display_path,
+    load_catalog_files,
+)
+from image_catalog.catalog.validate import (
+    ValidationReport,
+    check_registries,
+    check_vocabulary,
+    finish,
+)
+from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
+from image_catalog.manifest.model import CatalogImage
+from image_catalog.manifest.vocabulary import Vocabulary
+
+# Below this many files to check, starting worker processes costs more than it saves.
+PARALLEL_FROM = 1000
+
+
+@dataclass(frozen=True)
+class CheckStats:
+    """How much of the catalog was checked afresh."""
+
+    files: int
+    checked: int
+    reused: int
+    cache: Path | None
+    discarded: str | None
+
+
+def check_catalog(root: Path, *, use_cache: bool = True) -> tuple[ValidationReport, CheckStats]:
+    """Validate the catalog offline, reusing cached checks of unchanged files when allowed."""
+    catalog = load_catalog_files(root)
+    relatives = catalog.image_paths
+    known = worktree_blobs(root)
+    cache = None
+    if use_cache:
+        vocabulary_blob = known.get(VOCABULARY_FILE) or _hash(root / VOCABULARY_FILE) or "none"
+        key = f"{code_fingerprint()} vocabulary {vocabulary_blob}"
+        cache = FactsCache.open(cache_file(root), key)
+    facts: dict[str, EntryFacts] = {}
+    pending: list[str] = []
+    for relative in relatives:
+        found = None
+        if cache is not None:
+            blob = known.get(relative) or _hash(root / relative)
+            found = cache.get(relative, blob)
+        if found is None:
+            pending.append(relative)
+        else:
+            facts[relative] = found
+    for relative, blob, checked in _check_files(root, pending, catalog.vocabulary):
+        facts[relative] = checked
+        if cache is not None:
+            cache.put(relative, blob, checked)
+    catalog.files_read += len(relatives)
+    problems = list(catalog.problems)
+    problems += check_vocabulary(catalog)
+    problems += check_registries(catalog.registries)
+    prefix = display_path(root, "")
+    entries = [(prefix + relative, facts[relative]) for relative in relatives]
+    hosts = {r.model.spec.host for r in catalog.registries}
+    problems += check_entries(entries, hosts, catalog.ids_on_disk())
+    report = finish(catalog, problems)
+    report.images = sum(1 for _, f in entries if f.id is not None)
+    discarded = None
+    if cache is not None:
+        discarded = cache.discarded
+        cache.keep_only(set(relatives))
+        cache.save()
+    stats = CheckStats(
+        files=len(relatives),
+        checked=len(pending),
+        reused=len(relatives) - len(pending),
+        cache=cache.path if cache is not None else None,
+        discarded=discarded,
+    )
+    return report, stats
+
+
+def _hash(path: Path) -> str | None:
+    """The blob id of a file git does not know as it is (untracked, changed, or no git at all)."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        return blob_id(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _check_files(
+    root: Path, relatives: Sequence[str], vocabulary: Vocabulary | None
+) -> Iterator[tuple[str, str | None, EntryFacts]]:
+    """(path, blob id of the bytes checked, facts) of each file, in order."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(relatives) < PARALLEL_FROM or workers < 2:
+        checker = _Checker(root, vocabulary)
+        yield from (checker.check(relative) for relative in relatives)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    chunks = max(32, len(relatives) // workers // 16)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(root, vocabulary)
+    ) as pool:
+        yield from pool.map(_check_in_worker, relatives, chunksize=chunks)
+
+
+class _Checker:
+    """Reads, parses and checks one image file at a time into its facts."""
+
+    def __init__(self, root: Path, vocabulary: Vocabulary | None) -> None:
+        self.root = root
+        self.vocabulary = vocabulary
+        self.context: dict[str, Any] = {"vocabulary": vocabulary}
+
+    def check(self, relative: str) -> tuple[str, str | None, EntryFacts]:
+        shown = display_path(self.root, relative)
+        blob, data = _read(self.root / relative, shown)
+        scratch = Catalog(root=self.root)
+        loaded: Loaded[CatalogImage] | None = _accept(
+            scratch, relative, data, CatalogImage, "CatalogImage", self.context
+        )
+        return relative, blob, entry_facts(loaded, scratch.problems, self.vocabulary)
+
+
+def _read(path: Path, shown: str) -> tuple[str | None, dict[str, Any] | LoadError]:
+    """The blob id of the file's bytes and the mapping they hold (or why they hold none)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"file is {size} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes"
+            return None, LoadError(shown, message)
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, LoadError(shown, f"cannot read file: {exc.strerror or exc}")
+    try:
+        return blob_id(data), parse_mapping(decode_text(data, shown), shown)
+    except LoadError as exc:
+        return blob_id(data), exc
+
+
+_worker: _Checker | None = None
+
+
+def _start_worker(root: Path, vocabulary: Vocabulary | None) -> None:
+    global _worker  # one checker per worker process
+    _worker = _Checker(root, vocabulary)
+
+
+def _check_in_worker(relative: str) -> tuple[str, str | None, EntryFacts]:
+    assert _worker is not None
+    return _worker.check(relative)

@@ -9,6 +9,7 @@ never rewrites a published entry.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from image_catalog.publish.imagebuild import BuildInfo
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.oci import ManifestInfo, ManifestKind
 from image_catalog.registry.online import check_online
+from image_catalog.scratch import sweep_stale
 
 AIB = "automotive.sdv.cloud.redhat.com/"
 _TEMPLATES = jinja2.Environment(
@@ -425,6 +427,9 @@ def _publish(
 ) -> PublishResult:
     if not draft.variants:
         raise CatalogError("nothing to publish: no container image or disk artifact was found")
+    # Publish checks the new manifest in memory; a killed publish of an earlier release of this
+    # tool may still have left its scratch folder with the candidate in it.
+    sweep_stale(Path(tempfile.gettempdir()), "image-catalog-publish-")
     name = options.name or default_name(
         catalog, draft.distro, draft.targets[0], draft.architectures
     )

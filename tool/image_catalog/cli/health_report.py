@@ -9,14 +9,8 @@ import msgspec
 
 from image_catalog.cli.reporters import Reporter, annotation
 from image_catalog.errors import UsageError
-from image_catalog.site.status import (
-    INVALID_STATES,
-    STATES,
-    EntryHealth,
-    MovedTag,
-    StatusDoc,
-    VariantHealth,
-)
+from image_catalog.site.contract import EntryHealth, MovedTag, StatusDoc, VariantHealth, encode
+from image_catalog.site.status import INVALID_STATES, STATES
 
 
 def _iso(value: dt.datetime) -> str:
@@ -56,7 +50,7 @@ class HealthReporter(Reporter[StatusDoc]):
         self.out.write("\n".join(lines) + "\n")
 
     def json(self, result: StatusDoc) -> None:
-        self.out.write(msgspec.json.format(msgspec.json.encode(result).decode(), indent=2) + "\n")
+        self.out.write(msgspec.json.format(encode(result).decode(), indent=2) + "\n")
 
     def github(self, result: StatusDoc) -> None:
         lines = []

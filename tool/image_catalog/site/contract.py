@@ -30,6 +30,12 @@ Versions = Literal["latest", "all"]
 # A point in time with its offset (the site writes UTC, as ...Z).
 Time = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 
+# Registry health, as the scheduled check (`image-catalog check`) found it. `failed` is not seen
+# by one check: it is an entry's state after too many failed checks in a row.
+State = Literal["available", "missing", "changed", "unreachable", "unauthorized", "failed"]
+Observed = Literal["available", "missing", "changed", "unreachable", "unauthorized"]
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
 
 def _doc(description: str) -> msgspec.Meta:
     return msgspec.Meta(description=description)
@@ -89,6 +95,11 @@ class VariantDetail(VariantRef, kw_only=True):
     size: int
     artifact_type: str | None = None
     artifacts: Annotated[list[Artifact], _doc("The disk artifact's files; empty for images.")]
+    health: Annotated[
+        State | None,
+        _doc("The architecture's state in the last health check; absent when not checked."),
+    ] = None
+    health_since: Annotated[Time | None, _doc("When that state began.")] = None
 
 
 class FirstPublished(Part):
@@ -150,6 +161,13 @@ class _Entry(Part, kw_only=True):
             "(null when the catalog is not in git, or the version is not committed yet)."
         ),
     ]
+    health: Annotated[
+        State | None,
+        _doc(
+            "The state in the last health check (status.json has the times and the history); "
+            "absent when the site was built without a status or the check did not cover it."
+        ),
+    ] = None
 
 
 class Summary(_Entry, kw_only=True):
@@ -218,6 +236,7 @@ class VersionDoc(_Entry, Document, tag="Version", kw_only=True):
     source: Source
     deprecation: Deprecation | None = None
     variants: list[VariantDetail]
+    health_since: Annotated[Time | None, _doc("When the state in `health` began.")] = None
 
 
 class ImageDoc(Document, tag="Image", kw_only=True):
@@ -243,6 +262,10 @@ class SiteDoc(Document, tag="Site", kw_only=True):
         dict[ViewBy, dict[str, ViewCount]],
         _doc("Rows in views/BY/VALUE/{latest,all}.json, so a client picks the smallest."),
     ]
+    status: Annotated[
+        str | None,
+        _doc("status.json when the site carries registry health (summaries then have `health`)."),
+    ] = None
 
 
 class IndexDoc(Document, tag="Index", kw_only=True):
@@ -270,12 +293,105 @@ class ViewDoc(Document, tag="View", kw_only=True):
     images: list[Summary]
 
 
+# --- health: status.json ------------------------------------------------------------------------
+
+
+class Check(msgspec.Struct, array_like=True, gc=False):
+    """One check in an entry's 24-hour record: `[TIME, OBSERVED STATE]`."""
+
+    at: Time
+    state: Observed
+
+
+class MovedTag(Part, kw_only=True):
+    """A recorded tag hint that now names other content: information, not a failure."""
+
+    field: Annotated[str, _doc("The pinned manifest: spec.index, spec.variants[0].container.")]
+    tag: str
+    digest: Annotated[str | None, _doc("What the tag names now; absent when it is gone.")] = None
+
+
+class VariantHealth(Part, kw_only=True):
+    architecture: str
+    state: State
+    since: Time
+    detail: str | None = None
+    tag_moved: list[MovedTag] = []
+
+
+class EntryHealth(Part, kw_only=True):
+    """One version (NAME@VERSION): its state, since when, its history and its variants."""
+
+    name: str
+    version: str
+    state: State
+    since: Annotated[Time, _doc("When `state` began.")]
+    observed: Annotated[Observed, _doc("What the last check saw (`state` may say failed).")]
+    consecutive_failures: int
+    last_available: Time | None = None
+    last_checked: Time | None = None
+    availability_24h: Annotated[
+        Share | None, _doc("The share of the last 24 hours' checks that found it available.")
+    ] = msgspec.field(default=None, name="availability24h")
+    detail: str | None = None
+    deprecated: bool = False
+    variants: list[VariantHealth] = []
+    tag_moved: list[MovedTag] = []
+    record: Annotated[list[Check], _doc("The checks of the last 24 hours, oldest first.")] = []
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class Shard(Part, kw_only=True):
+    index: Annotated[int, msgspec.Meta(ge=1)]
+    count: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class Figures(Part, kw_only=True):
+    """Catalog-wide: entries per state, the share available now and over 24 hours."""
+
+    entries: int
+    states: dict[str, int]
+    available_now: Share | None = None
+    availability_24h: Annotated[
+        Share | None, _doc("The mean of the entries' availability over 24 hours.")
+    ] = msgspec.field(default=None, name="availability24h")
+
+
+class StatusDoc(Document, tag="Status", kw_only=True):
+    """`status.json`: the last health check, with each entry's history and the catalog's figures.
+
+    The only file that changes at every check: the other files carry a state only, and change
+    when a state does.
+    """
+
+    schema_version: int
+    checked_at: Time
+    fail_after: Annotated[int, _doc("Failed checks in a row after which an entry is failed.")]
+    catalog_entries: Annotated[int, _doc("Entries in the whole catalog, not only this shard.")]
+    catalog_digest: Annotated[
+        str, _doc("sha256 of the sorted NAME@VERSION ids: the shards of one catalog agree.")
+    ] = ""
+    shard: Annotated[Shard | None, _doc("Which part of a sharded run; absent once merged.")] = None
+    figures: Figures
+    entries: list[EntryHealth]
+
+    def entry(self, name: str, version: str) -> EntryHealth | None:
+        for entry in self.entries:
+            if (entry.name, entry.version) == (name, version):
+                return entry
+        return None
+
+
 DOCUMENTS: dict[str, type[Document]] = {
     "Site": SiteDoc,
     "Index": IndexDoc,
     "View": ViewDoc,
     "Image": ImageDoc,
     "Version": VersionDoc,
+    "Status": StatusDoc,
 }
 
 # --- encoding, decoding, schemas ------------------------------------------------------------------

@@ -35,11 +35,8 @@ from image_catalog.registry.health import (
     observe,
 )
 from image_catalog.registry.online import Progress
-from image_catalog.site.status import (
-    INVALID_STATES,
-    STATUS_SCHEMA_VERSION,
-    UNAVAILABLE_STATES,
-    WINDOW,
+from image_catalog.site.contract import (
+    SCHEMA_VERSION,
     Check,
     EntryHealth,
     MovedTag,
@@ -47,6 +44,11 @@ from image_catalog.site.status import (
     State,
     StatusDoc,
     VariantHealth,
+)
+from image_catalog.site.status import (
+    INVALID_STATES,
+    UNAVAILABLE_STATES,
+    WINDOW,
     availability,
     decode,
     encode,
@@ -288,8 +290,7 @@ def record(
     before = {e.id: e for e in previous.entries} if previous is not None else {}
     entries = [_carry(o, before.get(o.id), now, fail_after) for o in observation.entries]
     return StatusDoc(
-        schema_version=STATUS_SCHEMA_VERSION,
-        kind="Status",
+        schema_version=SCHEMA_VERSION,
         checked_at=now,
         fail_after=fail_after,
         catalog_entries=len(catalog_ids),
@@ -400,8 +401,7 @@ def merge(docs: Sequence[tuple[str, StatusDoc]]) -> StatusDoc:
         (entry for _, doc in docs for entry in doc.entries), key=lambda e: (e.name, e.version)
     )
     return StatusDoc(
-        schema_version=STATUS_SCHEMA_VERSION,
-        kind="Status",
+        schema_version=SCHEMA_VERSION,
         checked_at=max(doc.checked_at for _, doc in docs),
         fail_after=first.fail_after,
         catalog_entries=first.catalog_entries,

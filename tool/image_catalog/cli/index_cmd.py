@@ -8,6 +8,7 @@ from pathlib import Path
 
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
+from image_catalog.site import health
 from image_catalog.site.build import build_index
 
 
@@ -36,12 +37,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="URL",
         help="where the site is published (recorded as baseUrl; links inside stay relative)",
     )
+    build.add_argument(
+        "--status",
+        metavar="FILE|URL",
+        help="a health status (from `check`, or the published site's status.json URL): each "
+        "entry then carries its state, and the site holds status.json",
+    )
     build.set_defaults(run=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
-    result = build_index(args.catalog, args.out, args.base_url)
-    for warning in result.warnings:
+    status, warnings = health.load(args.status) if args.status else (None, [])
+    result = build_index(args.catalog, args.out, args.base_url, status)
+    for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"
     print(

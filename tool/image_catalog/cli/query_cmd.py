@@ -58,6 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     query.add_argument(
         "--include-deprecated", action="store_true", help="do not skip deprecated versions"
     )
+    query.add_argument(
+        "--available",
+        action="store_true",
+        help="only versions the last health check found available in their registry (an "
+        "image's newest available version without --all-versions)",
+    )
     query.add_argument("--json", action="store_true", help="JSON for programs")
     query.set_defaults(run=run_query)
 
@@ -82,6 +88,7 @@ def run_query(args: argparse.Namespace) -> int:
         tags=tuple(args.tags),
         all_versions=args.all_versions,
         include_deprecated=args.include_deprecated,
+        available=args.available,
     )
     result = IndexClient(args.index).query(query)
     _warn(result.warnings)
@@ -153,12 +160,17 @@ def _print_table(result: QueryResult) -> None:
         return
     headers = ["NAME", "VERSION", "DISTRO", "ARCH", "TARGETS", "TAGS", "PUBLISHED"]
     deprecated = any(s.deprecated for s in result.images)
+    checked = any(s.health is not None for s in result.images)
+    if checked:
+        headers.append("HEALTH")
     if deprecated:
         headers.append("STATUS")
     rows = []
     for s in result.images:
         row = [s.name, s.version, s.distro, ",".join(s.architectures), _targets(s.targets)]
         row += [",".join(s.tags) or "-", _when(s.published_at)]
+        if checked:
+            row.append(s.health or "-")
         if deprecated:
             row.append("deprecated" if s.deprecated else "")
         rows.append(row)
@@ -207,6 +219,9 @@ def _summary_lines(result: ShowResult) -> list[tuple[str, str]]:
         ("status", _status(result)),
         ("source", origin),
     ]
+    if doc.health is not None:
+        since = f" since {_iso(doc.health_since)}" if doc.health_since else ""
+        lines.append(("health", f"{doc.health}{since}"))
     if result.versions:
         shown = [v + (" (latest)" if v == result.latest else "") for v in result.versions]
         lines.append(("versions", ", ".join(shown)))
@@ -235,8 +250,15 @@ def render_show(result: ShowResult) -> str:
     out = [f"{doc.name} {doc.version}: {doc.display_name}\n"]
     out.append(table(_summary_lines(result), indent="  "))
     out.append("\nvariants\n")
+    headers = ["ARCH", "KIND", "REFERENCE"]
     rows = [[v.architecture, v.kind, _reference(v)] for v in doc.variants]
-    out.append(table(rows, ["ARCH", "KIND", "REFERENCE"], indent="  "))
+    if any(v.health is not None for v in doc.variants):
+        # The state before the reference, whose width varies.
+        headers.insert(2, "HEALTH")
+        for row, v in zip(rows, doc.variants, strict=True):
+            since = f" since {_iso(v.health_since)}" if v.health_since else ""
+            row.insert(2, f"{v.health}{since}" if v.health else "-")
+    out.append(table(rows, headers, indent="  "))
     artifacts = [(v, a) for v in doc.variants for a in v.artifacts]
     if artifacts:
         out.append("\nartifacts\n")

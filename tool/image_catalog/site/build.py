@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from msgspec.structs import replace
+
 from image_catalog.catalog.audit import first_published
 from image_catalog.catalog.git import GitRepo
 from image_catalog.catalog.loader import Catalog
@@ -64,6 +66,7 @@ from image_catalog.site.contract import (
     CatalogInfo,
     Counts,
     Deprecation,
+    EntryHealth,
     FirstPublished,
     ImageBuildSource,
     ImageDoc,
@@ -72,6 +75,7 @@ from image_catalog.site.contract import (
     PrebuiltSource,
     SiteDoc,
     Source,
+    StatusDoc,
     Summary,
     TargetRef,
     VariantDetail,
@@ -83,6 +87,7 @@ from image_catalog.site.contract import (
     ViewDoc,
     VocabularyDoc,
 )
+from image_catalog.site.status import STATUS_FILE
 from image_catalog.site.writer import SiteWriter, swap_in
 
 SITE_FILE = "catalog.json"
@@ -129,20 +134,28 @@ class BuildResult:
     warnings: tuple[str, ...] = ()
 
 
-def build_index(root: Path, out: Path, base_url: str | None = None) -> BuildResult:
+def build_index(
+    root: Path, out: Path, base_url: str | None = None, status: StatusDoc | None = None
+) -> BuildResult:
     """Validate the catalog offline, then build its site into `out`."""
     catalog, report = validate_catalog(root)
     if not report.ok:
         raise InvalidCatalog(report)
-    return build_site(catalog, out, base_url)
+    return build_site(catalog, out, base_url, status=status)
 
 
 def build_site(
-    catalog: Catalog, out: Path, base_url: str | None = None, commit: str | None = None
+    catalog: Catalog,
+    out: Path,
+    base_url: str | None = None,
+    commit: str | None = None,
+    *,
+    status: StatusDoc | None = None,
 ) -> BuildResult:
     """Write the site of an already validated catalog into `out`, replacing it atomically.
 
-    `commit` defaults to the HEAD of the git repository holding the catalog, if any.
+    `commit` defaults to the HEAD of the git repository holding the catalog, if any. With a
+    health `status`, each entry carries its state and the site holds status.json.
     """
     vocabulary, vocabulary_file = catalog.vocabulary, catalog.vocabulary_file
     if vocabulary is None or vocabulary_file is None:
@@ -151,7 +164,7 @@ def build_site(
     commit = commit if commit is not None else catalog_commit(catalog.root)
     _check_out(out)
     first, warnings = _first_published(catalog.root, commit)
-    content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec, first)
+    content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec, first, status)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         # Locked while this build lives; what a killed build left is removed here.
@@ -358,6 +371,27 @@ def _entry(
     )
 
 
+def _with_health(entry: _Entry, health: EntryHealth | None) -> _Entry:
+    """The entry with its state from a health check: the state, and since when, only.
+
+    Check times stay in status.json, so a view or an image file changes only when a state does.
+    """
+    if health is None:
+        return entry
+    by_architecture = {v.architecture: v for v in health.variants}
+    variants = []
+    for detail in entry.document.variants:
+        variant = by_architecture.get(detail.architecture)
+        if variant is not None:
+            detail = replace(detail, health=variant.state, health_since=variant.since)
+        variants.append(detail)
+    entry.summary = replace(entry.summary, health=health.state)
+    entry.document = replace(
+        entry.document, health=health.state, health_since=health.since, variants=variants
+    )
+    return entry
+
+
 def _row(detail: VariantDetail) -> VariantRef:
     """A summary's row of a variant: which manifest, without its details."""
     return VariantRef(
@@ -436,6 +470,7 @@ class _Content:
     heads: set[int]
     vocabulary: VocabularyDoc
     values: dict[ViewBy, list[str]]
+    status: StatusDoc | None = None
 
     @classmethod
     def of(
@@ -444,11 +479,16 @@ class _Content:
         vocabulary: Vocabulary,
         spec: VocabularySpec,
         first: dict[str, tuple[str, str]],
+        status: StatusDoc | None = None,
     ) -> _Content:
         hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
+        health = {e.id: e for e in status.entries} if status is not None else {}
         entries = sorted(
             (
-                _entry(loaded.model, hosts, vocabulary, first.get(loaded.model.id))
+                _with_health(
+                    _entry(loaded.model, hosts, vocabulary, first.get(loaded.model.id)),
+                    health.get(loaded.model.id),
+                )
                 for loaded in catalog.images
             ),
             key=lambda e: e.order,
@@ -457,6 +497,7 @@ class _Content:
         for entry in entries:
             by_name[entry.name].append(entry)
         return cls(
+            status=status,
             entries=entries,
             by_name=dict(sorted(by_name.items())),
             heads=_heads(entries),
@@ -494,7 +535,10 @@ class _Content:
             counts=Counts(images=len(self.by_name), versions=len(self.entries)),
             vocabulary=self.vocabulary,
             views=counts,
+            status=STATUS_FILE if self.status is not None else None,
         )
+        if self.status is not None:
+            yield STATUS_FILE, encode(self.status)
         yield SITE_FILE, encode(site)
         for name, text in contract.schemas().items():
             yield _path("schemas", name), text.encode("utf-8")

@@ -428,6 +428,12 @@ class Query:
     tags: tuple[str, ...] = ()
     all_versions: bool = False
     include_deprecated: bool = False
+    available: bool = False  # only versions the last health check found available
+
+    @property
+    def every_version(self) -> bool:
+        """Whether the answer needs every version: --available may pass over newer versions."""
+        return self.all_versions or self.available
 
     def dimensions(self) -> dict[ViewBy, str]:
         given = {"architecture": self.architecture, "distro": self.distro, "target": self.target}
@@ -480,21 +486,23 @@ def resolve(query: Query, site: SiteDoc) -> Query:
         tags=query.tags,
         all_versions=query.all_versions,
         include_deprecated=query.include_deprecated,
+        available=query.available,
     )
 
 
 def choose_file(query: Query, site: SiteDoc | None) -> str:
     """The smallest file holding the answer: the view with the fewest rows, else a root file."""
-    best = "index.json" if query.all_versions else "latest.json"
+    every = query.every_version
+    best = "index.json" if every else "latest.json"
     fewest: int | None = None
     for by, value in query.dimensions().items():
         count = site.views.get(by, {}).get(value) if site is not None else None
         if count is None:
             continue
-        rows = count.all if query.all_versions else count.latest
+        rows = count.all if every else count.latest
         if rows is not None and (fewest is None or rows < fewest):
             fewest = rows
-            best = f"views/{by}/{value}/{'all' if query.all_versions else 'latest'}.json"
+            best = f"views/{by}/{value}/{'all' if every else 'latest'}.json"
     return best
 
 
@@ -513,8 +521,12 @@ def select(rows: Iterable[Summary], query: Query) -> list[Summary]:
 
     Without --all-versions each image's head is chosen first (its newest version, skipping
     deprecated ones unless asked) and the filters apply to it: an image whose newest version no
-    longer fits is not listed with an older one.
+    longer fits is not listed with an older one. With --available, versions the last health
+    check did not find available are passed over first, like deprecated ones: an image's head is
+    then its newest available version, as a flashing tool needs.
     """
+    if query.available:
+        rows = [s for s in rows if s.health == "available"]
     if query.all_versions:
         return [
             s for s in rows if (query.include_deprecated or not s.deprecated) and matches(s, query)
@@ -581,12 +593,17 @@ class IndexClient:
     def query(self, query: Query) -> QueryResult:
         warnings: list[str] = []
         site: SiteDoc | None = None
-        if query.dimensions():
-            # Aliases and view sizes live in catalog.json, a few kilobytes.
+        if query.dimensions() or query.available:
+            # Aliases, view sizes and whether there is health live in catalog.json, a few kB.
             answer = self.site()
             site = answer.doc
             _note(answer, warnings)
             query = resolve(query, site)
+            if query.available and site.status is None:
+                raise CatalogError(
+                    f"the index at {self.location} carries no registry health (it was built "
+                    "without --status), so --available cannot be answered"
+                )
         path = choose_file(query, site)
         answer_rows: Answer[ViewDoc] | Answer[IndexDoc]
         if path == "index.json":

@@ -20,7 +20,7 @@ from image_catalog.catalog.facts import (
 from image_catalog.catalog.loader import Catalog, Loaded, load_catalog
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
 from image_catalog.catalog.review import ChangeSet
-from image_catalog.errors import ExitCode
+from image_catalog.errors import CatalogError, ExitCode
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, Registry
 
@@ -63,6 +63,33 @@ def validate_catalog(root: Path) -> tuple[Catalog, ValidationReport]:
     problems += check_images(catalog)
     report = finish(catalog, problems)
     return catalog, report
+
+
+class InvalidCatalog(CatalogError):
+    """The catalog has problems, and the command works only on a valid catalog."""
+
+    MAX_SHOWN = 20
+
+    def __init__(self, report: ValidationReport, refusing: str) -> None:
+        self.report = report
+        shown = [f"  {p}" for p in report.errors[: self.MAX_SHOWN]]
+        more = len(report.errors) - len(shown)
+        if more:
+            shown.append(f"  ... and {more} more (image-catalog validate lists them all)")
+        noun = "problem" if len(report.errors) == 1 else "problems"
+        super().__init__(
+            f"refusing to {refusing}: catalog {report.catalog} has {len(report.errors)} {noun}; "
+            "fix them first:\n" + "\n".join(shown)
+        )
+
+
+def valid_catalog(root: Path, refusing: str) -> Catalog:
+    """The catalog loaded and checked offline; an `InvalidCatalog` when it has problems, which
+    says that the command refuses to `refusing` (e.g. "build the index")."""
+    catalog, report = validate_catalog(root)
+    if not report.ok:
+        raise InvalidCatalog(report, refusing)
+    return catalog
 
 
 def finish(catalog: Catalog, problems: list[Problem]) -> ValidationReport:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand
 from image_catalog.cli.health_report import HealthReporter
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS
 from image_catalog.site import health
@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_check(args: argparse.Namespace) -> int:
-    progress = _Progress() if sys.stderr.isatty() else None
+    progress = Progress.on_terminal("checking")
     try:
         result = health.run_check(health.CheckSettings.from_argparse(args, progress))
     finally:
@@ -73,15 +73,3 @@ def _report(form: str, status: StatusDoc) -> int:
     reporter = HealthReporter(sys.stdout, sys.stderr, os.environ.get("GITHUB_STEP_SUMMARY"))
     reporter.report(form, status)
     return int(health.exit_code(status))
-
-
-class _Progress:
-    """`checking: 12/200 entries` on one terminal line, rewritten in place."""
-
-    def __call__(self, done: int, total: int) -> None:
-        sys.stderr.write(f"\rchecking: {done}/{total} entries")
-        sys.stderr.flush()
-
-    def clear(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()

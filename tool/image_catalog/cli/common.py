@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 COMMANDS_HELP = """exit codes:
@@ -15,6 +16,26 @@ COMMANDS_HELP = """exit codes:
 """
 
 DEFAULT_CATALOG = Path("catalog")
+
+
+class Progress:
+    """`checking: 12/200 entries` on one terminal line, rewritten in place; nothing when
+    standard error is not a terminal (`Progress.on_terminal`)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @classmethod
+    def on_terminal(cls, label: str) -> Progress | None:
+        return cls(label) if sys.stderr.isatty() else None
+
+    def __call__(self, done: int, total: int) -> None:
+        sys.stderr.write(f"\r{self.label}: {done}/{total} entries")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
 
 def common_parent() -> argparse.ArgumentParser:

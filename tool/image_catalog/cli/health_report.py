@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TextIO
 
 import msgspec
 
 from image_catalog.cli.reporters import Reporter, annotation
-from image_catalog.errors import UsageError
 from image_catalog.site.contract import EntryHealth, MovedTag, StatusDoc, VariantHealth, encode
 from image_catalog.site.status import INVALID_STATES, STATES
 
@@ -30,10 +28,6 @@ class HealthReporter(Reporter[StatusDoc]):
 
     The github form also appends the figures to `step_summary` ($GITHUB_STEP_SUMMARY).
     """
-
-    def __init__(self, out: TextIO, err: TextIO, step_summary: str | None = None) -> None:
-        super().__init__(out, err)
-        self.step_summary = step_summary
 
     def text(self, result: StatusDoc) -> None:
         lines = []
@@ -62,14 +56,7 @@ class HealthReporter(Reporter[StatusDoc]):
             lines += [annotation("notice", self.moved(m), title=entry.id) for m in _moves(entry)]
         lines.append(self.summary(result))
         self.out.write("\n".join(lines) + "\n")
-        if self.step_summary:
-            try:
-                with open(self.step_summary, "a", encoding="utf-8") as stream:
-                    stream.write(self.markdown(result))
-            except OSError as exc:
-                raise UsageError(
-                    f"$GITHUB_STEP_SUMMARY ({self.step_summary}): {exc.strerror}"
-                ) from exc
+        self._append_step_summary(self.markdown(result))
 
     @staticmethod
     def summary(status: StatusDoc) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from image_catalog.catalog.git import Identity
 from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.validate import valid_catalog
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, PublishReporter
 from image_catalog.errors import ExitCode, UsageError
@@ -19,7 +20,6 @@ from image_catalog.publish.publishing import (
     PublishResult,
     publish_image,
     publish_imagebuild,
-    valid_catalog,
 )
 from image_catalog.registry.client import RegistryClient
 
@@ -128,7 +128,7 @@ def run_imagebuild(args: argparse.Namespace) -> int:
                 raise UsageError(f"{args.file}: no such file") from exc
             raise
     build = parse_imagebuild(data, where)
-    catalog = valid_catalog(args.catalog)
+    catalog = valid_catalog(args.catalog, "publish")
     with _client(catalog) as client:
         result = publish_imagebuild(catalog, build, client, _options(args))
     return _report(args, result)
@@ -141,7 +141,7 @@ def run_image(args: argparse.Namespace) -> int:
         architecture=args.arch,
         origin=args.origin,
     )
-    catalog = valid_catalog(args.catalog)
+    catalog = valid_catalog(args.catalog, "publish")
     with _client(catalog) as client:
         result = publish_image(catalog, args.ref, prebuilt, client, _options(args))
     return _report(args, result)

@@ -23,11 +23,13 @@ FORMAT_HELP = "text for people, json for programs, github for workflow annotatio
 
 
 class Reporter(Generic[R]):
-    """Renders one type of result. `out` takes the result; `err` the remarks around it."""
+    """Renders one type of result. `out` takes the result; `err` the remarks around it; the
+    github form may append a summary to `step_summary` ($GITHUB_STEP_SUMMARY), when given."""
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: TextIO, err: TextIO, step_summary: str | None = None) -> None:
         self.out = out
         self.err = err
+        self.step_summary = step_summary
 
     def report(self, form: str, result: R) -> None:
         forms: dict[str, Callable[[R], None]] = {
@@ -48,6 +50,15 @@ class Reporter(Generic[R]):
 
     def _dump(self, document: object) -> None:
         self.out.write(json.dumps(document, indent=2) + "\n")
+
+    def _append_step_summary(self, markdown: str) -> None:
+        if not self.step_summary:
+            return
+        try:
+            with open(self.step_summary, "a", encoding="utf-8") as stream:
+                stream.write(markdown)
+        except OSError as exc:
+            raise UsageError(f"$GITHUB_STEP_SUMMARY ({self.step_summary}): {exc.strerror}") from exc
 
 
 def escape_data(text: str) -> str:
@@ -126,10 +137,6 @@ class ValidateReporter(Reporter[ValidationReport]):
     """With a change under review, its summary comes first (text, github) or under "changes"
     (json); the github form also appends it to `step_summary` ($GITHUB_STEP_SUMMARY)."""
 
-    def __init__(self, out: TextIO, err: TextIO, step_summary: str | None = None) -> None:
-        super().__init__(out, err)
-        self.step_summary = step_summary
-
     def text(self, result: ValidationReport) -> None:
         lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in result.problems]
         lines += [f"not checked: {entry}" for entry in result.unchecked]
@@ -170,15 +177,9 @@ class ValidateReporter(Reporter[ValidationReport]):
         lines += [annotation("warning", "not checked online: " + e) for e in result.unchecked]
         lines.append(self.summary(result))
         self.out.write(self._changes(result) + "\n".join(lines) + "\n")
-        if result.changes is not None and self.step_summary:
-            text = ReviewReporter.markdown(result.changes) + f"\n{self.summary(result)}\n"
-            try:
-                with open(self.step_summary, "a", encoding="utf-8") as stream:
-                    stream.write(text)
-            except OSError as exc:
-                raise UsageError(
-                    f"$GITHUB_STEP_SUMMARY ({self.step_summary}): {exc.strerror}"
-                ) from exc
+        if result.changes is not None:
+            markdown = ReviewReporter.markdown(result.changes)
+            self._append_step_summary(f"{markdown}\n{self.summary(result)}\n")
 
     @staticmethod
     def _changes(result: ValidationReport) -> str:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, ValidateReporter
 from image_catalog.registry.validation import ValidateSettings, validate
 
@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = _Progress() if sys.stderr.isatty() else None
+    progress = Progress.on_terminal("checking online")
     try:
         report = validate(ValidateSettings.from_argparse(args, progress))
     finally:
@@ -37,15 +37,3 @@ def run(args: argparse.Namespace) -> int:
     reporter = ValidateReporter(sys.stdout, sys.stderr, os.environ.get("GITHUB_STEP_SUMMARY"))
     reporter.report(args.format, report)
     return int(report.exit_code)
-
-
-class _Progress:
-    """`checking online: 12/200 entries` on one terminal line, rewritten in place."""
-
-    def __call__(self, done: int, total: int) -> None:
-        sys.stderr.write(f"\rchecking online: {done}/{total} entries")
-        sys.stderr.flush()
-
-    def clear(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()

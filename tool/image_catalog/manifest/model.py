@@ -10,6 +10,7 @@ checks that span fields or files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -152,6 +153,16 @@ class Model(BaseModel):
 def _vocabulary(info: ValidationInfo) -> Vocabulary | None:
     context = info.context
     return context.get("vocabulary") if isinstance(context, dict) else None
+
+
+def _unknown(kind: str, value: str, known: Iterable[str]) -> PydanticCustomError:
+    """A name the vocabulary does not know, with the closest known spelling as a hint."""
+    return PydanticCustomError(
+        f"unknown_{kind}",
+        f"'{{value}}' is not a known {kind}{{hint}} (add it to catalog/vocabulary.yaml if AIB "
+        "supports it)",
+        {"value": value, "hint": closest(value, known)},
+    )
 
 
 # --- vocabulary ----------------------------------------------------------------------------------
@@ -304,12 +315,7 @@ class Target(Model):
     def _known_target(cls, value: str, info: ValidationInfo) -> str:
         vocabulary = _vocabulary(info)
         if vocabulary is not None and value not in vocabulary.target_architectures:
-            raise PydanticCustomError(
-                "unknown_target",
-                "'{value}' is not a known target{hint} (add it to catalog/vocabulary.yaml "
-                "if AIB supports it)",
-                {"value": value, "hint": closest(value, vocabulary.target_architectures)},
-            )
+            raise _unknown("target", value, vocabulary.target_architectures)
         return value
 
 
@@ -469,12 +475,7 @@ class CatalogImageSpec(Model):
     def _known_distro(cls, value: str, info: ValidationInfo) -> str:
         vocabulary = _vocabulary(info)
         if vocabulary is not None and vocabulary.distro(value) is None:
-            raise PydanticCustomError(
-                "unknown_distro",
-                "'{value}' is not a known distro{hint} (add it to catalog/vocabulary.yaml "
-                "if AIB supports it)",
-                {"value": value, "hint": closest(value, vocabulary.distros)},
-            )
+            raise _unknown("distro", value, vocabulary.distros)
         return value
 
 

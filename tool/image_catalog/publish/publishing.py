@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from image_catalog.catalog.git import GitRepo, Identity
 from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded, display_path
 from image_catalog.catalog.problems import Problem, from_validation_error, locate_all, sort_key
-from image_catalog.catalog.validate import check_entry, check_path, validate_catalog
+from image_catalog.catalog.validate import check_entry, check_path
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_text
 from image_catalog.manifest.load import dump_document
@@ -108,7 +108,7 @@ def publish_imagebuild(
     options: Options,
     now: datetime | None = None,
 ) -> PublishResult:
-    """Publish what a completed ImageBuild pushed into `catalog` (loaded by `valid_catalog`)."""
+    """Publish what a completed ImageBuild pushed into `catalog` (a valid catalog)."""
     variants: dict[str, VariantData] = {}
     index = None
     annotations: dict[str, str] = {}
@@ -190,7 +190,7 @@ def publish_image(
     options: Options,
     now: datetime | None = None,
 ) -> PublishResult:
-    """Publish a prebuilt image or disk artifact into `catalog` (loaded by `valid_catalog`)."""
+    """Publish a prebuilt image or disk artifact into `catalog` (a valid catalog)."""
     try:
         Reference.parse(ref)
     except ValueError as exc:
@@ -257,16 +257,6 @@ def publish_image(
 
 
 # --- building the entry --------------------------------------------------------------------------
-
-
-def valid_catalog(catalog_dir: Path) -> Catalog:
-    """The catalog to publish into, loaded once; a `PublishRejected` when it is not valid."""
-    catalog, report = validate_catalog(catalog_dir)
-    if not report.ok:
-        raise PublishRejected(
-            [*report.errors, Problem(str(catalog_dir), "fix the catalog before publishing into it")]
-        )
-    return catalog
 
 
 def _canonical(catalog: Catalog, arch: str | None) -> str | None:

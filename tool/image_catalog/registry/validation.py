@@ -20,6 +20,7 @@ from image_catalog.catalog.review import ChangeSet, compare_with_base
 from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.errors import UsageError
 from image_catalog.manifest.model import NoAuth, Registry
+from image_catalog.registry.arguments import add_registry_arguments
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.online import OnlineResult, Progress, check_online
 
@@ -69,29 +70,7 @@ class ValidateSettings:
             help="also check every entry against its registry with skopeo: digests, index "
             "platforms, artifact files, AIB annotations (exit 4 when a registry cannot be reached)",
         )
-        online.add_argument(
-            "--workers",
-            type=_positive,
-            default=8,
-            metavar="N",
-            help="entries checked at the same time (default: 8; each registry's "
-            "spec.maxConcurrency still applies)",
-        )
-        online.add_argument(
-            "--timeout",
-            type=_seconds,
-            default=30.0,
-            metavar="SECONDS",
-            help="per registry call (default: 30)",
-        )
-        online.add_argument(
-            "--retries",
-            type=int,
-            choices=range(11),
-            default=3,
-            metavar="N",
-            help="retries of a call that found the registry unreachable or failing (default: 3)",
-        )
+        add_registry_arguments(online)
 
     @classmethod
     def from_argparse(
@@ -108,20 +87,6 @@ class ValidateSettings:
             progress=progress,
             use_cache=not args.no_cache,
         )
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0 to 3600")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
 
 
 def validate(settings: ValidateSettings) -> ValidationReport:

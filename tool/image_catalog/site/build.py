@@ -43,7 +43,7 @@ from msgspec.structs import replace
 from image_catalog.catalog.audit import first_published
 from image_catalog.catalog.git import GitRepo
 from image_catalog.catalog.loader import Catalog
-from image_catalog.catalog.validate import ValidationReport, validate_catalog
+from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.manifest import model
 from image_catalog.manifest.model import (
@@ -95,26 +95,9 @@ SITE_FILE = "catalog.json"
 # architectures, each architecture's history is most of the index, and writing it would cost more
 # build time than it saves any client (which then reads index.json).
 ALL_VERSION_VIEWS: tuple[ViewBy, ...] = ("distro", "target")
-_MAX_PROBLEMS_SHOWN = 20
 # One path segment built from a validated name, version or vocabulary word; checked again here so
 # that nothing but a plain file name can ever reach the file system.
 _SEGMENT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
-
-
-class InvalidCatalog(CatalogError):
-    """The catalog has problems; the index is built only from a valid one."""
-
-    def __init__(self, report: ValidationReport) -> None:
-        self.report = report
-        shown = [f"  {p}" for p in report.errors[:_MAX_PROBLEMS_SHOWN]]
-        more = len(report.errors) - len(shown)
-        if more:
-            shown.append(f"  ... and {more} more (image-catalog validate lists them all)")
-        noun = "problem" if len(report.errors) == 1 else "problems"
-        super().__init__(
-            f"refusing to build the index: catalog {report.catalog} has {len(report.errors)} "
-            f"{noun}; fix them first:\n" + "\n".join(shown)
-        )
 
 
 class SiteWriteError(CatalogError):
@@ -138,10 +121,7 @@ def build_index(
     root: Path, out: Path, base_url: str | None = None, status: StatusDoc | None = None
 ) -> BuildResult:
     """Validate the catalog offline, then build its site into `out`."""
-    catalog, report = validate_catalog(root)
-    if not report.ok:
-        raise InvalidCatalog(report)
-    return build_site(catalog, out, base_url, status=status)
+    return build_site(valid_catalog(root, "build the index"), out, base_url, status=status)
 
 
 def build_site(

@@ -33,12 +33,12 @@ from typing import Any, Literal
 from image_catalog.catalog.git import GitRepo, first_parent_steps, folder_blobs
 from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded
 from image_catalog.catalog.problems import Problem, locate_all
-from image_catalog.catalog.validate import validate_catalog
+from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import CatalogImage, ManifestRef, Registry, Variant
 from image_catalog.manifest.reference import Reference
-from image_catalog.site.build import InvalidCatalog, catalog_commit
+from image_catalog.site.build import catalog_commit
 from image_catalog.site.writer import swap_in
 
 API_VERSION = "automotive.sdv.cloud.redhat.com/v1alpha1"
@@ -166,9 +166,7 @@ class ExportRefused(CatalogError):
 
 def export_catalog(root: Path, options: ExportOptions) -> Export:
     """Validate the catalog offline, then express it as CatalogImage resources (nothing written)."""
-    catalog, report = validate_catalog(root)
-    if not report.ok:
-        raise InvalidCatalog(report)
+    catalog = valid_catalog(root, "build the index")
     commits, warnings = entry_commits(catalog)
     export = build_export(catalog, options, commits, catalog_commit(catalog.root))
     export.warnings[:0] = warnings

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from image_catalog.catalog.loader import Loaded
-from image_catalog.catalog.validate import ValidationReport, validate_catalog
+from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_bytes
 from image_catalog.manifest.model import CatalogImage
+from image_catalog.registry.arguments import add_registry_arguments, positive
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.health import (
     EntryObservation,
@@ -57,28 +58,11 @@ from image_catalog.site.status import (
 
 Clock = Callable[[], dt.datetime]
 DEFAULT_FAIL_AFTER = 5
-_MAX_PROBLEMS_SHOWN = 20
 _MAX_STATUS_BYTES = 512 * 1024 * 1024
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-class CatalogNotCheckable(CatalogError):
-    """The catalog has problems; only a valid catalog is checked against its registries."""
-
-    def __init__(self, report: ValidationReport) -> None:
-        self.report = report
-        shown = [f"  {p}" for p in report.errors[:_MAX_PROBLEMS_SHOWN]]
-        more = len(report.errors) - len(shown)
-        if more:
-            shown.append(f"  ... and {more} more (image-catalog validate lists them all)")
-        noun = "problem" if len(report.errors) == 1 else "problems"
-        super().__init__(
-            f"refusing to check: catalog {report.catalog} has {len(report.errors)} {noun}; "
-            "fix them first:\n" + "\n".join(shown)
-        )
 
 
 class PreviousUnavailable(RegistryUnavailable):
@@ -119,35 +103,13 @@ class CheckSettings:
         )
         parser.add_argument(
             "--fail-after",
-            type=_positive,
+            type=positive,
             default=DEFAULT_FAIL_AFTER,
             metavar="N",
             help="failed checks in a row after which an entry is failed (default: "
             f"{DEFAULT_FAIL_AFTER})",
         )
-        parser.add_argument(
-            "--workers",
-            type=_positive,
-            default=8,
-            metavar="N",
-            help="entries checked at the same time (default: 8; each registry's "
-            "spec.maxConcurrency still applies)",
-        )
-        parser.add_argument(
-            "--timeout",
-            type=_seconds,
-            default=30.0,
-            metavar="SECONDS",
-            help="per registry call (default: 30)",
-        )
-        parser.add_argument(
-            "--retries",
-            type=int,
-            choices=range(11),
-            default=3,
-            metavar="N",
-            help="retries of a call that found the registry unreachable or failing (default: 3)",
-        )
+        add_registry_arguments(parser)
 
     @classmethod
     def from_argparse(
@@ -170,20 +132,6 @@ def _shard(text: str) -> Shard:
         return parse_shard(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0 to 3600")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
 
 
 @dataclass
@@ -213,9 +161,7 @@ def exit_code(status: StatusDoc) -> ExitCode:
 
 def run_check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
     """Check the catalog's entries (or one shard of them) and record the result on the history."""
-    catalog, report = validate_catalog(settings.catalog)
-    if not report.ok:
-        raise CatalogNotCheckable(report)
+    catalog = valid_catalog(settings.catalog, "check")
     previous, warnings = (None, []) if settings.previous is None else load(settings.previous)
     ids = sorted(loaded.model.id for loaded in catalog.images)
     chosen = sorted(

@@ -11,8 +11,7 @@ from typing import Any
 
 import pygit2
 import pytest
-from image_catalog.manifest.load import dump_document
-from image_catalog.manifest.model import API_VERSION, schema_header
+from support.entries import entry_text
 from support.registry import LocalRegistry, require_tools
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,9 +166,6 @@ def image_document(
     labels: dict[str, str] | None = None,
 ) -> str:
     """A small valid CatalogImage on quay.io (a registry the shipped catalog declares)."""
-    metadata: dict[str, Any] = {"name": name, "version": version}
-    if labels:
-        metadata["labels"] = labels
     spec: dict[str, Any] = {
         "displayName": f"{name} {version}",
         "distro": "autosd9-sig",
@@ -189,9 +185,7 @@ def image_document(
     }
     if deprecated:
         spec["lifecycle"] = {"deprecated": {"reason": deprecated, "date": "2026-02-01"}}
-    document = {"apiVersion": API_VERSION, "kind": "CatalogImage", "metadata": metadata}
-    document["spec"] = spec
-    return dump_document(document, header=schema_header("CatalogImage", 3))
+    return entry_text(name, version, spec, labels)
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ import pytest
 import yaml
 from conftest import SHIPPED_CATALOG, empty_catalog, fake_digest, image_document
 from image_catalog.cli import main
-from image_catalog.manifest.load import dump_document
-from image_catalog.manifest.model import API_VERSION, schema_header
 from image_catalog.site import crs
+from support.entries import entry_text
 
 OPERATOR_SCHEMA = (
     Path(__file__).parent / "fixtures" / "operator" / "catalogimage.v1alpha1.schema.json"
@@ -165,13 +164,7 @@ def _index_document(name: str, version: str) -> str:
         "source": {"prebuilt": {"origin": "tests"}},
         "publishedAt": "2026-01-15T09:30:00Z",
     }
-    document = {
-        "apiVersion": API_VERSION,
-        "kind": "CatalogImage",
-        "metadata": {"name": name, "version": version},
-        "spec": spec,
-    }
-    return dump_document(document, schema_header("CatalogImage", 3))
+    return entry_text(name, version, spec)
 
 
 def test_names_that_meet_or_fold_alike_get_hashes(catalog_dir: Path, tmp_path: Path) -> None:

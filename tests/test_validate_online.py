@@ -18,10 +18,9 @@ import pytest
 from conftest import REGISTRY_PASSWORD, GitWork, empty_catalog, registry_manifest
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.cli import main
-from image_catalog.manifest.load import dump_document
-from image_catalog.manifest.model import API_VERSION, schema_header
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.online import OnlineResult, check_online
+from support.entries import write_entry as write_file
 from support.oci import (
     DiskFile,
     PushedArtifact,
@@ -94,16 +93,7 @@ def write_entry(
         "source": {"prebuilt": {"origin": "tests"}},
         "publishedAt": "2026-01-15T09:30:00Z",
     }
-    document = {
-        "apiVersion": API_VERSION,
-        "kind": "CatalogImage",
-        "metadata": {"name": name, "version": version},
-        "spec": spec,
-    }
-    path = catalog / "images" / name / f"{version}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump_document(document, schema_header("CatalogImage", 3)))
-    return path
+    return write_file(catalog, name, version, spec)
 
 
 def board_artifact(

@@ -20,8 +20,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from image_catalog.manifest.load import dump_document
-from image_catalog.manifest.model import API_VERSION, schema_header
+from support.entries import write_entry
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -119,16 +118,7 @@ def add_image(
     }
     if deprecated:
         body["lifecycle"] = {"deprecated": {"reason": "broken", "date": "2026-02-01"}}
-    document = {
-        "apiVersion": API_VERSION,
-        "kind": "CatalogImage",
-        "metadata": {"name": name, "version": version},
-        "spec": body,
-    }
-    path = catalog / "images" / name / f"{version}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump_document(document, header=schema_header("CatalogImage", 3)))
-    return path
+    return write_entry(catalog, name, version, body)
 
 
 def site_bytes(site: Path) -> dict[str, bytes]:

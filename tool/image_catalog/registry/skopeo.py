@@ -162,6 +162,10 @@ class Skopeo:
                 f"{INSTALL_HINT}"
             )
         self.executable = found
+        # A session of its own keeps skopeo out of the terminal's Ctrl-C, so nothing would end it
+        # when we are killed: util-linux's setpriv asks the kernel to SIGKILL it when we die.
+        setpriv = shutil.which("setpriv")
+        self._launcher = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
@@ -251,10 +255,12 @@ class Skopeo:
             if self._closed:
                 raise RegistryFailure("the registry client is closed")
             self.calls += 1
+        if not os.access(self.executable, os.X_OK):  # setpriv would start and then fail
+            raise SkopeoNotFound(f"{self.executable} is gone: {INSTALL_HINT}")
         try:
             # A session of its own, so a timeout kills skopeo and anything it started.
             process = subprocess.Popen(
-                argv,
+                [*self._launcher, *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

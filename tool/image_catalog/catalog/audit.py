@@ -27,7 +27,7 @@ from image_catalog.catalog.git import (
     require_full_history,
     resolve_commit,
 )
-from image_catalog.catalog.loader import IMAGES_DIR
+from image_catalog.catalog.loader import IMAGES_DIR, entry_id
 from image_catalog.catalog.review import Aspect, aspects, field_differences, is_deprecated
 from image_catalog.catalog.source import blob_mapping
 from image_catalog.errors import CatalogError, UsageError
@@ -95,7 +95,7 @@ def audit_history(
         raise UsageError(f"{catalog_dir}: no such catalog folder (pass --catalog DIR)")
     git = GitRepo(catalog_dir)
     require_full_history(git)
-    images = _images_folder(git, catalog_dir)
+    images = images_folder(git, catalog_dir)
     head = resolve_commit(git, ref)
     events = [e for e in _events(git, ref, images) if _matches(e.entry, entry)]
     if entry is not None and not events:
@@ -119,18 +119,19 @@ def first_published(
     catalog = catalog_dir if catalog_dir.is_absolute() else repo_path / catalog_dir
     git = GitRepo(repo_path)
     require_full_history(git)
-    images = _images_folder(git, catalog)
-    present = {_entry_id(path) for path in folder_blobs(git, ref, images) if _is_entry(path)}
+    images = images_folder(git, catalog)
+    present = {entry_id(path) for path in folder_blobs(git, ref, images) if _is_entry(path)}
     found: dict[str, tuple[str, str]] = {}
     for step in first_parent_steps(git, ref, images):
         for change in step.changes:
-            entry = _entry_id(change.path)
+            entry = entry_id(change.path)
             if change.status == "added" and entry in present and entry not in found:
                 found[entry] = (step.commit.id, iso_time(step.commit.committer.time))
     return found
 
 
-def _images_folder(git: GitRepo, catalog_dir: Path) -> str:
+def images_folder(git: GitRepo, catalog_dir: Path) -> str:
+    """The catalog's images folder, from the top of the repository."""
     relative = git.relative(catalog_dir)
     return IMAGES_DIR if relative == "." else f"{relative}/{IMAGES_DIR}"
 
@@ -147,7 +148,7 @@ def _events(git: GitRepo, ref: str, images: str) -> Iterator[AuditEvent]:
             action, touched = described
             path = f"{images}/{change.path}"
             yield AuditEvent(
-                entry=_entry_id(change.path),
+                entry=entry_id(change.path),
                 action=action,
                 aspects=touched,
                 path=path,
@@ -192,11 +193,6 @@ def _parse(git: GitRepo, blob: str) -> dict[str, Any] | None:
 def _is_entry(path: str) -> bool:
     parts = PurePosixPath(path).parts
     return len(parts) == 2 and parts[1].endswith(".yaml")
-
-
-def _entry_id(path: str) -> str:
-    relative = PurePosixPath(path)
-    return f"{relative.parent.name}@{relative.stem}"
 
 
 def _matches(entry: str, wanted: str | None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -50,17 +50,19 @@ class Catalog:
 
     def ids_on_disk(self) -> set[str]:
         """NAME@VERSION of every image file, valid or not, from its path."""
-        ids = set()
-        for path in self.image_paths:  # images/NAME/VERSION.yaml
-            _, name, file = path.split("/")
-            ids.add(f"{name}@{file.removesuffix('.yaml')}")
-        return ids
+        return {entry_id(path) for path in self.image_paths}
 
     def registry_for_host(self, host: str) -> Registry | None:
         for loaded in self.registries:
             if loaded.model.spec.host == host:
                 return loaded.model
         return None
+
+
+def entry_id(path: str) -> str:
+    """NAME@VERSION of the entry file at `.../NAME/VERSION.yaml` ('/' separators)."""
+    relative = PurePosixPath(path)
+    return f"{relative.parent.name}@{relative.stem}"
 
 
 def display_path(root: Path, relative: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from image_catalog.catalog.loader import IMAGES_DIR, VOCABULARY_FILE, Catalog, Loaded
+from image_catalog.catalog.loader import entry_id as entry_id_of
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
 from image_catalog.catalog.source import CatalogSource, GitRevision, WorkTree
 from image_catalog.manifest.fieldpath import FieldPath
@@ -153,7 +154,7 @@ def compare_with_base(catalog: Catalog, base: str, *, allow_removal: bool = Fals
     base_vocabulary = before.document(VOCABULARY_FILE, VocabularyFile)
     vocabulary = base_vocabulary.lookups() if base_vocabulary else catalog.vocabulary
     for relative in sorted(base_images | head_images):
-        entry_id = _entry_id(relative)
+        entry_id = entry_id_of(relative)
         shown = now.shown(relative)
         if relative not in head_images:
             changes.removed.append(entry_id)
@@ -243,11 +244,6 @@ def _removal_problem(shown: str, entry_id: str, base: str) -> Problem:
 def _is_image_path(relative: str) -> bool:
     parts = PurePosixPath(relative).parts
     return len(parts) == 3 and parts[0] == IMAGES_DIR and relative.endswith(".yaml")
-
-
-def _entry_id(relative: str) -> str:
-    path = PurePosixPath(relative)
-    return f"{path.parent.name}@{path.stem}"
 
 
 def _side(

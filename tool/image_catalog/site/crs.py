@@ -30,11 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from image_catalog.catalog.audit import images_folder
 from image_catalog.catalog.git import GitRepo, first_parent_steps, folder_blobs
-from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded
+from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded, entry_id
 from image_catalog.catalog.problems import Problem, locate_all
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
+from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import CatalogImage, ManifestRef, Registry, Variant
 from image_catalog.manifest.reference import Reference
@@ -249,7 +251,7 @@ class _Pinned:
     part: Part
     variant: Variant | None
     manifest: ManifestRef
-    path: tuple[str | int, ...]
+    path: FieldPath
 
 
 def _pinned(image: CatalogImage) -> list[_Pinned]:
@@ -485,8 +487,7 @@ def entry_commits(catalog: Catalog) -> tuple[dict[str, str], list[str]]:
             f"{catalog.root}: a shallow clone: each resource is annotated with the catalog's "
             "HEAD commit, not the commit that last changed its entry (fetch the full history)"
         ]
-    relative = git.relative(catalog.root)
-    images = IMAGES_DIR if relative == "." else f"{relative}/{IMAGES_DIR}"
+    images = images_folder(git, catalog.root)
     if git.head_commit_id() is None:
         return {}, []
     present = set(folder_blobs(git, "HEAD", images))
@@ -495,9 +496,4 @@ def entry_commits(catalog: Catalog) -> tuple[dict[str, str], list[str]]:
         for change in step.changes:
             if change.status != "deleted" and change.path in present:
                 found[change.path] = step.commit.id
-    return {_entry_id(path): commit for path, commit in found.items()}, []
-
-
-def _entry_id(path: str) -> str:
-    name, _, file = path.partition("/")
-    return f"{name}@{file.removesuffix('.yaml')}"
+    return {entry_id(path): commit for path, commit in found.items()}, []

@@ -250,6 +250,7 @@ def push_index(
     created: str | datetime | None = None,
     tag_platforms: bool = False,
     seed: str | None = None,
+    variants: Mapping[str, str] | None = None,
 ) -> PushedIndex:
     """Push one image per architecture, then an OCI index listing them, tagged ``tag``.
 
@@ -265,6 +266,7 @@ def push_index(
             labels=labels,
             created=created,
             seed=None if seed is None else f"{seed}-{arch}",
+            variant=(variants or {}).get(arch),
         )
         for arch in architectures
     )
@@ -277,7 +279,15 @@ def push_index(
                     "mediaType": image.media_type,
                     "digest": image.digest,
                     "size": image.size,
-                    "platform": {"architecture": image.architecture, "os": image.os},
+                    "platform": {
+                        "architecture": image.architecture,
+                        "os": image.os,
+                        **(
+                            {"variant": v}
+                            if (v := (variants or {}).get(image.architecture))
+                            else {}
+                        ),
+                    },
                 }
                 for image in images
             ],

@@ -7,7 +7,7 @@ a validation problem's field path is the path in that file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 from image_catalog.manifest.model import API_VERSION
@@ -40,6 +40,8 @@ class DiskData(ManifestData):
 
 class VariantData(TypedDict):
     architecture: str
+    os: NotRequired[str]
+    platformVariant: NotRequired[str]
     container: NotRequired[ManifestData]
     disk: NotRequired[DiskData]
 
@@ -57,6 +59,10 @@ class Draft:
     index: ManifestData | None = None
     build_mode: str | None = None
     export_format: str | None = None
+    tags: list[str] = field(default_factory=list)  # what the build says, after the person's
+    # Used instead of default_version when that is already taken under the name (a reproducible
+    # image's fixed created time).
+    fallback_version: str | None = None
 
     @property
     def architectures(self) -> list[str]:
@@ -86,8 +92,8 @@ class Draft:
             spec["exportFormat"] = self.export_format
         if description:
             spec["description"] = description
-        if tags:
-            spec["tags"] = list(dict.fromkeys(tags))
+        if tags or self.tags:
+            spec["tags"] = list(dict.fromkeys([*tags, *self.tags]))
         if self.index is not None:
             spec["index"] = self.index
         spec["variants"] = [self.variants[a] for a in self.architectures]

@@ -16,6 +16,9 @@ from typing import Any
 from image_catalog.errors import CatalogError
 
 API_GROUP = "automotive.sdv.cloud.redhat.com/"
+# The label the operator's ScheduledImageBuild controller puts on every build it makes
+# (api/v1alpha1/labels.go, LabelScheduledImageBuildName).
+SCHEDULE_LABEL = "automotive.sdv.cloud.redhat.com/scheduledimagebuild-name"
 PHASES = (
     "Pending",
     "Uploading",
@@ -50,6 +53,8 @@ class BuildInfo:
     aib_image: str | None
     builder_image: str | None
     manifest: str | None
+    manifest_config_map: str | None = None
+    schedule: str | None = None
 
 
 def _get(data: Any, *path: str) -> Any:
@@ -125,6 +130,7 @@ def parse_imagebuild(data: Mapping[str, Any], where: str) -> BuildInfo:
         aib_image=_text(data, "status", "aibImageUsed") or fields["aib_image"],
         builder_image=_text(data, "status", "builderImageUsed") or fields["builder_image"],
         export_format=_text(data, "status", "resolvedExportFormat") or fields["export_format"],
+        schedule=_text(data, "metadata", "labels", SCHEDULE_LABEL),
         **{
             k: v
             for k, v in fields.items()
@@ -147,6 +153,7 @@ def _flat(spec: Any) -> dict[str, str | None]:
         "aib_image": _text(spec, "automotiveImageBuilder"),
         "builder_image": None,
         "manifest": _text(spec, "manifestFileName") or _manifest_digest(_get(spec, "manifest")),
+        "manifest_config_map": _text(spec, "manifestConfigMap"),
     }
 
 
@@ -164,6 +171,7 @@ def _nested(spec: Any) -> dict[str, str | None]:
         "builder_image": _text(spec, "aib", "builderImage"),
         "manifest": _text(spec, "aib", "manifestFileName")
         or _manifest_digest(_get(spec, "aib", "manifest")),
+        "manifest_config_map": _text(spec, "aib", "manifestConfigMap"),
     }
 
 

@@ -116,8 +116,9 @@ def publish_imagebuild(
         info = client.inspect(build.container_ref)
         _refuse_newer(info, build)
         index, containers = _containers(catalog, info)
+        platforms = _platform_facts(catalog, info)
         for arch, container in containers.items():
-            variants.setdefault(arch, {"architecture": arch})["container"] = container
+            variants.setdefault(arch, _variant(arch, platforms))["container"] = container
         annotations.update(_aib_annotations(info))
     if build.disk_ref:
         info = client.inspect(build.disk_ref)
@@ -148,9 +149,12 @@ def publish_imagebuild(
         ("aibImage", build.aib_image),
         ("builderImage", build.builder_image),
         ("manifest", build.manifest),
+        ("manifestConfigMap", build.manifest_config_map),
+        ("schedule", build.schedule),
     ):
         if value:
             source[key] = value
+    tags = [schedule_tag(build.schedule)] if build.schedule else []
     draft = Draft(
         distro=distro,
         targets=[target],
@@ -161,6 +165,7 @@ def publish_imagebuild(
         index=index,
         build_mode=build.mode or None,
         export_format=build.export_format or None,
+        tags=[tag for tag in tags if _TAG.match(tag)],
     )
     return _publish(catalog, client, options, draft, now)
 
@@ -206,9 +211,11 @@ def publish_image(
     else:
         wanted = _canonical(catalog, prebuilt.architecture)
         index, containers = _containers(catalog, info, wanted)
+        platforms = _platform_facts(catalog, info)
         for arch, container in containers.items():
             if wanted is None or arch == wanted:
-                variants[arch] = {"architecture": arch, "container": container}
+                variants[arch] = _variant(arch, platforms)
+                variants[arch]["container"] = container
         if wanted is not None and wanted not in containers:
             raise CatalogError(
                 f"{ref} has no {wanted} image (it has: {', '.join(containers) or 'none'})"
@@ -235,10 +242,9 @@ def publish_image(
         missing.append("--target T")
     if not variants:
         missing.append("--arch A")
-    version = options.version or _version_from_created(info)
-    if version is None:
-        missing.append("--version V")
-    if missing or not distro or not version:
+    published = now or datetime.now(UTC)
+    version = options.version or _version_from_created(info) or _version_from_time(published)
+    if missing or not distro:
         raise UsageError(
             f"{ref} does not say everything a catalog entry needs (no AIB annotations or labels "
             f"for it); add {' '.join(missing)}"
@@ -252,8 +258,9 @@ def publish_image(
         bootc=info.labels.get("containers.bootc") == "1",
         index=index,
         export_format=found.get("export-format"),
+        fallback_version=_version_from_time(published),
     )
-    return _publish(catalog, client, options, draft, now)
+    return _publish(catalog, client, options, draft, published)
 
 
 # --- building the entry --------------------------------------------------------------------------
@@ -389,15 +396,60 @@ def _created(info: ManifestInfo) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# A reproducible build fixes its created time (the epoch, or SOURCE_DATE_EPOCH=0): such a time
+# says nothing about when the image was made, and every such image would get the same version.
+_FIXED_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def _version_from_created(info: ManifestInfo) -> str | None:
+    """The image's created time, when it says a plausible one; else None (the publication time
+    is used instead)."""
     created = _created(info)
-    return _version_from_time(created) if created else None
+    return _version_from_time(created) if created and created >= _FIXED_BEFORE else None
+
+
+_TAG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def schedule_tag(schedule: str) -> str:
+    """The tag a ScheduledImageBuild's builds carry, so `query --tag schedule-S` finds them."""
+    return f"schedule-{schedule}"
+
+
+def _platform_facts(
+    catalog: Catalog, info: ManifestInfo
+) -> dict[str, tuple[str | None, str | None]]:
+    """The OS and CPU variant each architecture's image says (its index entry or its config)."""
+    vocabulary = catalog.vocabulary
+    if info.kind is ManifestKind.IMAGE:
+        said = [(info.architecture, info.os, info.variant)]
+    else:
+        said = [(p.architecture, p.os, p.variant) for p in info.platforms]
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for architecture, os_name, cpu_variant in said:
+        arch = vocabulary.architecture(architecture) if vocabulary and architecture else None
+        if arch is not None and arch not in found:
+            found[arch] = (os_name, cpu_variant)
+    return found
+
+
+def _variant(arch: str, platforms: dict[str, tuple[str | None, str | None]]) -> VariantData:
+    variant: VariantData = {"architecture": arch}
+    os_name, cpu_variant = platforms.get(arch, (None, None))
+    if os_name and _TAG.match(os_name):
+        variant["os"] = os_name
+    if cpu_variant and _TAG.match(cpu_variant):
+        variant["platformVariant"] = cpu_variant
+    return variant
 
 
 def default_name(catalog: Catalog, distro: str, target: str, architectures: Sequence[str]) -> str:
-    """`distro-target`, plus the architecture when the target is built for several."""
-    name = f"{distro}-{target}"
+    """`distro-target`, plus the architecture when the target is built for several.
+
+    The distro is its canonical name: builds that say `autosd` and `autosd10` are one image.
+    """
     vocabulary = catalog.vocabulary
+    name = f"{(vocabulary.distro(distro) if vocabulary else None) or distro}-{target}"
     several = vocabulary is not None and len(vocabulary.target_architectures.get(target, ())) != 1
     if several and len(architectures) == 1:
         name += f"-{architectures[0]}"
@@ -424,6 +476,8 @@ def _publish(
         catalog, draft.distro, draft.targets[0], draft.architectures
     )
     version = options.version or draft.default_version
+    if not options.version and draft.fallback_version and _taken(catalog, name, version):
+        version = draft.fallback_version  # e.g. a second reproducible image, same created time
     document = draft.document(
         name=name,
         version=version,
@@ -477,6 +531,10 @@ def _publish(
     result.status = "published"
     result.registry_calls = client.calls
     return result
+
+
+def _taken(catalog: Catalog, name: str, version: str) -> bool:
+    return (catalog.root / IMAGES_DIR / name / f"{version}.yaml").exists()
 
 
 def _holding_exactly(catalog: Catalog, wanted: set[str]) -> Loaded[CatalogImage] | None:

@@ -95,6 +95,7 @@ class ManifestInfo:
     platforms: tuple[Platform, ...] = ()
     architecture: str | None = None
     os: str | None = None
+    variant: str | None = None
     created: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     artifact_type: str | None = None
@@ -217,6 +218,7 @@ def with_config(info: ManifestInfo, raw: bytes) -> ManifestInfo:
         info,
         architecture=_text(doc.get("architecture")),
         os=_text(doc.get("os")),
+        variant=_text(doc.get("variant")),
         created=_text(doc.get("created")),
         labels=_strings(runtime.get("Labels")),
         config_fetched=True,

@@ -156,9 +156,10 @@ class ExportRefused(CatalogError):
     def __init__(self, skipped: Sequence[Problem]) -> None:
         self.skipped = list(skipped)
         lines = "\n".join(f"  {p}" for p in self.skipped)
-        noun = "entry" if len(self.skipped) == 1 else "entries"
+        entries = len({p.file for p in self.skipped})
+        noun = "entry" if entries == 1 else "entries"
         super().__init__(
-            f"{len(self.skipped)} {noun} cannot be expressed as CatalogImage resources; nothing "
+            f"{entries} {noun} cannot be expressed as CatalogImage resources; nothing "
             f"was written (--skip-unexpressible writes the others):\n{lines}"
         )
 

@@ -265,3 +265,28 @@ def test_an_entry_the_crd_cannot_express_is_reported(
     assert "warning: not exported: " in captured.err
     assert "local-image/1.0.yaml" in captured.err
     assert sorted(_resources(out)) == ["fine.1.0-x86-64"]
+
+
+# --- the same set in the site --------------------------------------------------------------------
+
+
+def test_index_build_writes_the_same_set_into_the_site(tmp_path: Path) -> None:
+    exported, site = tmp_path / "crs", tmp_path / "site"
+    assert _export(SHIPPED_CATALOG, exported, "--namespace", "automotive") == 0
+    args = ["index", "build", "--catalog", str(SHIPPED_CATALOG), "--out", str(site), "--crs"]
+    assert main([*args, "--crs-namespace", "automotive"]) == 0
+    assert _tree(site / "crs") == _tree(exported)
+    sums = (site / "SHA256SUMS").read_text()
+    assert "  crs/kustomization.yaml\n" in sums
+
+
+def test_index_build_leaves_out_what_the_crd_cannot_express(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = _loopback_catalog(tmp_path / "catalog")
+    site = tmp_path / "site"
+    assert main(["index", "build", "--catalog", str(catalog), "--out", str(site), "--crs"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: not in crs/: {catalog}/images/local-image/1.0.yaml:15:9: " in err
+    assert sorted(_resources(site / "crs")) == ["fine.1.0-x86-64"]
+    assert (site / "images" / "local-image.json").is_file()  # the index itself lists it

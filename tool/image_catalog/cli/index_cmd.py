@@ -10,6 +10,7 @@ from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
 from image_catalog.site import health
 from image_catalog.site.build import build_index
+from image_catalog.site.crs import ExportOptions, build_index_with_crs
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,12 +44,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="a health status (from `check`, or the published site's status.json URL): each "
         "entry then carries its state, and the site holds status.json",
     )
+    build.add_argument(
+        "--crs",
+        action="store_true",
+        help="also write the operator's CatalogImage resources and their kustomization.yaml "
+        "into crs/ (as 'export crs' does; entries it cannot express are warnings here)",
+    )
+    build.add_argument(
+        "--crs-namespace", metavar="NS", help="with --crs: the namespace of every resource"
+    )
     build.set_defaults(run=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
     status, warnings = health.load(args.status) if args.status else (None, [])
-    result = build_index(args.catalog, args.out, args.base_url, status)
+    if args.crs:
+        options = ExportOptions(namespace=args.crs_namespace)
+        result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status)
+    else:
+        result = build_index(args.catalog, args.out, args.base_url, status)
     for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"

@@ -31,7 +31,7 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -131,11 +131,13 @@ def build_site(
     commit: str | None = None,
     *,
     status: StatusDoc | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """Write the site of an already validated catalog into `out`, replacing it atomically.
 
     `commit` defaults to the HEAD of the git repository holding the catalog, if any. With a
-    health `status`, each entry carries its state and the site holds status.json.
+    health `status`, each entry carries its state and the site holds status.json. `extra`
+    (relative path -> text) is written too, e.g. the CatalogImage resources under `crs/`.
     """
     vocabulary, vocabulary_file = catalog.vocabulary, catalog.vocabulary_file
     if vocabulary is None or vocabulary_file is None:
@@ -158,6 +160,9 @@ def build_site(
         with SiteWriter(staging) as writer:
             for relative, data in content.documents(commit, base):
                 writer.write(relative, data)
+            for relative, text in sorted((extra or {}).items()):
+                # The writer ends every file with a newline; these texts already do.
+                writer.write(relative, text.removesuffix("\n").encode())
             writer.finish(previous=out)
         swap_in(staging, out)
     except OSError as exc:

@@ -1,7 +1,7 @@
 """No secret within reach, even when a command is killed half-way.
 
 Every command that talks to a registry (`validate --online`, `publish image`, `publish imagebuild
---branch`) runs against a registry behind basic auth, once for each way a Registry can hold
+--branch`, `check`) runs against a registry behind basic auth, once for each way a Registry can hold
 credentials, and is stopped with SIGTERM or SIGKILL while a given skopeo call runs (or left to
 finish). Then everything it could have left anywhere is searched for the token, in clear and in
 base64: its output, every file under its TMPDIR, the work tree and every git object, and the
@@ -105,7 +105,7 @@ def prepare(command: str, registry: LocalRegistry, catalog: Path, tmp_path: Path
     """The command line, with what it needs pushed to the registry."""
     base = ["--catalog", str(catalog)]
     branch = ["--branch", "publish/secret", "--author", "Build Operator <op@example.com>"]
-    if command == "validate":
+    if command in ("validate", "check"):
         for name in ("first", "second"):
             image = push_image(registry, f"secret/{name}", "1.0", "amd64", seed=name)
             text = image_document(name, "1.0", image.digest)
@@ -114,6 +114,8 @@ def prepare(command: str, registry: LocalRegistry, catalog: Path, tmp_path: Path
             (catalog / "images" / name / "1.0.yaml").write_text(
                 text.replace("size: 1612", f"size: {image.size}")
             )
+        if command == "check":  # its status file is searched with the work tree
+            return ["check", "--out", str(catalog.parent / "status.json"), "--retries", "0", *base]
         return ["validate", "--online", "--retries", "0", *base]
     if command == "publish image":
         push_image(registry, "secret/prebuilt", "2.0", "arm64", created="2026-03-01T00:00:00Z")
@@ -210,6 +212,8 @@ CASES = [
     ("publish imagebuild", "serviceAccountToken", 0, signal.SIGTERM),
     ("publish imagebuild", "environment", 1, signal.SIGTERM),
     ("publish imagebuild", "authFile", 2, signal.SIGKILL),
+    ("check", "environment", 0, signal.SIGTERM),
+    ("check", "serviceAccountToken", 2, signal.SIGKILL),
 ]
 
 
@@ -234,9 +238,11 @@ def test_no_secret_left_anywhere(
     assert run.returncode == expected[signum if at_call else 0], run.output.decode()
     assert survivors(set(calls)) == set()
     assert leaks(run) == []
-    if at_call == 0 and command != "validate":  # the branch was committed: the token is not in it
+    if at_call == 0 and command.startswith("publish"):  # the branch was committed
         repo = pygit2.Repository(str(run.root))
         assert repo.head.shorthand == "publish/secret"
+    if at_call == 0 and command == "check":
+        assert (run.root / "status.json").is_file()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])

@@ -13,6 +13,7 @@ COMMANDS_HELP = """exit codes:
   2  usage error
   3  unexpected internal error (--debug shows the traceback)
   4  a registry could not be reached or refused the credentials: checks are incomplete, retry
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM); either way cleaned up
 """
 
 DEFAULT_CATALOG = Path("catalog")

@@ -290,3 +290,29 @@ def test_index_build_leaves_out_what_the_crd_cannot_express(
     assert f"warning: not in crs/: {catalog}/images/local-image/1.0.yaml:15:9: " in err
     assert sorted(_resources(site / "crs")) == ["fine.1.0-x86-64"]
     assert (site / "images" / "local-image.json").is_file()  # the index itself lists it
+
+
+def test_what_the_crd_has_no_field_for_goes_into_annotations(
+    catalog_dir: Path, tmp_path: Path
+) -> None:
+    """`disk` is a build mode the operator's ImageBuild has but its CatalogImage enum lacks."""
+    text = image_document("from-disk", "1.0", fake_digest("from-disk")).replace(
+        "  distro: autosd9-sig\n",
+        "  distro: autosd9-sig\n  buildMode: disk\n  exportFormat: qcow2\n",
+    )
+    text = text.replace(
+        "    - name: qemu\n", "    - name: qemu\n      verified: true\n      notes: tested\n"
+    )
+    assert "notes: tested" in text
+    _write(catalog_dir, "from-disk", "1.0", text)
+    out = tmp_path / "crs"
+    assert _export(catalog_dir, out) == 0
+    resource = _resources(out)["from-disk.1.0-x86-64"]
+    assert resource["metadata"]["annotations"][crs.ANNOTATION_BUILD_MODE] == "disk"
+    assert resource["spec"]["metadata"]["targets"] == [
+        {"name": "qemu", "verified": True, "notes": "tested"}
+    ]
+    assert "buildMode" not in resource["spec"]["metadata"]
+    assert (
+        resource["spec"]["metadata"]["exportFormat"] == "oci"
+    )  # a container, as the operator says

@@ -90,7 +90,8 @@ _NAME_MAX = 63
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_VALUE_MAX = 63
-_CLEAN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# A DNS-1123 subdomain: dot-separated labels, each lower-case letters, digits and inner '-'.
+_CLEAN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HASH_LENGTH = 10
 
 Part = Literal["index", "container", "disk"]
@@ -333,7 +334,7 @@ def _entry_resources(
             continue
         document = _document(loaded, pinned, url, digest, registry, options, commit)
         architecture = pinned.variant.architecture if pinned.variant else None
-        name = _readable_name(image, pinned.part, architecture)
+        name = resource_name(image.metadata.name, image.metadata.version, pinned.part, architecture)
         resources.append(Resource(name, image.id, pinned.part, architecture, document))
     return resources, problems
 
@@ -438,25 +439,27 @@ def _short_hash(identity: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:_HASH_LENGTH]
 
 
-def _readable_name(image: CatalogImage, part: Part, architecture: str | None) -> str:
+def resource_name(name: str, version: str, part: Part, architecture: str | None) -> str:
     """`NAME.VERSION[-ARCH][-disk]`, or with a hash where that would be lossy or too long.
 
     A catalog name has no dot, so the first dot always ends it. A version or architecture that is
-    not already lower-case DNS text is folded (`_` to `-`, lower case) and the hash added, so two
-    versions that fold alike still get two names.
+    not already DNS text is folded (lower case; a run of other characters becomes `.` if it holds
+    a dot, else `-`) and the hash added, so two versions that fold alike still get two names.
     """
-    version = image.metadata.version
-    words = [version] + ([architecture.replace("_", "-")] if architecture else [])
-    if part == "disk":
-        words.append("disk")
-    lossy = not _CLEAN.match(version) or (
-        architecture is not None and not _CLEAN.match(architecture.replace("_", "-"))
-    )
-    folded = [re.sub(r"[^a-z0-9.-]+", "-", w.lower()).strip("-.") or "x" for w in words]
-    name = f"{image.metadata.name}.{'-'.join(folded)}"
-    if lossy or len(name) > _NAME_MAX:
-        name = _with_hash(name, _identity(image.id, part, architecture))
-    return name
+    arch = architecture.replace("_", "-") if architecture else None
+    words = [version] + ([arch] if arch else []) + (["disk"] if part == "disk" else [])
+    lossy = not _CLEAN.match(version) or (arch is not None and not _CLEAN.match(arch))
+    readable = f"{name}.{'-'.join(_fold(word) for word in words)}"
+    if lossy or len(readable) > _NAME_MAX:
+        return _with_hash(readable, _identity(f"{name}@{version}", part, architecture))
+    return readable
+
+
+def _fold(word: str) -> str:
+    def separator(run: re.Match[str]) -> str:
+        return "." if "." in run.group() else "-"
+
+    return re.sub(r"[^a-z0-9]+", separator, word.lower()).strip("-.") or "x"
 
 
 def _with_hash(name: str, identity: str) -> str:

@@ -73,7 +73,7 @@ def test_two_branches_adding_one_digest_pass_alone_and_the_second_fails_after_th
         "  added: second@1.0",
         f"{second}:{line_of(second, 'ref:')}:9: spec.variants[0].container.ref: digest "
         f"{fake_digest('one image')} is published already in {catalog}/images/first/1.0.yaml",
-        f"catalog {catalog}: 1 problem in 1 file (10 images, 2 registries, offline checks)",
+        f"{catalog}: 1 problem in 1 file (10 images, 2 registries, offline checks)",
     ]
 
 
@@ -91,7 +91,7 @@ def test_an_edited_digest_is_refused(
         "  changed: autosd9-qemu-bootc@2026.01.15",
         f"{entry}:38:9: spec.variants[1].container.ref: the digest changed since main (it was "
         f"sha256:{QEMU_AARCH64}): a published version is immutable; publish a new version instead",
-        f"catalog {catalog}: 1 problem in 1 file (8 images, 2 registries, offline checks)",
+        f"{catalog}: 1 problem in 1 file (8 images, 2 registries, offline checks)",
     ]
 
 
@@ -122,7 +122,7 @@ def test_a_removal_is_refused_unless_allowed(
         f"{catalog}/images/autosd10-acrn/1.2.0.yaml: autosd10-acrn@1.2.0 is published in main "
         "and was removed: published versions stay in the catalog; deprecate it "
         "(spec.lifecycle.deprecated) instead, or pass --allow-removal",
-        f"catalog {catalog}: 1 problem in 1 file (7 images, 2 registries, offline checks)",
+        f"{catalog}: 1 problem in 1 file (7 images, 2 registries, offline checks)",
     ]
     code, out = validate(catalog, capsys, "--allow-removal")
     assert code == 0
@@ -187,7 +187,7 @@ def test_the_summary_goes_to_the_step_summary_with_github_format(
         "| changed (0) | none |\n"
         "| removed (0) | none |\n"
         "\n"
-        f"catalog {catalog} is valid (9 images, 2 registries, offline checks)\n"
+        f"{catalog}: the catalog is valid (9 images, 2 registries, offline checks)\n"
     )
 
 

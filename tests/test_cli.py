@@ -24,7 +24,7 @@ def _break_architecture(catalog: Path) -> Path:
 def test_shipped_catalog_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--catalog", str(REPO / "catalog")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"catalog {REPO / 'catalog'} is valid (")
+    assert out.startswith(f"{REPO / 'catalog'}: the catalog is valid (")
     assert "offline checks" in out
 
 
@@ -41,8 +41,7 @@ def test_text_report_names_file_line_and_field(
         "(known: x86_64, aarch64; aliases: amd64, arm64)"
     )
     assert (
-        lines[2]
-        == f"catalog {catalog_dir}: 2 problems in 2 files (6 images, 2 registries, offline checks)"
+        lines[2] == f"{catalog_dir}: 2 problems in 2 files (6 images, 2 registries, offline checks)"
     )
 
 

@@ -175,7 +175,7 @@ def test_valid_catalog_passes_and_fetches_each_manifest_once(
 
     code, out = validate(local_catalog, capsys)
     assert code == 0, out
-    assert out == (f"catalog {local_catalog} is valid (4 images, 1 registries, online checks)\n")
+    assert out == (f"{local_catalog}: the catalog is valid (4 images, 1 registry, online checks)\n")
 
 
 def test_only_restricts_the_entries_checked(registry: LocalRegistry, local_catalog: Path) -> None:
@@ -222,7 +222,7 @@ def test_deleted_manifest_is_reported_at_its_field(
     line = int(lines[0].split(":")[1])
     assert entry.read_text().splitlines()[line - 1].strip() == f"ref: {gone.ref}"
     assert lines[-1] == (
-        f"catalog {local_catalog}: 1 problem in 1 file (1 images, 1 registries, online checks)"
+        f"{local_catalog}: 1 problem in 1 file (1 image, 1 registry, online checks)"
     )
 
 
@@ -412,8 +412,8 @@ def test_stopped_registry_exits_4_and_changes_nothing(
     )
     assert lines[1].startswith("not checked: outage-single@1.0: registry own")
     assert lines[-1] == (
-        f"catalog {catalog}: 2 entries could not be checked online (retry) "
-        "(2 images, 1 registries, online checks)"
+        f"{catalog}: 2 entries could not be checked online (retry) "
+        "(2 images, 1 registry, online checks)"
     )
     assert _snapshot(catalog) == before
 
@@ -526,7 +526,7 @@ def test_progress_is_shown_on_a_terminal_only(
     code, out = validate(local_catalog, capsys)  # captured stderr is no terminal
     assert (code, out) == (
         0,
-        f"catalog {local_catalog} is valid (2 images, 1 registries, online checks)\n",
+        f"{local_catalog}: the catalog is valid (2 images, 1 registry, online checks)\n",
     )
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)

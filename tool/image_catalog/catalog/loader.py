@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from image_catalog.catalog.problems import Problem, from_validation_error
 from image_catalog.errors import UsageError
+from image_catalog.fsutil import link_message
 from image_catalog.manifest.load import LoadError, load_mapping, load_mappings
 from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile
 from image_catalog.manifest.vocabulary import Vocabulary
@@ -103,16 +104,27 @@ def load_catalog_files(root: Path) -> Catalog:
 def _files(catalog: Catalog, folder: str, depth: int) -> Iterator[str]:
     """Paths of the YAML files exactly `depth` below `folder`; misplaced files are problems."""
     base = catalog.root / folder
+    if base.is_symlink():
+        _refuse_link(catalog, folder)
+        return
     if not base.is_dir():
         return
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         folder_path = Path(dirpath).relative_to(catalog.root).as_posix()
+        # A link is never followed (it may point outside the catalog, at a device or in a
+        # circle) and never skipped in silence: os.walk lists it and does not enter it.
+        for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            _refuse_link(catalog, f"{folder_path}/{name}")
+            dirnames.remove(name)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         level = folder_path.count("/") + 1
         for name in sorted(filenames):
+            relative = f"{folder_path}/{name}"
+            if os.path.islink(os.path.join(dirpath, name)):
+                _refuse_link(catalog, relative)
+                continue
             if name.startswith("."):
                 continue
-            relative = f"{folder_path}/{name}"
             if level == depth and name.endswith(".yaml"):
                 yield relative
             else:
@@ -124,6 +136,16 @@ def _files(catalog: Catalog, folder: str, depth: int) -> Iterator[str]:
                         code="layout",
                     )
                 )
+
+
+def _refuse_link(catalog: Catalog, relative: str) -> None:
+    catalog.problems.append(
+        Problem(
+            display_path(catalog.root, relative),
+            link_message(catalog.root / relative),
+            code="layout",
+        )
+    )
 
 
 def _load(

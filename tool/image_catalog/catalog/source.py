@@ -21,7 +21,14 @@ from image_catalog.catalog.git import (
     resolve_commit,
 )
 from image_catalog.catalog.loader import display_path
-from image_catalog.manifest.load import LoadError, decode_text, load_mapping, parse_mapping
+from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.manifest.load import (
+    MAX_FILE_BYTES,
+    LoadError,
+    decode_text,
+    load_mapping,
+    parse_mapping,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,9 +74,9 @@ class WorkTree(CatalogSource):
 
     def blob(self, relative: str) -> str | None:
         try:
-            return blob_id((self.root / relative).read_bytes())
-        except OSError:
-            return None
+            return blob_id(read_regular_file(self.root / relative, MAX_FILE_BYTES))
+        except (OSError, NotAFile):
+            return None  # the loader reports what is wrong with it
 
     def mapping(self, relative: str) -> dict[str, Any]:
         return load_mapping(self.root / relative, self.shown(relative))

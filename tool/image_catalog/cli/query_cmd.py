@@ -12,6 +12,7 @@ import msgspec
 
 from image_catalog.cli.common import add_subcommand
 from image_catalog.errors import ExitCode, UsageError
+from image_catalog.manifest.text import printable
 from image_catalog.site import contract
 from image_catalog.site.client import (
     CACHE_ENV,
@@ -132,7 +133,12 @@ def _print_json(document: Any) -> None:
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str] = (), indent: str = "") -> str:
-    """Columns padded to their widest cell; the last column is not padded."""
+    """Columns padded to their widest cell; the last column is not padded.
+
+    Cells come from the index, which anyone who can publish to the catalog writes into: anything
+    a terminal would act on (escape sequences, line breaks, bidi controls) is shown escaped.
+    """
+    rows = [[printable(cell) for cell in row] for row in rows]
     every = [headers, *rows] if headers else list(rows)
     widths = [max(len(r[i]) for r in every) for i in range(len(every[0]))]
     lines = []
@@ -247,7 +253,7 @@ def _size(count: int) -> str:
 
 def render_show(result: ShowResult) -> str:
     doc = result.version
-    out = [f"{doc.name} {doc.version}: {doc.display_name}\n"]
+    out = [printable(f"{doc.name} {doc.version}: {doc.display_name}") + "\n"]
     out.append(table(_summary_lines(result), indent="  "))
     out.append("\nvariants\n")
     headers = ["ARCH", "KIND", "REFERENCE"]
@@ -268,7 +274,8 @@ def render_show(result: ShowResult) -> str:
         size = _size(artifact.size)
         if artifact.decompressed_size is not None:
             size += f", {_size(artifact.decompressed_size)} decompressed"
-        out.append(f"  {variant.architecture}  {artifact.title}  ({', '.join(facts)}; {size})\n")
-        out.append(f"    sha256  {artifact.sha256}\n")
-        out.append(f"    url     {artifact.url}\n")
+        line = f"  {variant.architecture}  {artifact.title}  ({', '.join(facts)}; {size})"
+        out.append(printable(line) + "\n")
+        out.append(printable(f"    sha256  {artifact.sha256}") + "\n")
+        out.append(printable(f"    url     {artifact.url}") + "\n")
     return "".join(out)

@@ -14,6 +14,7 @@ from image_catalog.catalog.problems import Problem
 from image_catalog.catalog.review import ChangeSet
 from image_catalog.catalog.validate import ValidationReport
 from image_catalog.errors import UsageError
+from image_catalog.manifest.text import printable
 from image_catalog.publish.publishing import PublishResult
 
 R = TypeVar("R")
@@ -138,10 +139,13 @@ class ValidateReporter(Reporter[ValidationReport]):
     (json); the github form also appends it to `step_summary` ($GITHUB_STEP_SUMMARY)."""
 
     def text(self, result: ValidationReport) -> None:
+        # File names, keys and values come from the catalog: a newline or an escape sequence in
+        # one must not forge a line or rewrite the terminal, so each line is escaped on its own.
         lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in result.problems]
         lines += [f"not checked: {entry}" for entry in result.unchecked]
         lines.append(self.summary(result))
-        self.out.write(self._changes(result) + "\n".join(lines) + "\n")
+        text = "\n".join(printable(line) for line in lines)
+        self.out.write(self._changes(result) + text + "\n")
 
     def json(self, result: ValidationReport) -> None:
         document: dict[str, Any] = {
@@ -187,11 +191,13 @@ class ValidateReporter(Reporter[ValidationReport]):
 
     @staticmethod
     def summary(report: ValidationReport) -> str:
-        checked = f"{report.images} images, {report.registries} registries"
+        images = f"{report.images} image{'s' if report.images != 1 else ''}"
+        registries = f"{report.registries} regist{'ries' if report.registries != 1 else 'ry'}"
+        checked = f"{images}, {registries}"
         mode = "online" if report.online else "offline"
         errors = report.errors
         if report.ok and not report.unchecked:
-            return f"catalog {report.catalog} is valid ({checked}, {mode} checks)"
+            return f"{report.catalog}: the catalog is valid ({checked}, {mode} checks)"
         parts = []
         if errors:
             files = len({p.file for p in errors})
@@ -201,7 +207,7 @@ class ValidateReporter(Reporter[ValidationReport]):
             count = len(report.unchecked)
             noun = "entry" if count == 1 else "entries"
             parts.append(f"{count} {noun} could not be checked online (retry)")
-        return f"catalog {report.catalog}: {'; '.join(parts)} ({checked}, {mode} checks)"
+        return f"{report.catalog}: {'; '.join(parts)} ({checked}, {mode} checks)"
 
 
 def _problem(p: Problem) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from image_catalog.errors import CatalogError
+from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.fieldpath import FieldPath, format_path
 from image_catalog.manifest.workers import die_with_parent
 
@@ -210,12 +211,9 @@ def read_text(path: Path, display: str | None = None) -> str:
     """Read a catalog file as UTF-8 text, refusing empty, oversized and undecodable files."""
     shown = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(
-                shown, f"file is {size} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes"
-            )
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except NotAFile as exc:
+        raise LoadError(shown, exc.message) from exc
     except OSError as exc:
         raise LoadError(shown, f"cannot read file: {exc.strerror or exc}") from exc
     return decode_text(data, shown)

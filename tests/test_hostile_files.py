@@ -1,0 +1,97 @@
+"""Files a pull request can bring that are not catalog files: links, devices, FIFOs, odd names.
+
+The example corpus (`tests/examples/invalid/*link*`, `*fifo*`) pins each message; these tests run
+the command itself, in a child process with a deadline, because the failure they guard against is
+a reader that never returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SHIPPED_CATALOG
+from image_catalog.cli import main
+from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.site.build import build_index
+
+# Generous: validating the shipped catalog takes about a second; a hang never ends.
+DEADLINE = 120
+LINK = "links are not followed: put the file or folder itself here"
+
+
+def _validate(catalog: Path) -> subprocess.CompletedProcess[str]:
+    assert catalog.name == "catalog"
+    return subprocess.run(
+        [sys.executable, "-m", "image_catalog", "validate", "--catalog", catalog.name],
+        cwd=catalog.parent,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+
+
+def _replace_with_link(path: Path, target: str | Path) -> None:
+    path.unlink()
+    path.symlink_to(target)
+
+
+def test_validate_ends_and_reports_links_devices_and_fifos(catalog_dir: Path) -> None:
+    _replace_with_link(catalog_dir / "vocabulary.yaml", "/dev/zero")
+    _replace_with_link(catalog_dir / "registries" / "quay-automotive.yaml", "/dev/urandom")
+    fifo = catalog_dir / "images" / "autosd10-acrn" / "1.2.0.yaml"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    outside = catalog_dir.parent / "outside"
+    (catalog_dir / "images" / "autosd9-am69sk").rename(outside)
+    (catalog_dir / "images" / "autosd9-am69sk").symlink_to(outside)
+    done = _validate(catalog_dir)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == [
+        "catalog/images/autosd10-acrn/1.2.0.yaml: is a FIFO (named pipe), not a regular file",
+        f"catalog/images/autosd9-am69sk: is a symbolic link to '{outside}'; {LINK}",
+    ]
+    assert (
+        f"catalog/registries/quay-automotive.yaml: is a symbolic link to '/dev/urandom'; {LINK}"
+        in lines
+    )
+    assert f"catalog/vocabulary.yaml: is a symbolic link to '/dev/zero'; {LINK}" in lines
+
+
+def test_a_newline_in_a_file_name_cannot_forge_a_line(catalog_dir: Path) -> None:
+    forged = "catalog: the catalog is valid (7 images, 2 registries, offline checks)"
+    folder = catalog_dir / "images" / f"x\n{forged}\n\x1b[2K"
+    folder.mkdir()
+    (folder / "1.0.yaml").write_text("a: 1\n")
+    done = _validate(catalog_dir)
+    assert done.returncode == 1
+    assert forged not in done.stdout.splitlines()
+    assert "\x1b" not in done.stdout
+    assert f"images/x\\n{forged}\\n\\x1b[2K/1.0.yaml" in done.stdout
+
+
+def test_read_regular_file_bounds_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"a" * 101)
+    with pytest.raises(NotAFile, match="file is 101 bytes; the limit is 100 bytes"):
+        read_regular_file(path, 100)
+    assert read_regular_file(path, 101) == b"a" * 101
+
+
+def test_show_escapes_what_the_index_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    build_index(SHIPPED_CATALOG, site)
+    hostile = json.dumps("AutoSD \x1b[2J\u202eevil\nforged: line")
+    for path in site.rglob("*.json"):
+        path.write_text(path.read_text().replace('"AutoSD 10 ACRN guest"', hostile))
+    assert main(["show", "autosd10-acrn", "--index", str(site)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == ("autosd10-acrn 1.2.0: AutoSD \\x1b[2J\\u202eevil\\nforged: line")

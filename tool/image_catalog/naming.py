@@ -22,12 +22,12 @@ _VERSION = re.compile(VERSION_PATTERN)
 
 def is_name(text: str) -> bool:
     """True for an image name the catalog accepts (pattern only; the model also bounds length)."""
-    return _NAME.match(text) is not None
+    return _NAME.fullmatch(text) is not None  # `$` alone lets a final newline through
 
 
 def is_version(text: str) -> bool:
     """True for a version the catalog accepts (pattern only; the model also bounds length)."""
-    return _VERSION.match(text) is not None
+    return _VERSION.fullmatch(text) is not None
 
 
 def closest(name: str, known: Iterable[str]) -> str:

@@ -15,7 +15,7 @@ from image_catalog.manifest.fieldpath import FieldPath, format_path
 from image_catalog.manifest.load import Locator, data_path
 from image_catalog.manifest.model import MAX_SIZE, Host, HttpUrl, LabelValue, Name, Version
 from image_catalog.manifest.reference import PINNED_PATTERN
-from image_catalog.manifest.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
+from image_catalog.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
 
 
 @dataclass

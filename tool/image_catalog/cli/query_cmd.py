@@ -12,7 +12,6 @@ import msgspec
 
 from image_catalog.cli.common import add_subcommand
 from image_catalog.errors import ExitCode, UsageError
-from image_catalog.manifest.text import printable
 from image_catalog.site import contract
 from image_catalog.site.client import (
     CACHE_ENV,
@@ -23,6 +22,7 @@ from image_catalog.site.client import (
     ShowResult,
 )
 from image_catalog.site.contract import TargetRef, VariantDetail
+from image_catalog.text import printable
 
 _INDEX_HELP = (
     f"the index: a folder or an http(s) URL (default: ${INDEX_ENV} or ./site); URLs are cached "

@@ -14,8 +14,8 @@ from image_catalog.catalog.problems import Problem
 from image_catalog.catalog.review import ChangeSet
 from image_catalog.catalog.validate import ValidationReport
 from image_catalog.errors import UsageError
-from image_catalog.manifest.text import printable
 from image_catalog.publish.publishing import PublishResult
+from image_catalog.text import printable
 
 R = TypeVar("R")
 

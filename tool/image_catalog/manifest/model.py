@@ -37,7 +37,6 @@ from image_catalog.manifest.reference import (
     TAG_PATTERN,
     Reference,
 )
-from image_catalog.manifest.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
 from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.naming import (
     NAME_MAX_LENGTH,
@@ -46,6 +45,7 @@ from image_catalog.naming import (
     VERSION_PATTERN,
     closest,
 )
+from image_catalog.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
 
 API_VERSION = "catalog.automotive.sdv.cloud.redhat.com/v1alpha1"
 

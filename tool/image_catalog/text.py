@@ -4,6 +4,7 @@ Control characters can rewrite a terminal line (a newline in a file name forges 
 bidi overrides make text read differently from what it holds; zero-width characters make two
 different names look alike. Identifiers are plain ASCII (their patterns live in `model.py`); free
 text refuses controls and bidi overrides; anything shown to a person goes through `printable`.
+Standard library only: the reader (query, show) uses it too.
 """
 
 from __future__ import annotations

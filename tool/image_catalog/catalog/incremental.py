@@ -34,6 +34,7 @@ from image_catalog.catalog.validate import (
     check_vocabulary,
     finish,
 )
+from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
@@ -106,11 +107,9 @@ def check_catalog(root: Path, *, use_cache: bool = True) -> tuple[ValidationRepo
 def _hash(path: Path) -> str | None:
     """The blob id of a file git does not know as it is (untracked, changed, or no git at all)."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None
-        return blob_id(path.read_bytes())
-    except OSError:
-        return None
+        return blob_id(read_regular_file(path, MAX_FILE_BYTES))
+    except (OSError, NotAFile):
+        return None  # checked again, and reported, when it is read
 
 
 def _check_files(
@@ -151,11 +150,10 @@ class _Checker:
 def _read(path: Path, shown: str) -> tuple[str | None, dict[str, Any] | LoadError]:
     """The blob id of the file's bytes and the mapping they hold (or why they hold none)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            message = f"file is {size} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes"
-            return None, LoadError(shown, message)
-        data = path.read_bytes()
+        # Not a read that follows a link or blocks: a FIFO or /dev/zero would never end.
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except NotAFile as exc:
+        return None, LoadError(shown, exc.message)
     except OSError as exc:
         return None, LoadError(shown, f"cannot read file: {exc.strerror or exc}")
     try:

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import http.server
 import io
 import json
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ from image_catalog.site.contract import Check, Shard, StatusDoc
 from image_catalog.site.status import decode
 from support.oci import push_image, push_index
 from support.registry import LocalRegistry
+from support.site import SiteServer
 from test_validate_online import board_artifact, container, disk, write_entry
 
 T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
@@ -443,49 +440,31 @@ def test_previous_status_errors_are_explained(
     )
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A static web server on loopback, serving a folder, as the published site is served."""
-    root = tmp_path / "site"
-    root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def test_previous_status_from_the_published_site(
     registry: LocalRegistry,
     local_catalog: Path,
-    web: tuple[str, Path],
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url, site = web
+    site = tmp_path / "site"
+    site.mkdir()
     write_entry(local_catalog, "served", [container(push_image(registry, "check/served", "v"))])
-    # The first check of a new site: no status yet, so no history, and a warning.
-    code, text = check(local_catalog, capsys, "--previous", f"{url}/status.json")
-    assert code == 0, text
-    assert f"warning: {url}/status.json has no status yet (404): starting without history" in text
-    first = run(local_catalog, T0, site / "status.json")
-    assert first.entries[0].record == [Check(T0, "available")]
-    later = health.run_check(
-        health.CheckSettings(catalog=local_catalog, previous=f"{url}/status.json"),
-        clock=lambda: T0 + dt.timedelta(hours=1),
-    )
-    entry = later.status.entries[0]
-    assert (entry.since, len(entry.record), later.warnings) == (T0, 2, [])
+    with SiteServer(site) as server:
+        url = server.url + "status.json"
+        # The first check of a new site: no status yet, so no history, and a warning.
+        code, text = check(local_catalog, capsys, "--previous", url)
+        assert code == 0, text
+        assert f"warning: {url} has no status yet (404): starting without history" in text
+        first = run(local_catalog, T0, site / "status.json")
+        assert first.entries[0].record == [Check(T0, "available")]
+        later = health.run_check(
+            health.CheckSettings(catalog=local_catalog, previous=url),
+            clock=lambda: T0 + dt.timedelta(hours=1),
+        )
+        entry = later.status.entries[0]
+        assert (entry.since, len(entry.record), later.warnings) == (T0, 2, [])
+        assert server.count("status.json", 200) == 1
     # A site that cannot be reached is no reason to start the history afresh: exit 4.
-    code, text = check(local_catalog, capsys, "--previous", "http://127.0.0.1:9/status.json")
+    code, text = check(local_catalog, capsys, "--previous", url)
     assert code == 4
-    assert text.startswith("error: http://127.0.0.1:9/status.json could not be reached (")
+    assert text.startswith(f"error: {url} could not be reached (")

@@ -184,7 +184,9 @@ def test_publish_index_workflow() -> None:
     build, deploy = document["jobs"]["build"], document["jobs"]["deploy"]
     assert build["steps"][0]["with"]["fetch-depth"] == 0
     index = step("publish-index.yml", "Build the index from the whole catalog")
-    assert index["run"] == 'image-catalog index build --out site --base-url "$PAGES_URL"'
+    assert index["run"].splitlines()[-1] == (
+        'image-catalog index build --out site --base-url "$PAGES_URL" "${status[@]}"'
+    )
     assert index["env"] == {"PAGES_URL": "${{ steps.pages.outputs.base_url }}"}
     uses = [s["uses"].split("@")[0] for s in build["steps"] + deploy["steps"] if "uses" in s]
     assert uses == [

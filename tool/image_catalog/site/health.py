@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import hashlib
 import urllib.error
 import urllib.request
@@ -384,10 +385,15 @@ def load(source: str, *, timeout: float = 30.0) -> tuple[StatusDoc | None, list[
 def _fetch(url: str, timeout: float) -> bytes | None:
     opener = urllib.request.build_opener()
     # Only http(s) reaches here (see `load`).
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
         with opener.open(request, timeout=timeout) as reply:
-            data: bytes = reply.read(_MAX_STATUS_BYTES + 1)
+            if reply.headers.get("Content-Encoding") == "gzip":
+                with gzip.GzipFile(fileobj=reply) as unzipped:
+                    data: bytes = unzipped.read(_MAX_STATUS_BYTES + 1)
+            else:
+                data = reply.read(_MAX_STATUS_BYTES + 1)
     except urllib.error.HTTPError as exc:
         with exc:
             if exc.code == 404:
@@ -396,7 +402,7 @@ def _fetch(url: str, timeout: float) -> bytes | None:
                 f"{url} answered {exc.code} {exc.reason}: the previous status is needed for the "
                 "history; retry later"
             ) from exc
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, EOFError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PreviousUnavailable(
             f"{url} could not be reached ({reason}): the previous status is needed for the "

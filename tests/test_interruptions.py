@@ -230,3 +230,34 @@ def test_publish_removes_what_a_killed_publish_left(
     assert main([*args, "--distro", "autosd9-sig", "--target", "qemu", "--version", "1.0"]) == 0
     assert list(scratch.iterdir()) == []
     assert (catalog / "images/interrupted/1.0.yaml").is_file()
+
+
+def test_registry_client_removes_what_a_killed_client_left(
+    tmp_path: Path, registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from image_catalog.manifest.model import Registry
+    from image_catalog.registry.client import RegistryClient
+    from support.oci import push_image
+
+    scratch = tmp_path / "tmp"
+    left = scratch / "image-catalog-registry-k1ll3d"
+    (left / "certs-x").mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    ca = tmp_path / "ca.pem"  # a CA makes the client write its scratch folder
+    ca.write_text("-----BEGIN CERTIFICATE-----\n(test)\n-----END CERTIFICATE-----\n")
+    spec = {"kind": "generic", "host": registry.host, "tlsVerify": False, "caFile": str(ca)}
+    declared = Registry.model_validate(
+        {
+            "apiVersion": "catalog.automotive.sdv.cloud.redhat.com/v1alpha1",
+            "kind": "Registry",
+            "metadata": {"name": "local"},
+            "spec": spec,
+        }
+    )
+    image = push_image(registry, "interrupt/client", "1.0")
+    with RegistryClient([declared]) as client:
+        client.inspect(image.ref, config=False)
+        private = client._private
+        assert private is not None
+        assert list(scratch.iterdir()) == [private]
+    assert list(scratch.iterdir()) == []

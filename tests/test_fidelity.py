@@ -8,6 +8,7 @@ as CatalogImage resources that fit the operator's CRD.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,14 @@ def test_a_scheduled_build_records_its_schedule_and_query_finds_its_latest(
     rows = rows["images"] if isinstance(rows, dict) else rows
     # The latest of the schedule is the first row; the later build by hand is not among them.
     assert [row["version"] for row in rows] == ["20260204.014000", "20260203.014217"]
+    # --schedule: each image's latest build of the schedule, though a build by hand is newer.
+    assert main(["query", "--index", str(site), "--schedule", "nightly-rcar", "--json"]) == 0
+    [latest] = json.loads(capsys.readouterr().out)["images"]
+    assert (latest["name"], latest["version"]) == ("autosd10-rcar-s4-aarch64", "20260204.014000")
+    assert main(["query", "--index", str(site), "--json"]) == 0
+    [head] = json.loads(capsys.readouterr().out)["images"]
+    assert head["version"] == "20260205.090000"
+    assert main(["query", "--index", str(site), "--schedule", "x" * 60]) == 2
 
 
 def test_reproducible_images_get_unique_sortable_versions(

@@ -30,6 +30,17 @@ def is_version(text: str) -> bool:
     return _VERSION.fullmatch(text) is not None
 
 
+_TAG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+SCHEDULE_TAG_PREFIX = "schedule-"
+
+
+def schedule_tag(schedule: str) -> str | None:
+    """The tag the builds of a ScheduledImageBuild carry (`schedule-NAME`), or None when it would
+    not be a valid tag (a name too long for one). Publish adds it; `query --schedule` needs it."""
+    tag = SCHEDULE_TAG_PREFIX + schedule
+    return tag if _TAG.match(tag) else None
+
+
 def closest(name: str, known: Iterable[str]) -> str:
     """A hint naming the closest known spelling, or an empty string."""
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)

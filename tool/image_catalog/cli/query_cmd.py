@@ -65,6 +65,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="only versions the last health check found available in their registry (an "
         "image's newest available version without --all-versions)",
     )
+    query.add_argument(
+        "--schedule",
+        metavar="S",
+        help="only builds of the ScheduledImageBuild S (its tag schedule-S): each image's latest "
+        "build of S without --all-versions",
+    )
     query.add_argument("--json", action="store_true", help="JSON for programs")
     query.set_defaults(run=run_query)
 
@@ -90,6 +96,7 @@ def run_query(args: argparse.Namespace) -> int:
         all_versions=args.all_versions,
         include_deprecated=args.include_deprecated,
         available=args.available,
+        schedule=args.schedule,
     )
     result = IndexClient(args.index).query(query)
     _warn(result.warnings)

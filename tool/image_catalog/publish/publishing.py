@@ -28,6 +28,7 @@ from image_catalog.fsutil import atomic_write_text
 from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import CatalogImage, schema_header
 from image_catalog.manifest.reference import Reference
+from image_catalog.naming import schedule_tag
 from image_catalog.publish.draft import (
     DiskData,
     DiskFileData,
@@ -154,7 +155,7 @@ def publish_imagebuild(
     ):
         if value:
             source[key] = value
-    tags = [schedule_tag(build.schedule)] if build.schedule else []
+    tag = schedule_tag(build.schedule) if build.schedule else None
     draft = Draft(
         distro=distro,
         targets=[target],
@@ -165,7 +166,7 @@ def publish_imagebuild(
         index=index,
         build_mode=build.mode or None,
         export_format=build.export_format or None,
-        tags=[tag for tag in tags if _TAG.match(tag)],
+        tags=[tag] if tag else [],
     )
     return _publish(catalog, client, options, draft, now)
 
@@ -409,11 +410,6 @@ def _version_from_created(info: ManifestInfo) -> str | None:
 
 
 _TAG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-
-
-def schedule_tag(schedule: str) -> str:
-    """The tag a ScheduledImageBuild's builds carry, so `query --tag schedule-S` finds them."""
-    return f"schedule-{schedule}"
 
 
 def _platform_facts(

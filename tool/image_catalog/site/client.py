@@ -38,7 +38,7 @@ import msgspec
 from image_catalog import __version__
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_bytes
-from image_catalog.naming import closest, is_name, is_version
+from image_catalog.naming import closest, is_name, is_version, schedule_tag
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
@@ -429,11 +429,19 @@ class Query:
     all_versions: bool = False
     include_deprecated: bool = False
     available: bool = False  # only versions the last health check found available
+    schedule: str | None = None  # only builds of this ScheduledImageBuild (their schedule tag)
+
+    def __post_init__(self) -> None:
+        if self.schedule is not None and schedule_tag(self.schedule) is None:
+            raise UsageError(
+                f"--schedule {self.schedule!r} is not a ScheduledImageBuild name the catalog "
+                "tags (lower-case letters, digits, '.', '-', at most 54 characters)"
+            )
 
     @property
     def every_version(self) -> bool:
         """Whether the answer needs every version: --available may pass over newer versions."""
-        return self.all_versions or self.available
+        return self.all_versions or self.available or self.schedule is not None
 
     def dimensions(self) -> dict[ViewBy, str]:
         given = {"architecture": self.architecture, "distro": self.distro, "target": self.target}
@@ -487,6 +495,7 @@ def resolve(query: Query, site: SiteDoc) -> Query:
         all_versions=query.all_versions,
         include_deprecated=query.include_deprecated,
         available=query.available,
+        schedule=query.schedule,
     )
 
 
@@ -527,6 +536,10 @@ def select(rows: Iterable[Summary], query: Query) -> list[Summary]:
     """
     if query.available:
         rows = [s for s in rows if s.health == "available"]
+    if query.schedule is not None:
+        # Like --available: an image's head is then the latest build of the schedule.
+        tag = schedule_tag(query.schedule)
+        rows = [s for s in rows if tag in s.tags]
     if query.all_versions:
         return [
             s for s in rows if (query.include_deprecated or not s.deprecated) and matches(s, query)

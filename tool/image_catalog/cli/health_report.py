@@ -9,6 +9,7 @@ import msgspec
 from image_catalog.cli.reporters import Reporter, annotation
 from image_catalog.site.contract import EntryHealth, MovedTag, StatusDoc, VariantHealth, encode
 from image_catalog.site.status import INVALID_STATES, STATES
+from image_catalog.text import printable
 
 
 def _iso(value: dt.datetime) -> str:
@@ -41,7 +42,8 @@ class HealthReporter(Reporter[StatusDoc]):
                 ]
             lines += [f"{entry.id}: {self.moved(m)}" for m in _moves(entry)]
         lines.append(self.summary(result))
-        self.out.write("\n".join(lines) + "\n")
+        # Details quote what registries answered: nothing in them may rewrite the terminal.
+        self.out.write("\n".join(printable(line) for line in lines) + "\n")
 
     def json(self, result: StatusDoc) -> None:
         self.out.write(msgspec.json.format(encode(result).decode(), indent=2) + "\n")
@@ -52,7 +54,8 @@ class HealthReporter(Reporter[StatusDoc]):
             if entry.state != "available":
                 failing = entry.state in INVALID_STATES and not entry.deprecated
                 level = "error" if failing else "warning"
-                lines.append(annotation(level, self.headline(entry), title=entry.id))
+                headline = printable(self.headline(entry))
+                lines.append(annotation(level, headline, title=entry.id))
             lines += [annotation("notice", self.moved(m), title=entry.id) for m in _moves(entry)]
         lines.append(self.summary(result))
         self.out.write("\n".join(lines) + "\n")

@@ -255,6 +255,10 @@ def test_registry_client_removes_what_a_killed_client_left(
         }
     )
     image = push_image(registry, "interrupt/client", "1.0")
+    RegistryClient([]).close()  # even a client that writes nothing sweeps
+    assert list(scratch.iterdir()) == []
+    left.mkdir()
+    (left / "auth-1.json").write_text("{}")  # as an earlier release left it
     with RegistryClient([declared]) as client:
         client.inspect(image.ref, config=False)
         private = client._private

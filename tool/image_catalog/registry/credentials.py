@@ -36,7 +36,9 @@ from image_catalog.registry.errors import (
     describe,
     file_of,
 )
-from image_catalog.scratch import Scratch, make_scratch
+from image_catalog.scratch import Scratch, make_scratch, sweep_stale
+
+_PREFIX = "image-catalog-registry-"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class CredentialStore:
     """
 
     def __init__(self) -> None:
+        # What a killed client left, auth files of earlier releases included, goes now.
+        sweep_stale(Path(tempfile.gettempdir()), _PREFIX)
         self._lock = threading.Lock()
         self._private: Path | None = None
         self._cert_dirs: dict[str, Path] = {}
@@ -151,7 +155,7 @@ class CredentialStore:
         if self._closed:
             raise RegistryFailure("the registry client is closed")
         if self._private is None:
-            self._scratch = make_scratch(Path(tempfile.gettempdir()), "image-catalog-registry-")
+            self._scratch = make_scratch(Path(tempfile.gettempdir()), _PREFIX)
             self._private = self._scratch.path
         return self._private
 

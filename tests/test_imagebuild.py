@@ -87,3 +87,57 @@ def test_a_build_that_pushed_nothing() -> None:
 def test_not_an_imagebuild() -> None:
     with pytest.raises(BuildNotPublishable, match="not an ImageBuild resource"):
         parse_imagebuild({"apiVersion": "v1", "kind": "Pod"}, "pod.yaml")
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for key in parents:
+        data = data[key]
+    data[last] = value
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (
+            "spec.export.disk",
+            "oops",
+            "b.yaml: spec.export.disk: 'oops' is not a mapping",
+        ),
+        ("spec.export", ["x"], "b.yaml: spec.export: ['x'] is not a mapping"),
+        ("spec", "oops", "b.yaml: spec: 'oops' is not a mapping"),
+        ("spec.aib.distro", 10, "b.yaml: spec.aib.distro: 10 is not text"),
+        ("spec.architecture", ["arm64"], "b.yaml: spec.architecture: ['arm64'] is not text"),
+        (
+            "spec.export.container",
+            "quay.io/a/b:nightly\n",
+            "b.yaml: spec.export.container: 'quay.io/a/b:nightly\\n' is not a reference: it holds "
+            "U+000A (whitespace or a control character)",
+        ),
+        (
+            "spec.export.disk.oci",
+            "quay.io/a/b:disk --insecure",
+            "b.yaml: spec.export.disk.oci: 'quay.io/a/b:disk --insecure' is not a reference: it "
+            "holds U+0020 (whitespace or a control character)",
+        ),
+        (
+            "status.completionTime",
+            "9999-12-31T23:59:59-01:00",
+            "b.yaml: status.completionTime: '9999-12-31T23:59:59-01:00' is out of range once "
+            "converted to UTC",
+        ),
+        (
+            "status.completionTime",
+            1767225600,
+            "b.yaml: status.completionTime: 1767225600 is not an RFC 3339 time",
+        ),
+    ],
+)
+def test_fields_of_the_wrong_shape_are_refused_not_ignored(
+    path: str, value: Any, message: str
+) -> None:
+    data = _fixture("nested-bootc-disk.yaml")
+    _set(data, path, value)
+    with pytest.raises(BuildNotPublishable) as caught:
+        parse_imagebuild(data, "b.yaml")
+    assert str(caught.value) == message

@@ -242,7 +242,10 @@ def test_target_that_does_not_support_the_architecture(
     before = _tree(local_catalog)
     assert main(["publish", "imagebuild", str(build), "--catalog", str(local_catalog)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: the new manifest does not validate; nothing was written:\n")
+    assert err.startswith(
+        "error: the new manifest does not validate; nothing was written. Lines and columns "
+        "below are those of the manifest as it would have been written:\n"
+    )
     assert (
         f"{local_catalog}/images/autosd10-acrn/20260202.020202.yaml:11:7: spec.targets[0].name: "
         "target 'acrn' is not supported on architecture 'aarch64' (AIB builds it for: x86_64)"
@@ -336,6 +339,10 @@ def test_branch_commit_and_pull_request(
     assert disk_digest in out.out
     assert "### What CI checks" in out.out
     assert repo.status() == {"README.md": pygit2.enums.FileStatus.WT_MODIFIED}
+    assert out.err.endswith(
+        f"committed {str(commit.id)[:12]} on branch publish/rcar-s4-nightly, which is now checked "
+        "out ('git switch -' goes back)\n"
+    )
 
 
 def test_branch_that_exists_writes_nothing(
@@ -502,3 +509,37 @@ def test_prebuilt_multi_arch_bootc_reads_its_images_labels(
     )
     assert spec["index"]["ref"].endswith(index.digest)
     assert sorted(v["architecture"] for v in spec["variants"]) == ["aarch64", "x86_64"]
+
+
+@pytest.mark.parametrize(
+    ("architecture", "message"),
+    [
+        (
+            "sparc",
+            "error: ImageBuild automotive-builds/autosd10-rcar-s4-nightly: spec.architecture: "
+            "architecture 'sparc' is not known (",
+        ),
+        (
+            "amd64",
+            "error: ImageBuild automotive-builds/autosd10-rcar-s4-nightly: spec.architecture is "
+            "x86_64, but REGISTRY/automotive-builds/autosd10-rcar-s4:nightly is for aarch64; "
+            "publish the build that made it\n",
+        ),
+    ],
+)
+def test_the_build_architecture_is_checked_not_ignored(
+    tmp_path: Path,
+    registry: LocalRegistry,
+    local_catalog: Path,
+    capsys: pytest.CaptureFixture[str],
+    architecture: str,
+    message: str,
+) -> None:
+    _push_rcar(registry)
+    edits = {"architecture: arm64": f"architecture: {architecture}"}
+    build = _build_file(tmp_path, "nested-bootc-disk.yaml", registry.host, edits)
+    before = _tree(local_catalog)
+    assert main(["publish", "imagebuild", str(build), "--catalog", str(local_catalog)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message.replace("REGISTRY/", f"{registry.host}/"))
+    assert _tree(local_catalog) == before

@@ -20,6 +20,13 @@ import msgspec
 
 from image_catalog.catalog.loader import Loaded
 from image_catalog.catalog.problems import Problem
+from image_catalog.catalog.rules import (
+    PUBLISHED_AT,
+    published_in_future,
+    rfc3339,
+    supersede_cycles,
+    time_order,
+)
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.reference import Reference
@@ -70,6 +77,7 @@ class EntryFacts(msgspec.Struct, frozen=True, array_like=True):
     digests: tuple[tuple[FieldPath, str], ...] = ()
     hosts: tuple[tuple[FieldPath, str], ...] = ()
     superseded_by: str | None = None
+    published_at: str | None = None  # RFC 3339, for the clock rule, which is never cached
 
 
 def entry_facts(
@@ -88,6 +96,7 @@ def entry_facts(
         digests=tuple((path, manifest.digest) for path, manifest in manifests),
         hosts=tuple((path, Reference.parse(manifest.ref).host) for path, manifest in manifests),
         superseded_by=loaded.model.spec.lifecycle.superseded_by,
+        published_at=rfc3339(loaded.model.spec.published_at),
     )
 
 
@@ -130,6 +139,9 @@ def check_entries(
                     )
                 )
             digests.setdefault(digest, shown)
+    valid = [(shown, facts) for shown, facts in entries if facts.id is not None]
+    problems += supersede_cycles([(shown, str(f.id), f.superseded_by) for shown, f in valid])
+    problems += published_in_future([(shown, f.published_at) for shown, f in valid])
     return problems
 
 
@@ -244,6 +256,9 @@ def entry_problems(loaded: Loaded[CatalogImage], vocabulary: Vocabulary | None) 
                     ("spec", "variants", i),
                     "index_variant",
                 )
+    early = time_order(loaded.model)
+    if early is not None:
+        add(early, PUBLISHED_AT, "time")
     if spec.lifecycle.superseded_by == loaded.model.id:
         add("an entry cannot supersede itself", ("spec", "lifecycle", "supersededBy"), "lifecycle")
     return problems

@@ -175,7 +175,8 @@ def check_registries(registries: list[Loaded[Registry]]) -> list[Problem]:
                     "path",
                 )
             )
-        other = hosts.get(registry.spec.host)
+        # Host names compare without case, as DNS does: QUAY.IO is quay.io.
+        other = hosts.get(registry.spec.host.lower())
         if other is not None:
             problems.append(
                 loaded_problem(
@@ -185,7 +186,7 @@ def check_registries(registries: list[Loaded[Registry]]) -> list[Problem]:
                     "duplicate",
                 )
             )
-        hosts.setdefault(registry.spec.host, loaded.file)
+        hosts.setdefault(registry.spec.host.lower(), loaded.file)
     return problems
 
 

@@ -330,5 +330,8 @@ class PublishReporter(Reporter[PublishResult]):
             return f"dry run: would write {result.path}"
         text = f"published {result.id} to {result.path}"
         if result.commit:
-            text += f"\ncommitted {result.commit[:12]} on branch {result.branch}"
+            text += (
+                f"\ncommitted {result.commit[:12]} on branch {result.branch}, which is now "
+                "checked out ('git switch -' goes back)"
+            )
         return text

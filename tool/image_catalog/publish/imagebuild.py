@@ -57,10 +57,23 @@ class BuildInfo:
     schedule: str | None = None
 
 
+class _Shape(Exception):
+    """A field of the resource that is there but has the wrong shape (`export.disk: oops`)."""
+
+    def __init__(self, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
 def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, Mapping):
+    # Absent is fine (the two spec shapes have different fields); present with the wrong shape
+    # is refused, never read as absent: `export.disk: "oops"` must not publish without its disk.
+    for i, key in enumerate(path):
+        if data is None:
             return None
+        if not isinstance(data, Mapping):
+            raise _Shape(path[:i], f"{data!r} is not a mapping")
         data = data.get(key)
     return data
 
@@ -69,26 +82,55 @@ def _text(data: Any, *path: str) -> str | None:
     value = _get(data, *path)
     if value is None or value == "":
         return None
-    return str(value)
+    if not isinstance(value, str):
+        raise _Shape(path, f"{value!r} is not text")
+    return value
 
 
 def _time(value: Any, where: str, field: str) -> datetime:
     if isinstance(value, datetime):
         parsed = value
-    else:
+    elif isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
             raise BuildNotPublishable(
                 f"{where}: {field}: {value!r} is not an RFC 3339 time"
             ) from exc
+    else:
+        raise BuildNotPublishable(f"{where}: {field}: {value!r} is not an RFC 3339 time")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise BuildNotPublishable(
+            f"{where}: {field}: {value!r} is out of range once converted to UTC"
+        ) from None
+
+
+def _check_reference(value: str | None, where: str, field: str) -> None:
+    """A pushed reference is one token: a trailing newline or a space is not part of a name the
+    registry would be asked for (the form itself is checked when the registry is asked)."""
+    if value is None:
+        return
+    odd = next((ch for ch in value if ch.isspace() or not ch.isprintable()), None)
+    if odd is not None:
+        raise BuildNotPublishable(
+            f"{where}: {field}: {value!r} is not a reference: it holds U+{ord(odd):04X} "
+            "(whitespace or a control character)"
+        )
 
 
 def parse_imagebuild(data: Mapping[str, Any], where: str) -> BuildInfo:
     """What publishing needs; refuses all but a Completed build that pushed something."""
+    try:
+        return _parse(data, where)
+    except _Shape as exc:
+        raise BuildNotPublishable(f"{where}: {'.'.join(exc.path)}: {exc.message}") from None
+
+
+def _parse(data: Mapping[str, Any], where: str) -> BuildInfo:
     api_version = str(data.get("apiVersion", ""))
     if data.get("kind") != "ImageBuild" or not api_version.startswith(API_GROUP):
         raise BuildNotPublishable(
@@ -109,9 +151,16 @@ def parse_imagebuild(data: Mapping[str, Any], where: str) -> BuildInfo:
         raise BuildNotPublishable(
             f"{where}: ImageBuild {namespace}/{name} is Completed but has no status.completionTime"
         )
-    spec = data.get("spec") if isinstance(data.get("spec"), Mapping) else {}
+    spec = _get(data, "spec")
+    if spec is not None and not isinstance(spec, Mapping):
+        raise _Shape(("spec",), f"{spec!r} is not a mapping")
     nested = isinstance(_get(spec, "aib"), Mapping) or isinstance(_get(spec, "export"), Mapping)
-    fields = _nested(spec) if nested else _flat(spec)
+    fields = _nested(data) if nested else _flat(data)
+    for key, field in (
+        ("container_ref", "spec.export.container" if nested else "spec.containerPush"),
+        ("disk_ref", "spec.export.disk.oci" if nested else "spec.exportOci"),
+    ):
+        _check_reference(fields[key], where, field)
     if fields["container_ref"] is None and fields["disk_ref"] is None:
         where_to_look = (
             "spec.export.container or spec.export.disk.oci"
@@ -139,39 +188,40 @@ def parse_imagebuild(data: Mapping[str, Any], where: str) -> BuildInfo:
     )
 
 
-def _flat(spec: Any) -> dict[str, str | None]:
+def _flat(data: Any) -> dict[str, str | None]:
     return {
-        "distro": _text(spec, "distro"),
-        "target": _text(spec, "target"),
-        "architecture": _text(spec, "architecture"),
-        "mode": _text(spec, "mode"),
-        "export_format": _text(spec, "exportFormat"),
-        "compression": _text(spec, "compression"),
-        "container_ref": _text(spec, "containerPush")
-        or _text(spec, "publishers", "registry", "repositoryUrl"),
-        "disk_ref": _text(spec, "exportOci"),
-        "aib_image": _text(spec, "automotiveImageBuilder"),
+        "distro": _text(data, "spec", "distro"),
+        "target": _text(data, "spec", "target"),
+        "architecture": _text(data, "spec", "architecture"),
+        "mode": _text(data, "spec", "mode"),
+        "export_format": _text(data, "spec", "exportFormat"),
+        "compression": _text(data, "spec", "compression"),
+        "container_ref": _text(data, "spec", "containerPush")
+        or _text(data, "spec", "publishers", "registry", "repositoryUrl"),
+        "disk_ref": _text(data, "spec", "exportOci"),
+        "aib_image": _text(data, "spec", "automotiveImageBuilder"),
         "builder_image": None,
-        "manifest": _text(spec, "manifestFileName") or _manifest_digest(_get(spec, "manifest")),
-        "manifest_config_map": _text(spec, "manifestConfigMap"),
+        "manifest": _text(data, "spec", "manifestFileName")
+        or _manifest_digest(_get(data, "spec", "manifest")),
+        "manifest_config_map": _text(data, "spec", "manifestConfigMap"),
     }
 
 
-def _nested(spec: Any) -> dict[str, str | None]:
+def _nested(data: Any) -> dict[str, str | None]:
     return {
-        "distro": _text(spec, "aib", "distro"),
-        "target": _text(spec, "aib", "target"),
-        "architecture": _text(spec, "architecture"),
-        "mode": _text(spec, "aib", "mode"),
-        "export_format": _text(spec, "export", "format"),
-        "compression": _text(spec, "export", "compression"),
-        "container_ref": _text(spec, "export", "container"),
-        "disk_ref": _text(spec, "export", "disk", "oci"),
-        "aib_image": _text(spec, "aib", "image"),
-        "builder_image": _text(spec, "aib", "builderImage"),
-        "manifest": _text(spec, "aib", "manifestFileName")
-        or _manifest_digest(_get(spec, "aib", "manifest")),
-        "manifest_config_map": _text(spec, "aib", "manifestConfigMap"),
+        "distro": _text(data, "spec", "aib", "distro"),
+        "target": _text(data, "spec", "aib", "target"),
+        "architecture": _text(data, "spec", "architecture"),
+        "mode": _text(data, "spec", "aib", "mode"),
+        "export_format": _text(data, "spec", "export", "format"),
+        "compression": _text(data, "spec", "export", "compression"),
+        "container_ref": _text(data, "spec", "export", "container"),
+        "disk_ref": _text(data, "spec", "export", "disk", "oci"),
+        "aib_image": _text(data, "spec", "aib", "image"),
+        "builder_image": _text(data, "spec", "aib", "builderImage"),
+        "manifest": _text(data, "spec", "aib", "manifestFileName")
+        or _manifest_digest(_get(data, "spec", "aib", "manifest")),
+        "manifest_config_map": _text(data, "spec", "aib", "manifestConfigMap"),
     }
 
 

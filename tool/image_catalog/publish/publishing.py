@@ -29,6 +29,7 @@ from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import CatalogImage, schema_header
 from image_catalog.manifest.reference import Reference
 from image_catalog.naming import schedule_tag
+from image_catalog.publish.arguments import check_arguments
 from image_catalog.publish.draft import (
     DiskData,
     DiskFileData,
@@ -57,7 +58,11 @@ class PublishRejected(CatalogError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         lines = "\n".join(str(p) for p in self.problems)
-        super().__init__(f"the new manifest does not validate; nothing was written:\n{lines}")
+        # The lines and columns point into a file that does not exist: say so.
+        super().__init__(
+            "the new manifest does not validate; nothing was written. Lines and columns below "
+            f"are those of the manifest as it would have been written:\n{lines}"
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ def publish_imagebuild(
     now: datetime | None = None,
 ) -> PublishResult:
     """Publish what a completed ImageBuild pushed into `catalog` (a valid catalog)."""
+    check_arguments(_option_arguments(options))
+    declared = _declared_architecture(catalog, build)
     variants: dict[str, VariantData] = {}
     index = None
     annotations: dict[str, str] = {}
@@ -117,6 +124,8 @@ def publish_imagebuild(
         info = client.inspect(build.container_ref)
         _refuse_newer(info, build)
         index, containers = _containers(catalog, info)
+        if info.kind is ManifestKind.IMAGE:
+            _refuse_other_architecture(build, declared, info.reference, set(containers))
         platforms = _platform_facts(catalog, info)
         for arch, container in containers.items():
             variants.setdefault(arch, _variant(arch, platforms))["container"] = container
@@ -125,6 +134,7 @@ def publish_imagebuild(
         info = client.inspect(build.disk_ref)
         _refuse_newer(info, build)
         disk_arch = _canonical(catalog, info.annotations.get(AIB + "arch") or build.architecture)
+        _refuse_other_architecture(build, declared, info.reference, {disk_arch})
         if disk_arch is None:
             raise CatalogError(
                 f"{build.disk_ref}: cannot tell the disk image's architecture: the build has no "
@@ -171,6 +181,42 @@ def publish_imagebuild(
     return _publish(catalog, client, options, draft, now)
 
 
+def _option_arguments(options: Options) -> list[tuple[str, str | None, str]]:
+    return [
+        ("--name", options.name, "name"),
+        ("--version", options.version, "version"),
+        ("--display-name", options.display_name, "line"),
+        ("--description", options.description, "text"),
+        *[("--tag", tag, "word") for tag in options.tags],
+        ("--branch", options.branch, "branch"),
+    ]
+
+
+def _declared_architecture(catalog: Catalog, build: BuildInfo) -> str | None:
+    """The build's spec.architecture, canonical; one the catalog does not know is refused, not
+    passed over (a `sparc` build must not be published as whatever the registry says)."""
+    if build.architecture is None:
+        return None
+    try:
+        return _canonical(catalog, build.architecture)
+    except CatalogError as exc:
+        raise CatalogError(
+            f"ImageBuild {build.namespace}/{build.name}: spec.architecture: {exc}"
+        ) from None
+
+
+def _refuse_other_architecture(
+    build: BuildInfo, declared: str | None, reference: object, found: set[str | None]
+) -> None:
+    if declared is None or found <= {declared, None}:
+        return
+    other = ", ".join(sorted(a for a in found if a))
+    raise CatalogError(
+        f"ImageBuild {build.namespace}/{build.name}: spec.architecture is {declared}, but "
+        f"{reference} is for {other}; publish the build that made it"
+    )
+
+
 # Clocks of the build pod and of the pushing tool differ a little; a later build differs by hours.
 _CLOCK_SLACK = timedelta(minutes=10)
 
@@ -201,6 +247,15 @@ def publish_image(
         Reference.parse(ref)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    check_arguments(
+        [
+            *_option_arguments(options),
+            ("--distro", prebuilt.distro, "word"),
+            *[("--target", target, "word") for target in prebuilt.targets],
+            ("--arch", prebuilt.architecture, "word"),
+            ("--origin", prebuilt.origin, "line"),
+        ]
+    )
     info = client.inspect(ref)
     found = _aib_annotations(info)
     variants: dict[str, VariantData] = {}

@@ -427,6 +427,27 @@ def dump_document(data: Mapping[str, Any], header: str | None = None) -> str:
     return stream.getvalue()
 
 
+# PyYAML's C emitter when it is built (as its C loader is read with), else the Python one.
+_PLAIN_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def dump_plain(data: Mapping[str, Any], header: str | None = None) -> str:
+    """Render generated data nobody edits (e.g. Kubernetes resources) as block YAML, fast.
+
+    Keys keep their order; a string YAML 1.1 would read as something else (`true`, `1.0`) is
+    quoted, as the Kubernetes YAML reader needs; lines are never folded. Same data, same text.
+    """
+    text = yaml.dump(
+        data,
+        Dumper=_PLAIN_DUMPER,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 30,
+    )
+    return f"{header.rstrip()}\n{text}" if header else str(text)
+
+
 def _to_commented(value: Any) -> Any:
     if isinstance(value, Mapping):
         out = CommentedMap()

@@ -36,7 +36,7 @@ from image_catalog.catalog.problems import Problem, locate_all
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.manifest.fieldpath import FieldPath
-from image_catalog.manifest.load import dump_document
+from image_catalog.manifest.load import dump_plain
 from image_catalog.manifest.model import CatalogImage, ManifestRef, Registry, Variant
 from image_catalog.manifest.reference import Reference
 from image_catalog.scratch import make_scratch
@@ -150,7 +150,7 @@ class Export:
         }
         # No commit here: it changes on every merge, and this file only when the list does.
         header = f"{MARKER}; do not edit: the catalog is the source"
-        return {KUSTOMIZATION: dump_document(kustomization, header), **rendered}
+        return {KUSTOMIZATION: dump_plain(kustomization, header), **rendered}
 
 
 class ExportRefused(CatalogError):
@@ -494,7 +494,7 @@ def _renamed(resource: Resource, name: str) -> Resource:
 
 def _render(resource: Resource) -> str:
     header = f"{MARKER} from {resource.document['metadata']['annotations'][ANNOTATION_FILE]}"
-    return dump_document(resource.document, header)
+    return dump_plain(resource.document, header)
 
 
 # --- commits -------------------------------------------------------------------------------------

@@ -17,11 +17,12 @@ from image_catalog.site.client import (
     IndexClient,
     NotInIndex,
     Query,
+    QueryResult,
     choose_file,
     describe_age,
     parser,
 )
-from image_catalog.site.contract import SiteDoc, ViewDoc
+from image_catalog.site.contract import SiteDoc, ViewDoc, encode
 from support.site import SiteServer, add_image, new_catalog
 
 
@@ -494,3 +495,18 @@ def test_view_model_is_what_the_views_hold(fleet_site: Path) -> None:
     view = parser(ViewDoc)((fleet_site / "views/target/rcar_s4/latest.json").read_text(), "x")
     assert (view.by, view.value, view.versions) == ("target", "rcar_s4", "latest")
     assert [s.version for s in view.images] == ["3", "2"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [Query(), Query(all_versions=True), Query(target="rcar_s4", include_deprecated=True)],
+    ids=["latest", "all-versions", "view"],
+)
+def test_rows_for_programs_are_the_rows_encoded(fleet_site: Path, query: Query) -> None:
+    """query --json passes each row through as the site has it: the same bytes encoding gives."""
+    result = IndexClient(fleet_site).query(query)
+    assert result.images
+    assert [bytes(r) for r in result.encoded_images()] == [encode(s) for s in result.images]
+    # A result made by hand (no file behind it) encodes its rows.
+    by_hand = QueryResult(result.images)
+    assert [bytes(r) for r in by_hand.encoded_images()] == [encode(s) for s in result.images]

@@ -6,7 +6,6 @@ same patterns. This module imports the standard library only: the reader depends
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -43,5 +42,7 @@ def schedule_tag(schedule: str) -> str | None:
 
 def closest(name: str, known: Iterable[str]) -> str:
     """A hint naming the closest known spelling, or an empty string."""
+    import difflib  # only an error needs it, and it is slow to import
+
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
     return f"; did you mean {match[0]!r}?" if match else ""

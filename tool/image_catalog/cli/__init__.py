@@ -3,45 +3,61 @@
 This is the one boundary that turns exceptions into exit codes: 0 done, 1 the catalog or input is
 wrong, 2 usage error, 3 unexpected internal error, 4 a registry could not be reached (retry), 130
 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+
+Command modules are imported only when needed: `image-catalog query ...` imports the query
+module alone, so a consumer's query does not load the catalog's authoring side (pydantic, YAML,
+git); a bare `image-catalog` or `--help` imports them all to list them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import traceback
 from collections.abc import Sequence
+from types import ModuleType
 
 from image_catalog import __version__
-from image_catalog.cli import (
-    audit_cmd,
-    check_cmd,
-    export_cmd,
-    handoff_cmd,
-    index_cmd,
-    publish_cmd,
-    query_cmd,
-    schema_cmd,
-    validate_cmd,
-)
 from image_catalog.cli.common import COMMANDS_HELP, common_parent
 from image_catalog.cli.signals import Terminated, terminate_like_interrupt
 from image_catalog.errors import ExitCode, ImageCatalogError
 
-COMMANDS = [
-    validate_cmd,
-    publish_cmd,
-    schema_cmd,
-    audit_cmd,
-    index_cmd,
-    query_cmd,
-    export_cmd,
-    check_cmd,
-    handoff_cmd,
-]
+# Command -> the module under image_catalog.cli that adds its parser, in the order of the help.
+COMMANDS: dict[str, str] = {
+    "validate": "validate_cmd",
+    "publish": "publish_cmd",
+    "schema": "schema_cmd",
+    "audit": "audit_cmd",
+    "index": "index_cmd",
+    "query": "query_cmd",
+    "show": "query_cmd",
+    "export": "export_cmd",
+    "check": "check_cmd",
+    "handoff": "handoff_cmd",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules(argv: Sequence[str] | None) -> list[ModuleType]:
+    """The command modules to load: the named command's alone, else every one (for help)."""
+    names = list(dict.fromkeys(COMMANDS.values()))
+    word = _command_word(sys.argv[1:] if argv is None else argv)
+    if word in COMMANDS:
+        names = [COMMANDS[word]]
+    return [importlib.import_module(f"image_catalog.cli.{name}") for name in names]
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The first argument that is not an option; None when help or the version comes first."""
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv` (default: sys.argv): every command, or the one `argv` names."""
     parser = argparse.ArgumentParser(
         prog="image-catalog",
         description="A GitOps catalog of published automotive OS images: validate the manifests, "
@@ -53,13 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(debug=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for module in _modules(argv):
+        module.add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         with terminate_like_interrupt():
@@ -77,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
     except Exception as exc:
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         else:
             print(

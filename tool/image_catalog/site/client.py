@@ -22,23 +22,24 @@ nothing from the catalog's authoring side (no pydantic, no YAML), so a query sta
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
+import gc
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from email.message import Message
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import msgspec
 
 from image_catalog import __version__
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
-from image_catalog.fsutil import atomic_write_bytes
 from image_catalog.naming import closest, is_name, is_version, schedule_tag
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+from image_catalog.site import contract
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
@@ -61,6 +62,7 @@ _UNREACHABLE_STATUS = {429, 500, 502, 503, 504}
 _REFUSED_STATUS = {401, 403, 407}
 
 D = TypeVar("D", bound=Document)
+T = TypeVar("T")
 
 
 class NotInIndex(CatalogError):
@@ -98,13 +100,16 @@ def describe_age(seconds: float) -> str:
 # --- where the files come from ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Answer(Generic[D]):
+class Answer(msgspec.Struct, Generic[D], frozen=True):
     """A parsed document, where it was read, and a warning when it is a stale cached copy."""
 
     doc: D
     location: str
     warning: str | None = None
+    body: bytes = b""  # the JSON `doc` was decoded from
+
+    def __repr__(self) -> str:
+        return f"Answer({self.doc!r}, {self.location!r}, {self.warning!r})"
 
 
 Parse = Callable[[bytes | str, str], D]
@@ -138,11 +143,10 @@ class DirectorySource:
             raise NotInIndex(f"{path}: no such file in the index") from exc
         except OSError as exc:
             raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        return Answer(parse(data, str(path)), str(path))
+        return Answer(parse(data, str(path)), str(path), body=data)
 
 
-@dataclass(frozen=True)
-class CachedCopy:
+class CachedCopy(msgspec.Struct, frozen=True):
     body: bytes
     etag: str | None
     last_modified: str | None
@@ -159,19 +163,19 @@ class Cache:
         self.root = root
 
     def _paths(self, url: str) -> tuple[Path, Path]:
-        key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:40]
+        key = _sha256(url.encode("utf-8"))[:40]
         return self.root / f"{key}.json", self.root / f"{key}.meta"
 
     def get(self, url: str) -> CachedCopy | None:
         body_path, meta_path = self._paths(url)
         try:
-            meta = json.loads(meta_path.read_bytes())
+            meta = msgspec.json.decode(meta_path.read_bytes())
             body = body_path.read_bytes()
-        except (OSError, ValueError):
+        except (OSError, msgspec.DecodeError):
             return None
         if not isinstance(meta, dict) or meta.get("url") != url:
             return None
-        if meta.get("sha256") != hashlib.sha256(body).hexdigest():
+        if meta.get("sha256") != _sha256(body):
             return None
         checked = meta.get("checkedAt", 0)
         if not isinstance(checked, int | float):
@@ -186,19 +190,27 @@ class Cache:
             "etag": copy.etag,
             "lastModified": copy.last_modified,
             "checkedAt": copy.checked_at,
-            "sha256": hashlib.sha256(copy.body).hexdigest(),
+            "sha256": _sha256(copy.body),
         }
+        # Imported here: only a query over HTTP writes the cache.
+        from image_catalog.fsutil import atomic_write_bytes
+
         if body:
             atomic_write_bytes(body_path, copy.body)
-        atomic_write_bytes(meta_path, (json.dumps(meta, sort_keys=True) + "\n").encode("utf-8"))
+        atomic_write_bytes(meta_path, msgspec.json.encode(meta, order="sorted") + b"\n")
 
     def drop(self, url: str) -> None:
         for path in self._paths(url):
             path.unlink(missing_ok=True)
 
 
-@dataclass(frozen=True)
-class _Response:
+def _sha256(data: bytes) -> str:
+    import hashlib  # only the HTTP cache needs it, and OpenSSL is slow to load
+
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Response(msgspec.Struct, frozen=True):
     status: int
     body: bytes
     etag: str | None
@@ -239,7 +251,7 @@ class HttpSource:
             warning = (
                 f"{url}: the index server is unreachable ({exc}); using the copy cached {age} ago"
             )
-            return Answer(parse(cached.body, f"{url} (cached)"), url, warning)
+            return Answer(parse(cached.body, f"{url} (cached)"), url, warning, cached.body)
         if response.status == 304 and cached is not None:
             try:
                 doc = parse(cached.body, f"{url} (cached)")
@@ -249,11 +261,11 @@ class HttpSource:
                 return self.read(relative, parse)
             confirmed = CachedCopy(cached.body, cached.etag, cached.last_modified, self.clock())
             self._store(url, confirmed, body=False)
-            return Answer(doc, url)
+            return Answer(doc, url, body=cached.body)
         doc = parse(response.body, url)  # only a body that parses is cached
         copy = CachedCopy(response.body, response.etag, response.last_modified, self.clock())
         self._store(url, copy)
-        return Answer(doc, url)
+        return Answer(doc, url, body=response.body)
 
     def _get(self, url: str, cached: CachedCopy | None) -> _Response:
         # Imported here: a query of a local folder does not pay for the HTTP and TLS modules.
@@ -365,7 +377,7 @@ def parser(model: type[D]) -> Parse[D]:
 
     def parse(data: bytes | str, where: str) -> D:
         try:
-            doc: D = decoder.decode(data)
+            doc: D = _decode_without_gc(decoder, data)
         except msgspec.ValidationError as exc:
             _check_header(data, where, kind)
             raise CatalogError(f"{where}: not a valid {kind} document: {_problem(exc)}") from exc
@@ -379,6 +391,21 @@ def parser(model: type[D]) -> Parse[D]:
         return doc
 
     return parse
+
+
+def _decode_without_gc(decoder: msgspec.json.Decoder[T], data: bytes | str) -> T:
+    """Decode with the garbage collector paused.
+
+    A large index is several hundred thousand new lists and strings; the collector would scan the
+    growing heap again and again while they are made (the document holds no cycles to find).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return decoder.decode(data)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _check_header(data: bytes | str, where: str, kind: object) -> None:
@@ -418,8 +445,7 @@ def _problem(error: msgspec.ValidationError) -> str:
 # --- queries ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(msgspec.Struct, frozen=True):
     """Filters combine with AND; every tag must be present."""
 
     architecture: str | None = None
@@ -448,20 +474,44 @@ class Query:
         return {by: value for by in VIEW_DIMENSIONS if (value := given[by]) is not None}
 
 
-@dataclass
-class QueryResult:
+class _Rows(msgspec.Struct):
+    """A view or index.json with each row kept as the JSON text the site publishes."""
+
+    images: list[msgspec.Raw]
+
+
+_ROWS = msgspec.json.Decoder(_Rows)
+
+
+class QueryResult(msgspec.Struct):
     images: list[Summary]
-    source: str = field(default="")
-    warnings: list[str] = field(default_factory=list)
+    source: str = ""
+    warnings: list[str] = msgspec.field(default_factory=list)
+    # The file the rows were read from, and where each row of `images` is in its `images`.
+    published: bytes = b""
+    positions: list[int] = msgspec.field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"QueryResult({self.images!r}, {self.source!r}, {self.warnings!r})"
+
+    def encoded_images(self) -> list[msgspec.Raw]:
+        """Each row's JSON as the site publishes it, for a program to read.
+
+        Taken from the file rather than encoded again (the builder encodes every row the same
+        way, so the bytes are the same), which makes `query --json` over a large index fast.
+        """
+        if not self.published or len(self.positions) != len(self.images):
+            return [msgspec.Raw(contract.encode(s)) for s in self.images]
+        rows = _decode_without_gc(_ROWS, self.published).images
+        return [rows[i] for i in self.positions]
 
 
-@dataclass
-class ShowResult:
+class ShowResult(msgspec.Struct):
     version: VersionDoc
     latest: str | None = None
-    versions: list[str] = field(default_factory=list)
+    versions: list[str] = msgspec.field(default_factory=list)
     source: str = ""
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 def resolve(query: Query, site: SiteDoc) -> Query:
@@ -534,24 +584,39 @@ def select(rows: Iterable[Summary], query: Query) -> list[Summary]:
     check did not find available are passed over first, like deprecated ones: an image's head is
     then its newest available version, as a flashing tool needs.
     """
-    if query.available:
-        rows = [s for s in rows if s.health == "available"]
-    if query.schedule is not None:
-        # Like --available: an image's head is then the latest build of the schedule.
-        tag = schedule_tag(query.schedule)
-        rows = [s for s in rows if tag in s.tags]
+    listed = rows if isinstance(rows, list) else list(rows)
+    return [listed[i] for i in positions(listed, query)]
+
+
+def positions(rows: Sequence[Summary], query: Query) -> list[int]:
+    """Where the rows `select` picks are in `rows`, in order."""
+
+    # Like deprecated ones, versions --available or --schedule leave out are passed over before
+    # an image's head is chosen: its head is then its newest available version, or the latest
+    # build of the schedule.
+    tag = schedule_tag(query.schedule) if query.schedule is not None else None
+
+    def passed_over(summary: Summary) -> bool:
+        return (
+            (summary.deprecated and not query.include_deprecated)
+            or (query.available and summary.health != "available")
+            or (tag is not None and tag not in summary.tags)
+        )
+
+    chosen: list[int]
     if query.all_versions:
-        return [
-            s for s in rows if (query.include_deprecated or not s.deprecated) and matches(s, query)
-        ]
-    seen: set[str] = set()
-    heads = []
-    for summary in rows:
-        if summary.name in seen or (summary.deprecated and not query.include_deprecated):
-            continue
-        seen.add(summary.name)
-        heads.append(summary)
-    return [s for s in heads if matches(s, query)]
+        chosen = [i for i, s in enumerate(rows) if not passed_over(s)]
+    else:
+        seen: set[str] = set()
+        chosen = []
+        for i, summary in enumerate(rows):
+            if summary.name in seen or passed_over(summary):
+                continue
+            seen.add(summary.name)
+            chosen.append(i)
+    if not query.dimensions() and not query.tags:
+        return chosen
+    return [i for i in chosen if matches(rows[i], query)]
 
 
 def check_name(name: str, version: str | None = None) -> None:
@@ -624,7 +689,15 @@ class IndexClient:
         else:
             answer_rows = self.source.read(path, parser(ViewDoc))
         _note(answer_rows, warnings)
-        return QueryResult(select(answer_rows.doc.images, query), answer_rows.location, warnings)
+        rows = answer_rows.doc.images
+        chosen = positions(rows, query)
+        return QueryResult(
+            [rows[i] for i in chosen],
+            answer_rows.location,
+            warnings,
+            published=answer_rows.body,
+            positions=chosen,
+        )
 
     def show(self, name: str, version: str | None = None) -> ShowResult:
         warnings: list[str] = []

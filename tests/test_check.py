@@ -97,7 +97,11 @@ def test_all_available_exit_0_and_each_manifest_fetched_once(
 
 
 def test_deleted_manifest_is_missing_exit_1_and_the_entry_stays(
-    registry: LocalRegistry, local_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    registry: LocalRegistry,
+    local_catalog: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     index = push_index(registry, "check/deleted", "1.0")
     write_entry(local_catalog, "deleted", [container(i) for i in index.images], index=index)
@@ -126,9 +130,29 @@ def test_deleted_manifest_is_missing_exit_1_and_the_entry_stays(
     assert "1 available, 1 missing; available now 50.0%" in lines[-1]
     assert (local_catalog / "images/deleted/1.0.yaml").exists()
 
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     code, text = check(local_catalog, capsys, "--format", "github")
     assert code == 1
     assert text.splitlines()[0].startswith("::error title=deleted@1.0::deleted@1.0: missing since ")
+    table = summary.read_text().splitlines()
+    assert table[0].startswith("### Catalog health at ")
+    assert table[4:6] == ["| available | 1 |", "| missing | 1 |"]
+    assert table[-1] == "Available now: 50.0%; over 24 hours: 50.0%."
+    # A deprecated version that left its registry is reported, but fails nothing.
+    deprecated = local_catalog / "images/deleted/1.0.yaml"
+    deprecated.write_text(
+        deprecated.read_text().replace(
+            "  publishedAt:",
+            "  lifecycle:\n    deprecated: {reason: Withdrawn, date: 2026-02-01}\n  publishedAt:",
+        )
+    )
+    code, text = check(local_catalog, capsys, "--format", "github")
+    assert code == 0, text
+    assert text.splitlines()[0].startswith(
+        "::warning title=deleted@1.0::deleted@1.0: missing since "
+    )
+    assert "(deprecated)" in text.splitlines()[0]
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

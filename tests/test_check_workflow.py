@@ -136,3 +136,33 @@ def test_check_workflow_runs_shards_merge_and_index(
         assert (root / "site/status.json").read_bytes() == (site / "status.json").read_bytes()
         version = json.loads((root / "site/images/check-3/1.0.json").read_text())
         assert version["health"] == "missing"
+
+
+def test_check_workflow_fails_without_a_status_instead_of_losing_history(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    require_tools("skopeo")
+    root = tmp_path / "repo"
+    _catalog(root, registry)
+    runner = {"RUNNER_TEMP": str(tmp_path)}
+    # The published site cannot be reached: the shard fails rather than start a new history.
+    values = {
+        "SHARD": "1",
+        "PAGES_URL": "http://127.0.0.1:9",
+        "QUAY_USERNAME": "",
+        "QUAY_PASSWORD": "",
+    }
+    done = run_step("check.yml", CHECK, root, values, runner)
+    assert done.returncode == 4
+    assert "http://127.0.0.1:9/status.json could not be reached" in done.stderr
+    assert not (root / "status-1.json").exists()
+    # A shard missing from the merge: refused, nothing written, the job fails.
+    settings = health.CheckSettings(
+        catalog=root / "catalog", shard=health.parse_shard(f"1/{SHARDS}"), retries=0
+    )
+    (root / "shards").mkdir()
+    health.write(root / "shards/status-1.json", health.run_check(settings).status)
+    merged = run_step("check.yml", MERGE, root, {}, runner)
+    assert merged.returncode == 1
+    assert "shards 2/4, 3/4, 4/4 missing" in merged.stderr
+    assert not (root / "status.json").exists()

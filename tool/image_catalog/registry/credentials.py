@@ -78,7 +78,7 @@ class CredentialStore:
 
     @contextlib.contextmanager
     def for_call(self, registry: Registry) -> Iterator[Credentials]:
-        """How skopeo authenticates for one call; a temp auth file lives only as long as it."""
+        """How skopeo authenticates for one call; its auth file lives only as long as the call."""
         auth = registry.spec.auth
         if isinstance(auth, NoAuth):
             yield Credentials(("--no-creds",))
@@ -108,7 +108,8 @@ class CredentialStore:
             os.close(fd)
 
     def _anonymous_file(self) -> int:
-        """A readable, writable file descriptor with no name on disk, mode 0600."""
+        """A readable, writable file with no name on disk: only this process's descriptors (and
+        `/proc/PID/fd`, which only the same user may open) reach it."""
         with contextlib.suppress(AttributeError, OSError):  # no memfd on this system
             return os.memfd_create("image-catalog-auth", os.MFD_CLOEXEC)
         with self._lock:

@@ -164,6 +164,8 @@ class Skopeo:
         self.executable = found
         # A session of its own keeps skopeo out of the terminal's Ctrl-C, so nothing would end it
         # when we are killed: util-linux's setpriv asks the kernel to SIGKILL it when we die.
+        # (Strictly, when the thread that started it ends; `_run` waits for skopeo, so a thread
+        # never ends before its skopeo does.)
         setpriv = shutil.which("setpriv")
         self._launcher = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
         self.timeout = timeout

@@ -78,7 +78,8 @@ _PATTERN_WORDS: dict[str, str] = {
     "angle brackets)",
     _pattern(LabelValue): "is not a label value (at most 63 letters, digits, '-', '_' and '.', "
     "starting and ending with a letter or digit)",
-    PINNED_PATTERN: "is not a digest-pinned reference HOST/REPOSITORY@sha256:<64 hex digits>",
+    PINNED_PATTERN: "is not a digest-pinned reference HOST/REPOSITORY@sha256:<64 hex digits> "
+    "(the HOST has a '.' or a port, or is localhost)",
     r"^sha256:[0-9a-f]{64}$": "is not a digest sha256:<64 lowercase hex digits>",
     r"^[0-9a-f]{64}$": "is not a sha256 checksum (64 lowercase hex digits)",
 }
@@ -95,6 +96,10 @@ def _message(error: ErrorDetails) -> str:
         if isinstance(key, str) and "_" in key and to_camel(key) != key:
             return f"unknown field; files use camelCase names: {to_camel(key)!r}"
         return "unknown field (check its spelling and indentation)"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"{value!r} is not a mapping (write KEY: VALUE lines under it)"
+    if kind == "list_type":
+        return f"{value!r} is not a list (write '- ITEM' lines under it)"
     if kind == "bool_type":
         return f"{value!r} is not a boolean; write true or false"
     if kind == "int_type":

@@ -10,6 +10,7 @@ checks that span fields or files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -101,24 +102,43 @@ MAX_SIZE = 2**63 - 1
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 
 
+# RFC 3339 as catalog files write times and dates, years 1970 to 9998: nothing in a catalog is
+# older than the epoch, and a year on the calendar's edge overflows once moved to UTC. The text
+# form is checked here, not left to the parser, which would also read '1767225600' as a time.
+_YEAR = r"(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_DAY = rf"{_YEAR}-[0-9]{{2}}-[0-9]{{2}}"
+_CLOCK = r"[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+TIME_PATTERN = rf"^{_DAY}{_CLOCK}(?:[Zz]|[+-][0-9]{{2}}:[0-9]{{2}})$"
+DATE_PATTERN = rf"^{_DAY}$"
+_TIME = re.compile(TIME_PATTERN)
+_NAIVE_TIME = re.compile(rf"^{_DAY}{_CLOCK}$")
+_DATE = re.compile(DATE_PATTERN)
+
+
 def _time_input(value: Any) -> Any:
-    # Strict about the type (a number is not a time), lax about the form: YAML hands over an
-    # unquoted time as a datetime, a quoted one as text, and both mean the same.
-    if isinstance(value, str | datetime):
+    # Strict about the type (a number is not a time) and the form (RFC 3339 with a zone).
+    if isinstance(value, str) and _TIME.fullmatch(value):
         return value
+    if isinstance(value, str) and _NAIVE_TIME.fullmatch(value):
+        raise PydanticCustomError(
+            "timezone_aware",
+            "{value} has no time zone; write it in UTC with a trailing Z",
+            {"value": value},
+        )
     raise PydanticCustomError(
         "datetime_type",
-        "{value} is not a time; write it as text such as '2026-01-31T12:00:00Z'",
+        "{value} is not a time; write it as text such as '2026-01-31T12:00:00Z' (years 1970 to "
+        "9998)",
         {"value": repr(value)},
     )
 
 
 def _date_input(value: Any) -> Any:
-    if isinstance(value, str) or (isinstance(value, date) and not isinstance(value, datetime)):
+    if isinstance(value, str) and _DATE.fullmatch(value):
         return value
     raise PydanticCustomError(
         "date_type",
-        "{value} is not a date; write it as text such as '2026-01-31'",
+        "{value} is not a date; write it as text such as '2026-01-31' (years 1970 to 9998)",
         {"value": repr(value)},
     )
 
@@ -133,9 +153,16 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcTime = Annotated[
-    AwareDatetime, Field(strict=False), BeforeValidator(_time_input), AfterValidator(_utc)
+    AwareDatetime,
+    Field(strict=False, json_schema_extra={"pattern": TIME_PATTERN}),
+    BeforeValidator(_time_input),
+    AfterValidator(_utc),
 ]
-Day = Annotated[date, Field(strict=False), BeforeValidator(_date_input)]
+Day = Annotated[
+    date,
+    Field(strict=False, json_schema_extra={"pattern": DATE_PATTERN}),
+    BeforeValidator(_date_input),
+]
 Size = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 
 
@@ -368,7 +395,24 @@ class DiskArtifact(ManifestRef):
     files: list[DiskFile] = Field(min_length=1)
 
 
+def _present(field: str) -> dict[str, Any]:
+    """JSON Schema for "the object has `field`, and it is not null"."""
+    return {"required": [field], "properties": {field: {"type": "object"}}}
+
+
+# Rules across fields, written out for the exported JSON Schema too, so editors refuse what CI
+# refuses (the validators below are the tool's side of the same rules).
+_ONE_OF_CONTAINER_DISK: dict[str, Any] = {"anyOf": [_present("container"), _present("disk")]}
+_EXACTLY_ONE_SOURCE: dict[str, Any] = {"oneOf": [_present("imageBuild"), _present("prebuilt")]}
+_INDEX_NEEDS_CONTAINERS: dict[str, Any] = {
+    "if": _present("index"),
+    "then": {"properties": {"variants": {"items": _present("container")}}},
+}
+
+
 class Variant(Model):
+    model_config = ConfigDict(json_schema_extra=_ONE_OF_CONTAINER_DISK)
+
     architecture: Word
     os: Word | None = Field(default=None, description="The OS the image says (OCI platform os).")
     platform_variant: Word | None = Field(
@@ -428,6 +472,8 @@ class PrebuiltSource(Model):
 
 
 class Source(Model):
+    model_config = ConfigDict(json_schema_extra=_EXACTLY_ONE_SOURCE)
+
     image_build: ImageBuildSource | None = None
     prebuilt: PrebuiltSource | None = None
 
@@ -453,6 +499,8 @@ class Lifecycle(Model):
 
 
 class CatalogImageSpec(Model):
+    model_config = ConfigDict(json_schema_extra=_INDEX_NEEDS_CONTAINERS)
+
     display_name: Line
     description: Text = ""
     distro: Word
@@ -482,7 +530,9 @@ class CatalogImageSpec(Model):
 class ImageMetadata(Model):
     name: Name
     version: Version
-    labels: dict[LabelKey, LabelValue] = {}
+    labels: dict[LabelKey, LabelValue] = Field(
+        default={}, json_schema_extra={"additionalProperties": False}
+    )
 
 
 class CatalogImage(Model):

@@ -12,10 +12,14 @@ _HOST = (
 # A TCP port, 1 to 65535, without leading zeros.
 _PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 HOST_PATTERN = rf"{_HOST}(?::{_PORT})?"
+# A host a reference names explicitly, as Docker tells one from a Docker Hub namespace: with a '.',
+# with a port, or localhost. Spelled out without lookahead, so the JSON Schema says the same.
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+EXPLICIT_HOST_PATTERN = rf"(?:{_LABEL}(?:\.{_LABEL})+(?::{_PORT})?|{_LABEL}:{_PORT}|localhost)"
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
 TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-PINNED_PATTERN = rf"^{HOST_PATTERN}/{REPOSITORY_PATTERN}@{DIGEST_PATTERN}$"
+PINNED_PATTERN = rf"^{EXPLICIT_HOST_PATTERN}/{REPOSITORY_PATTERN}@{DIGEST_PATTERN}$"
 
 _REFERENCE = re.compile(
     rf"^(?P<host>{HOST_PATTERN})/(?P<repository>{REPOSITORY_PATTERN})"

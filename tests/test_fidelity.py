@@ -174,6 +174,14 @@ def test_a_scheduled_build_records_its_schedule_and_query_finds_its_latest(
     [head] = json.loads(capsys.readouterr().out)["images"]
     assert head["version"] == "20260205.090000"
     assert main(["query", "--index", str(site), "--schedule", "x" * 60]) == 2
+    document = json.loads((site / RCAR / "20260204.014000.json").read_text())
+    built = document["source"]["imageBuild"]
+    assert (built["schedule"], built["manifestConfigMap"]) == ("nightly-rcar", "rcar-s4-manifest")
+    # The architecture's OS, as its container image says, on both of its rows.
+    assert [(v["kind"], v.get("os")) for v in document["variants"]] == [
+        ("container", "linux"),
+        ("disk", "linux"),
+    ]
 
 
 def test_reproducible_images_get_unique_sortable_versions(

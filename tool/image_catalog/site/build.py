@@ -400,6 +400,8 @@ def _source(source: model.Source) -> Source:
                 aib_image=built.aib_image,
                 builder_image=built.builder_image,
                 manifest=built.manifest,
+                manifest_config_map=built.manifest_config_map,
+                schedule=built.schedule,
             )
             if built is not None
             else None
@@ -425,6 +427,8 @@ def _variants(variant: Variant, hosts: _Hosts) -> Iterator[VariantDetail]:
             architecture=variant.architecture,
             kind=kind,
             tag=manifest.tag,
+            os=variant.os,
+            platform_variant=variant.platform_variant,
             media_type=manifest.media_type,
             size=manifest.size,
             artifact_type=disk.artifact_type if disk is not None else None,

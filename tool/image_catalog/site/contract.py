@@ -91,6 +91,10 @@ class Artifact(Part, kw_only=True):
 
 class VariantDetail(VariantRef, kw_only=True):
     tag: Annotated[str | None, _doc("The tag it was published from; a hint.")] = None
+    os: Annotated[str | None, _doc("The OS the image says (OCI platform os).")] = None
+    platform_variant: Annotated[
+        str | None, _doc("The CPU variant the image says (OCI platform variant, e.g. v8).")
+    ] = None
     media_type: str
     size: int
     artifact_type: str | None = None
@@ -117,6 +121,12 @@ class ImageBuildSource(Part, kw_only=True):
     aib_image: str | None = None
     builder_image: str | None = None
     manifest: Annotated[str | None, _doc("The AIB manifest's file name or digest.")] = None
+    manifest_config_map: Annotated[
+        str | None, _doc("The ConfigMap the AIB manifest came from, when it did.")
+    ] = None
+    schedule: Annotated[
+        str | None, _doc("The ScheduledImageBuild that made the build, when one did.")
+    ] = None
 
 
 class PrebuiltSource(Part):

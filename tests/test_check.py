@@ -455,13 +455,19 @@ def test_previous_status_errors_are_explained(
     bad.write_text(json.dumps({"schemaVersion": 1, "kind": "Status", "checkedAt": "yesterday"}))
     code, text = check(local_catalog, capsys, "--previous", str(bad))
     assert code == 1
-    assert text.startswith(f"error: {bad}: not a status document: ")
+    assert text == (
+        f"error: {bad}: not a valid Status document: checkedAt: Invalid RFC3339 encoded datetime\n"
+    )
     bad.write_text(json.dumps({"schemaVersion": 9, "kind": "Status"}))
     code, text = check(local_catalog, capsys, "--previous", str(bad))
     assert (code, text) == (
         1,
-        f"error: {bad}: status schema version 9; this tool reads version 1\n",
+        f"error: {bad}: schemaVersion 9 is not supported (this image-catalog reads "
+        "schemaVersion 1): upgrade image-catalog\n",
     )
+    bad.write_text(json.dumps({"schemaVersion": 1, "kind": "Index"}))
+    code, text = check(local_catalog, capsys, "--previous", str(bad))
+    assert text == f"error: {bad}: a document of kind 'Index' where kind 'Status' belongs\n"
 
 
 def test_previous_status_from_the_published_site(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from image_catalog.cli import main
 from image_catalog.site import health
-from image_catalog.site.client import IndexClient, Query
+from image_catalog.site.client import IndexClient, NotInIndex, Query
 from support.oci import push_image
 from support.registry import LocalRegistry
 from test_validate_online import container, write_entry
@@ -80,6 +80,9 @@ def test_index_with_status_shows_states_and_query_available_filters(
     assert json.loads((site / "status.json").read_text())["figures"]["states"]["missing"] == 1
 
     client = IndexClient(site)
+    published = client.status().doc
+    assert (published.figures.states["missing"], published.checked_at) == (1, T0)
+    assert [e.id for e in published.entries] == ["app@1.0", "app@2.0", "tool@1.0"]
     every = client.query(Query(all_versions=True)).images
     assert [(s.name, s.version) for s in every] == [("app", "2.0"), ("app", "1.0"), ("tool", "1.0")]
     # The newest version that is available: app 1.0, as a flashing tool needs.
@@ -152,6 +155,8 @@ def test_index_without_status_has_no_health_and_refuses_available(
     build(catalog, site, None, capsys)
     assert all("health" not in s for s in json.loads((site / "index.json").read_text())["images"])
     assert not (site / "status.json").exists()
+    with pytest.raises(NotInIndex):
+        IndexClient(site).status()
     assert main(["query", "--index", str(site), "--available"]) == 1
     assert capsys.readouterr().err == (
         f"error: the index at {site} carries no registry health (it was built without "

@@ -47,6 +47,7 @@ from image_catalog.site.contract import (
     ImageDoc,
     IndexDoc,
     SiteDoc,
+    StatusDoc,
     Summary,
     VersionDoc,
     ViewBy,
@@ -649,6 +650,13 @@ class IndexClient:
 
     def index(self) -> Answer[IndexDoc]:
         return self.source.read("index.json", parser(IndexDoc))
+
+    def status(self) -> Answer[StatusDoc]:
+        """status.json: the last health check, with each entry's history and the figures.
+
+        Raises `NotInIndex` when the site was built without a status.
+        """
+        return self.source.read("status.json", parser(StatusDoc))
 
     def image(self, name: str) -> Answer[ImageDoc]:
         check_name(name)

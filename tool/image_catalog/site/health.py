@@ -376,10 +376,7 @@ def load(source: str, *, timeout: float = 30.0) -> tuple[StatusDoc | None, list[
             data = Path(source).read_bytes()
         except OSError as exc:
             raise UsageError(f"{source}: cannot read the status file: {exc.strerror}") from exc
-    try:
-        return decode(data, source), []
-    except ValueError as exc:
-        raise CatalogError(str(exc)) from exc
+    return decode(data, source), []
 
 
 def _fetch(url: str, timeout: float) -> bytes | None:

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import msgspec
-
+from image_catalog.site.client import parser
 from image_catalog.site.contract import (
-    SCHEMA_VERSION,
     Check,
     EntryHealth,
     Figures,
@@ -73,30 +71,8 @@ def encode(doc: StatusDoc) -> bytes:
 
 
 def decode(data: bytes | str, where: str) -> StatusDoc:
-    """Read a status document; raises `ValueError` naming `where` and the field at fault."""
-    try:
-        doc = msgspec.json.decode(data, type=StatusDoc)
-    except msgspec.ValidationError as exc:
-        version = _schema_version(data)
-        if version is not None and version != SCHEMA_VERSION:
-            raise ValueError(
-                f"{where}: status schema version {version}; this tool reads version "
-                f"{SCHEMA_VERSION}"
-            ) from exc
-        raise ValueError(f"{where}: not a status document: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"{where}: not JSON: {exc}") from exc
-    if doc.schema_version != SCHEMA_VERSION:
-        raise ValueError(
-            f"{where}: status schema version {doc.schema_version}; this tool reads version "
-            f"{SCHEMA_VERSION}"
-        )
-    return doc
+    """Read a status document the way the reader reads every site document.
 
-
-def _schema_version(data: bytes | str) -> object:
-    try:
-        head = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        return None
-    return head.get("schemaVersion") if isinstance(head, dict) else None
+    Raises `CatalogError` naming `where` and what is wrong: JSON, schemaVersion, kind or a field.
+    """
+    return parser(StatusDoc)(data, where)

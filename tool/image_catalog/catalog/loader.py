@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -62,8 +62,8 @@ class Catalog:
 
 def entry_id(path: str) -> str:
     """NAME@VERSION of the entry file at `.../NAME/VERSION.yaml` ('/' separators)."""
-    relative = PurePosixPath(path)
-    return f"{relative.parent.name}@{relative.stem}"
+    folder, _, file = path.rpartition("/")
+    return f"{folder.rpartition('/')[2]}@{file.removesuffix('.yaml')}"
 
 
 def display_path(root: Path, relative: str) -> str:

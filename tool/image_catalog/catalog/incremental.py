@@ -38,6 +38,7 @@ from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.manifest.workers import die_with_parent
 
 # Below this many files to check, starting worker processes costs more than it saves.
 PARALLEL_FROM = 1000
@@ -124,7 +125,10 @@ def _check_files(
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     chunks = max(32, len(relatives) // workers // 16)
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(root, vocabulary)
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(), root, vocabulary),
     ) as pool:
         yield from pool.map(_check_in_worker, relatives, chunksize=chunks)
 
@@ -165,7 +169,8 @@ def _read(path: Path, shown: str) -> tuple[str | None, dict[str, Any] | LoadErro
 _worker: _Checker | None = None
 
 
-def _start_worker(root: Path, vocabulary: Vocabulary | None) -> None:
+def _start_worker(parent: int, root: Path, vocabulary: Vocabulary | None) -> None:
+    die_with_parent(parent)
     global _worker  # one checker per worker process
     _worker = _Checker(root, vocabulary)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
@@ -40,8 +41,43 @@ class _Payload(msgspec.Struct, frozen=True):
     files: dict[str, CachedFile]
 
 
-_DECODER = msgspec.msgpack.Decoder(_Payload)
-_ENCODER = msgspec.msgpack.Encoder()
+T = TypeVar("T")
+
+
+def read_cache(path: Path, kind: type[T]) -> tuple[T | None, str | None]:
+    """The payload of the cache file at `path` decoded as `kind`, or None and why not.
+
+    A missing file gives (None, None); anything but an intact file of this tool gives a reason.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror or exc}"
+    if not raw.startswith(_MAGIC):
+        return None, "not a cache of this tool"
+    digest = raw[len(_MAGIC) : len(_MAGIC) + _DIGEST_BYTES]
+    body = raw[len(_MAGIC) + _DIGEST_BYTES :]
+    if hashlib.sha256(body).digest() != digest:
+        return None, "checksum mismatch"
+    try:
+        return msgspec.msgpack.decode(body, type=kind), None
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None, "malformed"
+
+
+def write_cache(path: Path, payload: object) -> bool:
+    """Replace the cache file at `path` in one rename; False when it cannot be written."""
+    body = msgspec.msgpack.encode(payload)
+    try:
+        atomic_write_bytes(path, _MAGIC + hashlib.sha256(body).digest() + body)
+        ignore = path.parent / ".gitignore"
+        if not ignore.exists():
+            atomic_write_bytes(ignore, b"*\n")  # never committed, whatever the repository ignores
+    except OSError:
+        return False  # a read-only checkout still works, only without reuse
+    return True
 
 
 @functools.cache
@@ -88,31 +124,13 @@ class FactsCache:
     def open(cls, path: Path, key: str) -> FactsCache:
         """Read the cache at `path`; anything but an intact cache for `key` reads as empty."""
         cache = cls(path, key)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cache
-        except OSError as exc:
-            cache.discarded = f"unreadable: {exc.strerror or exc}"
-            return cache
-        cache.discarded = cache._decode(raw)
+        payload, cache.discarded = read_cache(path, _Payload)
+        if payload is not None:
+            if payload.key != key:
+                cache.discarded = "written by another version of the tool or for another vocabulary"
+            else:
+                cache.files = payload.files
         return cache
-
-    def _decode(self, raw: bytes) -> str | None:
-        if not raw.startswith(_MAGIC):
-            return "not a cache of this tool"
-        digest = raw[len(_MAGIC) : len(_MAGIC) + _DIGEST_BYTES]
-        body = raw[len(_MAGIC) + _DIGEST_BYTES :]
-        if hashlib.sha256(body).digest() != digest:
-            return "checksum mismatch"
-        try:
-            payload = _DECODER.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return "malformed"
-        if payload.key != self.key:
-            return "written by another version of the tool or for another vocabulary"
-        self.files = payload.files
-        return None
 
     def get(self, relative: str, blob: str | None) -> EntryFacts | None:
         """The facts of `relative` when they were found for exactly this content."""
@@ -142,10 +160,7 @@ class FactsCache:
         """Write the cache if anything changed; a cache that cannot be written is skipped."""
         if not self._dirty and self.discarded is None:
             return
-        body = _ENCODER.encode(_Payload(self.key, dict(sorted(self.files.items()))))
-        try:
-            atomic_write_bytes(self.path, _MAGIC + hashlib.sha256(body).digest() + body)
-        except OSError:
-            return  # a read-only checkout still validates, only without reuse
+        if not write_cache(self.path, _Payload(self.key, dict(sorted(self.files.items())))):
+            return
         self._dirty = False
         self.discarded = None

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from image_catalog.catalog.cache import FactsCache, cache_file, code_fingerprint
 from image_catalog.catalog.facts import EntryFacts, check_entries, entry_facts
@@ -55,29 +55,75 @@ class CheckStats:
     discarded: str | None
 
 
+class Renderer(Protocol):
+    """Turns valid entries into something more (the site's documents) while they are loaded.
+
+    Made from the catalog's vocabulary and registries before any entry is read; sent to the
+    worker processes, so it must pickle.
+    """
+
+    def wanted(self, relative: str, blob: str | None) -> bool:
+        """True when the entry at `relative` with this content must be rendered (not cached)."""
+        ...
+
+    def __call__(self, loaded: Loaded[CatalogImage]) -> object: ...
+
+
+@dataclass
+class CheckResult:
+    catalog: Catalog  # the vocabulary and registries; no image models are kept
+    report: ValidationReport
+    stats: CheckStats
+    blobs: dict[str, str | None]  # per image file, the blob id checked (None: unreadable)
+    rendered: dict[str, object]  # what the renderer made of each entry it wanted
+
+
 def check_catalog(root: Path, *, use_cache: bool = True) -> tuple[ValidationReport, CheckStats]:
     """Validate the catalog offline, reusing cached checks of unchanged files when allowed."""
+    result = check_and_render(root, use_cache=use_cache)
+    return result.report, result.stats
+
+
+def check_and_render(
+    root: Path,
+    *,
+    use_cache: bool = True,
+    renderer: Callable[[Catalog], Renderer] | None = None,
+) -> CheckResult:
+    """`check_catalog`, rendering on the way the entries the renderer wants.
+
+    Each file is read at most once: a file whose facts are cached is still parsed when the
+    renderer wants it, and its facts are checked afresh then.
+    """
     catalog = load_catalog_files(root)
     relatives = catalog.image_paths
-    known = worktree_blobs(root)
+    known = worktree_blobs(root) if use_cache or renderer is not None else {}
     cache = None
     if use_cache:
         vocabulary_blob = known.get(VOCABULARY_FILE) or _hash(root / VOCABULARY_FILE) or "none"
         key = f"{code_fingerprint()} vocabulary {vocabulary_blob}"
         cache = FactsCache.open(cache_file(root), key)
+    render = renderer(catalog) if renderer is not None else None
     facts: dict[str, EntryFacts] = {}
-    pending: list[str] = []
+    blobs: dict[str, str | None] = {}
+    pending: list[tuple[str, bool]] = []
     for relative in relatives:
         found = None
+        if cache is not None or render is not None:
+            blob = blobs[relative] = known.get(relative) or _hash(root / relative)
         if cache is not None:
-            blob = known.get(relative) or _hash(root / relative)
             found = cache.get(relative, blob)
-        if found is None:
-            pending.append(relative)
+        wanted = render is not None and render.wanted(relative, blob)
+        if found is None or wanted:
+            pending.append((relative, wanted))
         else:
             facts[relative] = found
-    for relative, blob, checked in _check_files(root, pending, catalog.vocabulary):
+    rendered: dict[str, object] = {}
+    for relative, blob, checked, made in _check_files(root, pending, catalog.vocabulary, render):
         facts[relative] = checked
+        blobs[relative] = blob
+        if made is not None:
+            rendered[relative] = made
         if cache is not None:
             cache.put(relative, blob, checked)
     catalog.files_read += len(relatives)
@@ -102,7 +148,7 @@ def check_catalog(root: Path, *, use_cache: bool = True) -> tuple[ValidationRepo
         cache=cache.path if cache is not None else None,
         discarded=discarded,
     )
-    return report, stats
+    return CheckResult(catalog, report, stats, blobs, rendered)
 
 
 def _hash(path: Path) -> str | None:
@@ -113,42 +159,55 @@ def _hash(path: Path) -> str | None:
         return None  # checked again, and reported, when it is read
 
 
+_Checked = tuple[str, str | None, EntryFacts, object | None]
+
+
 def _check_files(
-    root: Path, relatives: Sequence[str], vocabulary: Vocabulary | None
-) -> Iterator[tuple[str, str | None, EntryFacts]]:
-    """(path, blob id of the bytes checked, facts) of each file, in order."""
+    root: Path,
+    work: Sequence[tuple[str, bool]],
+    vocabulary: Vocabulary | None,
+    renderer: Renderer | None,
+) -> Iterator[_Checked]:
+    """(path, blob id of the bytes checked, facts, rendered or None) of each file, in order."""
     workers = min(os.cpu_count() or 1, 8)
-    if len(relatives) < PARALLEL_FROM or workers < 2:
-        checker = _Checker(root, vocabulary)
-        yield from (checker.check(relative) for relative in relatives)
+    if len(work) < PARALLEL_FROM or workers < 2:
+        checker = _Checker(root, vocabulary, renderer)
+        yield from (checker.check(*item) for item in work)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-    chunks = max(32, len(relatives) // workers // 16)
+    chunks = max(32, len(work) // workers // 16)
     with ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(os.getpid(), root, vocabulary),
+        initargs=(os.getpid(), root, vocabulary, renderer),
     ) as pool:
-        yield from pool.map(_check_in_worker, relatives, chunksize=chunks)
+        yield from pool.map(_check_in_worker, work, chunksize=chunks)
 
 
 class _Checker:
-    """Reads, parses and checks one image file at a time into its facts."""
+    """Reads, parses and checks one image file at a time into its facts (and renders it)."""
 
-    def __init__(self, root: Path, vocabulary: Vocabulary | None) -> None:
+    def __init__(
+        self, root: Path, vocabulary: Vocabulary | None, renderer: Renderer | None
+    ) -> None:
         self.root = root
         self.vocabulary = vocabulary
+        self.renderer = renderer
         self.context: dict[str, Any] = {"vocabulary": vocabulary}
 
-    def check(self, relative: str) -> tuple[str, str | None, EntryFacts]:
+    def check(self, relative: str, render: bool) -> _Checked:
         shown = display_path(self.root, relative)
         blob, data = _read(self.root / relative, shown)
         scratch = Catalog(root=self.root)
         loaded: Loaded[CatalogImage] | None = _accept(
             scratch, relative, data, CatalogImage, "CatalogImage", self.context
         )
-        return relative, blob, entry_facts(loaded, scratch.problems, self.vocabulary)
+        facts = entry_facts(loaded, scratch.problems, self.vocabulary)
+        made = None
+        if render and loaded is not None and self.renderer is not None:
+            made = self.renderer(loaded)
+        return relative, blob, facts, made
 
 
 def _read(path: Path, shown: str) -> tuple[str | None, dict[str, Any] | LoadError]:
@@ -169,12 +228,14 @@ def _read(path: Path, shown: str) -> tuple[str | None, dict[str, Any] | LoadErro
 _worker: _Checker | None = None
 
 
-def _start_worker(parent: int, root: Path, vocabulary: Vocabulary | None) -> None:
+def _start_worker(
+    parent: int, root: Path, vocabulary: Vocabulary | None, renderer: Renderer | None
+) -> None:
     die_with_parent(parent)
     global _worker  # one checker per worker process
-    _worker = _Checker(root, vocabulary)
+    _worker = _Checker(root, vocabulary, renderer)
 
 
-def _check_in_worker(relative: str) -> tuple[str, str | None, EntryFacts]:
+def _check_in_worker(item: tuple[str, bool]) -> _Checked:
     assert _worker is not None
-    return _worker.check(relative)
+    return _worker.check(*item)

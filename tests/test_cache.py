@@ -209,3 +209,65 @@ def test_large_catalog_checked_in_worker_processes_matches(
     shutil.copy(catalog_dir / RPI4_NEW, catalog_dir / "images/autosd10-rpi4/1.0.yaml")
     report = same_as_without_cache(catalog_dir)
     assert {p.code for p in report.errors} == {"yaml", "path", "duplicate", "duplicate_digest"}
+
+
+# --- index build: rendered entries and unchanged files reused -------------------------------------
+
+
+def site_files(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+
+def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> None:
+    root = git_catalog.root / "catalog"
+    reused, fresh = git_catalog.root.parent / "reused", git_catalog.root.parent / "fresh"
+    build = ["index", "build", "--catalog", str(root), "--out"]
+    assert main([*build, str(reused)]) == 0
+    assert main([*build, str(fresh), "--no-cache"]) == 0
+    assert site_files(reused) == site_files(fresh)
+    kept = reused / "images/autosd10-acrn/1.2.0.json"
+    before = kept.stat()
+    # A changed entry, an added one and a removed one, then a commit (first-published changes).
+    text = (root / RPI4_OLD).read_text()
+    (root / RPI4_OLD).write_text(text.replace("displayName: ", "displayName: Edited "))
+    new = root / "images/new-image/1.0.0.yaml"
+    new.parent.mkdir()
+    new.write_text(image_document("new-image", "1.0.0", fake_digest("new")))
+    (root / "images/autosd9-am69sk/9.4.1.yaml").unlink()
+    for step in range(2):
+        assert main(["index", "build", "--catalog", str(root), "--out", str(reused)]) == 0
+        assert (
+            main(["index", "build", "--catalog", str(root), "--out", str(fresh), "--no-cache"]) == 0
+        )
+        files = site_files(reused)
+        assert files == site_files(fresh)
+        assert "images/new-image/1.0.0.json" in files
+        assert "images/autosd9-am69sk/9.4.1.json" not in files
+        assert b"Edited" in files["images/autosd10-rpi4/20260110.0812.json"]
+        git_catalog.commit("Change three entries")
+        assert step == 0 or b"firstPublished" in files["images/new-image/1.0.0.json"]
+    # The unchanged version document was neither rewritten nor touched: the same file.
+    after = kept.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_index_build_refuses_an_invalid_catalog_from_cached_facts(catalog_dir: Path) -> None:
+    site = catalog_dir.parent / "site"
+    assert main(["index", "build", "--catalog", str(catalog_dir), "--out", str(site)]) == 0
+    (catalog_dir / RPI4_NEW).unlink()
+    assert main(["index", "build", "--catalog", str(catalog_dir), "--out", str(site)]) == 1
+    assert (site / "images/autosd10-rpi4/20260124.0805.json").is_file()  # the previous site
+
+
+def test_index_build_rendered_in_worker_processes_gives_the_same_bytes(
+    git_catalog: GitWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from image_catalog.catalog import incremental
+
+    monkeypatch.setattr(incremental, "PARALLEL_FROM", 2)
+    root = git_catalog.root / "catalog"
+    reused, fresh = git_catalog.root.parent / "reused", git_catalog.root.parent / "fresh"
+    build = ["index", "build", "--catalog", str(root), "--out"]
+    assert main([*build, str(reused)]) == 0
+    assert main([*build, str(fresh), "--no-cache"]) == 0
+    assert site_files(reused) == site_files(fresh)

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
 from image_catalog.site import health
 from image_catalog.site.build import build_index
 from image_catalog.site.crs import ExportOptions, build_index_with_crs
+from image_catalog.site.reuse import build_index_reusing
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "one step, and a failed build leaves the previous one as it was.",
     )
     add_catalog_option(build)
+    add_cache_option(build)
     build.add_argument("--out", type=Path, required=True, metavar="DIR", help="the site folder")
     build.add_argument(
         "--base-url",
@@ -62,7 +64,8 @@ def run_build(args: argparse.Namespace) -> int:
         options = ExportOptions(namespace=args.crs_namespace)
         result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status)
     else:
-        result = build_index(args.catalog, args.out, args.base_url, status)
+        build = build_index if args.no_cache else build_index_reusing
+        result = build(args.catalog, args.out, args.base_url, status)
     for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"

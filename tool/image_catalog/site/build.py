@@ -31,7 +31,7 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -147,6 +147,18 @@ def build_site(
     _check_out(out)
     first, warnings = _first_published(catalog.root, commit)
     content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec, first, status)
+    return write_content(content, out, commit, base, warnings, extra)
+
+
+def write_content(
+    content: _Content,
+    out: Path,
+    commit: str | None,
+    base: str | None,
+    warnings: tuple[str, ...] = (),
+    extra: Mapping[str, str] | None = None,
+) -> BuildResult:
+    """Write the site's files into a staging folder next to `out`, then swap it in."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         # Locked while this build lives; what a killed build left is removed here.
@@ -157,7 +169,7 @@ def build_site(
     try:
         # mkdtemp makes the folder private; a site is public, and a web server must read it.
         os.chmod(staging, 0o755)  # noqa: S103
-        with SiteWriter(staging) as writer:
+        with SiteWriter(staging, previous=out) as writer:
             for relative, data in content.documents(commit, base):
                 writer.write(relative, data)
             for relative, text in sorted((extra or {}).items()):
@@ -471,15 +483,24 @@ class _Content:
         status: StatusDoc | None = None,
     ) -> _Content:
         hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
+        entries = (
+            _entry(loaded.model, hosts, vocabulary, first.get(loaded.model.id))
+            for loaded in catalog.images
+        )
+        return cls.of_entries(entries, vocabulary, spec, status)
+
+    @classmethod
+    def of_entries(
+        cls,
+        rendered: Iterable[_Entry],
+        vocabulary: Vocabulary,
+        spec: VocabularySpec,
+        status: StatusDoc | None = None,
+    ) -> _Content:
+        """The content of entries already rendered by `_entry` (fresh objects: health is set)."""
         health = {e.id: e for e in status.entries} if status is not None else {}
         entries = sorted(
-            (
-                _with_health(
-                    _entry(loaded.model, hosts, vocabulary, first.get(loaded.model.id)),
-                    health.get(loaded.model.id),
-                )
-                for loaded in catalog.images
-            ),
+            (_with_health(e, health.get(f"{e.name}@{e.version}")) for e in rendered),
             key=lambda e: e.order,
         )
         by_name: dict[str, list[_Entry]] = defaultdict(list)

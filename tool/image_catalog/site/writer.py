@@ -17,6 +17,7 @@ import shutil
 import sys
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 SUMS_FILE = "SHA256SUMS"
@@ -32,8 +33,12 @@ class SiteWriter:
     main thread encodes the next documents; at most _IN_FLIGHT files wait in memory.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, previous: Path | None = None) -> None:
         self.root = root
+        # A file whose bytes the previous site already has is linked from it: not written nor
+        # compressed again, and its modification time is the previous one.
+        self._reuse = _Previous(previous, _read_sums(previous / SUMS_FILE)) if previous else None
+        self.reused = 0
         self.sums: dict[str, str] = {}
         self.sizes: dict[str, int] = {}
         self._folders: set[str] = set()
@@ -61,12 +66,16 @@ class SiteWriter:
         if folder and folder not in self._folders:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             self._folders.add(folder)
-        self._pending.append(self._pool.submit(_store, self.root, relative, data + b"\n"))
+        job = self._pool.submit(_store, self.root, relative, data + b"\n", self._reuse)
+        self._pending.append(job)
         if len(self._pending) > _IN_FLIGHT:
             self._collect(self._pending.popleft())
 
     def _collect(self, future: Future[list[tuple[str, str, int]]]) -> None:
         for relative, digest, size in future.result():
+            if size < 0:  # linked from the previous site
+                self.reused += 1
+                size = -size - 1
             self.sums[relative] = digest
             self.sizes[relative] = size
 
@@ -89,12 +98,53 @@ class SiteWriter:
                 os.utime(self.root / relative, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
-def _store(root: Path, relative: str, data: bytes) -> list[tuple[str, str, int]]:
-    """Write one file, and its .gz when large; (path, sha256, size) of each."""
+@dataclass(frozen=True)
+class _Previous:
+    """The site being replaced, and the sha256 of each of its files."""
+
+    root: Path
+    sums: dict[str, str]
+
+    def link(self, root: Path, relative: str, digest: str) -> int | None:
+        """Link the previous copy of `relative` if it has these bytes; its size, or None."""
+        if self.sums.get(relative) != digest:
+            return None
+        try:
+            os.link(self.root / relative, root / relative)
+            return (root / relative).stat().st_size
+        except OSError:
+            return None  # gone, another file system, links not allowed: write it instead
+
+
+def _store(
+    root: Path, relative: str, data: bytes, previous: _Previous | None
+) -> list[tuple[str, str, int]]:
+    """Write one file, and its .gz when large; (path, sha256, size) of each.
+
+    A size below zero (-size - 1) marks a file linked from the previous site.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    big = len(data) >= GZIP_MIN_BYTES
+    if previous is not None and previous.link(root, relative, digest) is not None:
+        linked = [(relative, digest, -len(data) - 1)]
+        packed = f"{relative}.gz"
+        gz_digest = previous.sums.get(packed)
+        if not big:
+            return linked
+        if gz_digest is not None:
+            size = previous.link(root, packed, gz_digest)
+            if size is not None:
+                return [*linked, (packed, gz_digest, -size - 1)]
+        files = [(packed, gzip.compress(data, compresslevel=6, mtime=0))]
+        return [*linked, *_write(root, files)]
     files = [(relative, data)]
-    if len(data) >= GZIP_MIN_BYTES:
+    if big:
         # mtime=0 and no file name in the header: the same input gives the same bytes.
         files.append((f"{relative}.gz", gzip.compress(data, compresslevel=6, mtime=0)))
+    return _write(root, files)
+
+
+def _write(root: Path, files: list[tuple[str, bytes]]) -> list[tuple[str, str, int]]:
     written = []
     for path, content in files:
         with open(root / path, "wb") as stream:

@@ -1,0 +1,173 @@
+"""`index build` that reuses what did not change since the last build.
+
+Each entry's rendered documents (its summary and version document) are kept in a cache next to the
+facts of `validate` (`catalog/cache.py`), under the blob id of the file they were made from and the
+entry's first-published commit, for one key: the tool's code, the vocabulary and the registries.
+The catalog is validated as `validate` does (unchanged files' checks reused); only the files that
+changed are parsed, and rendered while they are, in worker processes when there are many. The site
+is then assembled from every entry, and the writer links each file whose bytes the previous site
+already has instead of writing and compressing it again. The bytes are those of `build_index`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from image_catalog.catalog.cache import cache_file, code_fingerprint, read_cache, write_cache
+from image_catalog.catalog.incremental import check_and_render
+from image_catalog.catalog.loader import Catalog, Loaded
+from image_catalog.errors import CatalogError
+from image_catalog.manifest.model import CatalogImage
+from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.site.build import (
+    BuildResult,
+    InvalidCatalog,
+    _check_out,
+    _Content,
+    _Entry,
+    _entry,
+    _first_published,
+    _Hosts,
+    catalog_commit,
+    normalize_base_url,
+    write_content,
+)
+from image_catalog.site.contract import StatusDoc, Summary, VersionDoc, ViewBy
+
+
+class _Cached(msgspec.Struct, frozen=True, array_like=True):
+    blob: str
+    first: tuple[str, str] | None
+    name: str
+    version: str
+    published: datetime
+    deprecated: bool
+    keys: dict[ViewBy, list[str]]
+    summary: Summary
+    document: VersionDoc
+
+    def entry(self) -> _Entry:
+        return _Entry(
+            name=self.name,
+            version=self.version,
+            published=self.published,
+            deprecated=self.deprecated,
+            keys={by: list(values) for by, values in self.keys.items()},
+            summary=self.summary,
+            document=self.document,
+        )
+
+
+class _Payload(msgspec.Struct, frozen=True):
+    key: str
+    entries: dict[str, _Cached]
+
+
+@dataclass
+class _Renderer:
+    """Renders the entries whose cached documents are missing or stale (see `Renderer`)."""
+
+    hosts: _Hosts
+    vocabulary: Vocabulary
+    first: dict[str, tuple[str, str]]
+    cached: dict[str, _Cached] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict[str, object]:
+        # The workers render; only the main process looks at the cache.
+        return {**self.__dict__, "cached": {}}
+
+    def wanted(self, relative: str, blob: str | None) -> bool:
+        found = self.cached.get(relative)
+        if found is None or blob is None or found.blob != blob:
+            return True
+        return found.first != self.first.get(f"{found.name}@{found.version}")
+
+    def __call__(self, loaded: Loaded[CatalogImage]) -> _Entry:
+        return _entry(loaded.model, self.hosts, self.vocabulary, self.first.get(loaded.model.id))
+
+
+def _key(catalog: Catalog) -> str:
+    """What every rendered entry depends on besides its file: code, vocabulary, registries."""
+    digest = hashlib.sha256(code_fingerprint().encode())
+    if catalog.vocabulary_file is not None:
+        digest.update(catalog.vocabulary_file.model.model_dump_json().encode())
+    for loaded in catalog.registries:
+        digest.update(b"\0" + loaded.model.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def _site_cache(root: Path) -> Path:
+    facts = cache_file(root)
+    return facts.with_name(facts.name.replace("facts-", "site-", 1))
+
+
+def build_index_reusing(
+    root: Path, out: Path, base_url: str | None = None, status: StatusDoc | None = None
+) -> BuildResult:
+    """`build_index`, reusing the checks and the rendered entries of unchanged files."""
+    base = normalize_base_url(base_url)
+    _check_out(out)
+    commit = catalog_commit(root)
+    first, warnings = _first_published(root, commit)
+    path = _site_cache(root)
+    payload, _ = read_cache(path, _Payload)
+    state: dict[str, object] = {}
+
+    def renderer(catalog: Catalog) -> _Renderer:
+        key = _key(catalog)
+        reusable = payload.entries if payload is not None and payload.key == key else {}
+        hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
+        vocabulary = catalog.vocabulary or Vocabulary()
+        state["key"] = key
+        made = _Renderer(hosts, vocabulary, first, reusable)
+        state["renderer"] = made
+        return made
+
+    result = check_and_render(root, use_cache=True, renderer=renderer)
+    if not result.report.ok:
+        raise InvalidCatalog(result.report)
+    catalog = result.catalog
+    if catalog.vocabulary is None or catalog.vocabulary_file is None:
+        raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")
+    made = state["renderer"]
+    assert isinstance(made, _Renderer)
+    entries: dict[str, _Cached] = {}
+    fresh: list[_Entry] = []
+    for relative in catalog.image_paths:
+        blob = result.blobs.get(relative)
+        rendered = result.rendered.get(relative)
+        if not isinstance(rendered, _Entry):
+            entries[relative] = made.cached[relative]
+        elif blob is None:
+            fresh.append(rendered)  # content unknown: rendered again next time
+        else:
+            entries[relative] = _cache_entry(rendered, blob, first)
+    content = _Content.of_entries(
+        [*fresh, *(e.entry() for e in entries.values())],
+        catalog.vocabulary,
+        catalog.vocabulary_file.model.spec,
+        status,
+    )
+    built = write_content(content, out, commit, base, warnings)
+    if result.rendered or len(entries) != len(made.cached):
+        write_cache(path, _Payload(str(state["key"]), dict(sorted(entries.items()))))
+    return built
+
+
+def _cache_entry(entry: _Entry, blob: str, first: dict[str, tuple[str, str]]) -> _Cached:
+    return _Cached(
+        blob=blob,
+        first=first.get(f"{entry.name}@{entry.version}"),
+        name=entry.name,
+        version=entry.version,
+        published=entry.published,
+        deprecated=entry.deprecated,
+        keys=entry.keys,
+        summary=entry.summary,
+        document=entry.document,
+    )

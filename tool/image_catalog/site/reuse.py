@@ -21,12 +21,12 @@ import msgspec
 from image_catalog.catalog.cache import cache_file, code_fingerprint, read_cache, write_cache
 from image_catalog.catalog.incremental import check_and_render
 from image_catalog.catalog.loader import Catalog, Loaded
+from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.errors import CatalogError
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.site.build import (
     BuildResult,
-    InvalidCatalog,
     _check_out,
     _Content,
     _Entry,
@@ -130,7 +130,7 @@ def build_index_reusing(
 
     result = check_and_render(root, use_cache=True, renderer=renderer)
     if not result.report.ok:
-        raise InvalidCatalog(result.report)
+        raise InvalidCatalog(result.report, "build the index")
     catalog = result.catalog
     if catalog.vocabulary is None or catalog.vocabulary_file is None:
         raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")

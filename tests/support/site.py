@@ -196,8 +196,14 @@ class SiteServer:
                 relative = unquote(urlsplit(self.path).path).lstrip("/")
                 headers = {key.title(): value for key, value in self.headers.items()}
                 server.requests.append({"path": relative, **headers})
-                status = self._answer(relative)
-                server.answers[relative, status] += 1
+                self._requested = relative
+                self._answer(relative)
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                # Counted before the client can read the answer, so a test that asserts right
+                # after its request returns sees it.
+                server.answers[self._requested, code] += 1
+                super().send_response(code, message)
 
             def _answer(self, relative: str) -> int:
                 if server.fail_with is not None:

@@ -196,9 +196,12 @@ class Cache:
         # Imported here: only a query over HTTP writes the cache.
         from image_catalog.fsutil import atomic_write_bytes
 
+        # Not synced to disk: a copy lost in a crash costs one download, and a torn one is never
+        # served (the metadata names the body's sha256).
         if body:
-            atomic_write_bytes(body_path, copy.body)
-        atomic_write_bytes(meta_path, msgspec.json.encode(meta, order="sorted") + b"\n")
+            atomic_write_bytes(body_path, copy.body, durable=False)
+        meta_data = msgspec.json.encode(meta, order="sorted") + b"\n"
+        atomic_write_bytes(meta_path, meta_data, durable=False)
 
     def drop(self, url: str) -> None:
         for path in self._paths(url):

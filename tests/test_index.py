@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -458,3 +459,19 @@ def test_cli_build_reports_what_it_wrote(
     assert out.startswith(f"{site}: index of ")
     assert f"({str(head)[:12]})" in out
     assert "gzipped" in out
+
+
+def test_cli_build_says_when_the_index_has_no_gz(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(SHIPPED_CATALOG, catalog)
+    for image in (catalog / "images").iterdir():
+        if image.name != "autosd10-acrn":
+            shutil.rmtree(image)
+    site = tmp_path / "site"
+    assert main(["index", "build", "--catalog", str(catalog), "--out", str(site)]) == 0
+    out = capsys.readouterr().out
+    assert not (site / "index.json.gz").exists()
+    assert "0 B gzipped" not in out
+    assert out.rstrip().endswith("(small enough to be served without a .gz)")

@@ -69,10 +69,15 @@ def run_build(args: argparse.Namespace) -> int:
     for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"
+    gzipped = (
+        f", {_size(result.index_gzip_size)} gzipped"
+        if result.index_gzip_size
+        else " (small enough to be served without a .gz)"
+    )
     print(
         f"{result.out}: index of {result.versions} versions of {result.images} images "
         f"({commit}): {result.files} files, {_size(result.total_bytes)}; index.json "
-        f"{_size(result.index_size)}, {_size(result.index_gzip_size)} gzipped"
+        f"{_size(result.index_size)}{gzipped}"
     )
     return int(ExitCode.OK)
 

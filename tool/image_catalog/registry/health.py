@@ -31,6 +31,8 @@ from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import DigestMismatch, RegistryError, Unauthorized
 from image_catalog.registry.online import EntryOutcome, MovedTag, Progress, check_entries
 
+# The published format (site.contract.Observed) is a layer above and cannot be imported here;
+# mypy holds the two together where site.health turns an observation into a status.
 Observed = Literal["available", "missing", "changed", "unreachable", "unauthorized"]
 # The most telling first: what the registry contradicts, then what could not be seen.
 _PRECEDENCE: tuple[Observed, ...] = (

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import SHIPPED_CATALOG, empty_catalog, fake_digest, image_document
+from conftest import SHIPPED_CATALOG, GitWork, empty_catalog, fake_digest, image_document
 from image_catalog.cli import main
 from image_catalog.site import crs
 from support.entries import entry_text
@@ -316,3 +316,29 @@ def test_what_the_crd_has_no_field_for_goes_into_annotations(
     assert (
         resource["spec"]["metadata"]["exportFormat"] == "oci"
     )  # a container, as the operator says
+
+
+def test_a_resource_names_the_commit_that_last_changed_its_entry(
+    git_catalog: GitWork, tmp_path: Path
+) -> None:
+    """Merges that do not touch an entry leave its resource byte for byte: a GitOps diff shows
+    only what changed."""
+    catalog = git_catalog.root / "catalog"
+    first = git_catalog.repo.head.target
+    out = tmp_path / "crs"
+    assert _export(catalog, out) == 0
+    before = _tree(out)
+
+    (git_catalog.root / "README.md").write_text("a catalog, now documented\n")
+    git_catalog.commit("Docs only")
+    _write(catalog, "newer", "1.0", image_document("newer", "1.0", fake_digest("newer")))
+    added = git_catalog.commit("Publish newer@1.0")
+    assert _export(catalog, out) == 0
+    after = _tree(out)
+    assert {k: v for k, v in after.items() if k in before and k != "kustomization.yaml"} == {
+        k: v for k, v in before.items() if k != "kustomization.yaml"
+    }
+    resources = _resources(out)
+    assert resources["newer.1.0-x86-64"]["metadata"]["annotations"][crs.ANNOTATION_COMMIT] == added
+    acrn = resources["autosd10-acrn.1.2.0-x86-64"]
+    assert acrn["metadata"]["annotations"][crs.ANNOTATION_COMMIT] == str(first)

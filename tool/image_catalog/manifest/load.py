@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import multiprocessing
 import os
 import re
@@ -427,25 +428,60 @@ def dump_document(data: Mapping[str, Any], header: str | None = None) -> str:
     return stream.getvalue()
 
 
-# PyYAML's C emitter when it is built (as its C loader is read with), else the Python one.
-_PLAIN_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 
 def dump_plain(data: Mapping[str, Any], header: str | None = None) -> str:
     """Render generated data nobody edits (e.g. Kubernetes resources) as block YAML, fast.
 
-    Keys keep their order; a string YAML 1.1 would read as something else (`true`, `1.0`) is
-    quoted, as the Kubernetes YAML reader needs; lines are never folded. Same data, same text.
+    Keys keep their order. Every string is written double-quoted, JSON style, so no YAML reader
+    (1.1 or 1.2) takes `true`, `1.0` or `0755` for anything but text; a plain word as a key stays
+    plain. Mappings, lists, strings, booleans and integers only. Same data, same text.
     """
-    text = yaml.dump(
-        data,
-        Dumper=_PLAIN_DUMPER,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 30,
-    )
-    return f"{header.rstrip()}\n{text}" if header else str(text)
+    lines = [header.rstrip()] if header else []
+    _plain_mapping(data, "", lines)
+    return "\n".join(lines) + "\n"
+
+
+def _plain_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    raise TypeError(f"cannot write {type(value).__name__} as plain YAML")
+
+
+def _plain_key(key: str) -> str:
+    return key if _PLAIN_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _plain_mapping(data: Mapping[str, Any], indent: str, lines: list[str]) -> None:
+    for key, value in data.items():
+        _plain_item(f"{indent}{_plain_key(key)}:", value, indent + "  ", lines)
+
+
+def _plain_item(prefix: str, value: Any, indent: str, lines: list[str]) -> None:
+    """`prefix` (a key with its colon, or a list dash) followed by `value`."""
+    if isinstance(value, Mapping) and value:
+        lines.append(prefix)
+        _plain_mapping(value, indent, lines)
+    elif isinstance(value, list | tuple) and value:
+        lines.append(prefix)
+        for item in value:
+            if isinstance(item, Mapping) and item:
+                first, *rest = item.items()
+                _plain_item(f"{indent}- {_plain_key(first[0])}:", first[1], indent + "    ", lines)
+                _plain_mapping(dict(rest), indent + "  ", lines)
+            else:
+                _plain_item(f"{indent}-", item, indent + "  ", lines)
+    elif isinstance(value, Mapping):
+        lines.append(f"{prefix} {{}}")
+    elif isinstance(value, list | tuple):
+        lines.append(f"{prefix} []")
+    else:
+        lines.append(f"{prefix} {_plain_scalar(value)}")
 
 
 def _to_commented(value: Any) -> Any:

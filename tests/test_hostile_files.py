@@ -73,7 +73,7 @@ def test_a_newline_in_a_file_name_cannot_forge_a_line(catalog_dir: Path) -> None
     assert done.returncode == 1
     assert forged not in done.stdout.splitlines()
     assert "\x1b" not in done.stdout
-    assert f"images/x\\n{forged}\\n\\x1b[2K/1.0.yaml" in done.stdout
+    assert f"catalog/images/x\\n{forged}\\n\\x1b[2K: the name 'x\\n" in done.stdout
 
 
 def test_read_regular_file_bounds_the_read(tmp_path: Path) -> None:

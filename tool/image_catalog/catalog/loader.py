@@ -7,6 +7,8 @@ becomes a `Problem`, and the rest of the catalog is still loaded so that every p
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,12 +118,18 @@ def _files(catalog: Catalog, folder: str, depth: int) -> Iterator[str]:
         for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             _refuse_link(catalog, f"{folder_path}/{name}")
             dirnames.remove(name)
+        for name in [d for d in dirnames if not _plain_name(d)]:
+            _refuse_name(catalog, f"{folder_path}/{name}", name)
+            dirnames.remove(name)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         level = folder_path.count("/") + 1
         for name in sorted(filenames):
             relative = f"{folder_path}/{name}"
             if os.path.islink(os.path.join(dirpath, name)):
                 _refuse_link(catalog, relative)
+                continue
+            if not _plain_name(name):
+                _refuse_name(catalog, relative, name)
                 continue
             if name.startswith("."):
                 continue
@@ -136,6 +144,27 @@ def _files(catalog: Catalog, folder: str, depth: int) -> Iterator[str]:
                         code="layout",
                     )
                 )
+
+
+# File and folder names become names, versions, paths and URLs: ASCII only, so that a look-alike
+# letter (Cyrillic U+0435 for 'e'), an invisible one or a line break cannot hide in one.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _plain_name(name: str) -> bool:
+    return _PLAIN_NAME.fullmatch(name) is not None
+
+
+def _refuse_name(catalog: Catalog, relative: str, name: str) -> None:
+    odd = next(ch for ch in name if not _PLAIN_NAME.fullmatch(ch))
+    catalog.problems.append(
+        Problem(
+            display_path(catalog.root, relative),
+            f"the name {name!a} holds U+{ord(odd):04X} ({unicodedata.name(odd, 'unnamed')}); "
+            "file and folder names are ASCII letters, digits, '.', '_' and '-'",
+            code="layout",
+        )
+    )
 
 
 def _refuse_link(catalog: Catalog, relative: str) -> None:

@@ -50,7 +50,7 @@ def test_shipped_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out = tmp_path / "crs"
     assert _export(SHIPPED_CATALOG, out, "--namespace", "automotive") == 0
     assert capsys.readouterr().out == (
-        f"{out}: 9 CatalogImage resources, listed in kustomization.yaml; 1 deprecated versions "
+        f"{out}: 9 CatalogImage resources, listed in kustomization.yaml; 1 deprecated version "
         "left out\n"
     )
     resources = _resources(out)

@@ -68,7 +68,8 @@ def run_crs(args: argparse.Namespace) -> int:
     for problem in export.skipped:
         print(f"warning: not exported: {problem}", file=sys.stderr)
     left_out = (
-        f"; {export.deprecated_left_out} deprecated versions left out"
+        f"; {export.deprecated_left_out} deprecated "
+        f"{'version' if export.deprecated_left_out == 1 else 'versions'} left out"
         if export.deprecated_left_out
         else ""
     )

@@ -174,6 +174,9 @@ def test_a_scheduled_build_records_its_schedule_and_query_finds_its_latest(
     [head] = json.loads(capsys.readouterr().out)["images"]
     assert head["version"] == "20260205.090000"
     assert main(["query", "--index", str(site), "--schedule", "x" * 60]) == 2
+    capsys.readouterr()
+    assert main(["show", "autosd10-rcar-s4-aarch64@20260204.014000", "--index", str(site)]) == 0
+    assert ", by schedule nightly-rcar\n" in capsys.readouterr().out
     document = json.loads((site / RCAR / "20260204.014000.json").read_text())
     built = document["source"]["imageBuild"]
     assert (built["schedule"], built["manifestConfigMap"]) == ("nightly-rcar", "rcar-s4-manifest")
@@ -236,6 +239,13 @@ def test_the_os_and_cpu_variant_an_image_says(
     [arm] = [r for n, r in resources.items() if n.startswith("arm-v8.")]
     assert arm["spec"]["metadata"]["os"] == "linux"
     assert arm["spec"]["metadata"]["variant"] == "v8"
+    site = tmp_path / "site"
+    assert main(["index", "build", "--catalog", str(catalog), "--out", str(site)]) == 0
+    capsys.readouterr()
+    assert main(["show", "arm-v8", "--index", str(site)]) == 0
+    assert "  aarch64/v8  container  registry.example.com:5000/vendor/arm-v8@sha256:" in (
+        capsys.readouterr().out
+    )
 
 
 def test_imagebuilds_of_both_shapes_exported(

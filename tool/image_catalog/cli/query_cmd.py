@@ -260,6 +260,8 @@ def _summary_lines(result: ShowResult) -> list[tuple[str, str]]:
         origin = (
             f"ImageBuild {built.namespace}/{built.name}, completed {_iso(built.completion_time)}"
         )
+        if built.schedule:
+            origin += f", by schedule {built.schedule}"
     else:
         origin = f"prebuilt: {source.prebuilt.origin}" if source.prebuilt else "-"
     lines = [
@@ -284,6 +286,12 @@ def _summary_lines(result: ShowResult) -> list[tuple[str, str]]:
     return lines
 
 
+def _architecture(variant: VariantDetail) -> str:
+    return variant.architecture + (
+        f"/{variant.platform_variant}" if variant.platform_variant else ""
+    )
+
+
 def _reference(variant: VariantDetail) -> str:
     # A container is pulled by its reference; a disk artifact is flashed with
     # `j storage flash oci://...`, so its row shows the form the flashing tool takes.
@@ -305,7 +313,8 @@ def render_show(result: ShowResult) -> str:
     out.append(table(_summary_lines(result), indent="  "))
     out.append("\nvariants\n")
     headers = ["ARCH", "KIND", "REFERENCE"]
-    rows = [[v.architecture, v.kind, _reference(v)] for v in doc.variants]
+    # The CPU variant, when the image says one, as OCI platforms write it (aarch64/v8).
+    rows = [[_architecture(v), v.kind, _reference(v)] for v in doc.variants]
     if any(v.health is not None for v in doc.variants):
         # The state before the reference, whose width varies.
         headers.insert(2, "HEALTH")

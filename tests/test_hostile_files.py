@@ -95,3 +95,26 @@ def test_show_escapes_what_the_index_holds(
     assert main(["show", "autosd10-acrn", "--index", str(site)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == ("autosd10-acrn 1.2.0: AutoSD \\x1b[2J\\u202eevil\\nforged: line")
+
+
+@pytest.mark.parametrize("entry", ["autosd10-acrn\n", "autosd10-acrn@1.2.0\n--all"])
+def test_audit_refuses_an_entry_with_a_line_break(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: str
+) -> None:
+    assert main(["audit", entry, "--catalog", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {entry!r} is not NAME or NAME@VERSION\n"
+
+
+def test_publish_reads_no_more_of_stdin_than_a_file_may_hold(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "image_catalog", "publish", "imagebuild", "-"],
+        cwd=tmp_path,
+        input=b"a: " + b"x" * (2 * 1024 * 1024) + b"\n",
+        capture_output=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "error: <stdin>: input is 1048577 bytes; catalog files are limited to 1048576\n"
+    )

@@ -361,7 +361,8 @@ def test_invalid_catalog_is_refused_and_the_site_kept(
     assert main(["index", "build", "--catalog", str(catalog), "--out", str(site)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(
-        f"error: refusing to build the index: catalog {catalog} has 1 problem; fix them first:\n"
+        f"error: refusing to build the index: the catalog in {catalog} has 1 problem; fix them "
+        "first:\n"
         f"  {broken}:"
     )
     assert "'arm' is not a known architecture" in err

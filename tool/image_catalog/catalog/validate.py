@@ -78,7 +78,8 @@ class InvalidCatalog(CatalogError):
             shown.append(f"  ... and {more} more (image-catalog validate lists them all)")
         noun = "problem" if len(report.errors) == 1 else "problems"
         super().__init__(
-            f"refusing to {refusing}: catalog {report.catalog} has {len(report.errors)} {noun}; "
+            f"refusing to {refusing}: the catalog in {report.catalog} has {len(report.errors)} "
+            f"{noun}; "
             "fix them first:\n" + "\n".join(shown)
         )
 

@@ -64,7 +64,7 @@ def _since(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.entry is not None and not _ENTRY.match(args.entry):
+    if args.entry is not None and not _ENTRY.fullmatch(args.entry):
         raise UsageError(f"{args.entry!r} is not NAME or NAME@VERSION")
     log = audit_history(args.catalog, args.ref, entry=args.entry, since=args.since)
     AuditReporter(sys.stdout, sys.stderr).report(args.format, log)

@@ -12,7 +12,13 @@ from image_catalog.catalog.validate import valid_catalog
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, PublishReporter
 from image_catalog.errors import ExitCode, UsageError
-from image_catalog.manifest.load import LoadError, decode_text, load_mapping, parse_mapping
+from image_catalog.manifest.load import (
+    MAX_FILE_BYTES,
+    LoadError,
+    decode_text,
+    load_mapping,
+    parse_mapping,
+)
 from image_catalog.publish.imagebuild import parse_imagebuild
 from image_catalog.publish.publishing import (
     Options,
@@ -118,7 +124,8 @@ def _options(args: argparse.Namespace) -> Options:
 def run_imagebuild(args: argparse.Namespace) -> int:
     if args.file == "-":
         where = "<stdin>"
-        data = parse_mapping(decode_text(sys.stdin.buffer.read(), where), where)
+        # Read no more than a catalog file may hold (plus one byte, so too much is refused).
+        data = parse_mapping(decode_text(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), where), where)
     else:
         where = args.file
         try:

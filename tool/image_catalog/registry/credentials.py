@@ -85,12 +85,11 @@ class CredentialStore:
             return
         if isinstance(auth, AuthFileAuth):
             if not os.access(auth.path, os.R_OK):
-                raise Unauthorized(
+                raise _refused(
+                    registry,
                     f"{describe(registry)} authenticates with the auth file {auth.path}, which "
                     "does not exist or cannot be read: create it (skopeo login --authfile "
                     f"{auth.path} {registry.spec.host}) or fix spec.auth.path",
-                    registry=registry.metadata.name,
-                    host=registry.spec.host,
                 )
             yield Credentials(("--authfile", auth.path))
             return
@@ -168,19 +167,17 @@ def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth)
         try:
             token = Path(auth.token_path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise Unauthorized(
+            raise _refused(
+                registry,
                 f"{describe(registry)} authenticates with the service-account token at "
                 f"{auth.token_path}, which cannot be read ({exc.strerror}): run where the "
                 f"token is mounted, or {where}",
-                registry=registry.metadata.name,
-                host=registry.spec.host,
             ) from None
         if not token:
-            raise Unauthorized(
+            raise _refused(
+                registry,
                 f"the service-account token file {auth.token_path} of {describe(registry)} "
                 f"is empty: run where the token is mounted, or {where}",
-                registry=registry.metadata.name,
-                host=registry.spec.host,
             )
         return auth.username, token
     missing = [
@@ -189,11 +186,15 @@ def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth)
         if not os.environ.get(name)
     ]
     if missing:
-        raise Unauthorized(
+        raise _refused(
+            registry,
             f"{describe(registry)} takes its credentials from the environment, but "
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
             f"export {', '.join(missing)}, or {where}",
-            registry=registry.metadata.name,
-            host=registry.spec.host,
         )
     return os.environ[auth.username_variable], os.environ[auth.password_variable]
+
+
+def _refused(registry: Registry, message: str) -> Unauthorized:
+    """The registry's credentials cannot be used as its file declares them."""
+    return Unauthorized(message, registry=registry.metadata.name, host=registry.spec.host)

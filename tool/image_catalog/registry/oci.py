@@ -138,17 +138,22 @@ def _descriptors(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
+def _json_object(raw: bytes, what: str) -> Mapping[str, Any]:
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{what} is not JSON") from exc
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"{what} is not a JSON object")
+    return doc
+
+
 def parse_manifest(reference: Reference, raw: bytes, digest: str) -> ManifestInfo:
     """Read a manifest's bytes: an image index, an image, or an OCI artifact.
 
     Raises `ValueError` when the bytes are not a manifest the catalog can use.
     """
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError("the manifest is not JSON") from exc
-    if not isinstance(doc, Mapping):
-        raise ValueError("the manifest is not a JSON object")
+    doc = _json_object(raw, "the manifest")
     if doc.get("schemaVersion") == 1:
         raise ValueError("it is a Docker schema 1 manifest; push it again with a current tool")
     is_index = "manifests" in doc or doc.get("mediaType") in INDEX_MEDIA_TYPES
@@ -207,12 +212,7 @@ def _platforms(doc: Mapping[str, Any]) -> tuple[Platform, ...]:
 
 def with_config(info: ManifestInfo, raw: bytes) -> ManifestInfo:
     """The image's facts from its config blob: platform, creation time and labels."""
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError("the image config is not JSON") from exc
-    if not isinstance(doc, Mapping):
-        raise ValueError("the image config is not a JSON object")
+    doc = _json_object(raw, "the image config")
     runtime = _mapping(doc.get("config"))
     return replace(
         info,

@@ -128,13 +128,18 @@ _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]{0,18})")
 class _Refused(yaml.constructor.ConstructorError):
     """Something a catalog file must not hold, with the field path where it was met."""
 
-    def __init__(self, message: str, node: yaml.Node, path: FieldPath) -> None:
+    def __init__(self, message: str, node: yaml.Node) -> None:
         super().__init__(None, None, message, node.start_mark)
-        self.field_path = path
+        self.field_path: FieldPath = ()
+
+    def inside(self, part: str | int) -> _Refused:
+        """The same refusal, one level further from the top of the document."""
+        self.field_path = (part, *self.field_path)
+        return self
 
 
-def _refuse(message: str, node: yaml.Node, path: FieldPath = ()) -> _Refused:
-    return _Refused(message, node, path)
+def _refuse(message: str, node: yaml.Node) -> _Refused:
+    return _Refused(message, node)
 
 
 class _Builder:
@@ -149,16 +154,14 @@ class _Builder:
         self._seen: set[int] = set()
         self._scalars = yaml.constructor.SafeConstructor()
 
-    def build(self, node: yaml.Node, depth: int = 0, path: FieldPath = ()) -> Any:
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        # No field path is kept on the way down (this runs for every node of every file); a
+        # refusal collects its path on the way back up instead (`_Refused.inside`).
         if depth > MAX_DEPTH:
-            raise _refuse(
-                f"nested deeper than {MAX_DEPTH} levels; catalog files are shallow", node, path
-            )
+            raise _refuse(f"nested deeper than {MAX_DEPTH} levels; catalog files are shallow", node)
         if id(node) in self._seen:
             raise _refuse(
-                "anchors and aliases are not allowed in catalog files; write the value out",
-                node,
-                path,
+                "anchors and aliases are not allowed in catalog files; write the value out", node
             )
         self._seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
@@ -167,34 +170,46 @@ class _Builder:
                 # own reading crashes on 2026-02-30 and drops nothing else of use).
                 return node.value
             if node.tag == _INT:
-                if _DECIMAL.fullmatch(node.value) is None:
-                    raise _refuse(_number_problem(node.value), node, path)
-                return int(node.value)
+                value = node.value
+                if value.isdigit() and len(value) <= 18 and (value[0] != "0" or value == "0"):
+                    return int(value)  # the common case, without a regular expression
+                if _DECIMAL.fullmatch(value) is None:
+                    raise _refuse(_number_problem(value), node)
+                return int(value)
             construct = _SCALARS.get(node.tag)
             if construct is None:
-                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node, path)
+                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
             return construct(self._scalars, node)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != "tag:yaml.org,2002:seq":
-                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node, path)
-            return [self.build(item, depth + 1, (*path, i)) for i, item in enumerate(node.value)]
+                raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
+            items = []
+            for i, item in enumerate(node.value):
+                try:
+                    items.append(self.build(item, depth + 1))
+                except _Refused as exc:
+                    raise exc.inside(i) from None
+            return items
         if isinstance(node, yaml.MappingNode) and node.tag == "tag:yaml.org,2002:map":
-            return self._mapping(node, depth, path)
-        raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node, path)
+            return self._mapping(node, depth)
+        raise _refuse(f"the tag {node.tag!r} is not allowed in catalog files", node)
 
-    def _mapping(self, node: yaml.MappingNode, depth: int, path: FieldPath) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _refuse("merge keys ('<<') are not allowed", key_node, path)
+                raise _refuse("merge keys ('<<') are not allowed", key_node)
             if not isinstance(key_node, yaml.ScalarNode):
-                raise _refuse("a mapping key must be a plain string", key_node, path)
+                raise _refuse("a mapping key must be a plain string", key_node)
             if key_node.tag != _STR:
-                raise _refuse(f"key {key_node.value!r} is not a string; quote it", key_node, path)
+                raise _refuse(f"key {key_node.value!r} is not a string; quote it", key_node)
             key = key_node.value
             if key in out:
-                raise _refuse(f"duplicate key {key!r}", key_node, (*path, key))
-            out[key] = self.build(value_node, depth + 1, (*path, key))
+                raise _refuse(f"duplicate key {key!r}", key_node).inside(key)
+            try:
+                out[key] = self.build(value_node, depth + 1)
+            except _Refused as exc:
+                raise exc.inside(key) from None
         return out
 
 

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG
+from conftest import EXAMPLES, SHIPPED_CATALOG, empty_catalog, registry_manifest
+from examples import Example, read_example
 from image_catalog.cli import main
 from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.site.build import build_index
@@ -118,3 +119,25 @@ def test_publish_reads_no_more_of_stdin_than_a_file_may_hold(tmp_path: Path) -> 
     assert done.stderr.decode() == (
         "error: <stdin>: input is 1048577 bytes; catalog files are limited to 1048576\n"
     )
+
+
+def test_a_token_path_at_a_device_is_refused_not_read(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    auth = {"method": "serviceAccountToken", "tokenPath": "/dev/zero"}
+    empty_catalog(catalog, {"local": registry_manifest("local", "127.0.0.1:9", auth)})
+    image = read_example(EXAMPLES / "valid" / "autosd9-qemu-1.0.yaml")
+    body = image.body.replace(b"quay.io/", b"127.0.0.1:9/")
+    Example(image.name, image.place, body, ()).install(catalog)
+    done = subprocess.run(
+        [sys.executable, "-m", "image_catalog", "validate", "--online", "--catalog", "catalog"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert (
+        "authenticates with the service-account token at /dev/zero, which cannot be read (is a "
+        "character device, not a regular file)"
+    ) in done.stdout

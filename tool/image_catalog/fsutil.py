@@ -23,7 +23,7 @@ class NotAFile(Exception):
         super().__init__(message)
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
+def read_regular_file(path: Path, limit: int, follow_links: bool = False) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; `NotAFile` for anything else.
 
     A catalog comes from pull requests, and git stores symbolic links: one to /dev/zero has a
@@ -31,7 +31,9 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     following a link and without blocking, checked with fstat on the open descriptor (no race
     with a rename), and read no further than the limit. OSError passes through.
     """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_links:  # files outside the catalog (a mounted token) may be links
+        flags |= os.O_NOFOLLOW
     try:
         fd = os.open(path, flags)
     except OSError as exc:

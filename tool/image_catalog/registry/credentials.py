@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.model import (
     AuthFileAuth,
     EnvironmentAuth,
@@ -160,18 +161,26 @@ class CredentialStore:
         return self._private
 
 
+# A service-account token is a JWT of a few kilobytes.
+_TOKEN_LIMIT = 64 * 1024
+
+
 def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth) -> tuple[str, str]:
     """User name and password, read now (a rotated token is picked up at the next call)."""
     where = f"fix spec.auth in {file_of(registry)}"
     if isinstance(auth, ServiceAccountTokenAuth):
         try:
-            token = Path(auth.token_path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
+            # Bounded and never blocking: the path comes from a catalog file, and /dev/zero or
+            # a FIFO there must not hang the check. The kubelet mounts the token as a link.
+            data = read_regular_file(Path(auth.token_path), _TOKEN_LIMIT, follow_links=True)
+            token = data.decode("utf-8").strip()
+        except (OSError, NotAFile, UnicodeDecodeError) as exc:
+            reason = exc.message if isinstance(exc, NotAFile) else getattr(exc, "strerror", None)
             raise _refused(
                 registry,
                 f"{describe(registry)} authenticates with the service-account token at "
-                f"{auth.token_path}, which cannot be read ({exc.strerror}): run where the "
-                f"token is mounted, or {where}",
+                f"{auth.token_path}, which cannot be read ({reason or 'not UTF-8 text'}): run "
+                f"where the token is mounted, or {where}",
             ) from None
         if not token:
             raise _refused(

@@ -250,3 +250,21 @@ def test_a_catalog_at_the_top_of_the_repository(tmp_path: Path) -> None:
     [event] = audit_history(work.root).events
     assert (event.entry, event.path, event.pull_request) == ("solo@1", "images/solo/1.yaml", 9)
     assert first_published(work.root, Path()) == {"solo@1": (commit, "2026-01-01T11:00:00Z")}
+
+
+def test_text_output_escapes_what_commits_say(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work = GitWork(tmp_path / "repo")
+    catalog = work.root / "catalog"
+    (catalog / "registries").mkdir(parents=True)
+    shutil.copy(SHIPPED_CATALOG / "vocabulary.yaml", catalog)
+    shutil.copy(SHIPPED_CATALOG / "registries/quay-automotive.yaml", catalog / "registries")
+    work.commit("Initial catalog", author="Admin")
+    write_entry(catalog, "a", "1.0", "a1")
+    work.commit("Publish a@1.0", author="Mallory\x1b[2K\rAlice\u202e")
+    assert main(["audit", "--catalog", str(catalog)]) == 0
+    out = capsys.readouterr().out
+    for hidden in ("\x1b", "\r", "\u202e"):
+        assert hidden not in out
+    assert "by Mallory\\x1b[2K\\rAlice\\u202e <mallory\\x1b[2k\\ralice\\u202e@example.com>" in out

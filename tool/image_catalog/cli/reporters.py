@@ -227,7 +227,8 @@ def _problem(p: Problem) -> dict[str, Any]:
 
 class AuditReporter(Reporter[AuditLog]):
     def text(self, result: AuditLog) -> None:
-        self.out.write("".join(self.line(event) + "\n" for event in result.events))
+        # Names and messages come from commits, which anyone can write: shown escaped.
+        self.out.write("".join(printable(self.line(event)) + "\n" for event in result.events))
         self._nothing(result)
 
     def json(self, result: AuditLog) -> None:

@@ -121,10 +121,29 @@ def test_publish_reads_no_more_of_stdin_than_a_file_may_hold(tmp_path: Path) -> 
     )
 
 
-def test_a_token_path_at_a_device_is_refused_not_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("auth", "extra", "expected"),
+    [
+        (
+            {"method": "serviceAccountToken", "tokenPath": "/dev/zero"},
+            "",
+            "authenticates with the service-account token at /dev/zero, which cannot be read (is "
+            "a character device, not a regular file)",
+        ),
+        (
+            {"method": "authFile", "path": "/dev/zero"},
+            "",
+            "authenticates with the auth file /dev/zero, which does not exist or cannot be read",
+        ),
+        (None, "  caFile: /dev/zero\n", "the CA file /dev/zero of "),
+    ],
+)
+def test_credential_paths_at_a_device_are_refused_not_read(
+    tmp_path: Path, auth: dict[str, str] | None, extra: str, expected: str
+) -> None:
     catalog = tmp_path / "catalog"
-    auth = {"method": "serviceAccountToken", "tokenPath": "/dev/zero"}
-    empty_catalog(catalog, {"local": registry_manifest("local", "127.0.0.1:9", auth)})
+    registry = registry_manifest("local", "127.0.0.1:9", auth) + extra
+    empty_catalog(catalog, {"local": registry})
     image = read_example(EXAMPLES / "valid" / "autosd9-qemu-1.0.yaml")
     body = image.body.replace(b"quay.io/", b"127.0.0.1:9/")
     Example(image.name, image.place, body, ()).install(catalog)
@@ -137,7 +156,4 @@ def test_a_token_path_at_a_device_is_refused_not_read(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 4, done.stdout + done.stderr
-    assert (
-        "authenticates with the service-account token at /dev/zero, which cannot be read (is a "
-        "character device, not a regular file)"
-    ) in done.stdout
+    assert expected in done.stdout

@@ -85,7 +85,8 @@ class CredentialStore:
             yield Credentials(("--no-creds",))
             return
         if isinstance(auth, AuthFileAuth):
-            if not os.access(auth.path, os.R_OK):
+            if not os.access(auth.path, os.R_OK) or not os.path.isfile(auth.path):
+                # A device or a FIFO would keep skopeo reading until its deadline.
                 raise _refused(
                     registry,
                     f"{describe(registry)} authenticates with the auth file {auth.path}, which "
@@ -140,11 +141,14 @@ class CredentialStore:
                 return known
             folder = Path(tempfile.mkdtemp(prefix="certs-", dir=self._private_dir()))
             try:
-                shutil.copyfile(ca_file, folder / "ca.crt")
-            except OSError as exc:
+                # Bounded: the path comes from a catalog file; /dev/zero must not fill the disk.
+                data = read_regular_file(Path(ca_file), _CA_LIMIT, follow_links=True)
+                (folder / "ca.crt").write_bytes(data)
+            except (OSError, NotAFile) as exc:
+                reason = exc.message if isinstance(exc, NotAFile) else exc.strerror
                 raise TlsFailure(
                     f"the CA file {ca_file} of {describe(registry)} cannot be read "
-                    f"({exc.strerror}): fix spec.caFile in {file_of(registry)}",
+                    f"({reason}): fix spec.caFile in {file_of(registry)}",
                     registry=registry.metadata.name,
                     host=registry.spec.host,
                 ) from exc
@@ -161,8 +165,9 @@ class CredentialStore:
         return self._private
 
 
-# A service-account token is a JWT of a few kilobytes.
+# A service-account token is a JWT of a few kilobytes; a CA bundle is well under a megabyte.
 _TOKEN_LIMIT = 64 * 1024
+_CA_LIMIT = 1024 * 1024
 
 
 def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth) -> tuple[str, str]:

@@ -157,3 +157,19 @@ def test_credential_paths_at_a_device_are_refused_not_read(
     )
     assert done.returncode == 4, done.stdout + done.stderr
     assert expected in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("/dev/zero", "is a character device, not a regular file"),
+        ("not-a-build.yaml", "not an ImageBuild resource (kind 'Registry'"),
+    ],
+)
+def test_publish_follows_a_link_named_on_the_command_line_to_a_regular_file_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, message: str
+) -> None:
+    (tmp_path / "not-a-build.yaml").write_text(registry_manifest("local", "127.0.0.1:9"))
+    (tmp_path / "build.yaml").symlink_to(target)
+    assert main(["publish", "imagebuild", str(tmp_path / "build.yaml")]) == 1
+    assert message in capsys.readouterr().err

@@ -13,7 +13,15 @@ from pydantic_core import ErrorDetails
 
 from image_catalog.manifest.fieldpath import FieldPath, format_path
 from image_catalog.manifest.load import Locator, data_path
-from image_catalog.manifest.model import MAX_SIZE, Host, HttpUrl, LabelValue, Name, Version
+from image_catalog.manifest.model import (
+    MAX_SIZE,
+    Host,
+    HttpUrl,
+    LabelKey,
+    LabelValue,
+    Name,
+    Version,
+)
 from image_catalog.manifest.reference import PINNED_PATTERN
 from image_catalog.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
 
@@ -76,6 +84,8 @@ _PATTERN_WORDS: dict[str, str] = {
     "1 to 65535",
     _pattern(HttpUrl): "is not a plain http:// or https:// URL (no user name, spaces, quotes or "
     "angle brackets)",
+    _pattern(LabelKey): "is not a label key (an optional DNS prefix and '/', then at most 63 "
+    "letters, digits, '-', '_' and '.', starting and ending with a letter or digit)",
     _pattern(LabelValue): "is not a label value (at most 63 letters, digits, '-', '_' and '.', "
     "starting and ending with a letter or digit)",
     PINNED_PATTERN: "is not a digest-pinned reference HOST/REPOSITORY@sha256:<64 hex digits> "

@@ -129,7 +129,9 @@ def run_imagebuild(args: argparse.Namespace) -> int:
     else:
         where = args.file
         try:
-            data = load_mapping(Path(args.file), where)
+            # The file named on the command line may be a link (the catalog's files may not);
+            # what it leads to must still be a regular file of bounded size.
+            data = load_mapping(Path(args.file).resolve(), where)
         except LoadError as exc:
             if not Path(args.file).exists():
                 raise UsageError(f"{args.file}: no such file") from exc

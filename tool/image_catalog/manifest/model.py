@@ -78,8 +78,13 @@ EntryId = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?@[0-9A-Za-z][0-9A-Za-z._-]*$"),
 ]
+# As in Kubernetes: an optional DNS prefix (at most 253) and a name (at most 63).
 LabelKey = Annotated[
-    str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+    str,
+    StringConstraints(
+        pattern=r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$",
+        max_length=317,
+    ),
 ]
 SafePath = Annotated[str, StringConstraints(pattern=SAFE_PATH_PATTERN, max_length=4096)]
 ImageName = Annotated[

@@ -80,21 +80,20 @@ def _tree_rss(pid: int) -> int:
 def measure(
     command: Sequence[str], *, ok: Sequence[int] = (0,), env: dict[str, str] | None = None
 ) -> Run:
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-    )
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, _tree_rss(process.pid))
-        time.sleep(0.02)
-    seconds = time.perf_counter() - started
-    output = process.stdout.read().decode() if process.stdout else ""
+    with tempfile.TemporaryFile() as sink:  # a pipe would fill up and stall a large output
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        sink.seek(0)
+        output = sink.read().decode(errors="replace")
     if process.returncode not in ok:
-        raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{output}")
+        raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{output[-4000:]}")
     return Run(seconds, peak, output)
 
 

@@ -57,7 +57,7 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
             version=self.version,
             published=self.published,
             deprecated=self.deprecated,
-            keys={by: list(values) for by, values in self.keys.items()},
+            keys=self.keys,  # decoded afresh by every build: nothing else holds it
             summary=self.summary,
             document=self.document,
         )

@@ -102,3 +102,22 @@ def test_odd_references_are_refused_before_any_registry_call(
         f"error: {ref!r} is not a registry reference of the form "
         "HOST/REPOSITORY[:TAG][@sha256:DIGEST] (the host must be explicit)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "author",
+    [
+        "Eve <eve@example.com>\ncommitter Mallory <m@example.com> 0 +0000",
+        "Eve\x1b[2K <eve@example.com>",
+        "Eve <eve @example.com>",
+        "Eve <>",
+    ],
+)
+def test_an_author_that_is_not_one_plain_identity_is_refused(
+    unreachable_catalog: Path, capsys: pytest.CaptureFixture[str], author: str
+) -> None:
+    args = ["publish", "image", REF, "--catalog", str(unreachable_catalog), "--author", author]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"error: {author!r} is not an identity of the form 'Name <email>'\n"
+    )

@@ -27,9 +27,12 @@ class Identity:
     def parse(cls, text: str) -> Identity:
         """`Name <email>`, as git prints it."""
         name, sep, rest = text.partition("<")
-        if not sep or not rest.endswith(">") or not name.strip():
+        email = rest[:-1].strip()
+        # A line break would write a header of its own into the commit; keep both parts plain.
+        plain = text.isprintable() and ">" not in name and not any(c in email for c in " <>")
+        if not sep or not rest.endswith(">") or not name.strip() or not email or not plain:
             raise UsageError(f"{text!r} is not an identity of the form 'Name <email>'")
-        return cls(name.strip(), rest[:-1].strip())
+        return cls(name.strip(), email)
 
 
 class GitRepo:

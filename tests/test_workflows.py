@@ -184,10 +184,13 @@ def test_publish_index_workflow() -> None:
     build, deploy = document["jobs"]["build"], document["jobs"]["deploy"]
     assert build["steps"][0]["with"]["fetch-depth"] == 0
     index = step("publish-index.yml", "Build the index from the whole catalog")
-    assert index["run"].splitlines()[-1] == (
+    assert index["run"].splitlines()[-1].strip() == (
         'image-catalog index build --out site --base-url "$PAGES_URL" "${status[@]}"'
     )
-    assert index["env"] == {"PAGES_URL": "${{ steps.pages.outputs.base_url }}"}
+    assert index["env"] == {
+        "PAGES_URL": "${{ steps.pages.outputs.base_url }}",
+        "INDEX_SIGNING_KEY": "${{ secrets.INDEX_SIGNING_KEY }}",
+    }
     uses = [s["uses"].split("@")[0] for s in build["steps"] + deploy["steps"] if "uses" in s]
     assert uses == [
         "actions/checkout",
@@ -347,7 +350,7 @@ def test_publish_validate_merge_audit(
     assert (event["author"]["name"], event["mergedBy"]["name"]) == ("octocat", "Carol")
 
     # After the merge: the index, rebuilt from the whole tree of main.
-    pages = {"PAGES_URL": "https://example.github.io/catalog"}
+    pages = {"PAGES_URL": "https://example.github.io/catalog", "INDEX_SIGNING_KEY": ""}
     index = run_step(
         "publish-index.yml",
         "Build the index from the whole catalog",

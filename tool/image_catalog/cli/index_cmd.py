@@ -12,6 +12,7 @@ from image_catalog.site import health
 from image_catalog.site.build import build_index
 from image_catalog.site.crs import ExportOptions, build_index_with_crs
 from image_catalog.site.reuse import build_index_reusing
+from image_catalog.site.signing import SIGNING_KEY_ENV, SigningKey
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,17 +56,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     build.add_argument(
         "--crs-namespace", metavar="NS", help="with --crs: the namespace of every resource"
     )
+    build.add_argument(
+        "--sign-key",
+        type=Path,
+        metavar="FILE",
+        help=f"sign SHA256SUMS into SHA256SUMS.sig with this ed25519 SSH private key (default: "
+        f"${SIGNING_KEY_ENV}; without either the index is unsigned)",
+    )
     build.set_defaults(run=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
+    key = SigningKey.load(args.sign_key)  # before the build: a bad key fails at once
     status, warnings = health.load(args.status) if args.status else (None, [])
     if args.crs:
         options = ExportOptions(namespace=args.crs_namespace)
-        result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status)
+        result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status, key)
     else:
         build = build_index if args.no_cache else build_index_reusing
-        result = build(args.catalog, args.out, args.base_url, status)
+        result = build(args.catalog, args.out, args.base_url, status, key)
     for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"
@@ -79,6 +88,8 @@ def run_build(args: argparse.Namespace) -> int:
         f"({commit}): {result.files} files, {_size(result.total_bytes)}; index.json "
         f"{_size(result.index_size)}{gzipped}"
     )
+    if result.signed_by is not None:
+        print(f"{result.out}: SHA256SUMS signed (SHA256SUMS.sig) by ED25519 key {result.signed_by}")
     return int(ExitCode.OK)
 
 

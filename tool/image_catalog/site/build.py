@@ -10,7 +10,9 @@ Layout (paths relative to the site root; formats in `site.contract`, JSON Schema
     images/NAME.json                  every version of one image in full, and which is the latest
     images/NAME/VERSION.json          one version in full: variants, artifacts, download URLs
     schemas/KIND.schema.json          JSON Schemas of the documents above
-    SHA256SUMS                        sha256 of every other file (`sha256sum -c`), usable as ETags
+    SHA256SUMS                        sha256 of every other file (`sha256sum -c`), usable as ETags,
+                                      after a '#' line naming the catalog commit and its time
+    SHA256SUMS.sig                    with a signing key: the SSH signature of SHA256SUMS
     FILE.gz                           beside every file of sitewrite.GZIP_MIN_BYTES or more
 
 Every file is a `site.contract` document encoded by `contract.encode`. The bytes depend only on
@@ -87,6 +89,7 @@ from image_catalog.site.contract import (
     ViewDoc,
     VocabularyDoc,
 )
+from image_catalog.site.signing import SigningKey, sign_site, sums_header_for
 from image_catalog.site.status import STATUS_FILE
 from image_catalog.site.writer import SiteWriter, swap_in
 
@@ -115,13 +118,19 @@ class BuildResult:
     index_size: int
     index_gzip_size: int
     warnings: tuple[str, ...] = ()
+    signed_by: str | None = None  # the signing key's fingerprint
 
 
 def build_index(
-    root: Path, out: Path, base_url: str | None = None, status: StatusDoc | None = None
+    root: Path,
+    out: Path,
+    base_url: str | None = None,
+    status: StatusDoc | None = None,
+    sign_key: SigningKey | None = None,
 ) -> BuildResult:
-    """Validate the catalog offline, then build its site into `out`."""
-    return build_site(valid_catalog(root, "build the index"), out, base_url, status=status)
+    """Validate the catalog offline, then build its site into `out` (signed with `sign_key`)."""
+    catalog = valid_catalog(root, "build the index")
+    return build_site(catalog, out, base_url, status=status, sign_key=sign_key)
 
 
 def build_site(
@@ -132,12 +141,14 @@ def build_site(
     *,
     status: StatusDoc | None = None,
     extra: Mapping[str, str] | None = None,
+    sign_key: SigningKey | None = None,
 ) -> BuildResult:
     """Write the site of an already validated catalog into `out`, replacing it atomically.
 
     `commit` defaults to the HEAD of the git repository holding the catalog, if any. With a
     health `status`, each entry carries its state and the site holds status.json. `extra`
     (relative path -> text) is written too, e.g. the CatalogImage resources under `crs/`.
+    With `sign_key`, SHA256SUMS.sig is written into the site before it is swapped in.
     """
     vocabulary, vocabulary_file = catalog.vocabulary, catalog.vocabulary_file
     if vocabulary is None or vocabulary_file is None:
@@ -145,9 +156,12 @@ def build_site(
     base = normalize_base_url(base_url)
     commit = commit if commit is not None else catalog_commit(catalog.root)
     _check_out(out)
+    header = sums_header_for(catalog.root, commit, sign_key)
     first, warnings = _first_published(catalog.root, commit)
     content = _Content.of(catalog, vocabulary, vocabulary_file.model.spec, first, status)
-    return write_content(content, out, commit, base, warnings, extra)
+    return write_content(
+        content, out, commit, base, warnings, extra, header=header, sign_key=sign_key
+    )
 
 
 def write_content(
@@ -157,8 +171,12 @@ def write_content(
     base: str | None,
     warnings: tuple[str, ...] = (),
     extra: Mapping[str, str] | None = None,
+    *,
+    header: str | None = None,
+    sign_key: SigningKey | None = None,
 ) -> BuildResult:
-    """Write the site's files into a staging folder next to `out`, then swap it in."""
+    """Write the site's files into a staging folder next to `out`, then swap it in; `header`
+    starts SHA256SUMS, and with `sign_key` SHA256SUMS.sig is written before the swap."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         # Locked while this build lives; what a killed build left is removed here.
@@ -175,7 +193,9 @@ def write_content(
             for relative, text in sorted((extra or {}).items()):
                 # The writer ends every file with a newline; these texts already do.
                 writer.write(relative, text.removesuffix("\n").encode())
-            writer.finish(previous=out)
+            writer.finish(previous=out, header=header)
+        if sign_key is not None:
+            sign_site(staging, sign_key)
         swap_in(staging, out)
     except OSError as exc:
         raise SiteWriteError(
@@ -195,6 +215,7 @@ def write_content(
         index_size=writer.sizes["index.json"],
         index_gzip_size=writer.sizes.get("index.json.gz", 0),
         warnings=warnings,
+        signed_by=sign_key.fingerprint if sign_key is not None else None,
     )
 
 

@@ -42,6 +42,7 @@ from image_catalog.manifest.reference import Reference
 from image_catalog.scratch import make_scratch
 from image_catalog.site.build import BuildResult, build_site, catalog_commit
 from image_catalog.site.contract import StatusDoc
+from image_catalog.site.signing import SigningKey
 from image_catalog.site.writer import swap_in
 
 API_VERSION = "automotive.sdv.cloud.redhat.com/v1alpha1"
@@ -185,6 +186,7 @@ def build_index_with_crs(
     base_url: str | None,
     options: ExportOptions,
     status: StatusDoc | None = None,
+    sign_key: SigningKey | None = None,
 ) -> BuildResult:
     """`index build --crs`: the site with the export under `crs/`, so a cluster can sync the
     published site. Entries the CRD cannot express are left out with a warning each: the index
@@ -193,7 +195,7 @@ def build_index_with_crs(
     commits, warnings = entry_commits(catalog)
     export = build_export(catalog, options, commits, catalog_commit(catalog.root))
     files = {f"{SITE_FOLDER}/{name}": text for name, text in export.files().items()}
-    result = build_site(catalog, out, base_url, status=status, extra=files)
+    result = build_site(catalog, out, base_url, status=status, extra=files, sign_key=sign_key)
     notes = [*warnings, *(f"not in {SITE_FOLDER}/: {problem}" for problem in export.skipped)]
     return replace(result, warnings=(*result.warnings, *notes))
 

@@ -38,6 +38,7 @@ from image_catalog.site.build import (
     write_content,
 )
 from image_catalog.site.contract import StatusDoc, Summary, VersionDoc, ViewBy
+from image_catalog.site.signing import SigningKey, sums_header_for
 
 
 class _Cached(msgspec.Struct, frozen=True, array_like=True):
@@ -107,12 +108,17 @@ def _site_cache(root: Path) -> Path:
 
 
 def build_index_reusing(
-    root: Path, out: Path, base_url: str | None = None, status: StatusDoc | None = None
+    root: Path,
+    out: Path,
+    base_url: str | None = None,
+    status: StatusDoc | None = None,
+    sign_key: SigningKey | None = None,
 ) -> BuildResult:
     """`build_index`, reusing the checks and the rendered entries of unchanged files."""
     base = normalize_base_url(base_url)
     _check_out(out)
     commit = catalog_commit(root)
+    header = sums_header_for(root, commit, sign_key)
     first, warnings = _first_published(root, commit)
     path = _site_cache(root)
     payload, _ = read_cache(path, _Payload)
@@ -153,7 +159,7 @@ def build_index_reusing(
         catalog.vocabulary_file.model.spec,
         status,
     )
-    built = write_content(content, out, commit, base, warnings)
+    built = write_content(content, out, commit, base, warnings, header=header, sign_key=sign_key)
     if result.rendered or len(entries) != len(made.cached):
         write_cache(path, _Payload(str(state["key"]), dict(sorted(entries.items()))))
     return built

@@ -101,6 +101,17 @@ def index_header(root: Path, commit: str | None) -> str | None:
     return sums_header(info.id, info.committer.time)
 
 
+def sums_header_for(root: Path, commit: str | None, key: SigningKey | None) -> str | None:
+    """`index_header`, required when the site is signed: what is signed names its version."""
+    header = index_header(root, commit)
+    if key is not None and header is None:
+        raise UsageError(
+            f"{root}: a signed index names the catalog commit and its time, and this catalog is "
+            "not in a git repository (or its commit is unknown); commit it first"
+        )
+    return header
+
+
 def _fingerprint(blob: str) -> str:
     """OpenSSH's SHA256 fingerprint of a public key blob (base64), as `ssh-keygen -l` shows it."""
     try:

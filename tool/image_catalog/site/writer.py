@@ -79,11 +79,14 @@ class SiteWriter:
             self.sums[relative] = digest
             self.sizes[relative] = size
 
-    def finish(self, previous: Path) -> None:
-        """Write SHA256SUMS, and keep the mtime of every file the previous site had unchanged."""
+    def finish(self, previous: Path, header: str | None = None) -> None:
+        """Write SHA256SUMS (after `header`, a '#' line), and keep the mtime of every file the
+        previous site had unchanged."""
         while self._pending:
             self._collect(self._pending.popleft())
         text = "".join(f"{digest}  {path}\n" for path, digest in sorted(self.sums.items()))
+        if header is not None:
+            text = f"{header}\n{text}"
         data = text.encode("utf-8")
         (self.root / SUMS_FILE).write_bytes(data)
         self.sums[SUMS_FILE] = hashlib.sha256(data).hexdigest()
@@ -160,6 +163,8 @@ def _read_sums(path: Path) -> dict[str, str]:
         return {}
     sums = {}
     for line in lines:
+        if line.startswith("#"):
+            continue  # the catalog commit line, which sha256sum skips too
         digest, _, relative = line.partition("  ")
         sums[relative] = digest
     return sums

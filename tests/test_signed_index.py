@@ -7,16 +7,20 @@ and served on loopback.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import REPO, GitWork
 from image_catalog.cli import main
+from image_catalog.site.client import Cache, IndexClient, NotInIndex, Query
+from image_catalog.site.trust import SignatureRefused
 from support.registry import require_tools
-from support.site import SiteServer, site_bytes
+from support.site import SiteServer, add_image, new_catalog, site_bytes
 from test_signing import allowed_signers, make_key
 from test_workflows import run_step
 
@@ -209,3 +213,224 @@ def test_the_workflow_without_the_secret_publishes_unsigned(
     assert not (git_catalog.root / "site/SHA256SUMS.sig").exists()
     skipped = run_step("publish-index.yml", VERIFY_STEP, git_catalog.root, {}, runner)
     assert (skipped.returncode, skipped.stdout) == (0, "the index is unsigned: nothing to verify\n")
+
+
+# --- the client with a trust file -------------------------------------------------------------
+
+
+class Signed:
+    """A catalog in git with its keys: `build` makes a site of HEAD signed by one of them."""
+
+    def __init__(self, root: Path) -> None:
+        self.work = GitWork(root / "repo")
+        catalog = new_catalog(self.work.root / "catalog")
+        add_image(catalog, "board", "1", "2026-01-01T00:00:00Z", targets=("qemu",), disk=True)
+        add_image(catalog, "board", "2", "2026-01-05T00:00:00Z", targets=("qemu",), disk=True)
+        add_image(catalog, "devbox", "1.0", "2026-01-02T00:00:00Z", targets=("pc",))
+        self.work.commit("Three versions", author="Admin")
+        self.key = make_key(root / "keys", "first")
+        self.second = make_key(root / "keys", "second")
+        self.stranger = make_key(root / "keys", "stranger")
+        self.trust = allowed_signers(root / "allowed_signers", self.key)
+        self.both = allowed_signers(root / "both_signers", self.key, self.second)
+
+    def build(self, out: Path, key: Path | None = None) -> Path:
+        options = ["--sign-key", str(key or self.key)] if key != Path() else []
+        assert build(self.work, out, *options) == 0
+        return out
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory) -> Signed:
+    require_tools("ssh-keygen")
+    return Signed(tmp_path_factory.mktemp("signed"))
+
+
+@pytest.fixture(scope="module")
+def signed_site(signed: Signed, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return signed.build(tmp_path_factory.mktemp("site") / "site")
+
+
+def copy_site(site: Path, to: Path) -> Path:
+    shutil.copytree(site, to)
+    return to
+
+
+def tamper(site: Path, relative: str) -> None:
+    """Change one byte of a file (a digest's first hex digit, where it has one), and its .gz."""
+    path = site / relative
+    data = bytearray(path.read_bytes())
+    at = data.find(b"sha256:")
+    at = at + 7 if at != -1 else len(data) - 3
+    data[at] = ord("0") if data[at] != ord("0") else ord("1")
+    path.write_bytes(bytes(data))
+    gz = path.with_name(path.name + ".gz")
+    if gz.exists():
+        gz.write_bytes(gzip.compress(bytes(data), mtime=0))
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_client_verifies_a_signed_site(
+    signed: Signed, signed_site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = IndexClient(signed_site)
+    for location in (signed_site, None):
+        with SiteServer(signed_site) as server:
+            client = IndexClient(location or server.url, trust=signed.trust)
+            assert client.query(Query()).images == plain.query(Query()).images
+            assert (
+                client.query(Query(target="qemu")).images
+                == plain.query(Query(target="qemu")).images
+            )
+            assert (
+                client.query(Query(all_versions=True)).images
+                == plain.query(Query(all_versions=True)).images
+            )
+            assert client.show("board").version == plain.show("board").version
+            assert client.show("board", "1").version == plain.show("board", "1").version
+            if location is None:
+                assert {"SHA256SUMS", "SHA256SUMS.sig"} <= set(server.paths())
+    code, out, err = run_cli(
+        capsys, "query", "--index", str(signed_site), "--trust", str(signed.trust)
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1].startswith("board")
+
+
+def test_the_trust_file_from_the_environment(
+    signed: Signed, signed_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unsigned = signed.build(tmp_path / "unsigned", Path())
+    monkeypatch.setenv("IMAGE_CATALOG_TRUST", str(signed.trust))
+    assert IndexClient(signed_site).show("devbox").version.version == "1.0"
+    with pytest.raises(SignatureRefused, match=r"the index is not signed"):
+        IndexClient(unsigned).show("devbox")
+
+
+# Which question reads which file.
+READS = {
+    "catalog.json": ("query", "--target", "qemu"),
+    "views/target/qemu/latest.json": ("query", "--target", "qemu"),
+    "latest.json": ("query",),
+    "index.json": ("query", "--all-versions"),
+    "images/board.json": ("show", "board"),
+    "images/board/1.json": ("show", "board@1"),
+    "SHA256SUMS": ("show", "devbox"),
+}
+
+
+@pytest.mark.parametrize("relative", list(READS))
+def test_one_changed_byte_is_refused_and_never_cached(
+    signed: Signed,
+    signed_site: Path,
+    tmp_path: Path,
+    relative: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    site = copy_site(signed_site, tmp_path / "site")
+    tamper(site, relative)
+    cache = tmp_path / "cache"
+    with SiteServer(site) as server:
+        code, out, err = run_cli(capsys, *READS[relative], "--index", server.url, "--trust",
+                                 str(signed.trust))  # fmt: skip
+    assert (code, out) == (1, "")
+    if relative == "SHA256SUMS":
+        assert err.startswith(f"error: {server.url}SHA256SUMS: the signature is not valid for ")
+        assert "incorrect signature" in err
+    else:
+        assert err.startswith(f"error: {server.url}{relative}: sha256 ")
+        assert f"the hash the signed SHA256SUMS lists for {relative}" in err
+    # Nothing unverified was cached.
+    assert Cache(cache).get(server.url + relative) is None
+    if relative == "SHA256SUMS":
+        assert Cache(cache).get(server.url + "SHA256SUMS.sig") is None
+    # The same files, unchanged, are accepted.
+    with SiteServer(signed_site) as server:
+        code, out, _ = run_cli(capsys, *READS[relative], "--index", server.url, "--trust",
+                               str(signed.trust))  # fmt: skip
+    assert code == 0
+
+
+def test_a_key_not_in_the_trust_file_is_refused(
+    signed: Signed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = signed.build(tmp_path / "site", signed.stranger)
+    code, out, err = run_cli(
+        capsys, "show", "board", "--index", str(site), "--trust", str(signed.trust)
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {site}/SHA256SUMS: the signature is not valid for SHA256SUMS ")
+    assert f"by a key that {signed.trust} allows for 'catalog'" in err
+
+
+def test_rotation_a_second_key_in_allowed_signers(signed: Signed, tmp_path: Path) -> None:
+    site = signed.build(tmp_path / "site", signed.second)
+    assert IndexClient(site, trust=signed.both).show("board").version.version == "2"
+    with pytest.raises(SignatureRefused):
+        IndexClient(site, trust=signed.trust).show("board")
+
+
+def test_an_unsigned_site_is_refused_with_a_trust_file_only(
+    signed: Signed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = signed.build(tmp_path / "site", Path())
+    assert not (site / "SHA256SUMS.sig").exists()
+    code, out, err = run_cli(capsys, "query", "--index", str(site), "--trust", str(signed.trust))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: {site}: the index is not signed (no SHA256SUMS.sig or SHA256SUMS), and a trust "
+        f"file ({signed.trust}) is configured; refusing it\n"
+    )
+    code, out, err = run_cli(capsys, "query", "--index", str(site))
+    assert (code, err) == (0, "")
+    assert "board" in out
+
+
+def test_a_file_the_signed_sums_does_not_list_is_not_read(
+    signed: Signed, signed_site: Path, tmp_path: Path
+) -> None:
+    site = copy_site(signed_site, tmp_path / "site")
+    shutil.copy(site / "images/board.json", site / "images/intruder.json")
+    with pytest.raises(NotInIndex, match="no image 'intruder' in the index") as caught:
+        IndexClient(site, trust=signed.trust).show("intruder")
+    assert "images/intruder.json: not in the signed SHA256SUMS" in str(caught.value.__cause__)
+
+
+def test_a_replayed_older_site_is_refused_once_a_newer_was_seen(
+    signed: Signed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = signed.build(tmp_path / "old")
+    add_image(signed.work.root / "catalog", "newbox", "1", "2026-01-09T00:00:00Z")
+    newer = signed.work.commit("One more", author="Admin")
+    try:
+        served = signed.build(tmp_path / "served")
+        with SiteServer(served) as server:
+            assert _names(IndexClient(server.url, trust=signed.trust)) == {
+                "board", "devbox", "newbox"
+            }  # fmt: skip
+            # The server now answers with the older site, validly signed: a rollback.
+            shutil.rmtree(served)
+            shutil.copytree(old, served)
+            code, out, err = run_cli(
+                capsys, "query", "--index", server.url, "--trust", str(signed.trust)
+            )
+            assert (code, out) == (1, "")
+            assert err.startswith(f"error: {server.url}SHA256SUMS: signed for catalog commit ")
+            assert f"older than catalog commit {newer[:12]} of " in err
+            assert "a replayed (rolled back) index; refusing it" in err
+            # A reader that never saw the newer site has nothing to compare with.
+            other = IndexClient(server.url, cache_dir=tmp_path / "other", trust=signed.trust)
+            assert _names(other) == {"board", "devbox"}
+    finally:
+        (signed.work.root / "catalog/images/newbox/1.yaml").unlink()
+        signed.work.commit("Without it again", author="Admin")
+
+
+def _names(client: IndexClient) -> set[str]:
+    return {s.name for s in client.query(Query()).images}

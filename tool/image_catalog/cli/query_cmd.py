@@ -24,11 +24,17 @@ from image_catalog.site.client import (
     ShowResult,
 )
 from image_catalog.site.contract import TargetRef, VariantDetail
+from image_catalog.site.trust import TRUST_ENV
 from image_catalog.text import printable
 
 _INDEX_HELP = (
     f"the index: a folder or an http(s) URL (default: ${INDEX_ENV} or ./site); URLs are cached "
     f"in ${CACHE_ENV}, else $XDG_CACHE_HOME/image-catalog or ~/.cache/image-catalog"
+)
+_TRUST_HELP = (
+    f"an OpenSSH allowed_signers file (default: ${TRUST_ENV}): refuse an index that is not signed "
+    "by one of its keys, any file that does not match the signed SHA256SUMS, and an older signed "
+    "index than one already seen (without it nothing is verified)"
 )
 
 
@@ -73,6 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="only builds of the ScheduledImageBuild S (its tag schedule-S): each image's latest "
         "build of S without --all-versions",
     )
+    query.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
     query.add_argument(
         "--json", action="store_true", help="JSON for programs (compact; indented on a terminal)"
     )
@@ -87,6 +94,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     show.add_argument("image", metavar="NAME[@VERSION]")
     show.add_argument("--index", metavar="URL|DIR", help=_INDEX_HELP)
+    show.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
     show.add_argument(
         "--json",
         action="store_true",
@@ -127,7 +135,7 @@ def _query(args: argparse.Namespace) -> int:
         available=args.available,
         schedule=args.schedule,
     )
-    result = IndexClient(args.index).query(query)
+    result = IndexClient(args.index, trust=args.trust).query(query)
     _warn(result.warnings)
     if args.json:
         _print_json({"source": result.source, "images": result.encoded_images()})
@@ -145,7 +153,7 @@ def _show(args: argparse.Namespace) -> int:
     name, at, version = args.image.partition("@")
     if at and not version:
         raise UsageError(f"{args.image!r}: give NAME or NAME@VERSION")
-    result = IndexClient(args.index).show(name, version or None)
+    result = IndexClient(args.index, trust=args.trust).show(name, version or None)
     _warn(result.warnings)
     if args.json:
         _print_json(result.version)

@@ -17,6 +17,10 @@ instead of `index.json`.
 The client never prints: warnings come back in each result's `warnings`. Documents are decoded
 with msgspec straight into the `site.contract` types the builder writes; this module imports
 nothing from the catalog's authoring side (no pydantic, no YAML), so a query starts fast.
+
+With a trust file (`IndexClient(..., trust=PATH)` or $IMAGE_CATALOG_TRUST) the client reads only
+a signed index: `site.trust` verifies SHA256SUMS.sig, then each file against SHA256SUMS before it
+is parsed or cached, and refuses a site older than one it has already seen.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 from urllib.parse import urljoin, urlsplit
 
 import msgspec
@@ -53,6 +57,7 @@ from image_catalog.site.contract import (
     ViewBy,
     ViewDoc,
 )
+from image_catalog.site.trust import Check, SignedSums, Trust, trust_file_from
 
 INDEX_ENV = "IMAGE_CATALOG_INDEX"
 CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"
@@ -641,18 +646,23 @@ class IndexClient:
         cache_dir: Path | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        trust: Path | str | None = None,
     ) -> None:
         self.source = open_source(location or default_location(), cache_dir, timeout, clock)
+        trust_file = trust_file_from(trust)
+        # The newest signed commit time seen from each index is kept beside the cache.
+        self._trust = Trust.of(trust_file, cache_dir or default_cache_dir()) if trust_file else None
+        self._sums: SignedSums | None = None
 
     @property
     def location(self) -> str:
         return self.source.location
 
     def site(self) -> Answer[SiteDoc]:
-        return self.source.read("catalog.json", parser(SiteDoc))
+        return self._read("catalog.json", parser(SiteDoc))
 
     def index(self) -> Answer[IndexDoc]:
-        return self.source.read("index.json", parser(IndexDoc))
+        return self._read("index.json", parser(IndexDoc))
 
     def status(self) -> Answer[StatusDoc]:
         """status.json: the last health check, with each entry's history and the figures.
@@ -664,20 +674,44 @@ class IndexClient:
     def image(self, name: str) -> Answer[ImageDoc]:
         check_name(name)
         try:
-            return self.source.read(f"images/{name}.json", parser(ImageDoc))
+            return self._read(f"images/{name}.json", parser(ImageDoc))
         except NotInIndex as exc:
             raise NotInIndex(f"no image {name!r} in the index at {self.location}") from exc
 
     def version(self, name: str, version: str) -> Answer[VersionDoc]:
         check_name(name, version)
         try:
-            return self.source.read(f"images/{name}/{version}.json", parser(VersionDoc))
+            return self._read(f"images/{name}/{version}.json", parser(VersionDoc))
         except NotInIndex as exc:
             known = ", ".join(v.version for v in self.image(name).doc.versions)
             raise NotInIndex(
                 f"no version {version!r} of {name} in the index at {self.location} "
                 f"(versions: {known})"
             ) from exc
+
+    def _read(self, relative: str, parse: Parse[D]) -> Answer[D]:
+        """Read through the source; with a trust file, only what the signed SHA256SUMS lists."""
+        if self._trust is None:
+            return self.source.read(relative, parse)
+        sums = self._signed_sums(self._trust)
+        if sums.digest(relative) is None:
+            raise NotInIndex(f"{relative}: not in the signed SHA256SUMS of {self.location}")
+        return self.source.read(relative, sums.checked(relative, parse))
+
+    def _signed_sums(self, trust: Trust) -> SignedSums:
+        if self._sums is None:
+            location = self.location
+            if "://" not in location:
+                location = str(Path(location).resolve())
+            try:
+                self._sums = trust.signed_sums(location, self._read_raw)
+            except NotInIndex as exc:
+                raise trust.unsigned(self.location) from exc
+        return self._sums
+
+    def _read_raw(self, relative: str, check: Check[SignedSums]) -> SignedSums:
+        answer = self.source.read(relative, cast(Parse[Any], check))
+        return cast(SignedSums, answer.doc)
 
     def query(self, query: Query) -> QueryResult:
         warnings: list[str] = []
@@ -695,10 +729,7 @@ class IndexClient:
                 )
         path = choose_file(query, site)
         answer_rows: Answer[ViewDoc] | Answer[IndexDoc]
-        if path == "index.json":
-            answer_rows = self.index()
-        else:
-            answer_rows = self.source.read(path, parser(ViewDoc))
+        answer_rows = self.index() if path == "index.json" else self._read(path, parser(ViewDoc))
         _note(answer_rows, warnings)
         rows = answer_rows.doc.images
         chosen = positions(rows, query)

@@ -30,11 +30,11 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.fsutil import atomic_write_text
@@ -52,6 +52,13 @@ _HEADER_PATTERN = re.compile(
     r"committed (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
 )
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+
+T = TypeVar("T")
+In = TypeVar("In", bound=bytes | str)
+# How the reader hands a file to a check: its bytes (or text) and where it was read.
+Check = Callable[[bytes | str, str], T]
+# Read a file of the site (through the reader's cache) and return what `Check` made of it.
+ReadRaw = Callable[[str, Check[T]], T]
 
 
 class UntrustedIndex(CatalogError):
@@ -139,6 +146,15 @@ class SignedSums:
                 "build; refusing it"
             )
 
+    def checked(self, relative: str, parse: Callable[[In, str], T]) -> Callable[[In, str], T]:
+        """`parse`, preceded by the hash check of `relative`: what fails it is never parsed."""
+
+        def check_then_parse(data: In, where: str) -> T:
+            self.check(relative, _bytes(data), where)
+            return parse(data, where)
+
+        return check_then_parse
+
     @property
     def described(self) -> str:
         time = self.committed.isoformat().replace("+00:00", "Z")
@@ -151,6 +167,10 @@ def verify_signature(message: bytes, signature: str, trust_file: Path, where: st
     Runs `ssh-keygen -Y verify` (an argument list, no shell, a minimal environment); the
     signature goes through a private temp file since ssh-keygen reads the message from stdin.
     """
+    # Imported here: a reader without a trust file does not pay for them.
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="image-catalog-verify-") as folder:
         signature_path = Path(folder) / SIGNATURE_FILE
         signature_path.write_text(signature, encoding="utf-8")
@@ -257,12 +277,36 @@ class Trust:
     trust_file: Path
     seen: SeenSites
 
+    @classmethod
+    def of(cls, trust_file: Path, cache_dir: Path) -> Trust:
+        return cls(trust_file, SeenSites(cache_dir))
+
+    def unsigned(self, location: str) -> SignatureRefused:
+        return SignatureRefused(
+            f"{location}: the index is not signed (no {SIGNATURE_FILE} or {SUMS_FILE}), and a "
+            f"trust file ({self.trust_file}) is configured; refusing it"
+        )
+
+    def signed_sums(self, location: str, read: ReadRaw[SignedSums]) -> SignedSums:
+        """Read SHA256SUMS.sig, then SHA256SUMS, and accept them; each is checked before the
+        reader may cache it (SHA256SUMS inside the signature's check, so both are verified)."""
+
+        def with_signature(signature: bytes | str, where: str) -> SignedSums:
+            try:
+                text = _bytes(signature).decode("ascii")
+            except UnicodeDecodeError as exc:
+                raise SignatureRefused(f"{where}: not an SSH signature (not ASCII text)") from exc
+
+            def accept_sums(sums: bytes | str, sums_where: str) -> SignedSums:
+                return self.accept(location, _bytes(sums), text, sums_where)
+
+            return read(SUMS_FILE, accept_sums)
+
+        return read(SIGNATURE_FILE, with_signature)
+
     def accept(self, location: str, sums: bytes, signature: str | None, where: str) -> SignedSums:
         if signature is None:
-            raise SignatureRefused(
-                f"{location}: the index is not signed (no {SIGNATURE_FILE}), and a trust file "
-                f"({self.trust_file}) is configured; refusing it"
-            )
+            raise self.unsigned(location)
         verify_signature(sums, signature, self.trust_file, where)
         try:
             text = sums.decode("utf-8")
@@ -271,3 +315,7 @@ class Trust:
         signed = SignedSums.parse(text, where)
         self.seen.check(location, signed)
         return signed
+
+
+def _bytes(data: bytes | str) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else data

@@ -400,6 +400,9 @@ def test_a_file_the_signed_sums_does_not_list_is_not_read(
     with pytest.raises(NotInIndex, match="no image 'intruder' in the index") as caught:
         IndexClient(site, trust=signed.trust).show("intruder")
     assert "images/intruder.json: not in the signed SHA256SUMS" in str(caught.value.__cause__)
+    shutil.copy(site / "catalog.json", site / "status.json")
+    with pytest.raises(NotInIndex, match=r"status\.json: not in the signed SHA256SUMS"):
+        IndexClient(site, trust=signed.trust).status()
 
 
 def test_a_replayed_older_site_is_refused_once_a_newer_was_seen(

@@ -669,7 +669,7 @@ class IndexClient:
 
         Raises `NotInIndex` when the site was built without a status.
         """
-        return self.source.read("status.json", parser(StatusDoc))
+        return self._read("status.json", parser(StatusDoc))
 
     def image(self, name: str) -> Answer[ImageDoc]:
         check_name(name)

@@ -3,6 +3,8 @@ trusted blindly, and the results are the same with and without it."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -271,3 +273,30 @@ def test_index_build_rendered_in_worker_processes_gives_the_same_bytes(
     assert main([*build, str(reused)]) == 0
     assert main([*build, str(fresh), "--no-cache"]) == 0
     assert site_files(reused) == site_files(fresh)
+
+
+def test_review_against_a_base_is_the_same_with_the_cache(
+    git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """validate --base reads only the changed entries' models; its report does not change."""
+    root = git_catalog.root / "catalog"
+    command = ["validate", "--catalog", str(root), "--base", "HEAD", "--format", "json"]
+    assert main(command) == 0  # fills the cache
+    capsys.readouterr()
+    acrn = (root / ACRN).read_text()
+    # An alias for the canonical name is no change; a new digest is one; a new file is added.
+    (root / ACRN).write_text(acrn.replace("architecture: amd64", "architecture: x86_64"))
+    text = (root / RPI4_NEW).read_text()
+    digest = re.search(r"sha256:[0-9a-f]{64}", text)
+    assert digest is not None
+    (root / RPI4_NEW).write_text(text.replace(digest[0], fake_digest("other"), 1))
+    new = root / "images/new-image/1.0.0.yaml"
+    new.parent.mkdir()
+    new.write_text(image_document("new-image", "1.0.0", fake_digest("new")))
+    outputs = []
+    for extra in ([], ["--no-cache"], []):
+        assert main([*command, *extra]) == 1
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0]["changes"]["added"] == ["new-image@1.0.0"]
+    assert [p["code"] for p in outputs[0]["problems"]] == ["immutable"]

@@ -239,3 +239,34 @@ def _start_worker(
 def _check_in_worker(item: tuple[str, bool]) -> _Checked:
     assert _worker is not None
     return _worker.check(*item)
+
+
+@dataclass
+class _ChangedSince:
+    """Keeps the loaded entries whose file differs from a base revision's (for the review)."""
+
+    base: dict[str, str]  # path -> blob id at the base
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"base": {}}  # only the main process decides what is wanted
+
+    def wanted(self, relative: str, blob: str | None) -> bool:
+        return blob is None or self.base.get(relative) != blob
+
+    def __call__(self, loaded: Loaded[CatalogImage]) -> Loaded[CatalogImage]:
+        return loaded
+
+
+def check_keeping_changes(
+    root: Path, base: dict[str, str], *, use_cache: bool = True
+) -> tuple[Catalog, ValidationReport]:
+    """`check_catalog`, and the catalog with the models of the entries changed since `base`.
+
+    `base` maps each file of the catalog folder at the base revision to its blob id. The review
+    against the base (`review.compare_with_base`) reads models only of files whose content
+    differs from the base, so those are all the returned catalog's `images` hold.
+    """
+    result = check_and_render(root, use_cache=use_cache, renderer=lambda _: _ChangedSince(base))
+    catalog = result.catalog
+    catalog.images = [made for made in result.rendered.values() if isinstance(made, Loaded)]
+    return catalog, result.report

@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from image_catalog.catalog.incremental import check_catalog
+from image_catalog.catalog.incremental import check_catalog, check_keeping_changes
 from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.problems import Problem, sort_key
 from image_catalog.catalog.review import ChangeSet, compare_with_base
+from image_catalog.catalog.source import GitRevision
 from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.errors import UsageError
 from image_catalog.manifest.model import NoAuth, Registry
@@ -98,7 +99,12 @@ def validate(settings: ValidateSettings) -> ValidationReport:
     if not settings.base and not settings.online:
         # Offline alone needs no entry models: unchanged files' checks come from the cache.
         return check_catalog(settings.catalog, use_cache=settings.use_cache)[0]
-    catalog, report = validate_catalog(settings.catalog)
+    if settings.base and not settings.online and settings.use_cache and settings.catalog.is_dir():
+        # The review reads the models of the changed entries only; the rest comes from the cache.
+        base = GitRevision(settings.catalog, settings.base).files
+        catalog, report = check_keeping_changes(settings.catalog, base)
+    else:
+        catalog, report = validate_catalog(settings.catalog)
     if settings.base:
         report.changes = compare_with_base(
             catalog, settings.base, allow_removal=settings.allow_removal

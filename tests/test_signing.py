@@ -11,7 +11,6 @@ import pytest
 from image_catalog.errors import UsageError
 from image_catalog.site.signing import SIGNING_KEY_ENV, SigningError, SigningKey, sign_site
 from image_catalog.site.trust import (
-    TRUST_ENV,
     DigestMismatch,
     Rollback,
     SeenSites,
@@ -19,7 +18,7 @@ from image_catalog.site.trust import (
     SignedSums,
     Trust,
     sums_header,
-    trust_file_from,
+    trust_file,
     verify_signature,
 )
 
@@ -169,15 +168,12 @@ def test_rotation_a_second_key_in_allowed_signers_verifies(tmp_path: Path, key: 
         verify_signature(message, loaded.sign(message), trust, "sums")
 
 
-def test_trust_file_option_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(TRUST_ENV, raising=False)
-    assert trust_file_from(None) is None
+def test_a_missing_trust_file_is_a_usage_error(tmp_path: Path) -> None:
     trust = tmp_path / "allowed_signers"
     trust.write_text("")
-    monkeypatch.setenv(TRUST_ENV, str(trust))
-    assert trust_file_from(None) == trust
+    assert trust_file(str(trust)) == trust
     with pytest.raises(UsageError, match=r"--trust .*/nowhere: no such file"):
-        trust_file_from(tmp_path / "nowhere")
+        trust_file(tmp_path / "nowhere")
 
 
 # --- SHA256SUMS and its first line ------------------------------------------------------------

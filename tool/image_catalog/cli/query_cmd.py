@@ -18,13 +18,13 @@ from image_catalog.site import contract
 from image_catalog.site.client import (
     CACHE_ENV,
     INDEX_ENV,
+    TRUST_ENV,
     IndexClient,
     Query,
     QueryResult,
     ShowResult,
 )
 from image_catalog.site.contract import TargetRef, VariantDetail
-from image_catalog.site.trust import TRUST_ENV
 from image_catalog.text import printable
 
 _INDEX_HELP = (

@@ -43,6 +43,8 @@ from image_catalog.naming import closest, is_name, is_version, schedule_tag
 if TYPE_CHECKING:
     from email.message import Message
 
+    from image_catalog.site.trust import Check, SignedSums, Trust
+
 from image_catalog.site import contract
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
@@ -57,10 +59,10 @@ from image_catalog.site.contract import (
     ViewBy,
     ViewDoc,
 )
-from image_catalog.site.trust import Check, SignedSums, Trust, trust_file_from
 
 INDEX_ENV = "IMAGE_CATALOG_INDEX"
 CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"
+TRUST_ENV = "IMAGE_CATALOG_TRUST"
 DEFAULT_INDEX = "site"
 DEFAULT_TIMEOUT = 10.0
 
@@ -649,9 +651,14 @@ class IndexClient:
         trust: Path | str | None = None,
     ) -> None:
         self.source = open_source(location or default_location(), cache_dir, timeout, clock)
-        trust_file = trust_file_from(trust)
-        # The newest signed commit time seen from each index is kept beside the cache.
-        self._trust = Trust.of(trust_file, cache_dir or default_cache_dir()) if trust_file else None
+        chosen = trust if trust is not None else os.environ.get(TRUST_ENV) or None
+        self._trust: Trust | None = None
+        if chosen is not None:
+            # Imported here: a reader without a trust file does not pay for it.
+            from image_catalog.site.trust import Trust, trust_file
+
+            # The newest signed commit time seen from each index is kept beside the cache.
+            self._trust = Trust.of(trust_file(chosen), cache_dir or default_cache_dir())
         self._sums: SignedSums | None = None
 
     @property
@@ -711,7 +718,7 @@ class IndexClient:
 
     def _read_raw(self, relative: str, check: Check[SignedSums]) -> SignedSums:
         answer = self.source.read(relative, cast(Parse[Any], check))
-        return cast(SignedSums, answer.doc)
+        return cast("SignedSums", answer.doc)
 
     def query(self, query: Query) -> QueryResult:
         warnings: list[str] = []

@@ -21,7 +21,8 @@ Verification runs the stock `ssh-keygen` (OpenSSH 8.2 or later): it is the tool 
 manual check uses, so both read the allowed_signers file the same way, and it costs the reader no
 import (the `sshsig` package pulls in `cryptography`, which alone costs more than a whole query).
 
-This module is on the reader's side: it imports nothing from the authoring side.
+This module is on the reader's side: it imports nothing from the authoring side, and the client
+imports it only when a trust file is configured.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from typing import TypeVar
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.fsutil import atomic_write_text
 
-TRUST_ENV = "IMAGE_CATALOG_TRUST"
 NAMESPACE = "image-catalog-index"
 PRINCIPAL = "catalog"
 SUMS_FILE = "SHA256SUMS"
@@ -83,11 +83,8 @@ def sums_header(commit: str, committed: datetime) -> str:
     return _HEADER.format(commit=commit, time=time)
 
 
-def trust_file_from(option: Path | str | None) -> Path | None:
-    """The trust file given on the command line, else $IMAGE_CATALOG_TRUST, else None."""
-    chosen = option if option is not None else os.environ.get(TRUST_ENV) or None
-    if chosen is None:
-        return None
+def trust_file(chosen: Path | str) -> Path:
+    """The trust file given (by --trust or $IMAGE_CATALOG_TRUST), which must exist."""
     path = Path(chosen)
     if not path.is_file():
         raise UsageError(

@@ -12,7 +12,7 @@ from conftest import GitWork, empty_catalog, fake_digest, image_document, regist
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.catalog.review import ChangeSet, compare_with_base
 from image_catalog.cli import main
-from image_catalog.cli.reporters import ReviewReporter
+from image_catalog.cli.reporters import ReviewReporter, escape_data
 from image_catalog.errors import ExitCode, UsageError
 from image_catalog.manifest.model import NoAuth
 from image_catalog.registry.validation import ValidateSettings, trusted_registries, validate
@@ -113,3 +113,8 @@ def test_publish_in_the_json_form(
     assert document["manifest"].startswith("# yaml-language-server: $schema=")
     assert image.digest in document["manifest"]
     assert not (local_catalog / "images/autosd9-sig-qemu-aarch64").exists()
+
+
+def test_github_annotations_escape_what_would_rewrite_the_log() -> None:
+    message = "50% of \x1b[2Kvalid\u202e\nsecond\rline"
+    assert escape_data(message) == "50%25 of \\x1b[2Kvalid\\u202e%0Asecond\\rline"

@@ -63,8 +63,13 @@ class Reporter(Generic[R]):
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message, escaped as GitHub reads it."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message, escaped as GitHub reads it.
+
+    Line breaks stay line breaks (%0A); every other character a terminal or a log viewer would not
+    show as itself (escape sequences, bidi overrides, zero-width characters) is written as an
+    escape first, as in the text form, so catalog text cannot rewrite the log around it.
+    """
+    return "%0A".join(printable(line).replace("%", "%25") for line in text.split("\n"))
 
 
 def escape_property(text: str) -> str:

@@ -188,6 +188,7 @@ def write_content(
         # mkdtemp makes the folder private; a site is public, and a web server must read it.
         os.chmod(staging, 0o755)  # noqa: S103
         with SiteWriter(staging, previous=out) as writer:
+            writer.folders(_path("images", name) for name in content.by_name)
             for relative, data in content.documents(commit, base):
                 writer.write(relative, data)
             for relative, text in sorted((extra or {}).items()):

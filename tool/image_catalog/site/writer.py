@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class SiteWriter:
         # compressed again, and its modification time is the previous one.
         self._reuse = _Previous(previous, _read_sums(previous / SUMS_FILE)) if previous else None
         self.reused = 0
+        self._linked: set[str] = set()  # share the previous file's inode, hence its mtime
         self.sums: dict[str, str] = {}
         self.sizes: dict[str, int] = {}
         self._folders: set[str] = set()
@@ -60,6 +62,13 @@ class SiteWriter:
     def total_bytes(self) -> int:
         return sum(self.sizes.values())
 
+    def folders(self, folders: Iterable[str]) -> None:
+        """Create these folders now, before the threads write, rather than one by one later."""
+        for folder in folders:
+            if folder not in self._folders:
+                os.makedirs(os.path.join(self.root, folder), exist_ok=True)
+                self._folders.add(folder)
+
     def write(self, relative: str, data: bytes) -> None:
         """Queue one file: `data` (UTF-8 JSON) and a final newline."""
         folder = relative.rpartition("/")[0]
@@ -75,6 +84,7 @@ class SiteWriter:
         for relative, digest, size in future.result():
             if size < 0:  # linked from the previous site
                 self.reused += 1
+                self._linked.add(relative)
                 size = -size - 1
             self.sums[relative] = digest
             self.sizes[relative] = size
@@ -93,7 +103,7 @@ class SiteWriter:
         self.sizes[SUMS_FILE] = len(data)
         old = _read_sums(previous / SUMS_FILE)
         for relative, digest in self.sums.items():
-            if old.get(relative) == digest:
+            if relative not in self._linked and old.get(relative) == digest:
                 try:
                     stat = (previous / relative).stat()
                 except FileNotFoundError:

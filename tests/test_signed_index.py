@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, GitWork
 from image_catalog.cli import main
 from image_catalog.site.client import Cache, IndexClient, NotInIndex, Query
-from image_catalog.site.trust import SignatureRefused
+from image_catalog.site.trust import DigestMismatch, SignatureRefused
 from support.registry import require_tools
 from support.site import SiteServer, add_image, new_catalog, site_bytes
 from test_signing import allowed_signers, make_key
@@ -355,6 +355,21 @@ def test_one_changed_byte_is_refused_and_never_cached(
         code, out, _ = run_cli(capsys, *READS[relative], "--index", server.url, "--trust",
                                str(signed.trust))  # fmt: skip
     assert code == 0
+
+
+def test_a_copy_held_in_memory_is_checked_for_every_reader_with_a_trust_file(
+    signed: Signed, signed_site: Path, tmp_path: Path
+) -> None:
+    site = copy_site(signed_site, tmp_path / "site")
+    tamper(site, "latest.json")
+    cache = tmp_path / "cache"
+    with SiteServer(site) as server:
+        # A reader without a trust file takes the altered file; its copy is held in memory.
+        assert IndexClient(server.url, cache_dir=cache).query(Query()).images
+        trusting = IndexClient(server.url, cache_dir=cache, trust=signed.trust)
+        with pytest.raises(DigestMismatch, match=r"latest.json: sha256 "):
+            trusting.query(Query())
+        assert server.count("latest.json", 304) == 1  # the server said "unchanged": still checked
 
 
 def test_a_key_not_in_the_trust_file_is_refused(

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from image_catalog.site.trust import Check, SignedSums, Trust
 
-from image_catalog.site import contract
+from image_catalog.site import contract, memo
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
@@ -190,15 +190,20 @@ class Cache:
             return None  # damaged metadata: as good as no cached copy
         return CachedCopy(body, meta.get("etag"), meta.get("lastModified"), float(checked))
 
-    def put(self, url: str, copy: CachedCopy, *, body: bool = True) -> None:
-        """Store a copy; body=False only records that the server confirmed it (after a 304)."""
+    def put(
+        self, url: str, copy: CachedCopy, *, body: bool = True, sha256: str | None = None
+    ) -> None:
+        """Store a copy; body=False only records that the server confirmed it (after a 304).
+
+        `sha256` is the body's, when the caller has it already.
+        """
         body_path, meta_path = self._paths(url)
         meta = {
             "url": url,
             "etag": copy.etag,
             "lastModified": copy.last_modified,
             "checkedAt": copy.checked_at,
-            "sha256": _sha256(copy.body),
+            "sha256": sha256 or _sha256(copy.body),
         }
         # Imported here: only a query over HTTP writes the cache.
         from image_catalog.fsutil import atomic_write_bytes
@@ -233,7 +238,14 @@ class _Unreachable(Exception):
 
 
 class HttpSource:
-    """A site served over HTTP(S), with conditional requests and an on-disk cache."""
+    """A site served over HTTP(S), with conditional requests and an on-disk cache.
+
+    Every read asks the server. Beside the on-disk cache, the documents decoded from it are held
+    in memory (`site.memo`, shared by the clients of one cache folder in this process), so a 304
+    answer costs neither a disk read nor a decode; they are shared: treat them as read-only.
+    After a 304 for a held copy, the on-disk `checkedAt` is rewritten at most every
+    `memo.RECORD_EVERY` seconds (a warning may then call a cached copy that much older).
+    """
 
     def __init__(
         self,
@@ -246,23 +258,18 @@ class HttpSource:
         self.cache = cache
         self.timeout = timeout
         self.clock = clock
+        self.memo = memo.shared(cache.root) if cache is not None else None
 
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
         url = urljoin(self.location, relative)
+        held = self.memo.get(url) if self.memo is not None else None
+        if held is not None:
+            return self._read_held(relative, url, held, parse)
         cached = self.cache.get(url) if self.cache else None
         try:
             response = self._get(url, cached)
         except _Unreachable as exc:
-            if cached is None:
-                raise RegistryUnavailable(
-                    f"{url}: the index server is unreachable ({exc}) and there is no cached copy; "
-                    "retry when it is back"
-                ) from exc
-            age = describe_age(self.clock() - cached.checked_at)
-            warning = (
-                f"{url}: the index server is unreachable ({exc}); using the copy cached {age} ago"
-            )
-            return Answer(parse(cached.body, f"{url} (cached)"), url, warning, cached.body)
+            return self._unreachable(url, cached, exc, parse)
         if response.status == 304 and cached is not None:
             try:
                 doc = parse(cached.body, f"{url} (cached)")
@@ -271,12 +278,72 @@ class HttpSource:
                 self._drop(url)
                 return self.read(relative, parse)
             confirmed = CachedCopy(cached.body, cached.etag, cached.last_modified, self.clock())
-            self._store(url, confirmed, body=False)
+            digest = self._hold(url, confirmed, parse, doc)
+            self._store(url, confirmed, body=False, sha256=digest)
             return Answer(doc, url, body=cached.body)
+        return self._fetched(url, response, parse)
+
+    def _fetched(self, url: str, response: _Response, parse: Parse[D]) -> Answer[D]:
         doc = parse(response.body, url)  # only a body that parses is cached
         copy = CachedCopy(response.body, response.etag, response.last_modified, self.clock())
-        self._store(url, copy)
+        digest = self._hold(url, copy, parse, doc)
+        self._store(url, copy, sha256=digest)
         return Answer(doc, url, body=response.body)
+
+    def _read_held(self, relative: str, url: str, held: memo.Held, parse: Parse[D]) -> Answer[D]:
+        """`read`, asking the server whether the copy held in memory is still current."""
+        assert self.memo is not None
+        conditional = CachedCopy(held.body, held.etag, held.last_modified, 0.0)
+        try:
+            response = self._get(url, conditional)
+        except _Unreachable as exc:
+            # The on-disk copy knows when it was last confirmed, for the warning.
+            cached = self.cache.get(url) if self.cache else None
+            return self._unreachable(url, cached, exc, parse)
+        if response.status != 304:
+            self.memo.drop(url)
+            return self._fetched(url, response, parse)
+        model = _MODEL_OF.get(parse)
+        doc: D | None = self.memo.doc(url, held, model) if model is not None else None
+        if doc is None:
+            # A document type not decoded from this body yet, or a parse with a check of its
+            # own (a trust file's hash check), which runs on every read.
+            try:
+                doc = parse(held.body, f"{url} (cached)")
+            except CatalogError:
+                self._drop(url)
+                return self.read(relative, parse)
+            if model is not None:
+                self.memo.put(
+                    url, held.body, held.etag, held.last_modified, held.sha256, model, doc
+                )
+        now = self.clock()
+        if self.memo.record_due(url, now):
+            confirmed = CachedCopy(held.body, held.etag, held.last_modified, now)
+            self._store(url, confirmed, body=False, sha256=held.sha256)
+        return Answer(doc, url, body=held.body)
+
+    def _hold(self, url: str, copy: CachedCopy, parse: Parse[D], doc: D) -> str | None:
+        """Keep a document that parsed (and passed any check) in memory; its body's sha256."""
+        model = _MODEL_OF.get(parse)
+        if self.memo is None or model is None:
+            return None
+        digest = _sha256(copy.body)
+        self.memo.put(url, copy.body, copy.etag, copy.last_modified, digest, model, doc)
+        self.memo.record_due(url, copy.checked_at)  # the caller writes this confirmation
+        return digest
+
+    def _unreachable(
+        self, url: str, cached: CachedCopy | None, exc: _Unreachable, parse: Parse[D]
+    ) -> Answer[D]:
+        if cached is None:
+            raise RegistryUnavailable(
+                f"{url}: the index server is unreachable ({exc}) and there is no cached copy; "
+                "retry when it is back"
+            ) from exc
+        age = describe_age(self.clock() - cached.checked_at)
+        warning = f"{url}: the index server is unreachable ({exc}); using the copy cached {age} ago"
+        return Answer(parse(cached.body, f"{url} (cached)"), url, warning, cached.body)
 
     def _get(self, url: str, cached: CachedCopy | None) -> _Response:
         # Imported here: a query of a local folder does not pay for the HTTP and TLS modules.
@@ -321,14 +388,18 @@ class HttpSource:
             raise RegistryUnavailable(f"{url}: the index server refused access (HTTP {code})")
         raise CatalogError(f"{url}: unexpected answer HTTP {code} {reason}")
 
-    def _store(self, url: str, copy: CachedCopy, *, body: bool = True) -> None:
+    def _store(
+        self, url: str, copy: CachedCopy, *, body: bool = True, sha256: str | None = None
+    ) -> None:
         if self.cache is None:
             return
         # A cache that cannot be written only costs a download next time.
         with contextlib.suppress(OSError):
-            self.cache.put(url, copy, body=body)
+            self.cache.put(url, copy, body=body, sha256=sha256)
 
     def _drop(self, url: str) -> None:
+        if self.memo is not None:
+            self.memo.drop(url)
         if self.cache is not None:
             self.cache.drop(url)
 
@@ -373,6 +444,8 @@ class _Header(msgspec.Struct, rename="camel"):
 
 
 _DECODERS: dict[type[Document], msgspec.json.Decoder[Any]] = {}
+_PARSERS: dict[type[Document], Parse[Any]] = {}
+_MODEL_OF: dict[Parse[Any], type[Document]] = {}  # which model a plain parser decodes
 
 
 def parser(model: type[D]) -> Parse[D]:
@@ -381,6 +454,9 @@ def parser(model: type[D]) -> Parse[D]:
     The document is decoded into `model` in one pass; only when that fails (or names another
     schemaVersion) is it read again for its header, to say which of the three is wrong.
     """
+    made = _PARSERS.get(model)
+    if made is not None:
+        return cast(Parse[D], made)
     kind = model.__struct_config__.tag
     decoder = _DECODERS.get(model)
     if decoder is None:
@@ -401,6 +477,8 @@ def parser(model: type[D]) -> Parse[D]:
             _check_header(data, where, kind)
         return doc
 
+    _PARSERS[model] = parse
+    _MODEL_OF[parse] = model
     return parse
 
 
@@ -638,6 +716,13 @@ def check_name(name: str, version: str | None = None) -> None:
         raise UsageError(f"{version!r} is not a version (letters, digits, '.', '_' and '-')")
 
 
+# The rows recent queries chose from the documents they read, shared by the clients of this
+# process (documents of unchanged files are shared too, see HttpSource). Keyed by the document's
+# id, which holding the document keeps from being reused; at most _CHOSEN_KEPT are remembered.
+_CHOSEN: dict[tuple[int, Query], tuple[object, list[int]]] = {}
+_CHOSEN_KEPT = 256
+
+
 class IndexClient:
     """Queries a published index; see the module documentation."""
 
@@ -739,7 +824,7 @@ class IndexClient:
         answer_rows = self.index() if path == "index.json" else self._read(path, parser(ViewDoc))
         _note(answer_rows, warnings)
         rows = answer_rows.doc.images
-        chosen = positions(rows, query)
+        chosen = self._positions(answer_rows.doc, rows, query)
         return QueryResult(
             [rows[i] for i in chosen],
             answer_rows.location,
@@ -747,6 +832,17 @@ class IndexClient:
             published=answer_rows.body,
             positions=chosen,
         )
+
+    def _positions(self, doc: object, rows: Sequence[Summary], query: Query) -> list[int]:
+        key = (id(doc), query)
+        known = _CHOSEN.get(key)
+        if known is not None and known[0] is doc:
+            return list(known[1])
+        chosen = positions(rows, query)
+        if len(_CHOSEN) >= _CHOSEN_KEPT:
+            _CHOSEN.clear()
+        _CHOSEN[key] = (doc, chosen)
+        return list(chosen)
 
     def show(self, name: str, version: str | None = None) -> ShowResult:
         warnings: list[str] = []

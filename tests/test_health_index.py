@@ -164,3 +164,22 @@ def test_index_without_status_has_no_health_and_refuses_available(
     )
     assert main(["query", "--index", str(site)]) == 0
     assert "HEALTH" not in capsys.readouterr().out
+
+
+def test_index_with_status_from_cached_entries_matches_a_build_without_cache(
+    registry: LocalRegistry,
+    fleet: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    catalog, digest = fleet
+    registry.delete_manifest("health/app", digest)
+    status, reused, fresh = tmp_path / "status.json", tmp_path / "reused", tmp_path / "fresh"
+    checked(catalog, T0, status)
+    build(catalog, reused, None, capsys)  # fills the cache of rendered entries
+    build(catalog, reused, status, capsys)  # the states are set on the cached entries
+    options = ["--no-cache", "--status", str(status)]
+    code = main(["index", "build", "--catalog", str(catalog), "--out", str(fresh), *options])
+    assert code == 0, capsys.readouterr().err
+    assert files(reused) == files(fresh)
+    assert b'"health":"missing"' in files(reused)["images/app/2.0.json"]

@@ -37,9 +37,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+import msgspec
 from msgspec.structs import replace
 
 from image_catalog.catalog.audit import first_published
@@ -311,15 +312,19 @@ def _split(ref: str) -> tuple[str, str, str]:
 
 @dataclass
 class _Entry:
-    """One version, with what the views are cut by."""
+    """One version, with what the views are cut by.
+
+    Its summary and document are either structs or, reused from an earlier build, the bytes
+    `contract.encode` made of them (msgspec.Raw), which the encoder copies as they are.
+    """
 
     name: str
     version: str
     published: datetime
     deprecated: bool
     keys: dict[ViewBy, list[str]]
-    summary: Summary
-    document: VersionDoc
+    summary: Summary | msgspec.Raw
+    document: VersionDoc | msgspec.Raw
 
     @property
     def order(self) -> tuple[float, str, str]:
@@ -397,16 +402,21 @@ def _with_health(entry: _Entry, health: EntryHealth | None) -> _Entry:
     """
     if health is None:
         return entry
+    summary, document = entry.summary, entry.document
+    if isinstance(summary, msgspec.Raw):
+        summary = msgspec.json.decode(summary, type=Summary)
+    if isinstance(document, msgspec.Raw):
+        document = msgspec.json.decode(document, type=VersionDoc)
     by_architecture = {v.architecture: v for v in health.variants}
     variants = []
-    for detail in entry.document.variants:
+    for detail in document.variants:
         variant = by_architecture.get(detail.architecture)
         if variant is not None:
             detail = replace(detail, health=variant.state, health_since=variant.since)
         variants.append(detail)
-    entry.summary = replace(entry.summary, health=health.state)
+    entry.summary = replace(summary, health=health.state)
     entry.document = replace(
-        entry.document, health=health.state, health_since=health.since, variants=variants
+        document, health=health.state, health_since=health.since, variants=variants
     )
     return entry
 
@@ -557,7 +567,7 @@ class _Content:
             catalog=catalog,
             base_url=base_url,
             vocabulary=self.vocabulary,
-            images=[e.summary for e in self.entries],
+            images=[_summary(e) for e in self.entries],
         )
         yield "index.json", encode(index)
         site = SiteDoc(
@@ -614,7 +624,7 @@ class _Content:
             schema_version=SCHEMA_VERSION,
             name=name,
             latest=next((e.version for e in versions if not e.deprecated), None),
-            versions=[e.document for e in versions],
+            versions=[cast(VersionDoc, e.document) for e in versions],  # see _summary
         )
 
     def _view(
@@ -629,8 +639,14 @@ class _Content:
             by=by,
             value=value,
             versions=versions,
-            images=[self.entries[i].summary for i in rows],
+            images=[_summary(self.entries[i]) for i in rows],
         )
+
+
+def _summary(entry: _Entry) -> Summary:
+    """The entry's summary for a document's list: a struct or its encoded bytes, which the
+    encoder copies as they are (the same bytes either way)."""
+    return cast(Summary, entry.summary)
 
 
 def _heads(entries: list[_Entry]) -> set[int]:

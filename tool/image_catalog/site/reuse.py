@@ -37,7 +37,7 @@ from image_catalog.site.build import (
     normalize_base_url,
     write_content,
 )
-from image_catalog.site.contract import StatusDoc, Summary, VersionDoc, ViewBy
+from image_catalog.site.contract import StatusDoc, ViewBy, encode
 from image_catalog.site.signing import SigningKey, sums_header_for
 
 
@@ -49,8 +49,8 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
     published: datetime
     deprecated: bool
     keys: dict[ViewBy, list[str]]
-    summary: Summary
-    document: VersionDoc
+    summary: bytes  # contract.encode of the Summary
+    document: bytes  # and of the VersionDoc: copied into the site, not decoded nor encoded again
 
     def entry(self) -> _Entry:
         return _Entry(
@@ -59,8 +59,8 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
             published=self.published,
             deprecated=self.deprecated,
             keys=self.keys,  # decoded afresh by every build: nothing else holds it
-            summary=self.summary,
-            document=self.document,
+            summary=msgspec.Raw(self.summary),
+            document=msgspec.Raw(self.document),
         )
 
 
@@ -174,6 +174,6 @@ def _cache_entry(entry: _Entry, blob: str, first: dict[str, tuple[str, str]]) ->
         published=entry.published,
         deprecated=entry.deprecated,
         keys=entry.keys,
-        summary=entry.summary,
-        document=entry.document,
+        summary=encode(entry.summary),
+        document=encode(entry.document),
     )

@@ -19,10 +19,10 @@ from typing import Any
 
 import msgspec
 
-MEMO_BYTES = (
-    64 * 1024 * 1024
-)  # bodies held per cache folder; a decoded document is a few times more
-MEMO_LARGEST = 16 * 1024 * 1024  # a larger body (a huge index.json) is decoded per read instead
+# Bodies held per cache folder (a decoded document takes a few times its body's size), and the
+# largest body held: a larger one (the index.json of a big catalog) is decoded on every read.
+MEMO_BYTES = 32 * 1024 * 1024
+MEMO_LARGEST = 8 * 1024 * 1024
 # How often the on-disk cache is told that the server confirmed a held copy again (its
 # `checkedAt`, the age a warning gives when the server is unreachable): at most once in this many
 # seconds per file, so a warning may call a copy up to this much older than it is, never newer.

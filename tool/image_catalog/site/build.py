@@ -190,8 +190,8 @@ def write_content(
         os.chmod(staging, 0o755)  # noqa: S103
         with SiteWriter(staging, previous=out) as writer:
             writer.folders(_path("images", name) for name in content.by_name)
-            for relative, data in content.documents(commit, base):
-                writer.write(relative, data)
+            for relative, data, sha256 in content.documents(commit, base):
+                writer.write(relative, data, sha256)
             for relative, text in sorted((extra or {}).items()):
                 # The writer ends every file with a newline; these texts already do.
                 writer.write(relative, text.removesuffix("\n").encode())
@@ -325,6 +325,7 @@ class _Entry:
     keys: dict[ViewBy, list[str]]
     summary: Summary | msgspec.Raw
     document: VersionDoc | msgspec.Raw
+    sha256: str | None = None  # of the document's file, when known from an earlier build
 
     @property
     def order(self) -> tuple[float, str, str]:
@@ -414,6 +415,7 @@ def _with_health(entry: _Entry, health: EntryHealth | None) -> _Entry:
         if variant is not None:
             detail = replace(detail, health=variant.state, health_since=variant.since)
         variants.append(detail)
+    entry.sha256 = None
     entry.summary = replace(summary, health=health.state)
     entry.document = replace(
         document, health=health.state, health_since=health.since, variants=variants
@@ -551,11 +553,19 @@ class _Content:
             },
         )
 
-    def documents(self, commit: str | None, base_url: str | None) -> Iterator[tuple[str, bytes]]:
-        """(relative path, JSON) of every file; the big ones last, so a failure is early."""
-        encode = contract.encode
+    def documents(
+        self, commit: str | None, base_url: str | None
+    ) -> Iterator[tuple[str, bytes, str | None]]:
+        """(relative path, JSON, sha256 of the file if known) of every file; the big ones last,
+        so a failure is early."""
         for entry in self.entries:
-            yield _path("images", entry.name, f"{entry.version}.json"), encode(entry.document)
+            path = _path("images", entry.name, f"{entry.version}.json")
+            yield path, contract.encode(entry.document), entry.sha256
+        for path, data in self._documents(commit, base_url):
+            yield path, data, None
+
+    def _documents(self, commit: str | None, base_url: str | None) -> Iterator[tuple[str, bytes]]:
+        encode = contract.encode
         for name, versions in self.by_name.items():
             yield _path("images", f"{name}.json"), encode(self._image(name, versions))
         counts: dict[ViewBy, dict[str, ViewCount]] = {by: {} for by in VIEW_DIMENSIONS}

@@ -51,6 +51,7 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
     keys: dict[ViewBy, list[str]]
     summary: bytes  # contract.encode of the Summary
     document: bytes  # and of the VersionDoc: copied into the site, not decoded nor encoded again
+    sha256: str  # of the version document's file (document and a newline): not hashed again
 
     def entry(self) -> _Entry:
         return _Entry(
@@ -61,6 +62,7 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
             keys=self.keys,  # decoded afresh by every build: nothing else holds it
             summary=msgspec.Raw(self.summary),
             document=msgspec.Raw(self.document),
+            sha256=self.sha256,
         )
 
 
@@ -166,6 +168,7 @@ def build_index_reusing(
 
 
 def _cache_entry(entry: _Entry, blob: str, first: dict[str, tuple[str, str]]) -> _Cached:
+    document = encode(entry.document)
     return _Cached(
         blob=blob,
         first=first.get(f"{entry.name}@{entry.version}"),
@@ -175,5 +178,6 @@ def _cache_entry(entry: _Entry, blob: str, first: dict[str, tuple[str, str]]) ->
         deprecated=entry.deprecated,
         keys=entry.keys,
         summary=encode(entry.summary),
-        document=encode(entry.document),
+        document=document,
+        sha256=hashlib.sha256(document + b"\n").hexdigest(),
     )

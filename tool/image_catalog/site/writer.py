@@ -69,13 +69,14 @@ class SiteWriter:
                 os.makedirs(os.path.join(self.root, folder), exist_ok=True)
                 self._folders.add(folder)
 
-    def write(self, relative: str, data: bytes) -> None:
-        """Queue one file: `data` (UTF-8 JSON) and a final newline."""
+    def write(self, relative: str, data: bytes, sha256: str | None = None) -> None:
+        """Queue one file: `data` (UTF-8 JSON) and a final newline; `sha256`, that file's hash
+        when the caller knows it already (it is not computed again)."""
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             self._folders.add(folder)
-        job = self._pool.submit(_store, self.root, relative, data + b"\n", self._reuse)
+        job = self._pool.submit(_store, self.root, relative, data + b"\n", self._reuse, sha256)
         self._pending.append(job)
         if len(self._pending) > _IN_FLIGHT:
             self._collect(self._pending.popleft())
@@ -130,13 +131,14 @@ class _Previous:
 
 
 def _store(
-    root: Path, relative: str, data: bytes, previous: _Previous | None
+    root: Path, relative: str, data: bytes, previous: _Previous | None, known: str | None = None
 ) -> list[tuple[str, str, int]]:
     """Write one file, and its .gz when large; (path, sha256, size) of each.
 
-    A size below zero (-size - 1) marks a file linked from the previous site.
+    `known` is the sha256 of `data` if already known. A size below zero (-size - 1) marks a file
+    linked from the previous site.
     """
-    digest = hashlib.sha256(data).hexdigest()
+    digest = known if known is not None else hashlib.sha256(data).hexdigest()
     big = len(data) >= GZIP_MIN_BYTES
     if previous is not None and previous.link(root, relative, digest) is not None:
         linked = [(relative, digest, -len(data) - 1)]

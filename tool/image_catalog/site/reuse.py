@@ -146,9 +146,10 @@ def build_index_reusing(
     assert isinstance(made, _Renderer)
     entries: dict[str, _Cached] = {}
     fresh: list[_Entry] = []
+    changed = bool(result.rendered)
     for relative in catalog.image_paths:
         blob = result.blobs.get(relative)
-        rendered = result.rendered.get(relative)
+        rendered = result.rendered.pop(relative, None)  # kept as bytes below, not twice
         if not isinstance(rendered, _Entry):
             entries[relative] = made.cached[relative]
         elif blob is None:
@@ -162,7 +163,7 @@ def build_index_reusing(
         status,
     )
     built = write_content(content, out, commit, base, warnings, header=header, sign_key=sign_key)
-    if result.rendered or len(entries) != len(made.cached):
+    if changed or len(entries) != len(made.cached):
         write_cache(path, _Payload(str(state["key"]), dict(sorted(entries.items()))))
     return built
 

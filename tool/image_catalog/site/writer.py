@@ -25,6 +25,7 @@ SUMS_FILE = "SHA256SUMS"
 GZIP_MIN_BYTES = 4096
 _WRITERS = 4
 _IN_FLIGHT = 256
+_BATCH = 32  # files per job: one job per file costs the main thread more than the writing
 
 
 class SiteWriter:
@@ -46,6 +47,7 @@ class SiteWriter:
         self._folders: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="site-writer")
         self._pending: deque[Future[list[tuple[str, str, int]]]] = deque()
+        self._batch: list[tuple[str, bytes, str | None]] = []
 
     def __enter__(self) -> SiteWriter:
         return self
@@ -76,9 +78,14 @@ class SiteWriter:
         if folder and folder not in self._folders:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             self._folders.add(folder)
-        job = self._pool.submit(_store, self.root, relative, data + b"\n", self._reuse, sha256)
-        self._pending.append(job)
-        if len(self._pending) > _IN_FLIGHT:
+        self._batch.append((relative, data + b"\n", sha256))
+        if len(self._batch) >= _BATCH:
+            self._submit()
+
+    def _submit(self) -> None:
+        batch, self._batch = self._batch, []
+        self._pending.append(self._pool.submit(_store_all, self.root, batch, self._reuse))
+        if len(self._pending) > _IN_FLIGHT // _BATCH:
             self._collect(self._pending.popleft())
 
     def _collect(self, future: Future[list[tuple[str, str, int]]]) -> None:
@@ -93,6 +100,8 @@ class SiteWriter:
     def finish(self, previous: Path, header: str | None = None) -> None:
         """Write SHA256SUMS (after `header`, a '#' line), and keep the mtime of every file the
         previous site had unchanged."""
+        if self._batch:
+            self._submit()
         while self._pending:
             self._collect(self._pending.popleft())
         text = "".join(f"{digest}  {path}\n" for path, digest in sorted(self.sums.items()))
@@ -128,6 +137,17 @@ class _Previous:
             return (root / relative).stat().st_size
         except OSError:
             return None  # gone, another file system, links not allowed: write it instead
+
+
+def _store_all(
+    root: Path, batch: list[tuple[str, bytes, str | None]], previous: _Previous | None
+) -> list[tuple[str, str, int]]:
+    """`_store` each (relative path, data, sha256 if known) of the batch."""
+    return [
+        row
+        for relative, data, known in batch
+        for row in _store(root, relative, data, previous, known)
+    ]
 
 
 def _store(

@@ -4,6 +4,7 @@ trusted blindly, and the results are the same with and without it."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -13,8 +14,9 @@ import msgspec
 import pytest
 from conftest import GitWork, fake_digest, image_document
 from image_catalog.catalog import cache as cache_module
+from image_catalog.catalog.blobs import blob_id
 from image_catalog.catalog.cache import cache_file, code_fingerprint
-from image_catalog.catalog.git import blob_id, worktree_blobs
+from image_catalog.catalog.git import worktree_blobs
 from image_catalog.catalog.incremental import check_catalog
 from image_catalog.catalog.validate import ValidationReport, validate_catalog
 from image_catalog.cli import main
@@ -199,6 +201,91 @@ def test_git_ids_come_from_head_and_changed_files_are_hashed(git_catalog: GitWor
     _, stats = check_catalog(root)  # the id from HEAD is the one of the bytes checked
     assert stats.checked == 0
     assert described(report) == described(same_as_without_cache(root))
+
+
+# --- files known by their status (size, times, inode): not read again ----------------------------
+
+
+def counted_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every image file the checks read to learn its blob id (the vocabulary is always
+    read: it is part of the cache's key)."""
+    from image_catalog.catalog import incremental
+
+    read: list[str] = []
+    hash_file = incremental._hash
+
+    def counting(path: Path) -> str | None:
+        if "images" in path.parts:
+            read.append(path.name)
+        return hash_file(path)
+
+    monkeypatch.setattr(incremental, "_hash", counting)
+    return read
+
+
+def trust_fresh_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files written by the test are seconds old: trust their status at once (see _RACY_NS)."""
+    from image_catalog.catalog import incremental
+
+    monkeypatch.setattr(incremental, "_RACY_NS", 0)
+
+
+def test_unchanged_files_are_known_by_status_and_not_read(
+    catalog_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trust_fresh_statuses(monkeypatch)
+    check_catalog(catalog_dir)
+    read = counted_hashes(monkeypatch)
+    report, stats = check_catalog(catalog_dir)
+    assert (stats.checked, stats.reused, read) == (0, 8, [])
+    assert report.ok
+
+
+def test_status_just_written_is_not_trusted(
+    catalog_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A change in the same tick of the file system's clock keeps size and times: a status seen
+    # within two seconds of its change is not kept, so such files are read again next time.
+    check_catalog(catalog_dir)
+    read = counted_hashes(monkeypatch)
+    _, stats = check_catalog(catalog_dir)
+    assert (stats.checked, len(read)) == (0, 8)
+
+
+def test_same_size_change_with_its_time_set_back_is_checked_again(
+    catalog_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trust_fresh_statuses(monkeypatch)
+    entry = catalog_dir / ACRN
+    before = entry.stat()
+    check_catalog(catalog_dir)
+    text = entry.read_text()
+    broken = text.replace("architecture: amd64", "architecture: amd65")
+    assert len(broken) == len(text)
+    assert broken != text
+    entry.write_text(broken)
+    os.utime(entry, ns=(before.st_atime_ns, before.st_mtime_ns))  # the change time moves on
+    report, stats = check_catalog(catalog_dir)
+    assert stats.checked == 1
+    assert [p.code for p in report.errors] == ["unknown_architecture"]
+
+
+def test_copied_work_tree_with_its_cache_asks_git_and_reads_nothing(
+    git_catalog: GitWork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh clone with a restored cache: every status is new, git's index knows the files.
+    from image_catalog.catalog import incremental
+
+    check_catalog(git_catalog.root / "catalog")
+    copy = tmp_path / "clone"
+    shutil.copytree(git_catalog.root, copy)
+    monkeypatch.setattr(incremental, "ASK_GIT_FROM", 1)
+    read = counted_hashes(monkeypatch)
+    report, stats = check_catalog(copy / "catalog")
+    assert (stats.checked, stats.reused, read) == (0, 8, [])
+    assert stats.cache is not None
+    assert stats.cache.is_relative_to(copy)
+    assert report.ok
 
 
 def test_large_catalog_checked_in_worker_processes_matches(

@@ -2,7 +2,8 @@
 
 The cache is one file per catalog folder under `.cache/image-catalog/` at the top of the git work
 tree (next to the catalog folder outside one): never inside the catalog data. It maps each image
-file's path to the blob id of the content that was checked and the `EntryFacts` found, and is
+file's path to the blob id of the content that was checked, the file's status then, and the
+`EntryFacts` found, and is
 valid only for the same tool code, schema and vocabulary (its key). It is a cache, never a source
 of truth: a file that is missing, unreadable, truncated, fails its checksum, does not decode into
 the expected types or has another key is discarded and the catalog is checked afresh. It holds
@@ -13,6 +14,7 @@ rename, so a run interrupted while writing it leaves the previous one.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 from pathlib import Path
 from typing import TypeVar
@@ -20,20 +22,23 @@ from typing import TypeVar
 import msgspec
 
 import image_catalog
+from image_catalog.catalog.blobs import work_tree_top
 from image_catalog.catalog.facts import EntryFacts
-from image_catalog.catalog.git import GitRepo
-from image_catalog.errors import UsageError
+from image_catalog.catalog.loader import FileStatus
 from image_catalog.fsutil import atomic_write_bytes
 from image_catalog.manifest.model import API_VERSION
 
 CACHE_FOLDER = Path(".cache") / "image-catalog"
-_MAGIC = b"image-catalog facts cache 1\n"
+_MAGIC = b"image-catalog facts cache 2\n"
 _DIGEST_BYTES = 32
 
 
 class CachedFile(msgspec.Struct, frozen=True, array_like=True):
     blob: str
     facts: EntryFacts
+    # The file's size, mtime, ctime and inode when its blob id was found (`loader._status`), if
+    # they were old enough to be trusted: while they stay the same, the file is not read again.
+    status: FileStatus | None = None
 
 
 class _Payload(msgspec.Struct, frozen=True):
@@ -61,10 +66,19 @@ def read_cache(path: Path, kind: type[T]) -> tuple[T | None, str | None]:
     body = raw[len(_MAGIC) + _DIGEST_BYTES :]
     if hashlib.sha256(body).digest() != digest:
         return None, "checksum mismatch"
+    # Decoding makes about a million small objects, none in a reference cycle: the collector would
+    # scan them all, several times, for nothing. They are frozen out of its sight instead.
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        return msgspec.msgpack.decode(body, type=kind), None
+        payload = msgspec.msgpack.decode(body, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None, "malformed"
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.enable()
+    return payload, None
 
 
 def write_cache(path: Path, payload: object) -> bool:
@@ -98,10 +112,7 @@ def code_fingerprint() -> str:
 def cache_file(root: Path) -> Path:
     """Where the cache of the catalog folder `root` lives."""
     absolute = root.resolve()
-    try:
-        top = GitRepo(absolute).root
-    except UsageError:
-        top = absolute.parent
+    top = work_tree_top(absolute) or absolute.parent
     try:
         name = absolute.relative_to(top).as_posix()
     except ValueError:
@@ -139,14 +150,40 @@ class FactsCache:
         cached = self.files.get(relative)
         return cached.facts if cached is not None and cached.blob == blob else None
 
-    def put(self, relative: str, blob: str | None, facts: EntryFacts) -> None:
+    def blob(self, relative: str, status: FileStatus | None) -> str | None:
+        """The blob id of `relative` found earlier, if its status has not changed since."""
+        cached = self.files.get(relative)
+        if cached is None or status is None or cached.status != status:
+            return None
+        return cached.blob
+
+    def put(
+        self,
+        relative: str,
+        blob: str | None,
+        facts: EntryFacts,
+        status: FileStatus | None = None,
+    ) -> None:
+        """Keep the facts found for this content, and the file status it was found with."""
         if blob is None:  # content unknown (an unreadable file): check it again next time
             if self.files.pop(relative, None) is not None:
                 self._dirty = True
             return
         cached = self.files.get(relative)
-        if cached is None or cached.blob != blob or cached.facts != facts:
-            self.files[relative] = CachedFile(blob, facts)
+        if (
+            cached is None
+            or cached.blob != blob
+            or cached.facts != facts
+            or cached.status != status
+        ):
+            self.files[relative] = CachedFile(blob, facts, status)
+            self._dirty = True
+
+    def seen(self, relative: str, status: FileStatus | None) -> None:
+        """Record the status a file whose facts were reused has now."""
+        cached = self.files.get(relative)
+        if cached is not None and cached.status != status:
+            self.files[relative] = CachedFile(cached.blob, cached.facts, status)
             self._dirty = True
 
     def keep_only(self, relatives: set[str]) -> None:

@@ -154,7 +154,6 @@ def link_problems(
     folder joined with the relative path).
     """
     problems: list[Problem] = []
-    source = source or Path(shown)
     for path, host in facts.hosts:
         if host not in hosts:
             problems.append(
@@ -163,7 +162,7 @@ def link_problems(
                     f"host {host!r} is not a declared registry (declare it in registries/)",
                     (*path, "ref"),
                     code="undeclared_registry",
-                    source=source,
+                    source=source or Path(shown),  # made only when needed: this runs per entry
                 )
             )
     successor = facts.superseded_by
@@ -174,7 +173,7 @@ def link_problems(
                 f"{successor!r} is not in the catalog",
                 ("spec", "lifecycle", "supersededBy"),
                 code="lifecycle",
-                source=source,
+                source=source or Path(shown),
             )
         )
     return problems

@@ -236,11 +236,6 @@ def read_blob(git: GitRepo, blob_id: str) -> bytes:
     return blob.data
 
 
-def blob_id(data: bytes) -> str:
-    """The id git gives a file with these bytes, without writing it to the repository."""
-    return str(pygit2.hash(data))
-
-
 def first_parent_steps(git: GitRepo, ref: str, folder: str) -> Iterator[FolderStep]:
     """Oldest first, each commit on the first-parent line of `ref` that changed `folder`.
 

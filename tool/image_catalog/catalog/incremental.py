@@ -1,28 +1,32 @@
 """Offline validation that reuses the checks of unchanged files.
 
-Each image file is known by its git blob id: read from git's index for files unchanged since they
-were staged (no file is read), hashed from its bytes otherwise. A file whose id is in the cache
-(`cache.py`) is not read again; the others are parsed and checked, in worker processes when there
-are many. The checks across entries then run over the facts of every file, so the report is the
-same as `validate.validate_catalog`'s, with or without a cache.
+Each image file is known by its git blob id. The id comes, cheapest first: from the cache, while
+the file's status (size, mtime, ctime and inode, read while listing the folder) is the one it had
+when the id was found; from git's index, for files git knows unchanged since HEAD (asked only when
+many statuses are new, as in a fresh clone with a restored cache); else from the file's bytes. A
+file whose id is in the cache (`cache.py`) is not read again; the others are parsed and checked,
+in worker processes when there are many. The checks across entries then run over the facts of
+every file, so the report is the same as `validate.validate_catalog`'s, with or without a cache.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from image_catalog.catalog.blobs import blob_id
 from image_catalog.catalog.cache import FactsCache, cache_file, code_fingerprint
 from image_catalog.catalog.facts import EntryFacts, check_entries, entry_facts
-from image_catalog.catalog.git import blob_id, worktree_blobs
 from image_catalog.catalog.loader import (
     VOCABULARY_FILE,
     Catalog,
+    FileStatus,
     Loaded,
     _accept,
     display_path,
@@ -95,22 +99,22 @@ def check_and_render(
     Each file is read at most once: a file whose facts are cached is still parsed when the
     renderer wants it, and its facts are checked afresh then.
     """
+    started = time.time_ns()
     catalog = load_catalog_files(root)
     relatives = catalog.image_paths
-    known = worktree_blobs(root) if use_cache or renderer is not None else {}
     cache = None
     if use_cache:
-        vocabulary_blob = known.get(VOCABULARY_FILE) or _hash(root / VOCABULARY_FILE) or "none"
-        key = f"{code_fingerprint()} vocabulary {vocabulary_blob}"
+        key = f"{code_fingerprint()} vocabulary {_hash(root / VOCABULARY_FILE) or 'none'}"
         cache = FactsCache.open(cache_file(root), key)
     render = renderer(catalog) if renderer is not None else None
     facts: dict[str, EntryFacts] = {}
     blobs: dict[str, str | None] = {}
+    if cache is not None or render is not None:
+        blobs = _blob_ids(root, relatives, catalog.file_stats, cache)
     pending: list[tuple[str, bool]] = []
     for relative in relatives:
         found = None
-        if cache is not None or render is not None:
-            blob = blobs[relative] = known.get(relative) or _hash(root / relative)
+        blob = blobs.get(relative)
         if cache is not None:
             found = cache.get(relative, blob)
         wanted = render is not None and render.wanted(relative, blob)
@@ -118,6 +122,8 @@ def check_and_render(
             pending.append((relative, wanted))
         else:
             facts[relative] = found
+            if cache is not None:  # found by its bytes: known by its status from now on
+                cache.seen(relative, _trusted(catalog.file_stats.get(relative), started))
     rendered: dict[str, object] = {}
     for relative, blob, checked, made in _check_files(root, pending, catalog.vocabulary, render):
         facts[relative] = checked
@@ -125,7 +131,7 @@ def check_and_render(
         if made is not None:
             rendered[relative] = made
         if cache is not None:
-            cache.put(relative, blob, checked)
+            cache.put(relative, blob, checked, _trusted(catalog.file_stats.get(relative), started))
     catalog.files_read += len(relatives)
     problems = list(catalog.problems)
     problems += check_vocabulary(catalog)
@@ -149,6 +155,47 @@ def check_and_render(
         discarded=discarded,
     )
     return CheckResult(catalog, report, stats, blobs, rendered)
+
+
+# Above this many files not known by their status, git's status of the work tree (which compares
+# each file with git's index) is cheaper than reading them: a fresh clone with a restored cache.
+ASK_GIT_FROM = 500
+# A status this close to when it was read may not show a change made in the same tick of the file
+# system's clock (as git's "racily clean" entries): such a file is read again next time.
+_RACY_NS = 2_000_000_000
+
+
+def _blob_ids(
+    root: Path,
+    relatives: Sequence[str],
+    stats: dict[str, FileStatus],
+    cache: FactsCache | None,
+) -> dict[str, str | None]:
+    """The blob id of each image file: from the cache while its status is unchanged, from git's
+    index for files git knows unchanged since HEAD, else from its bytes."""
+    blobs: dict[str, str | None] = {}
+    unknown: list[str] = []
+    for relative in relatives:
+        blob = cache.blob(relative, stats.get(relative)) if cache is not None else None
+        if blob is None:
+            unknown.append(relative)
+        else:
+            blobs[relative] = blob
+    known: dict[str, str] = {}
+    if len(unknown) >= ASK_GIT_FROM:
+        from image_catalog.catalog.git import worktree_blobs  # loads git: only when it saves
+
+        known = worktree_blobs(root)
+    for relative in unknown:
+        blobs[relative] = known.get(relative) or _hash(root / relative)
+    return blobs
+
+
+def _trusted(status: FileStatus | None, started: int) -> FileStatus | None:
+    """`status` when it is old enough to tell a later change (see _RACY_NS), else None."""
+    if status is None or max(status[1], status[2]) >= started - _RACY_NS:
+        return None
+    return status
 
 
 def _hash(path: Path) -> str | None:

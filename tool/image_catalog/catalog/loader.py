@@ -6,10 +6,10 @@ becomes a `Problem`, and the rest of the catalog is still loaded so that every p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -28,6 +28,7 @@ IMAGES_DIR = "images"
 REGISTRIES_DIR = "registries"
 
 M = TypeVar("M", bound=BaseModel)
+FileStatus = tuple[int, int, int, int]  # see `_status`
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Catalog:
     problems: list[Problem] = field(default_factory=list)
     files_read: int = 0
     image_paths: list[str] = field(default_factory=list)
+    file_stats: dict[str, FileStatus] = field(default_factory=dict)  # listed YAML files
 
     def ids_on_disk(self) -> set[str]:
         """NAME@VERSION of every image file, valid or not, from its path."""
@@ -99,51 +101,65 @@ def load_catalog_files(root: Path) -> Catalog:
         registry = _load(catalog, relative, Registry, "Registry", context)
         if registry is not None:
             catalog.registries.append(registry)
-    catalog.image_paths = list(_files(catalog, IMAGES_DIR, depth=2))
+    catalog.image_paths = _files(catalog, IMAGES_DIR, depth=2)
     return catalog
 
 
-def _files(catalog: Catalog, folder: str, depth: int) -> Iterator[str]:
-    """Paths of the YAML files exactly `depth` below `folder`; misplaced files are problems."""
+def _files(catalog: Catalog, folder: str, depth: int) -> list[str]:
+    """Paths of the YAML files exactly `depth` below `folder`; misplaced files are problems.
+
+    The files of a folder come before its subfolders, each in name order. The status of each
+    file (`os.lstat`) is kept in `catalog.file_stats`: read from the listing, it costs no read
+    of the file, and lets a cache of earlier checks know the files that did not change.
+    """
     base = catalog.root / folder
+    found: list[str] = []
     if base.is_symlink():
         _refuse_link(catalog, folder)
-        return
-    if not base.is_dir():
-        return
-    for dirpath, dirnames, filenames in os.walk(base):
-        folder_path = Path(dirpath).relative_to(catalog.root).as_posix()
+    elif base.is_dir():
+        _walk(catalog, str(base), folder, 1, depth, found)
+    return found
+
+
+def _walk(
+    catalog: Catalog, path: str, relative: str, level: int, depth: int, found: list[str]
+) -> None:
+    with os.scandir(path) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    folders = []
+    for entry in entries:
+        name, inside = entry.name, f"{relative}/{entry.name}"
         # A link is never followed (it may point outside the catalog, at a device or in a
-        # circle) and never skipped in silence: os.walk lists it and does not enter it.
-        for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            _refuse_link(catalog, f"{folder_path}/{name}")
-            dirnames.remove(name)
-        for name in [d for d in dirnames if not _plain_name(d)]:
-            _refuse_name(catalog, f"{folder_path}/{name}", name)
-            dirnames.remove(name)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        level = folder_path.count("/") + 1
-        for name in sorted(filenames):
-            relative = f"{folder_path}/{name}"
-            if os.path.islink(os.path.join(dirpath, name)):
-                _refuse_link(catalog, relative)
-                continue
-            if not _plain_name(name):
-                _refuse_name(catalog, relative, name)
-                continue
-            if name.startswith("."):
-                continue
-            if level == depth and name.endswith(".yaml"):
-                yield relative
-            else:
-                expected = "images/NAME/VERSION.yaml" if depth == 2 else "registries/NAME.yaml"
-                catalog.problems.append(
-                    Problem(
-                        display_path(catalog.root, relative),
-                        f"unexpected file; catalog files live at {expected}",
-                        code="layout",
-                    )
+        # circle) and never skipped in silence.
+        if entry.is_symlink():
+            _refuse_link(catalog, inside)
+        elif not _plain_name(name):
+            _refuse_name(catalog, inside, name)
+        elif name.startswith("."):
+            continue
+        elif entry.is_dir(follow_symlinks=False):
+            folders.append(entry)
+        elif level == depth and name.endswith(".yaml"):
+            with contextlib.suppress(OSError):  # gone since listed: reported when it is read
+                catalog.file_stats[inside] = _status(entry.stat(follow_symlinks=False))
+            found.append(inside)
+        else:
+            expected = "images/NAME/VERSION.yaml" if depth == 2 else "registries/NAME.yaml"
+            catalog.problems.append(
+                Problem(
+                    display_path(catalog.root, inside),
+                    f"unexpected file; catalog files live at {expected}",
+                    code="layout",
                 )
+            )
+    for entry in folders:
+        _walk(catalog, entry.path, f"{relative}/{entry.name}", level + 1, depth, found)
+
+
+def _status(info: os.stat_result) -> FileStatus:
+    """What changes whenever a file's content can have: size, times (ctime cannot be set back)
+    and inode (a file replaced by a rename)."""
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 # File and folder names become names, versions, paths and URLs: ASCII only, so that a look-alike

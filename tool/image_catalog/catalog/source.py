@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from image_catalog.catalog.blobs import blob_id
 from image_catalog.catalog.git import (
     CommitInfo,
     GitRepo,
-    blob_id,
     folder_blobs,
     read_blob,
     resolve_commit,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from image_catalog.catalog.facts import (
     check_entries,
@@ -19,10 +20,12 @@ from image_catalog.catalog.facts import (
 )
 from image_catalog.catalog.loader import Catalog, Loaded, load_catalog
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
-from image_catalog.catalog.review import ChangeSet
 from image_catalog.errors import CatalogError, ExitCode
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, Registry
+
+if TYPE_CHECKING:
+    from image_catalog.catalog.review import ChangeSet
 
 
 @dataclass

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TextIO, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
-from image_catalog.catalog.audit import AuditEvent, AuditLog, iso_time
-from image_catalog.catalog.git import Person
 from image_catalog.catalog.problems import Problem
-from image_catalog.catalog.review import ChangeSet
-from image_catalog.catalog.validate import ValidationReport
 from image_catalog.errors import UsageError
-from image_catalog.publish.publishing import PublishResult
 from image_catalog.text import printable
+
+if TYPE_CHECKING:  # each command loads only what its own results are made of
+    from image_catalog.catalog.audit import AuditEvent, AuditLog
+    from image_catalog.catalog.git import Person
+    from image_catalog.catalog.review import ChangeSet
+    from image_catalog.catalog.validate import ValidationReport
+    from image_catalog.publish.publishing import PublishResult
 
 R = TypeVar("R")
 
@@ -97,7 +100,7 @@ def _sections(changes: ChangeSet) -> Iterator[tuple[str, list[str]]]:
         yield name, getattr(changes, name)
 
 
-class ReviewReporter(Reporter[ChangeSet]):
+class ReviewReporter(Reporter["ChangeSet"]):
     def text(self, result: ChangeSet) -> None:
         self.out.write(self.summary(result))
 
@@ -139,7 +142,7 @@ class ReviewReporter(Reporter[ChangeSet]):
 # --- validate -------------------------------------------------------------------------------------
 
 
-class ValidateReporter(Reporter[ValidationReport]):
+class ValidateReporter(Reporter["ValidationReport"]):
     """With a change under review, its summary comes first (text, github) or under "changes"
     (json); the github form also appends it to `step_summary` ($GITHUB_STEP_SUMMARY)."""
 
@@ -230,7 +233,7 @@ def _problem(p: Problem) -> dict[str, Any]:
 # --- audit ----------------------------------------------------------------------------------------
 
 
-class AuditReporter(Reporter[AuditLog]):
+class AuditReporter(Reporter["AuditLog"]):
     def text(self, result: AuditLog) -> None:
         # Names and messages come from commits, which anyone can write: shown escaped.
         self.out.write("".join(printable(self.line(event)) + "\n" for event in result.events))
@@ -287,6 +290,13 @@ class AuditReporter(Reporter[AuditLog]):
         }
 
 
+def iso_time(time: datetime) -> str:
+    """ISO 8601 in UTC with a trailing Z, the form every date in the catalog uses."""
+    from image_catalog.catalog.audit import iso_time as audit_time
+
+    return audit_time(time)
+
+
 def _person(person: Person) -> dict[str, str]:
     return {"name": person.name, "email": person.email, "time": iso_time(person.time)}
 
@@ -299,7 +309,7 @@ def _merged(event: AuditEvent) -> bool:
 # --- publish --------------------------------------------------------------------------------------
 
 
-class PublishReporter(Reporter[PublishResult]):
+class PublishReporter(Reporter["PublishResult"]):
     """The text form prints the manifest (dry run) or the pull request description (with a
     branch) on `out`, and what was done on `err`."""
 

@@ -12,18 +12,19 @@ import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from image_catalog.catalog.incremental import check_catalog, check_keeping_changes
 from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.problems import Problem, sort_key
-from image_catalog.catalog.review import ChangeSet, compare_with_base
-from image_catalog.catalog.source import GitRevision
 from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.errors import UsageError
 from image_catalog.manifest.model import NoAuth, Registry
 from image_catalog.registry.arguments import add_registry_arguments
-from image_catalog.registry.client import RegistryClient
-from image_catalog.registry.online import OnlineResult, Progress, check_online
+
+if TYPE_CHECKING:  # the review, git and the registries are loaded only when asked for
+    from image_catalog.catalog.review import ChangeSet
+    from image_catalog.registry.online import OnlineResult, Progress
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +100,9 @@ def validate(settings: ValidateSettings) -> ValidationReport:
     if not settings.base and not settings.online:
         # Offline alone needs no entry models: unchanged files' checks come from the cache.
         return check_catalog(settings.catalog, use_cache=settings.use_cache)[0]
+    from image_catalog.catalog.review import compare_with_base
+    from image_catalog.catalog.source import GitRevision
+
     if settings.base and not settings.online and settings.use_cache and settings.catalog.is_dir():
         # The review reads the models of the changed entries only; the rest comes from the cache.
         base = GitRevision(settings.catalog, settings.base).files
@@ -138,6 +142,9 @@ def check_changes_online(
     checked without credentials (a warning says so): a pull request must not be able to send the
     registry secrets to a host of its choosing.
     """
+    from image_catalog.registry.client import RegistryClient
+    from image_catalog.registry.online import check_online
+
     registries, warnings = trusted_registries(catalog, changes)
     with RegistryClient(registries, timeout=timeout, retries=retries) as client:
         result = check_online(

@@ -4,10 +4,11 @@ The cache is one file per catalog folder under `.cache/image-catalog/` at the to
 tree (next to the catalog folder outside one): never inside the catalog data. It maps each image
 file's path to the blob id of the content that was checked, the file's status then, and the
 `EntryFacts` found, and is valid only for the same tool code, schema and vocabulary (its key). It
-is a cache, never a source of truth: a file that is missing, unreadable, truncated, fails its checksum, does not decode into
-the expected types or has another key is discarded and the catalog is checked afresh. It holds
-plain typed data (msgpack decoded into declared structs, never pickle) and is replaced in one
-rename, so a run interrupted while writing it leaves the previous one.
+is a cache, never a source of truth: a file that is missing, unreadable, truncated, fails its
+checksum, does not decode into the expected types or has another key is discarded and the catalog
+is checked afresh. It holds plain typed data (msgpack decoded into declared structs, never
+pickle) and is replaced in one rename, so a run interrupted while writing it leaves the previous
+one.
 """
 
 from __future__ import annotations

@@ -383,9 +383,9 @@ def test_failure_half_way_leaves_the_previous_site(
     real_store = sitewrite._store
     written: list[str] = []
 
-    def disk_full(root: Path, relative: str, data: bytes, *rest: Any) -> list[tuple[str, str, int]]:
+    def disk_full(root: str, relative: str, data: bytes, *rest: Any) -> list[tuple[str, str, int]]:
         if len(written) == 10:
-            raise OSError(28, "No space left on device", str(root / relative))
+            raise OSError(28, "No space left on device", root + relative)
         written.append(relative)
         return real_store(root, relative, data, *rest)
 

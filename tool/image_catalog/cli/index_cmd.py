@@ -8,8 +8,8 @@ from pathlib import Path
 
 from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
-from image_catalog.site import health
 from image_catalog.site.build import build_index
+from image_catalog.site.contract import StatusDoc
 from image_catalog.site.crs import ExportOptions, build_index_with_crs
 from image_catalog.site.reuse import build_index_reusing
 from image_catalog.site.signing import SIGNING_KEY_ENV, SigningKey
@@ -68,7 +68,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run_build(args: argparse.Namespace) -> int:
     key = SigningKey.load(args.sign_key)  # before the build: a bad key fails at once
-    status, warnings = health.load(args.status) if args.status else (None, [])
+    status: StatusDoc | None = None
+    warnings: list[str] = []
+    if args.status:
+        from image_catalog.site import health  # only with --status: slow to import
+
+        status, warnings = health.load(args.status)
     if args.crs:
         options = ExportOptions(namespace=args.crs_namespace)
         result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status, key)

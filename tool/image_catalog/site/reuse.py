@@ -90,8 +90,11 @@ class _Renderer:
             return True
         return found.first != self.first.get(f"{found.name}@{found.version}")
 
-    def __call__(self, loaded: Loaded[CatalogImage]) -> _Entry:
-        return _entry(loaded.model, self.hosts, self.vocabulary, self.first.get(loaded.model.id))
+    def __call__(self, loaded: Loaded[CatalogImage]) -> _Cached:
+        """The entry rendered and encoded (in the worker: bytes travel back cheaper than
+        structs); its blob id is filled in by the main process."""
+        first = self.first.get(loaded.model.id)
+        return _cache_entry(_entry(loaded.model, self.hosts, self.vocabulary, first), "", first)
 
 
 def _key(catalog: Catalog) -> str:
@@ -149,13 +152,13 @@ def build_index_reusing(
     changed = bool(result.rendered)
     for relative in catalog.image_paths:
         blob = result.blobs.get(relative)
-        rendered = result.rendered.pop(relative, None)  # kept as bytes below, not twice
-        if not isinstance(rendered, _Entry):
+        rendered = result.rendered.pop(relative, None)
+        if not isinstance(rendered, _Cached):
             entries[relative] = made.cached[relative]
         elif blob is None:
-            fresh.append(rendered)  # content unknown: rendered again next time
+            fresh.append(rendered.entry())  # content unknown: rendered again next time
         else:
-            entries[relative] = _cache_entry(rendered, blob, first)
+            entries[relative] = msgspec.structs.replace(rendered, blob=blob)
     content = _Content.of_entries(
         [*fresh, *(e.entry() for e in entries.values())],
         catalog.vocabulary,
@@ -168,11 +171,11 @@ def build_index_reusing(
     return built
 
 
-def _cache_entry(entry: _Entry, blob: str, first: dict[str, tuple[str, str]]) -> _Cached:
+def _cache_entry(entry: _Entry, blob: str, first: tuple[str, str] | None) -> _Cached:
     document = encode(entry.document)
     return _Cached(
         blob=blob,
-        first=first.get(f"{entry.name}@{entry.version}"),
+        first=first,
         name=entry.name,
         version=entry.version,
         published=entry.published,

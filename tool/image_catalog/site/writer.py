@@ -37,9 +37,14 @@ class SiteWriter:
 
     def __init__(self, root: Path, previous: Path | None = None) -> None:
         self.root = root
+        self._root = os.path.join(root, "")  # plain strings in the loops: Path costs too much
         # A file whose bytes the previous site already has is linked from it: not written nor
         # compressed again, and its modification time is the previous one.
-        self._reuse = _Previous(previous, _read_sums(previous / SUMS_FILE)) if previous else None
+        self._reuse = (
+            _Previous(os.path.join(previous, ""), _read_sums(previous / SUMS_FILE))
+            if previous
+            else None
+        )
         self.reused = 0
         self._linked: set[str] = set()  # share the previous file's inode, hence its mtime
         self.sums: dict[str, str] = {}
@@ -68,7 +73,7 @@ class SiteWriter:
         """Create these folders now, before the threads write, rather than one by one later."""
         for folder in folders:
             if folder not in self._folders:
-                os.makedirs(os.path.join(self.root, folder), exist_ok=True)
+                os.makedirs(self._root + folder, exist_ok=True)
                 self._folders.add(folder)
 
     def write(self, relative: str, data: bytes, sha256: str | None = None) -> None:
@@ -76,7 +81,7 @@ class SiteWriter:
         when the caller knows it already (it is not computed again)."""
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
+            os.makedirs(self._root + folder, exist_ok=True)
             self._folders.add(folder)
         self._batch.append((relative, data + b"\n", sha256))
         if len(self._batch) >= _BATCH:
@@ -84,7 +89,7 @@ class SiteWriter:
 
     def _submit(self) -> None:
         batch, self._batch = self._batch, []
-        self._pending.append(self._pool.submit(_store_all, self.root, batch, self._reuse))
+        self._pending.append(self._pool.submit(_store_all, self._root, batch, self._reuse))
         if len(self._pending) > _IN_FLIGHT // _BATCH:
             self._collect(self._pending.popleft())
 
@@ -111,36 +116,39 @@ class SiteWriter:
         (self.root / SUMS_FILE).write_bytes(data)
         self.sums[SUMS_FILE] = hashlib.sha256(data).hexdigest()
         self.sizes[SUMS_FILE] = len(data)
-        old = _read_sums(previous / SUMS_FILE)
+        if self._reuse is not None and self._reuse.root == os.path.join(previous, ""):
+            old, before = self._reuse.sums, self._reuse.root
+        else:
+            old, before = _read_sums(previous / SUMS_FILE), os.path.join(previous, "")
         for relative, digest in self.sums.items():
             if relative not in self._linked and old.get(relative) == digest:
                 try:
-                    stat = (previous / relative).stat()
+                    stat = os.stat(before + relative)
                 except FileNotFoundError:
                     continue
-                os.utime(self.root / relative, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+                os.utime(self._root + relative, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 @dataclass(frozen=True)
 class _Previous:
     """The site being replaced, and the sha256 of each of its files."""
 
-    root: Path
+    root: str  # ending in a slash, as every `root` below
     sums: dict[str, str]
 
-    def link(self, root: Path, relative: str, digest: str) -> int | None:
+    def link(self, root: str, relative: str, digest: str) -> int | None:
         """Link the previous copy of `relative` if it has these bytes; its size, or None."""
         if self.sums.get(relative) != digest:
             return None
         try:
-            os.link(self.root / relative, root / relative)
-            return (root / relative).stat().st_size
+            os.link(self.root + relative, root + relative)
+            return os.stat(root + relative).st_size
         except OSError:
             return None  # gone, another file system, links not allowed: write it instead
 
 
 def _store_all(
-    root: Path, batch: list[tuple[str, bytes, str | None]], previous: _Previous | None
+    root: str, batch: list[tuple[str, bytes, str | None]], previous: _Previous | None
 ) -> list[tuple[str, str, int]]:
     """`_store` each (relative path, data, sha256 if known) of the batch."""
     return [
@@ -151,7 +159,7 @@ def _store_all(
 
 
 def _store(
-    root: Path, relative: str, data: bytes, previous: _Previous | None, known: str | None = None
+    root: str, relative: str, data: bytes, previous: _Previous | None, known: str | None = None
 ) -> list[tuple[str, str, int]]:
     """Write one file, and its .gz when large; (path, sha256, size) of each.
 
@@ -179,10 +187,10 @@ def _store(
     return _write(root, files)
 
 
-def _write(root: Path, files: list[tuple[str, bytes]]) -> list[tuple[str, str, int]]:
+def _write(root: str, files: list[tuple[str, bytes]]) -> list[tuple[str, str, int]]:
     written = []
     for path, content in files:
-        with open(root / path, "wb") as stream:
+        with open(root + path, "wb") as stream:
             stream.write(content)
         written.append((path, hashlib.sha256(content).hexdigest(), len(content)))
     return written

@@ -150,6 +150,9 @@ class FactsCache:
         cached = self.files.get(relative)
         return cached.facts if cached is not None and cached.blob == blob else None
 
+    def knows(self, relative: str) -> bool:
+        return relative in self.files
+
     def blob(self, relative: str, status: FileStatus | None) -> str | None:
         """The blob id of `relative` found earlier, if its status has not changed since."""
         cached = self.files.get(relative)

@@ -108,7 +108,7 @@ def check_and_render(
         cache = FactsCache.open(cache_file(root), key)
     render = renderer(catalog) if renderer is not None else None
     facts: dict[str, EntryFacts] = {}
-    blobs: dict[str, str | None] = {}
+    blobs: dict[str, str | None] = {}  # a file left out is read: its id comes from its bytes
     if cache is not None or render is not None:
         blobs = _blob_ids(root, relatives, catalog.file_stats, cache)
     pending: list[tuple[str, bool]] = []
@@ -171,16 +171,21 @@ def _blob_ids(
     stats: dict[str, FileStatus],
     cache: FactsCache | None,
 ) -> dict[str, str | None]:
-    """The blob id of each image file: from the cache while its status is unchanged, from git's
-    index for files git knows unchanged since HEAD, else from its bytes."""
+    """The blob id of the image files it can save reading: from the cache while a file's status
+    is unchanged, from git's index for files git knows unchanged since HEAD, else from its bytes.
+
+    With a cache, a file it has no entry for is left out: it is read and checked anyway, and its
+    id comes from the bytes checked.
+    """
     blobs: dict[str, str | None] = {}
     unknown: list[str] = []
     for relative in relatives:
-        blob = cache.blob(relative, stats.get(relative)) if cache is not None else None
-        if blob is None:
+        if cache is None:
             unknown.append(relative)
-        else:
+        elif (blob := cache.blob(relative, stats.get(relative))) is not None:
             blobs[relative] = blob
+        elif cache.knows(relative):
+            unknown.append(relative)
     known: dict[str, str] = {}
     if len(unknown) >= ASK_GIT_FROM:
         from image_catalog.catalog.git import worktree_blobs  # loads git: only when it saves

@@ -1,12 +1,14 @@
 """Every benchmark in one table, with the machine and the floors measured in the same run.
 
-benchmarks/run [--catalog DIR] [--entries 20000] [--skip-registry]   (installs what is missing)
+benchmarks/run [--catalog DIR] [--entries 20000] [--repeats 3] [--skip-registry]
+(installs what is missing)
 
 Floors, measured on the same files in this run so that a busy machine moves them with the figures:
 P, one Python process parsing every catalog file with PyYAML's C loader; J, one Python process
 json.load-ing the site's index.json. Each figure is a whole `image-catalog` process (what a user
 or CI waits for) unless the table says otherwise, in seconds and as a ratio to its floor; peak
 memory is the largest resident size of the process and its workers together, sampled every 20 ms.
+Each figure, floors included, is the median of --repeats runs.
 The catalog is generated once (about a minute and a half for 20,000 entries) into --catalog and
 reused, committed in a git repository of its own so that blob ids come from git.
 """
@@ -129,6 +131,17 @@ def change_one(catalog: Path) -> tuple[Path, bytes]:
     return entry, original
 
 
+def after_one_change(catalog: Path, command: Sequence[str]) -> Run:
+    """`command` timed after one entry changed; then run again on the original, untimed, so
+    that the next measure starts from a cache that knows every file."""
+    entry, original = change_one(catalog)
+    try:
+        return measure(command)
+    finally:
+        entry.write_bytes(original)
+        measure(command)
+
+
 def verdict(met: bool | None) -> str:
     return "" if met is None else ("met" if met else "MISSED")
 
@@ -147,30 +160,40 @@ def memory_row(measure: str, run: Run) -> Row:
     return Row(measure, f"{mib:.0f} MiB", "", "<= 500 MiB", mib <= 500)
 
 
-def offline_rows(catalog: Path, scratch: Path) -> tuple[list[Row], float, float, Path]:
+def median(runs: Sequence[Run]) -> Run:
+    """The run of median time, with the largest peak memory of them all."""
+    middle = sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
+    return Run(middle.seconds, max(run.peak for run in runs), middle.output)
+
+
+def offline_rows(
+    catalog: Path, scratch: Path, repeats: int
+) -> tuple[list[Row], float, float, Path]:
+    """Each figure is the median of `repeats` runs, floors included (a busy moment moves one
+    run, not the figure)."""
     cache = catalog / ".cache"
     shutil.rmtree(cache, ignore_errors=True)
-    p = measure([PYTHON, "-c", FLOOR_P, str(catalog)]).seconds
+    p = median([measure([PYTHON, "-c", FLOOR_P, str(catalog)]) for _ in range(repeats)]).seconds
     validate = [*TOOL, "validate", "--catalog", str(catalog)]
-    cold = measure(validate)
-    entry, original = change_one(catalog)
-    try:
-        warm = measure(validate)
-    finally:
-        entry.write_bytes(original)
-    measure(validate)  # the cache knows the original again
+    colds = []
+    for _ in range(repeats):
+        shutil.rmtree(cache, ignore_errors=True)
+        colds.append(measure(validate))
+    cold = median(colds)
+    warm = median([after_one_change(catalog, validate) for _ in range(repeats)])
     site = scratch / "site"
     build = [*TOOL, "index", "build", "--catalog", str(catalog), "--out", str(site)]
     build_plain = measure([*build, "--no-cache"])
-    shutil.rmtree(cache, ignore_errors=True)
-    shutil.rmtree(site, ignore_errors=True)
-    build_cold = measure(build)  # what a fresh checkout runs: nothing cached, no previous site
-    entry, original = change_one(catalog)
-    try:
-        build_warm = measure(build)
-    finally:
-        entry.write_bytes(original)
-    j = measure([PYTHON, "-c", FLOOR_J, str(site / "index.json")]).seconds
+    builds = []
+    for _ in range(repeats):
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
+        builds.append(measure(build))  # what a fresh checkout runs: nothing cached, no site
+    build_cold = median(builds)
+    build_warm = median([after_one_change(catalog, build) for _ in range(repeats)])
+    j = median(
+        [measure([PYTHON, "-c", FLOOR_J, str(site / "index.json")]) for _ in range(repeats)]
+    ).seconds
     rows = [
         Row(
             "floor P: PyYAML C loader, every catalog file, one process",
@@ -197,15 +220,16 @@ def offline_rows(catalog: Path, scratch: Path) -> tuple[list[Row], float, float,
     return rows, p, j, site
 
 
-def query_rows(site: Path, j: float, scratch: Path) -> list[Row]:
-    run = measure([*TOOL, "query", "--index", str(site), "--all-versions", "--json"])
+def query_rows(site: Path, j: float, scratch: Path, repeats: int) -> list[Row]:
+    local = [*TOOL, "query", "--index", str(site), "--all-versions", "--json"]
+    run = median([measure(local) for _ in range(repeats)])
     rows = [row("query --all-versions --json (local site)", run.seconds, j, "J", 1.0, None)]
     with serve.nginx(site) as base:
         target = "qemu"
         env = {"IMAGE_CATALOG_CACHE_DIR": str(scratch / "cli-cache")}
         command = [*TOOL, "query", "--index", base, "--target", target, "--json"]
         measure(command, env=env)  # warms the client cache
-        http = measure(command, env=env)
+        http = median([measure(command, env=env) for _ in range(2 * repeats - 1)])
         rows.append(
             Row(
                 f"query --target {target} over HTTP (nginx, warm client cache)",
@@ -321,6 +345,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20000)
     parser.add_argument("--jsonschema-files", type=int, default=1000)
     parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per figure; the median is reported"
+    )
+    parser.add_argument(
         "--skip-registry",
         action="store_true",
         help="leave out the benchmarks that need skopeo and a registry",
@@ -331,15 +358,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="image-catalog-bench-") as tmp:
         scratch = Path(tmp)
         os.chmod(scratch, 0o755)  # noqa: S103 - nginx's workers read the site
-        rows, _, j, site = offline_rows(catalog, scratch)
+        rows, _, j, site = offline_rows(catalog, scratch, args.repeats)
         validate_cold = float(rows[2].value.split()[0])
-        rows += query_rows(site, j, scratch)
+        rows += query_rows(site, j, scratch, args.repeats)
         rows.append(jsonschema_row(catalog, validate_cold, args.entries, args.jsonschema_files))
         if not args.skip_registry:
             rows += registry_rows()
     machine = (
         f"{os.cpu_count()} cores, load {load_before:.1f} before and {os.getloadavg()[0]:.1f} "
-        f"after; {args.entries} entries; Python {sys.version.split()[0]}"
+        f"after; {args.entries} entries; Python {sys.version.split()[0]}; each figure the "
+        f"median of {args.repeats} runs"
     )
     print(render(rows, machine))
 

@@ -1,10 +1,11 @@
 """The one place that reads and writes YAML.
 
-Reading takes the fast path: PyYAML's C parser with a constructor that refuses duplicate keys,
-anchors and aliases (so an alias bomb stops at its first alias) and non-string keys. Line numbers
-are only needed for files that have problems, so `Locator` parses those again with ruamel.yaml's
-round-trip loader, which keeps positions; writing also goes through round-trip so output stays
-stable and readable.
+Reading takes the fast path: plain block YAML, which is what catalog files hold, is read line by
+line (`fastyaml`); anything else goes to PyYAML's C parser with a constructor that refuses
+duplicate keys, anchors and aliases (so an alias bomb stops at its first alias) and non-string
+keys. Line numbers are only needed for files that have problems, so `Locator` parses those again
+with ruamel.yaml's round-trip loader, which keeps positions; writing also goes through round-trip
+so output stays stable and readable.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from image_catalog.errors import CatalogError
 from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.manifest.fastyaml import parse_block_mapping
 from image_catalog.manifest.fieldpath import FieldPath, format_path
 from image_catalog.manifest.workers import die_with_parent
 
@@ -266,6 +268,15 @@ def _has_content(text: str) -> bool:
 
 def parse_mapping(text: str, display: str) -> dict[str, Any]:
     """Parse one YAML document that must be a mapping, with the fast loader."""
+    # Plain block YAML, what catalog files hold, is read line by line; anything else (and every
+    # file with a problem) goes through the C parser, which also says where the problem is.
+    quick = parse_block_mapping(text, _plain_tag)
+    if quick is not None:
+        return quick
+    return _parse_full(text, display)
+
+
+def _parse_full(text: str, display: str) -> dict[str, Any]:
     composer = _Composer(text)
     try:
         node = composer.get_single_node()

@@ -85,7 +85,8 @@ def write_cache(path: Path, payload: object) -> bool:
     """Replace the cache file at `path` in one rename; False when it cannot be written."""
     body = msgspec.msgpack.encode(payload)
     try:
-        atomic_write_bytes(path, _MAGIC + hashlib.sha256(body).digest() + body)
+        # No fsync: a crash may lose a cache (its checksum then discards it), never half-write one.
+        atomic_write_bytes(path, _MAGIC + hashlib.sha256(body).digest() + body, durable=False)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
             atomic_write_bytes(ignore, b"*\n")  # never committed, whatever the repository ignores

@@ -340,6 +340,37 @@ def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> No
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
+def test_first_published_is_found_once_per_commit(
+    git_catalog: GitWork, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from image_catalog.catalog import published
+
+    root = git_catalog.root / "catalog"
+    plain, site = git_catalog.root.parent / "plain", git_catalog.root.parent / "site"
+    assert main(["index", "build", "--catalog", str(root), "--out", str(plain), "--no-cache"]) == 0
+    assert not list((git_catalog.root / ".cache/image-catalog").glob("published-*"))
+    assert main(["index", "build", "--catalog", str(root), "--out", str(site)]) == 0
+    first = site_files(site)
+    assert first == site_files(plain)
+
+    def walk_history(*_: object) -> None:
+        raise AssertionError("the history was walked again for the same commit")
+
+    monkeypatch.setattr(published, "first_published", walk_history)
+    text = (root / ACRN).read_text()
+    (root / ACRN).write_text(text.replace("displayName: ", "displayName: Edited "))
+    assert main(["index", "build", "--catalog", str(root), "--out", str(site)]) == 0
+    edited = site_files(site)
+    assert b"Edited" in edited["images/autosd10-acrn/1.2.0.json"]
+    assert (
+        edited["images/autosd10-rpi4/20260110.0812.json"]
+        == first["images/autosd10-rpi4/20260110.0812.json"]
+    )  # firstPublished and all, from the cache
+    git_catalog.commit("Edit an entry")  # a new commit: its history is walked
+    assert main(["index", "build", "--catalog", str(root), "--out", str(site)]) == 3
+    assert "walked again" in capsys.readouterr().err
+
+
 def test_index_build_refuses_an_invalid_catalog_from_cached_facts(catalog_dir: Path) -> None:
     site = catalog_dir.parent / "site"
     assert main(["index", "build", "--catalog", str(catalog_dir), "--out", str(site)]) == 0

@@ -46,6 +46,7 @@ from msgspec.structs import replace
 from image_catalog.catalog.audit import first_published
 from image_catalog.catalog.git import GitRepo
 from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.published import first_published_at
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.manifest import model
@@ -235,12 +236,15 @@ def normalize_base_url(base_url: str | None) -> str | None:
 
 
 def _first_published(
-    root: Path, commit: str | None
+    root: Path, commit: str | None, *, cached: bool = False
 ) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
-    """When and in which commit each entry first landed on the checked-out branch (audit trail)."""
+    """When and in which commit each entry first landed on the checked-out branch (audit trail);
+    with `cached`, remembered per commit in the cache folder."""
     if commit is None:
         return {}, ()
     try:
+        if cached:
+            return first_published_at(root, commit), ()
         return first_published(root, root, commit), ()
     except UsageError as exc:
         return {}, (f"firstPublished left out of the index: {exc}",)

@@ -124,7 +124,7 @@ def build_index_reusing(
     _check_out(out)
     commit = catalog_commit(root)
     header = sums_header_for(root, commit, sign_key)
-    first, warnings = _first_published(root, commit)
+    first, warnings = _first_published(root, commit, cached=True)
     path = _site_cache(root)
     payload, _ = read_cache(path, _Payload)
     state: dict[str, object] = {}

@@ -356,7 +356,7 @@ def server(shipped_site: Path, tmp_path: Path) -> Iterator[SiteServer]:
 
 
 def test_second_fetch_is_a_304(server: SiteServer, tmp_path: Path) -> None:
-    client = IndexClient(server.url, cache_dir=tmp_path / "cache")
+    client = IndexClient(server.url, cache_dir=tmp_path / "cache", max_age=0)
     first = client.query(Query(target="rpi4"))
     second = client.query(Query(target="rpi4"))
     assert [s.version for s in first.images] == [s.version for s in second.images]
@@ -372,7 +372,7 @@ def test_second_fetch_is_a_304(server: SiteServer, tmp_path: Path) -> None:
 
 def test_if_modified_since_without_etags(shipped_site: Path, tmp_path: Path) -> None:
     with SiteServer(_copy_site(shipped_site, tmp_path / "served"), etags=False) as plain:
-        client = IndexClient(plain.url, cache_dir=tmp_path / "cache")
+        client = IndexClient(plain.url, cache_dir=tmp_path / "cache", max_age=0)
         client.show("autosd10-rpi4")
         client.show("autosd10-rpi4")
         assert plain.count("images/autosd10-rpi4.json", 200) == 1
@@ -382,7 +382,7 @@ def test_if_modified_since_without_etags(shipped_site: Path, tmp_path: Path) -> 
 
 
 def test_changed_file_is_downloaded_again(server: SiteServer, tmp_path: Path) -> None:
-    client = IndexClient(server.url, cache_dir=tmp_path / "cache")
+    client = IndexClient(server.url, cache_dir=tmp_path / "cache", max_age=0)
     client.query(Query())
     catalog = new_catalog(tmp_path / "catalog2")
     add_image(catalog, "only", "1", "2026-05-01T00:00:00Z")
@@ -418,7 +418,7 @@ def test_stale_cache_is_used_when_the_server_is_down(server: SiteServer, tmp_pat
 
 
 def test_server_errors(server: SiteServer, tmp_path: Path) -> None:
-    client = IndexClient(server.url, cache_dir=tmp_path / "cache")
+    client = IndexClient(server.url, cache_dir=tmp_path / "cache", max_age=0)
     client.show("autosd10-acrn")
     server.fail_with = 503  # overloaded: the cached copy stands in
     result = client.show("autosd10-acrn")

@@ -44,7 +44,7 @@ def test_a_304_answers_with_the_document_already_decoded(
     cache = tmp_path / "cache"
     first = IndexClient(server.url, cache_dir=cache).site()
     # Another client of the same cache folder, as a thread of a service would make.
-    second = IndexClient(server.url, cache_dir=cache).site()
+    second = IndexClient(server.url, cache_dir=cache, max_age=0).site()
     assert second.doc is first.doc
     assert second.body == first.body
     assert server.count("catalog.json", 200) == 1
@@ -69,12 +69,12 @@ def test_a_changed_file_is_never_answered_from_memory(server: SiteServer, tmp_pa
     catalog = new_catalog(tmp_path / "catalog2")
     add_image(catalog, "only", "1", "2026-05-01T00:00:00Z")
     build_index(catalog, server.root)
-    after = IndexClient(server.url, cache_dir=cache).query(Query())
+    after = IndexClient(server.url, cache_dir=cache, max_age=0).query(Query())
     assert [s.name for s in after.images] == ["only"]
     assert server.paths().count("latest.json") == 2  # one request each, the second a 200
     assert server.count("latest.json", 200) == 2
     # The new copy is the one held and the one on disk.
-    again = IndexClient(server.url, cache_dir=cache).query(Query())
+    again = IndexClient(server.url, cache_dir=cache, max_age=0).query(Query())
     assert [s.name for s in again.images] == ["only"]
     assert server.count("latest.json", 304) == 1
     cached = Cache(cache).get(server.url + "latest.json")

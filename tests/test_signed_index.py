@@ -366,10 +366,16 @@ def test_a_copy_held_in_memory_is_checked_for_every_reader_with_a_trust_file(
     with SiteServer(site) as server:
         # A reader without a trust file takes the altered file; its copy is held in memory.
         assert IndexClient(server.url, cache_dir=cache).query(Query()).images
-        trusting = IndexClient(server.url, cache_dir=cache, trust=signed.trust)
+        trusting = IndexClient(server.url, cache_dir=cache, trust=signed.trust, max_age=0)
         with pytest.raises(DigestMismatch, match=r"latest.json: sha256 "):
             trusting.query(Query())
         assert server.count("latest.json", 304) == 1  # the server said "unchanged": still checked
+        # Held again; within the freshness window the server is not asked at all: still checked.
+        assert IndexClient(server.url, cache_dir=cache).query(Query()).images
+        trusting = IndexClient(server.url, cache_dir=cache, trust=signed.trust, max_age=3600)
+        with pytest.raises(DigestMismatch, match=r"latest.json: sha256 "):
+            trusting.query(Query())
+        assert server.count("latest.json", 304) == 1
 
 
 def test_a_key_not_in_the_trust_file_is_refused(

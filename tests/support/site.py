@@ -4,14 +4,19 @@
 ETags taken from the site's SHA256SUMS (the content hash the build publishes for this), a
 Last-Modified from each file's mtime, 304s for If-None-Match and If-Modified-Since, and the .gz
 beside a file when the client accepts gzip. It counts every answer, so tests can assert that a
-second fetch was a 304 and which files a query read.
+second fetch was a 304 and which files a query read. With keep_alive=True it speaks HTTP/1.1 and
+keeps connections open (it counts them; a test can close or reset the idle ones); otherwise it
+answers HTTP/1.0 and closes each connection after one answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
+import struct
 import threading
+import time
 from collections import Counter
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,13 +139,35 @@ def site_bytes(site: Path) -> dict[str, bytes]:
 class SiteServer:
     """A site served on loopback; see the module documentation."""
 
-    def __init__(self, root: Path, *, etags: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        etags: bool = True,
+        keep_alive: bool = False,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """tls: (certificate, key) PEM files to serve HTTPS with."""
         self.root = root
         self.etags = etags
+        self.keep_alive = keep_alive
         self.answers: Counter[tuple[str, int]] = Counter()
         self.fail_with: int | None = None  # answer every request with this status instead
+        # Requests for paths under this prefix are redirected (301) to the path without it.
+        self.redirect_prefix: str | None = None
         self.requests: list[dict[str, str]] = []
+        self.connections = 0  # connections accepted
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         # A short poll interval: stopping the server waits for it.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -149,7 +176,7 @@ class SiteServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
+        return f"{self.scheme}://{host!s}:{port}/"
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -164,11 +191,36 @@ class SiteServer:
         self.stop()
 
     def stop(self) -> None:
-        """Stop answering: later connections are refused."""
+        """Stop answering: later connections are refused, open ones closed."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
+        self.drop_connections()
+
+    def drop_connections(self, *, reset: bool = False) -> None:
+        """Close the open connections (reset=True: abort them with a TCP reset) and wait until
+        their handlers are done."""
+        with self._lock:
+            open_now = list(self._open)
+        for connection in open_now:
+            try:
+                if reset:
+                    connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    connection.shutdown(socket.SHUT_RD)  # the handler stops; its close resets
+                else:
+                    connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed meanwhile
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._open & set(open_now):
+                    return
+            time.sleep(0.01)
+        raise AssertionError("the server's connections did not close")
 
     def count(self, path: str, status: int) -> int:
         return self.answers[path, status]
@@ -189,8 +241,23 @@ class SiteServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if server.keep_alive else "HTTP/1.0"
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
+                    server._open.add(self.connection)
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    with server._lock:
+                        server._open.discard(self.connection)
 
             def do_GET(self) -> None:
                 relative = unquote(urlsplit(self.path).path).lstrip("/")
@@ -209,6 +276,13 @@ class SiteServer:
                 if server.fail_with is not None:
                     self.send_error(server.fail_with)
                     return server.fail_with
+                prefix = server.redirect_prefix
+                if prefix is not None and relative.startswith(prefix):
+                    self.send_response(301)
+                    self.send_header("Location", "/" + relative.removeprefix(prefix))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return 301
                 file = (server.root / relative).resolve()
                 if server.root.resolve() not in file.parents or not file.is_file():
                     self.send_error(404)

@@ -17,6 +17,7 @@ from image_catalog.errors import ExitCode, UsageError
 from image_catalog.site import contract
 from image_catalog.site.client import (
     CACHE_ENV,
+    DEFAULT_MAX_AGE,
     INDEX_ENV,
     TRUST_ENV,
     IndexClient,
@@ -36,6 +37,22 @@ _TRUST_HELP = (
     "by one of its keys, any file that does not match the signed SHA256SUMS, and an older signed "
     "index than one already seen (without it nothing is verified)"
 )
+_MAX_AGE_HELP = (
+    "over HTTP, use a cached file the server confirmed less than S seconds ago without asking "
+    "the server again (default 0: every file read is revalidated with a conditional request, "
+    "which downloads nothing when the file is unchanged; a program using IndexClient "
+    f"revalidates after {DEFAULT_MAX_AGE:g} s by default)"
+)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,6 +97,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "build of S without --all-versions",
     )
     query.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
+    query.add_argument("--max-age", type=_seconds, default=0.0, metavar="S", help=_MAX_AGE_HELP)
     query.add_argument(
         "--json", action="store_true", help="JSON for programs (compact; indented on a terminal)"
     )
@@ -95,6 +113,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     show.add_argument("image", metavar="NAME[@VERSION]")
     show.add_argument("--index", metavar="URL|DIR", help=_INDEX_HELP)
     show.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
+    show.add_argument("--max-age", type=_seconds, default=0.0, metavar="S", help=_MAX_AGE_HELP)
     show.add_argument(
         "--json",
         action="store_true",
@@ -135,7 +154,8 @@ def _query(args: argparse.Namespace) -> int:
         available=args.available,
         schedule=args.schedule,
     )
-    result = IndexClient(args.index, trust=args.trust).query(query)
+    client = IndexClient(args.index, trust=args.trust, max_age=args.max_age)
+    result = client.query(query)
     _warn(result.warnings)
     if args.json:
         _print_json({"source": result.source, "images": result.encoded_images()})
@@ -153,7 +173,8 @@ def _show(args: argparse.Namespace) -> int:
     name, at, version = args.image.partition("@")
     if at and not version:
         raise UsageError(f"{args.image!r}: give NAME or NAME@VERSION")
-    result = IndexClient(args.index, trust=args.trust).show(name, version or None)
+    client = IndexClient(args.index, trust=args.trust, max_age=args.max_age)
+    result = client.show(name, version or None)
     _warn(result.warnings)
     if args.json:
         _print_json(result.version)

@@ -3,7 +3,10 @@
 The index is a local folder (`index build --out DIR`) or an HTTP(S) URL. Over HTTP every file is
 fetched with a conditional request (If-None-Match / If-Modified-Since) against an on-disk cache,
 so an unchanged file costs a 304 and no body; when the server cannot be reached the cached copy is
-used and a warning says how old it is. Each answer comes from the smallest file that holds it:
+used and a warning says how old it is. A copy the server confirmed less than `max_age` seconds
+ago (default DEFAULT_MAX_AGE, 1 s; 0 asks every time) is used without asking again, and each
+thread keeps its connection to the server open between requests. Each answer comes from the
+smallest file that holds it:
 `catalog.json` (small) says how many rows every view has, and the client reads the smallest view
 instead of `index.json`.
 
@@ -41,11 +44,11 @@ from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.naming import closest, is_name, is_version, schedule_tag
 
 if TYPE_CHECKING:
-    from email.message import Message
+    from urllib.request import OpenerDirector
 
     from image_catalog.site.trust import Check, SignedSums, Trust
 
-from image_catalog.site import contract, memo
+from image_catalog.site import contract, memo, transport
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
@@ -65,8 +68,11 @@ CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"
 TRUST_ENV = "IMAGE_CATALOG_TRUST"
 DEFAULT_INDEX = "site"
 DEFAULT_TIMEOUT = 10.0
+# How long a copy the server confirmed is used without asking it again (`IndexClient(max_age=)`).
+DEFAULT_MAX_AGE = 1.0
 
 _UNREACHABLE_STATUS = {429, 500, 502, 503, 504}
+_REDIRECT_STATUS = {301, 302, 303, 307, 308}
 _REFUSED_STATUS = {401, 403, 407}
 
 D = TypeVar("D", bound=Document)
@@ -240,11 +246,16 @@ class _Unreachable(Exception):
 class HttpSource:
     """A site served over HTTP(S), with conditional requests and an on-disk cache.
 
-    Every read asks the server. Beside the on-disk cache, the documents decoded from it are held
-    in memory (`site.memo`, shared by the clients of one cache folder in this process), so a 304
-    answer costs neither a disk read nor a decode; they are shared: treat them as read-only.
-    After a 304 for a held copy, the on-disk `checkedAt` is rewritten at most every
-    `memo.RECORD_EVERY` seconds (a warning may then call a cached copy that much older).
+    A read asks the server (a conditional request) unless the server confirmed the cached copy
+    less than `max_age` seconds ago, in this process or as the cache folder records it (its
+    `checkedAt`); with max_age=0 every read asks. Requests go out on connections each thread
+    keeps open (`site.transport`); through urllib when a proxy is configured for the server.
+
+    Beside the on-disk cache, the documents decoded from it are held in memory (`site.memo`,
+    shared by the clients of one cache folder in this process), so a 304 answer costs neither a
+    disk read nor a decode; they are shared: treat them as read-only. After a 304 for a held
+    copy, the on-disk `checkedAt` is rewritten at most every `memo.RECORD_EVERY` seconds (a
+    warning may then call a cached copy that much older).
     """
 
     def __init__(
@@ -253,12 +264,23 @@ class HttpSource:
         cache: Cache | None,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        max_age: float = 0.0,
     ) -> None:
+        if not max_age >= 0:
+            raise UsageError(f"max_age {max_age!r}: give a number of seconds, 0 or more")
         self.location = base_url if base_url.endswith("/") else base_url + "/"
         self.cache = cache
         self.timeout = timeout
         self.clock = clock
+        self.max_age = max_age
         self.memo = memo.shared(cache.root) if cache is not None else None
+        self._pool = transport.Pool(timeout)
+        self._origin = _direct_origin(self.location)
+        self._opener: OpenerDirector | None = None
+
+    def _fresh(self, confirmed: float | None) -> bool:
+        """Whether a copy the server confirmed at `confirmed` is used without asking again."""
+        return confirmed is not None and 0 <= self.clock() - confirmed < self.max_age
 
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
         url = urljoin(self.location, relative)
@@ -266,6 +288,14 @@ class HttpSource:
         if held is not None:
             return self._read_held(relative, url, held, parse)
         cached = self.cache.get(url) if self.cache else None
+        if cached is not None and self.max_age and self._fresh(cached.checked_at):
+            try:
+                doc = parse(cached.body, f"{url} (cached)")
+            except CatalogError:
+                self._drop(url)
+                return self.read(relative, parse)
+            self._hold(url, cached, parse, doc)
+            return Answer(doc, url, body=cached.body)
         try:
             response = self._get(url, cached)
         except _Unreachable as exc:
@@ -293,6 +323,8 @@ class HttpSource:
     def _read_held(self, relative: str, url: str, held: memo.Held, parse: Parse[D]) -> Answer[D]:
         """`read`, asking the server whether the copy held in memory is still current."""
         assert self.memo is not None
+        if self.max_age and self._fresh(self.memo.confirmed(url)):
+            return self._held_answer(relative, url, held, parse, confirmed=None)
         conditional = CachedCopy(held.body, held.etag, held.last_modified, 0.0)
         try:
             response = self._get(url, conditional)
@@ -303,6 +335,13 @@ class HttpSource:
         if response.status != 304:
             self.memo.drop(url)
             return self._fetched(url, response, parse)
+        return self._held_answer(relative, url, held, parse, confirmed=self.clock())
+
+    def _held_answer(
+        self, relative: str, url: str, held: memo.Held, parse: Parse[D], confirmed: float | None
+    ) -> Answer[D]:
+        """The answer from a held copy; `confirmed`: when the server just confirmed it."""
+        assert self.memo is not None
         model = _MODEL_OF.get(parse)
         doc: D | None = self.memo.doc(url, held, model) if model is not None else None
         if doc is None:
@@ -317,10 +356,11 @@ class HttpSource:
                 self.memo.put(
                     url, held.body, held.etag, held.last_modified, held.sha256, model, doc
                 )
-        now = self.clock()
-        if self.memo.record_due(url, now):
-            confirmed = CachedCopy(held.body, held.etag, held.last_modified, now)
-            self._store(url, confirmed, body=False, sha256=held.sha256)
+        if confirmed is not None:
+            self.memo.confirm(url, confirmed)
+            if self.memo.record_due(url, confirmed):
+                copy = CachedCopy(held.body, held.etag, held.last_modified, confirmed)
+                self._store(url, copy, body=False, sha256=held.sha256)
         return Answer(doc, url, body=held.body)
 
     def _hold(self, url: str, copy: CachedCopy, parse: Parse[D], doc: D) -> str | None:
@@ -330,6 +370,7 @@ class HttpSource:
             return None
         digest = _sha256(copy.body)
         self.memo.put(url, copy.body, copy.etag, copy.last_modified, digest, model, doc)
+        self.memo.confirm(url, copy.checked_at)
         self.memo.record_due(url, copy.checked_at)  # the caller writes this confirmation
         return digest
 
@@ -346,23 +387,49 @@ class HttpSource:
         return Answer(parse(cached.body, f"{url} (cached)"), url, warning, cached.body)
 
     def _get(self, url: str, cached: CachedCopy | None) -> _Response:
-        # Imported here: a query of a local folder does not pay for the HTTP and TLS modules.
-        import http.client
-        import urllib.error
-        import urllib.request
-
         headers = {
             "User-Agent": f"image-catalog/{__version__}",
             "Accept": "application/json",
             "Accept-Encoding": "gzip",
         }
-        if cached is not None and cached.etag:
+        # Validators come from the server or the cache folder: only ones that can be sent.
+        if cached is not None and cached.etag and transport.legal(cached.etag):
             headers["If-None-Match"] = cached.etag
-        if cached is not None and cached.last_modified:
+        if cached is not None and cached.last_modified and transport.legal(cached.last_modified):
             headers["If-Modified-Since"] = cached.last_modified
+        target = _target(url) if self._origin and url.startswith(self.location) else None
+        if self._origin is None or target is None:
+            return self._get_through_urllib(url, headers, cached)
+        try:
+            reply = self._pool.get(*self._origin, target, headers)
+        except (OSError, transport.ProtocolError) as exc:
+            raise _Unreachable(str(exc) or type(exc).__name__) from exc
+        if reply.status in _REDIRECT_STATUS and "location" in reply.headers:
+            return self._get_through_urllib(url, headers, cached)  # which follows redirects
+        if not 200 <= reply.status < 300:
+            return self._status(url, reply.status, reply.reason, cached)
+        return _Response(
+            reply.status,
+            _decode(url, reply.body, reply.headers.get("content-encoding")),
+            reply.headers.get("etag"),
+            reply.headers.get("last-modified"),
+        )
+
+    def _get_through_urllib(
+        self, url: str, headers: dict[str, str], cached: CachedCopy | None
+    ) -> _Response:
+        """A GET with urllib: through the configured proxy, following redirects."""
+        # Imported here: only a proxy, a redirect or credentials in the URL need them.
+        import http.client
+        import urllib.error
+        import urllib.request
+
+        if self._opener is None:
+            # Made per source, so the proxy settings are those when it was made, as _origin's.
+            self._opener = urllib.request.build_opener()
         request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as reply:  # noqa: S310
+            with self._opener.open(request, timeout=self.timeout) as reply:
                 body, status, reply_headers = reply.read(), reply.status, reply.headers
         except urllib.error.HTTPError as exc:
             with exc:
@@ -372,7 +439,7 @@ class HttpSource:
             raise _Unreachable(str(reason)) from exc
         return _Response(
             status,
-            _decode(url, body, reply_headers),
+            _decode(url, body, reply_headers.get("Content-Encoding")),
             reply_headers.get("ETag"),
             reply_headers.get("Last-Modified"),
         )
@@ -404,9 +471,9 @@ class HttpSource:
             self.cache.drop(url)
 
 
-def _decode(url: str, body: bytes, headers: Message) -> bytes:
+def _decode(url: str, body: bytes, encoding: str | None) -> bytes:
     """The body without its gzip Content-Encoding; parsing checks that it is UTF-8 JSON."""
-    if headers.get("Content-Encoding", "identity").lower() == "gzip":
+    if (encoding or "identity").strip().lower() == "gzip":
         import gzip
         import zlib
 
@@ -417,20 +484,53 @@ def _decode(url: str, body: bytes, headers: Message) -> bytes:
     return body
 
 
+def _direct_origin(location: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) when requests to `location` go out on `transport` connections: an
+    http(s) URL with a plain ASCII host name, no credentials, and no proxy for it."""
+    parts = urlsplit(location)
+    try:
+        port = parts.port
+    except ValueError:
+        return None  # urllib says what is wrong with it
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc or not host:
+        return None
+    if not (host.isascii() and host.isprintable()) or " " in host:
+        return None
+    if any(name.lower().endswith("_proxy") and value for name, value in os.environ.items()):
+        import urllib.request  # the proxy settings as urllib reads them
+
+        proxies = urllib.request.getproxies()
+        if parts.scheme in proxies and not urllib.request.proxy_bypass(parts.netloc):
+            return None
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
+
+
+def _target(url: str) -> str | None:
+    """The path and query of `url` to send, or None when it is not plain printable ASCII."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not (target.isascii() and target.isprintable()) or " " in target:
+        return None
+    return target
+
+
 def open_source(
     location: str | Path,
     cache_dir: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     clock: Callable[[], float] = time.time,
+    max_age: float = DEFAULT_MAX_AGE,
 ) -> SiteReader:
-    """A folder path, or an http(s) URL (cached under `cache_dir`, default_cache_dir())."""
+    """A folder path, or an http(s) URL (cached under `cache_dir`, default_cache_dir(); a copy
+    confirmed less than `max_age` seconds ago is used without asking the server)."""
     text = str(location)
     if "://" not in text:
         return DirectorySource(Path(text))
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--index {text!r}: only http:// and https:// URLs or a folder are read")
-    return HttpSource(text, Cache(cache_dir or default_cache_dir()), timeout, clock)
+    return HttpSource(text, Cache(cache_dir or default_cache_dir()), timeout, clock, max_age)
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -734,8 +834,11 @@ class IndexClient:
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
         trust: Path | str | None = None,
+        max_age: float = DEFAULT_MAX_AGE,
     ) -> None:
-        self.source = open_source(location or default_location(), cache_dir, timeout, clock)
+        self.source = open_source(
+            location or default_location(), cache_dir, timeout, clock, max_age
+        )
         chosen = trust if trust is not None else os.environ.get(TRUST_ENV) or None
         self._trust: Trust | None = None
         if chosen is not None:

@@ -1,9 +1,10 @@
 """Decoded documents kept in memory beside the reader's on-disk cache, shared by threads.
 
-Every read over HTTP still asks the server (a conditional request); what this saves is the work
-around a 304 answer: reading the cached body from disk, hashing it, and decoding it again. A
-held copy is keyed by its URL and its validators (ETag, Last-Modified, the body's sha256), so a
-changed file is never answered from it, and the decoded document is kept per document type.
+A read over HTTP asks the server (a conditional request) unless the server confirmed the file
+very recently (`confirmed`, the client's max_age); what this saves is the work around a 304
+answer: reading the cached body from disk, hashing it, and decoding it again. A held copy is
+keyed by its URL and its validators (ETag, Last-Modified, the body's sha256), so a changed file
+is never answered from it, and the decoded document is kept per document type.
 
 Only a body that parsed (and, with a trust file, passed its hash check) is ever held. The
 documents are shared by every answer and thread that reads the same unchanged file: treat them
@@ -48,6 +49,7 @@ class Memo:
         self._held: OrderedDict[str, Held] = OrderedDict()
         self._size = 0
         self._recorded: dict[str, float] = {}  # URL -> when its confirmation was last recorded
+        self._confirmed: dict[str, float] = {}  # URL -> when the server last confirmed it
         self._lock = threading.Lock()
 
     def get(self, url: str) -> Held | None:
@@ -87,12 +89,15 @@ class Memo:
                 self._size -= len(current.body)
                 if current.sha256 == sha256:
                     docs.update(current.docs)
+                else:
+                    self._confirmed.pop(url, None)  # that confirmation was of the other body
             docs[model] = doc
             self._held[url] = Held(body, etag, last_modified, sha256, docs)
             self._size += len(body)
             while self._size > self.budget and self._held:
                 oldest_url, oldest = self._held.popitem(last=False)
                 self._recorded.pop(oldest_url, None)
+                self._confirmed.pop(oldest_url, None)
                 self._size -= len(oldest.body)
 
     def record_due(self, url: str, now: float, every: float = RECORD_EVERY) -> bool:
@@ -104,9 +109,21 @@ class Memo:
             self._recorded[url] = now
             return True
 
+    def confirm(self, url: str, when: float) -> None:
+        """Note that the server confirmed (or sent) the copy of `url` held at `when`."""
+        with self._lock:
+            if url in self._held:
+                self._confirmed[url] = max(when, self._confirmed.get(url, when))
+
+    def confirmed(self, url: str) -> float | None:
+        """When the server last confirmed the copy of `url` held, if it is held."""
+        with self._lock:
+            return self._confirmed.get(url)
+
     def drop(self, url: str) -> None:
         with self._lock:
             self._recorded.pop(url, None)
+            self._confirmed.pop(url, None)
             current = self._held.pop(url, None)
             if current is not None:
                 self._size -= len(current.body)

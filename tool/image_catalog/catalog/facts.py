@@ -29,7 +29,6 @@ from image_catalog.catalog.rules import (
 )
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage
-from image_catalog.manifest.reference import Reference
 from image_catalog.manifest.vocabulary import Vocabulary
 
 
@@ -94,7 +93,7 @@ def entry_facts(
         findings=tuple(Finding.of(p) for p in found),
         id=loaded.model.id,
         digests=tuple((path, manifest.digest) for path, manifest in manifests),
-        hosts=tuple((path, Reference.parse(manifest.ref).host) for path, manifest in manifests),
+        hosts=tuple((path, manifest.host) for path, manifest in manifests),
         superseded_by=loaded.model.spec.lifecycle.superseded_by,
         published_at=rfc3339(loaded.model.spec.published_at),
     )
@@ -223,6 +222,8 @@ def entry_problems(loaded: Loaded[CatalogImage], vocabulary: Vocabulary | None) 
         ("variants", [v.architecture for v in spec.variants]),
         ("tags", spec.tags),
     ):
+        if len(set(values)) == len(values):
+            continue  # the common case: nothing listed twice
         for value, count in Counter(values).items():
             if count > 1:
                 index = len(values) - 1 - values[::-1].index(value)

@@ -36,7 +36,6 @@ from image_catalog.manifest.reference import (
     HOST_PATTERN,
     PINNED_PATTERN,
     TAG_PATTERN,
-    Reference,
 )
 from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.naming import (
@@ -359,18 +358,17 @@ class ManifestRef(Model):
     media_type: MediaType
     size: int = Field(gt=0, le=MAX_SIZE)
 
-    @field_validator("ref")
-    @classmethod
-    def _explicit_host(cls, value: str) -> str:
-        try:
-            Reference.parse(value)
-        except ValueError as exc:
-            raise PydanticCustomError("reference", "{message}", {"message": str(exc)}) from None
-        return value
+    # PINNED_PATTERN spells out an explicit host, so every ref it lets through is one
+    # `Reference.parse` reads (its host is the text before the first '/'): no second parse here.
 
     @property
     def digest(self) -> str:
         return self.ref.rsplit("@", 1)[1]
+
+    @property
+    def host(self) -> str:
+        """The registry host (and port) the reference names, as `Reference.parse` reads it."""
+        return self.ref.partition("/")[0]
 
 
 class ContainerImage(ManifestRef):
@@ -514,7 +512,8 @@ class CatalogImageSpec(Model):
     bootc: bool = False
     build_mode: Literal["package", "image", "bootc", "disk"] | None = None
     export_format: Word | None = None
-    tags: list[Word] = []
+    # Defaults made afresh, not copied: pydantic deep-copies a mutable default for every entry.
+    tags: list[Word] = Field(default_factory=list, json_schema_extra={"default": []})
     index: ManifestRef | None = Field(
         default=None, description="The multi-architecture image index, when there is one."
     )
@@ -536,7 +535,7 @@ class ImageMetadata(Model):
     name: Name
     version: Version
     labels: dict[LabelKey, LabelValue] = Field(
-        default={}, json_schema_extra={"additionalProperties": False}
+        default_factory=dict, json_schema_extra={"additionalProperties": False, "default": {}}
     )
 
 

@@ -188,6 +188,7 @@ def offline_rows(
     for _ in range(repeats):
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(site, ignore_errors=True)
+        shutil.rmtree(site.with_name(f".{site.name}.previous"), ignore_errors=True)  # kept by one
         builds.append(measure(build))  # what a fresh checkout runs: nothing cached, no site
     build_cold = median(builds)
     build_warm = median([after_one_change(catalog, build) for _ in range(repeats)])

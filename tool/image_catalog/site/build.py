@@ -24,7 +24,8 @@ mtime-based ETags of servers like nginx) stay valid and clients get 304s. Only `
 
 The site is built in a temp folder next to `--out` and swapped in with one rename (Linux's
 renameat2 RENAME_EXCHANGE, else two renames), so neither a reader nor a failed build ever sees half
-a site, and no temp folder is left behind.
+a site, and no temp folder is left behind. The site replaced is kept beside `--out`, and the next
+build starts from it (`spare.py`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ from image_catalog.site.contract import (
     VocabularyDoc,
 )
 from image_catalog.site.signing import SigningKey, sign_site, sums_header_for
+from image_catalog.site.spare import claim_spare, keep_spare
 from image_catalog.site.status import STATUS_FILE
 from image_catalog.site.writer import SiteWriter, swap_in
 
@@ -183,13 +185,16 @@ def write_content(
         out.parent.mkdir(parents=True, exist_ok=True)
         # Locked while this build lives; what a killed build left is removed here.
         scratch = make_scratch(out.parent, f".{out.name}.build-")
-        staging = scratch.path
+        staging = scratch.path / "site"
     except OSError as exc:
         raise SiteWriteError(f"cannot write the site into {out}: {exc.strerror or exc}") from exc
     try:
-        # mkdtemp makes the folder private; a site is public, and a web server must read it.
-        os.chmod(staging, 0o755)  # noqa: S103
-        with SiteWriter(staging, previous=out) as writer:
+        update = claim_spare(out, staging)  # the site before the live one, to update in place
+        if not update:
+            os.mkdir(staging)
+            # A site is public, and a web server must read it.
+            os.chmod(staging, 0o755)  # noqa: S103
+        with SiteWriter(staging, previous=out, update=update) as writer:
             writer.folders(_path("images", name) for name in content.by_name)
             for relative, data, sha256 in content.documents(commit, base):
                 writer.write(relative, data, sha256)
@@ -200,13 +205,14 @@ def write_content(
         if sign_key is not None:
             sign_site(staging, sign_key)
         swap_in(staging, out)
+        keep_spare(staging, out)  # the replaced site, if any, for the next build
     except OSError as exc:
         raise SiteWriteError(
             f"cannot write the site into {out}: {exc.strerror or exc} "
             f"({exc.filename or out}); the previous site is left as it was"
         ) from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch.path, ignore_errors=True)
         scratch.release()
     return BuildResult(
         out=out,

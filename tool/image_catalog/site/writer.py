@@ -4,10 +4,17 @@ Files are written into a staging folder next to the target, each with its sha256
 SHA256SUMS) and, when large, a deterministic .gz beside it; the staging folder then replaces the
 target in one rename. Unchanged files keep the previous site's mtime, so Last-Modified and
 mtime-based ETags stay valid across rebuilds.
+
+The staging folder is either empty or an earlier site being brought up to date (`spare.py`): a file
+it already holds with the right bytes, which the live site holds with the same bytes too, is kept;
+one the live site has is linked from it; any other is written. A file is never written into: it is
+removed and created again, because the earlier site shares its unchanged files' inodes with the
+live one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import gzip
@@ -20,6 +27,8 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from image_catalog.site.trust import SIGNATURE_FILE
 
 SUMS_FILE = "SHA256SUMS"
 GZIP_MIN_BYTES = 4096
@@ -35,13 +44,24 @@ class SiteWriter:
     main thread encodes the next documents; at most _IN_FLIGHT files wait in memory.
     """
 
-    def __init__(self, root: Path, previous: Path | None = None) -> None:
+    def __init__(self, root: Path, previous: Path | None = None, *, update: bool = False) -> None:
+        """`update`: `root` holds an earlier site, which its SHA256SUMS describes, to bring up to
+        date in place (`previous` is then the live site)."""
         self.root = root
         self._root = os.path.join(root, "")  # plain strings in the loops: Path costs too much
+        here: dict[str, str] = {}
+        if update:
+            here = _read_sums(root / SUMS_FILE)
+            # From here on the folder no longer says what it holds: a build that stops now
+            # leaves nothing a later one would trust.
+            for name in (SUMS_FILE, SIGNATURE_FILE):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._root + name)
+        self._here = here
         # A file whose bytes the previous site already has is linked from it: not written nor
         # compressed again, and its modification time is the previous one.
         self._reuse = (
-            _Previous(os.path.join(previous, ""), _read_sums(previous / SUMS_FILE))
+            _Previous(os.path.join(previous, ""), _read_sums(previous / SUMS_FILE), here)
             if previous
             else None
         )
@@ -49,7 +69,7 @@ class SiteWriter:
         self._linked: set[str] = set()  # share the previous file's inode, hence its mtime
         self.sums: dict[str, str] = {}
         self.sizes: dict[str, int] = {}
-        self._folders: set[str] = set()
+        self._folders: set[str] = {relative.rpartition("/")[0] for relative in here}
         self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="site-writer")
         self._pending: deque[Future[list[tuple[str, str, int]]]] = deque()
         self._batch: list[tuple[str, bytes, str | None]] = []
@@ -79,6 +99,10 @@ class SiteWriter:
     def write(self, relative: str, data: bytes, sha256: str | None = None) -> None:
         """Queue one file: `data` (UTF-8 JSON) and a final newline; `sha256`, that file's hash
         when the caller knows it already (it is not computed again)."""
+        if sha256 is not None and len(data) < GZIP_MIN_BYTES - 1 and self._kept(relative, sha256):
+            self.sums[relative] = sha256
+            self.sizes[relative] = len(data) + 1
+            return
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
             os.makedirs(self._root + folder, exist_ok=True)
@@ -86,6 +110,19 @@ class SiteWriter:
         self._batch.append((relative, data + b"\n", sha256))
         if len(self._batch) >= _BATCH:
             self._submit()
+
+    def _kept(self, relative: str, digest: str) -> bool:
+        """Whether the folder's own copy of a file stays: the same bytes as here and as live."""
+        reuse = self._reuse
+        if (
+            reuse is None
+            or self._here.get(relative) != digest
+            or reuse.sums.get(relative) != digest
+        ):
+            return False
+        self.reused += 1
+        self._linked.add(relative)
+        return True
 
     def _submit(self) -> None:
         batch, self._batch = self._batch, []
@@ -109,6 +146,7 @@ class SiteWriter:
             self._submit()
         while self._pending:
             self._collect(self._pending.popleft())
+        self._remove_stale()
         text = "".join(f"{digest}  {path}\n" for path, digest in sorted(self.sums.items()))
         if header is not None:
             text = f"{header}\n{text}"
@@ -128,21 +166,47 @@ class SiteWriter:
                     continue
                 os.utime(self._root + relative, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
+    def _remove_stale(self) -> None:
+        """Remove what the earlier site in the folder holds and this one does not."""
+        emptied: set[str] = set()
+        for relative in self._here:
+            if relative not in self.sums:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._root + relative)
+                emptied.add(relative.rpartition("/")[0])
+        while emptied:
+            folder = max(emptied, key=len)  # the deepest first
+            emptied.discard(folder)
+            if folder:
+                try:
+                    os.rmdir(self._root + folder)
+                except OSError:
+                    continue  # not empty
+                emptied.add(folder.rpartition("/")[0])
+
 
 @dataclass(frozen=True)
 class _Previous:
-    """The site being replaced, and the sha256 of each of its files."""
+    """The site being replaced, and the sha256 of each of its files; and those of the files the
+    folder being written holds already (`here`, empty unless it holds an earlier site)."""
 
     root: str  # ending in a slash, as every `root` below
     sums: dict[str, str]
+    here: dict[str, str]
 
     def link(self, root: str, relative: str, digest: str) -> int | None:
-        """Link the previous copy of `relative` if it has these bytes; its size, or None."""
+        """Keep or link the previous copy of `relative` if it has these bytes; its size, or
+        None."""
         if self.sums.get(relative) != digest:
             return None
+        path = root + relative
         try:
-            os.link(self.root + relative, root + relative)
-            return os.stat(root + relative).st_size
+            if relative in self.here:
+                if self.here[relative] == digest:
+                    return os.stat(path).st_size  # the same bytes as live, and its mtime
+                os.unlink(path)
+            os.link(self.root + relative, path)
+            return os.stat(path).st_size
         except OSError:
             return None  # gone, another file system, links not allowed: write it instead
 
@@ -179,18 +243,28 @@ def _store(
             if size is not None:
                 return [*linked, (packed, gz_digest, -size - 1)]
         files = [(packed, gzip.compress(data, compresslevel=6, mtime=0))]
-        return [*linked, *_write(root, files)]
+        return [*linked, *_write(root, files, bool(previous.here))]
     files = [(relative, data)]
     if big:
         # mtime=0 and no file name in the header: the same input gives the same bytes.
         files.append((f"{relative}.gz", gzip.compress(data, compresslevel=6, mtime=0)))
-    return _write(root, files)
+    return _write(root, files, previous is not None and bool(previous.here))
 
 
-def _write(root: str, files: list[tuple[str, bytes]]) -> list[tuple[str, str, int]]:
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+def _write(
+    root: str, files: list[tuple[str, bytes]], replace: bool = False
+) -> list[tuple[str, str, int]]:
+    """Create each file; with `replace`, whatever is at its path is removed first (it may be a
+    link to the live site's file, which must stay as it is)."""
     written = []
     for path, content in files:
-        with open(root + path, "wb") as stream:
+        if replace:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(root + path)
+        with open(os.open(root + path, _NEW, 0o666), "wb") as stream:
             stream.write(content)
         written.append((path, hashlib.sha256(content).hexdigest(), len(content)))
     return written

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from image_catalog import __version__
-from image_catalog.cli.common import COMMANDS_HELP, common_parent
+from image_catalog.cli.common import COMMANDS_HELP, HelpFormatter, common_parent
 from image_catalog.cli.signals import Terminated, terminate_like_interrupt
 from image_catalog.errors import ExitCode, ImageCatalogError
 
@@ -64,7 +64,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="A GitOps catalog of published automotive OS images: validate the manifests, "
         "publish new versions, build and query the static index.",
         epilog=COMMANDS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         parents=[common_parent()],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

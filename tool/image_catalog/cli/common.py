@@ -19,6 +19,36 @@ COMMANDS_HELP = """exit codes:
 DEFAULT_CATALOG = Path("catalog")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's, with the terminal's width found as shutil finds it but without loading shutil
+    (argparse makes a formatter for every option it adds; a query prints no help)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _columns() -> int:
+    """$COLUMNS, else the width of the terminal on standard output, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
 class Progress:
     """`checking: 12/200 entries` on one terminal line, rewritten in place; nothing when
     standard error is not a terminal (`Progress.on_terminal`)."""
@@ -40,7 +70,7 @@ class Progress:
 
 
 def common_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     parent.add_argument(
         "--debug",
         action="store_true",
@@ -71,7 +101,7 @@ def add_subcommand(
         help=summary,
         description=description,
         epilog=COMMANDS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         parents=[common_parent()],
     )
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -46,9 +47,10 @@ from image_catalog.naming import closest, is_name, is_version, schedule_tag
 if TYPE_CHECKING:
     from urllib.request import OpenerDirector
 
+    from image_catalog.site.transport import Pool
     from image_catalog.site.trust import Check, SignedSums, Trust
 
-from image_catalog.site import contract, memo, transport
+from image_catalog.site import contract, memo
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
@@ -211,19 +213,43 @@ class Cache:
             "checkedAt": copy.checked_at,
             "sha256": sha256 or _sha256(copy.body),
         }
-        # Imported here: only a query over HTTP writes the cache.
-        from image_catalog.fsutil import atomic_write_bytes
-
         # Not synced to disk: a copy lost in a crash costs one download, and a torn one is never
         # served (the metadata names the body's sha256).
         if body:
-            atomic_write_bytes(body_path, copy.body, durable=False)
-        meta_data = msgspec.json.encode(meta, order="sorted") + b"\n"
-        atomic_write_bytes(meta_path, meta_data, durable=False)
+            _replace(body_path, copy.body)
+        _replace(meta_path, msgspec.json.encode(meta, order="sorted") + b"\n")
 
     def drop(self, url: str) -> None:
         for path in self._paths(url):
             path.unlink(missing_ok=True)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` anew through a temporary file renamed over it, not synced (a cache file).
+
+    The temporary file is named after the process and thread, which a live writer never shares,
+    and made only where nothing has that name yet; else fsutil's random names are used.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
+    except FileExistsError:
+        from image_catalog.fsutil import atomic_write_bytes  # left by a crash: another name
+
+        atomic_write_bytes(path, data, durable=False)
+        return
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _sha256(data: bytes) -> str:
@@ -274,7 +300,10 @@ class HttpSource:
         self.clock = clock
         self.max_age = max_age
         self.memo = memo.shared(cache.root) if cache is not None else None
-        self._pool = transport.Pool(timeout)
+        # Imported here: a query of a local folder does not load the socket modules.
+        from image_catalog.site.transport import Pool
+
+        self._pool: Pool = Pool(timeout)
         self._origin = _direct_origin(self.location)
         self._opener: OpenerDirector | None = None
 
@@ -393,16 +422,18 @@ class HttpSource:
             "Accept-Encoding": "gzip",
         }
         # Validators come from the server or the cache folder: only ones that can be sent.
-        if cached is not None and cached.etag and transport.legal(cached.etag):
+        if cached is not None and cached.etag and _legal(cached.etag):
             headers["If-None-Match"] = cached.etag
-        if cached is not None and cached.last_modified and transport.legal(cached.last_modified):
+        if cached is not None and cached.last_modified and _legal(cached.last_modified):
             headers["If-Modified-Since"] = cached.last_modified
         target = _target(url) if self._origin and url.startswith(self.location) else None
         if self._origin is None or target is None:
             return self._get_through_urllib(url, headers, cached)
+        from image_catalog.site.transport import ProtocolError
+
         try:
             reply = self._pool.get(*self._origin, target, headers)
-        except (OSError, transport.ProtocolError) as exc:
+        except (OSError, ProtocolError) as exc:
             raise _Unreachable(str(exc) or type(exc).__name__) from exc
         if reply.status in _REDIRECT_STATUS and "location" in reply.headers:
             return self._get_through_urllib(url, headers, cached)  # which follows redirects
@@ -482,6 +513,11 @@ def _decode(url: str, body: bytes, encoding: str | None) -> bytes:
         except (OSError, EOFError, zlib.error) as exc:
             raise CatalogError(f"{url}: the gzip-encoded answer is corrupt ({exc})") from exc
     return body
+
+
+def _legal(value: str) -> bool:
+    """Whether `value` can be sent as a header value (no line breaks or NULs)."""
+    return not any(ch in value for ch in "\r\n\0")
 
 
 def _direct_origin(location: str) -> tuple[str, str, int] | None:

@@ -55,11 +55,6 @@ class Reply:
         self.body = body
 
 
-def legal(value: str) -> bool:
-    """Whether `value` can be sent as a header value (no line breaks or NULs)."""
-    return not any(ch in value for ch in "\r\n\0")
-
-
 _TLS: ssl.SSLContext | None = None
 _TLS_LOCK = threading.Lock()
 

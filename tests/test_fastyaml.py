@@ -112,6 +112,42 @@ def test_a_generated_catalog_reads_the_same_and_quickly() -> None:
         assert _agrees(dump_plain(doc, header))
 
 
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("a: 1\nb: x y  # note\n", True),
+        ("a:\n  - x\n  - k: v\n    l: w\n  -\n    - 1\nb: {}\nc: []\n", True),
+        ("a:\n- x\n- y\nb:\n", True),  # a sequence at its key's indent; an empty value
+        ("---\n# c\na: 'it''s' # c\nb: \"caf\\u00e9\\n\"\n", True),
+        ("a: yes\nb: True\nc: ~\nd: 2026-01-01\ne: 1.0.0\nf: -x\n", True),
+        ("a: 1\n  b: 2\n", False),  # a continuation line
+        ("a: x\n  y\n", False),
+        ("a: 0x1F\n", False),
+        ("a: 007\n", False),
+        ("a: 1.5\n", False),
+        ("a: -1\n", False),
+        ("a: " + "9" * 19 + "\n", False),
+        ("a: &x 1\nb: *x\n", False),
+        ("a: [x]\n", False),
+        ("a: |\n  x\n", False),
+        ("a: !!str 1\n", False),
+        ("a: 1\na: 2\n", False),
+        ("true: 1\n", False),
+        ('"a": 1\n', False),
+        ("a: 1\n---\nb: 2\n", False),
+        ("a:\tx\n", False),
+        ("a: x\r\n", False),
+        ("a: 'x\n  y'\n", False),
+        ('a: "\\x41"\n', False),
+        ("- a\n", False),
+        ("a: b: c\n", False),
+        ("a" * 200 + ": 1\n", False),
+    ],
+)
+def test_what_the_line_reader_reads_and_declines(text: str, read: bool) -> None:
+    assert _agrees(text) is read
+
+
 # --- generated documents ------------------------------------------------------------------------
 
 WORDS = [

@@ -33,7 +33,7 @@ MAX_KEY = 128  # YAML caps implicit keys at 1024 characters; real keys are short
 # Characters this reader is sure of: printable ASCII and printable non-ASCII of the Basic
 # Multilingual Plane, without the no-break space, YAML's line breaks (U+0085, U+2028, U+2029), the
 # byte order mark and the non-characters U+FFFE and U+FFFF. No tab, no carriage return.
-_ODD_ASCII = re.compile(r"[^\n\x20-\x7e]")
+_ASCII = bytes([0x0A, *range(0x20, 0x7F)])
 _ODD_CHAR = re.compile(r"[^\n\x20-\x7e\xa1-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
 
 # Every line: its indent, a sequence dash, a key with its colon, and the rest.
@@ -61,7 +61,10 @@ def parse_block_mapping(text: str, plain_tag: Callable[[str], str]) -> dict[str,
 
     `plain_tag` resolves a plain scalar to its YAML tag, as the full reader does.
     """
-    if (_ODD_ASCII if text.isascii() else _ODD_CHAR).search(text):
+    if text.isascii():
+        if text.encode("ascii").translate(None, _ASCII):  # what is left is a control character
+            return None
+    elif _ODD_CHAR.search(text):
         return None
     try:
         return _read(text, plain_tag)

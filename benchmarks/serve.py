@@ -1,13 +1,16 @@
 """Serve a site with nginx and send it 1,000 concurrent requests; then 1,000 concurrent queries.
 
-python benchmarks/serve.py --site DIR [--requests 1000]
+python benchmarks/serve.py --site DIR [--requests 1000] [--threads 16]
 
 The site is any `index build` output (benchmarks/run builds one of 20,000 entries). nginx (the
 Debian package) gets a config written here, listens on 127.0.0.1 on a free port, and is stopped
 by its PID. The requests mix latest.json, views, image and version documents, plain (200 with a
 body, gzip when asked) and conditional (If-None-Match with the ETag, 304), all started at once from
 a bounded asyncio client. Then `IndexClient` over HTTP, its cache warmed, answers queries from a
-pool of threads. Goals: 0 errors and p99 <= 1 s for the requests; p99 <= 50 ms per query.
+pool of threads: first with max_age=0 (every query revalidates its two files with conditional
+requests on the connection its thread keeps open; the figure the goal is judged on), then with
+the client's default freshness window (most queries then make no request). Goals: 0 errors and
+p99 <= 1 s for the requests; p99 <= 50 ms per query.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from image_catalog.site.client import IndexClient, Query
+from image_catalog.site.client import DEFAULT_MAX_AGE, IndexClient, Query
 
 GOAL_REQUEST_P99_S = 1.0
 GOAL_QUERY_P99_S = 0.050
@@ -88,6 +91,7 @@ class QueryResult:
     p50: float
     p99: float
     errors: int
+    max_age: float = 0.0
 
 
 def free_port() -> int:
@@ -270,16 +274,20 @@ def query_test(
         p50=statistics.median(times),
         p99=times[min(len(times) - 1, int(len(times) * 0.99))],
         errors=errors,
+        max_age=max_age,
     )
 
 
-def run(site: Path, requests: int, threads: int) -> tuple[LoadResult, QueryResult]:
+def run(site: Path, requests: int, threads: int) -> tuple[LoadResult, list[QueryResult]]:
     with tempfile.TemporaryDirectory(prefix="image-catalog-serve-") as tmp:
         scratch = Path(tmp)
         shutil.copy(site / "catalog.json", scratch / "site-catalog.json")
         with nginx(site) as base:
             load = load_test(site, base, requests, requests)
-            queries = query_test(base, requests, threads, scratch)
+            queries = [
+                query_test(base, requests, threads, scratch, max_age)
+                for max_age in (0.0, DEFAULT_MAX_AGE)
+            ]
     return load, queries
 
 
@@ -287,19 +295,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--site", type=Path, required=True)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=32, help="query threads (default: 32)")
+    parser.add_argument("--threads", type=int, default=16, help="query threads (default: 16)")
     args = parser.parse_args()
-    load, queries = run(args.site, args.requests, args.threads)
+    load, runs = run(args.site, args.requests, args.threads)
     print(
         f"nginx, {load.requests} concurrent requests: {load.per_second:.0f} req/s, "
         f"p50 {load.p50 * 1000:.0f} ms, p99 {load.p99 * 1000:.0f} ms, {load.errors} errors "
         f"({load.not_modified} answered 304)"
     )
-    print(
-        f"IndexClient, {queries.queries} queries from {queries.threads} threads (warm cache): "
-        f"p50 {queries.p50 * 1000:.1f} ms, p99 {queries.p99 * 1000:.1f} ms, "
-        f"{queries.errors} errors"
-    )
+    for queries in runs:
+        print(
+            f"IndexClient, {queries.queries} queries from {queries.threads} threads (warm cache, "
+            f"max_age={queries.max_age:g}): p50 {queries.p50 * 1000:.1f} ms, "
+            f"p99 {queries.p99 * 1000:.1f} ms, {queries.errors} errors"
+        )
 
 
 if __name__ == "__main__":

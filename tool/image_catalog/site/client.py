@@ -167,6 +167,7 @@ class CachedCopy(msgspec.Struct, frozen=True):
     etag: str | None
     last_modified: str | None
     checked_at: float
+    sha256: str | None = None  # the body's, when known already (it is hashed once)
 
 
 class Cache:
@@ -191,12 +192,13 @@ class Cache:
             return None
         if not isinstance(meta, dict) or meta.get("url") != url:
             return None
-        if meta.get("sha256") != _sha256(body):
+        digest = _sha256(body)
+        if meta.get("sha256") != digest:
             return None
         checked = meta.get("checkedAt", 0)
         if not isinstance(checked, int | float):
             return None  # damaged metadata: as good as no cached copy
-        return CachedCopy(body, meta.get("etag"), meta.get("lastModified"), float(checked))
+        return CachedCopy(body, meta.get("etag"), meta.get("lastModified"), float(checked), digest)
 
     def put(
         self, url: str, copy: CachedCopy, *, body: bool = True, sha256: str | None = None
@@ -211,7 +213,7 @@ class Cache:
             "etag": copy.etag,
             "lastModified": copy.last_modified,
             "checkedAt": copy.checked_at,
-            "sha256": sha256 or _sha256(copy.body),
+            "sha256": sha256 or copy.sha256 or _sha256(copy.body),
         }
         # Not synced to disk: a copy lost in a crash costs one download, and a torn one is never
         # served (the metadata names the body's sha256).
@@ -336,7 +338,9 @@ class HttpSource:
                 # A copy this client cannot read (written by another version): fetch it whole.
                 self._drop(url)
                 return self.read(relative, parse)
-            confirmed = CachedCopy(cached.body, cached.etag, cached.last_modified, self.clock())
+            confirmed = CachedCopy(
+                cached.body, cached.etag, cached.last_modified, self.clock(), cached.sha256
+            )
             digest = self._hold(url, confirmed, parse, doc)
             self._store(url, confirmed, body=False, sha256=digest)
             return Answer(doc, url, body=cached.body)
@@ -397,7 +401,7 @@ class HttpSource:
         model = _MODEL_OF.get(parse)
         if self.memo is None or model is None:
             return None
-        digest = _sha256(copy.body)
+        digest = copy.sha256 or _sha256(copy.body)
         self.memo.put(url, copy.body, copy.etag, copy.last_modified, digest, model, doc)
         self.memo.confirm(url, copy.checked_at)
         self.memo.record_due(url, copy.checked_at)  # the caller writes this confirmation

@@ -11,13 +11,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from conftest import SHIPPED_CATALOG
 from image_catalog.cli import main
 from image_catalog.errors import RegistryUnavailable, UsageError
 from image_catalog.site import memo, transport
 from image_catalog.site.build import build_index
-from image_catalog.site.client import DEFAULT_MAX_AGE, IndexClient, Query
+from image_catalog.site.client import DEFAULT_MAX_AGE, Cache, IndexClient, Query
 from support.site import SiteServer
 
 VIEW = "views/target/rpi4/latest.json"
@@ -320,3 +321,23 @@ def test_answers_that_are_refused(raw: bytes, problem: str) -> None:
 def test_nothing_at_all_is_a_closed_connection() -> None:
     with pytest.raises(ConnectionError, match="closed the connection without answering"):
         _reply(b"")
+
+
+def test_a_validator_that_cannot_be_sent_is_left_out(
+    server: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "c"
+    client = IndexClient(server.url, cache_dir=cache, max_age=0)
+    client.site()
+    cached = Cache(cache)
+    url = server.url + "catalog.json"
+    copy = cached.get(url)
+    assert copy is not None
+    # A cache folder written by something else: validators no header can carry.
+    odd = msgspec.structs.replace(copy, etag="\u00e9\r\nX: y", last_modified="\u2603")
+    cached.put(url, odd)
+    monkeypatch.setattr(memo, "_SHARED", {})  # as a new process
+    assert IndexClient(server.url, cache_dir=cache, max_age=0).site().warning is None
+    assert "If-None-Match" not in server.requests[-1]
+    assert "If-Modified-Since" not in server.requests[-1]
+    assert server.count("catalog.json", 200) == 2

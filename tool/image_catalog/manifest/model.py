@@ -24,6 +24,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -156,12 +158,27 @@ def _utc(value: datetime) -> datetime:
         ) from None
 
 
-UtcTime = Annotated[
+# The form catalog files write, a whole second in UTC: read in one step, to the value the
+# validators below give it. Anything else goes through them, and is refused by them.
+_UTC_SECOND = re.compile(rf"{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}Z")
+
+
+def _utc_second(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, str) and _UTC_SECOND.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)  # tzinfo is UTC, as _utc makes it
+        except ValueError:
+            pass  # an impossible date such as 2026-02-30: the validators say why
+    return handler(value)
+
+
+CheckedTime = Annotated[
     AwareDatetime,
     Field(strict=False, json_schema_extra={"pattern": TIME_PATTERN}),
     BeforeValidator(_time_input),
     AfterValidator(_utc),
 ]
+UtcTime = Annotated[CheckedTime, WrapValidator(_utc_second)]
 Day = Annotated[
     date,
     Field(strict=False, json_schema_extra={"pattern": DATE_PATTERN}),

@@ -88,14 +88,15 @@ def entry_facts(
         return EntryFacts(tuple(Finding.of(p) for p in found))
     found += path_problems(loaded)
     found += entry_problems(loaded, vocabulary)
-    manifests = loaded.model.manifests()
+    model = loaded.model
+    manifests = model.manifests()
     return EntryFacts(
-        findings=tuple(Finding.of(p) for p in found),
-        id=loaded.model.id,
+        findings=tuple(Finding.of(p) for p in found) if found else (),
+        id=model.id,
         digests=tuple((path, manifest.digest) for path, manifest in manifests),
         hosts=tuple((path, manifest.host) for path, manifest in manifests),
-        superseded_by=loaded.model.spec.lifecycle.superseded_by,
-        published_at=rfc3339(loaded.model.spec.published_at),
+        superseded_by=model.spec.lifecycle.superseded_by,
+        published_at=rfc3339(model.spec.published_at),
     )
 
 
@@ -217,34 +218,31 @@ def entry_problems(loaded: Loaded[CatalogImage], vocabulary: Vocabulary | None) 
     def add(message: str, path: FieldPath, code: str) -> None:
         problems.append(_problem(loaded, message, path, code))
 
-    for field_name, values in (
-        ("targets", [t.name for t in spec.targets]),
-        ("variants", [v.architecture for v in spec.variants]),
-        ("tags", spec.tags),
+    targets = [t.name for t in spec.targets]
+    architectures = [v.architecture for v in spec.variants]
+    for field_name, values, suffix in (
+        ("targets", targets, ("name",)),
+        ("variants", architectures, ("architecture",)),
+        ("tags", spec.tags, ()),
     ):
         if len(set(values)) == len(values):
             continue  # the common case: nothing listed twice
         for value, count in Counter(values).items():
             if count > 1:
                 index = len(values) - 1 - values[::-1].index(value)
-                suffix: FieldPath = {
-                    "targets": ("name",),
-                    "variants": ("architecture",),
-                    "tags": (),
-                }[field_name]
                 add(
                     f"{value!r} is listed {count} times",
                     ("spec", field_name, index, *suffix),
                     "duplicate",
                 )
     if vocabulary is not None:
-        for i, target in enumerate(spec.targets):
-            for variant in spec.variants:
-                if not vocabulary.supports(target.name, variant.architecture):
-                    allowed = ", ".join(sorted(vocabulary.target_architectures[target.name]))
+        for i, target in enumerate(targets):
+            for architecture in architectures:
+                if not vocabulary.supports(target, architecture):
+                    allowed = ", ".join(sorted(vocabulary.target_architectures[target]))
                     add(
-                        f"target {target.name!r} is not supported on architecture "
-                        f"{variant.architecture!r} (AIB builds it for: {allowed})",
+                        f"target {target!r} is not supported on architecture "
+                        f"{architecture!r} (AIB builds it for: {allowed})",
                         ("spec", "targets", i, "name"),
                         "target_architecture",
                     )

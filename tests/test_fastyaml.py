@@ -405,6 +405,39 @@ def test_edited_catalog_files_read_the_same(edits: list[tuple[int, int, str]]) -
     _agrees(text)
 
 
+LINE_EDITS = st.tuples(
+    st.sampled_from(["indent", "dedent", "copy", "drop", "swap", "comment", "blank", "value"]),
+    st.integers(0, 60),
+    st.integers(1, 4),
+    st.sampled_from(WORDS),
+)
+
+
+@SETTINGS
+@given(st.lists(LINE_EDITS, min_size=1, max_size=3))
+def test_catalog_files_with_lines_moved_read_the_same(
+    edits: list[tuple[str, int, int, str]],
+) -> None:
+    lines = SHIPPED_TEXT.splitlines()
+    for action, at, count, word in edits:
+        i = at % len(lines)
+        if action == "indent":
+            lines[i] = " " * count + lines[i]
+        elif action == "dedent":
+            lines[i] = lines[i][min(count, len(lines[i]) - len(lines[i].lstrip(" "))) :]
+        elif action == "copy":
+            lines.insert(i, lines[i])
+        elif action == "drop":
+            del lines[i]
+        elif action == "swap" and i + 1 < len(lines):
+            lines[i], lines[i + 1] = lines[i + 1], lines[i]
+        elif action in ("comment", "blank"):
+            lines.insert(i, " " * count + ("# x" if action == "comment" else ""))
+        elif ":" in lines[i]:
+            lines[i] = lines[i].split(":", 1)[0] + ": " + word.replace("\n", " ")
+    _agrees("\n".join(lines) + "\n")
+
+
 @SETTINGS
 @given(st.text(max_size=200))
 def test_any_text_reads_the_same_or_is_declined(text: str) -> None:

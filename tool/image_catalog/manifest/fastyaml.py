@@ -50,6 +50,7 @@ _MAYBE_NOT_TEXT = frozenset("yYnNtTfFoO-+0123456789.<~=")
 # Characters that cannot start a plain scalar (or this reader does not take them there).
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _MAYBE_NOT_PLAIN_TEXT = _MAYBE_NOT_TEXT | _INDICATORS
+_NONZERO_DIGITS = frozenset("123456789")
 
 
 class _Declined(Exception):
@@ -183,6 +184,8 @@ def _scalar(text: str, plain_tag: Callable[[str], str]) -> Any:
         raise _Declined  # an error to YAML
     if first not in _MAYBE_NOT_TEXT:
         return value
+    if first in _NONZERO_DIGITS and len(value) <= 18 and value.isdigit() and value.isascii():
+        return int(value)  # sizes: YAML 1.1 reads only [1-9][0-9]* of these patterns, as int
     tag = plain_tag(value)
     if tag in (_STR, _TIMESTAMP):
         return value  # times stay text, as the full reader keeps them

@@ -53,7 +53,6 @@ from image_catalog.errors import CatalogError, UsageError
 from image_catalog.manifest import model
 from image_catalog.manifest.model import (
     CatalogImage,
-    DiskArtifact,
     DiskFile,
     ManifestRef,
     Registry,
@@ -300,13 +299,14 @@ class _Hosts:
         digest, public = self.public(ref)
         return Pinned(digest=digest, ref=public, oci=f"oci://{public}")
 
-    def blob_url(self, ref: str, sha256: str) -> str:
+    def blobs(self, ref: str) -> str:
+        """The URL of the blobs of the reference's repository, up to a blob's sha256 hex."""
         host, repository, _ = _split(ref)
         registry = self.registries[host]
         # A registry the catalog reaches without TLS verification is, in practice, a plain-HTTP
         # one (a lab or loopback registry); a URL with https would not download from it.
         scheme = "https" if registry.spec.tls_verify else "http"
-        return f"{scheme}://{registry.pull_host}/v2/{repository}/blobs/sha256:{sha256}"
+        return f"{scheme}://{registry.pull_host}/v2/{repository}/blobs/sha256:"
 
 
 def _split(ref: str) -> tuple[str, str, str]:
@@ -466,33 +466,46 @@ def _source(source: model.Source) -> Source:
     )
 
 
-def _variants(variant: Variant, hosts: _Hosts) -> Iterator[VariantDetail]:
+def _variants(variant: Variant, hosts: _Hosts) -> list[VariantDetail]:
     """The variant's container and disk, in that order, each with its details."""
-    manifests: list[tuple[Literal["container", "disk"], ManifestRef]] = []
+    details = []
     if variant.container is not None:
-        manifests.append(("container", variant.container))
-    if variant.disk is not None:
-        manifests.append(("disk", variant.disk))
-    for kind, manifest in manifests:
-        digest, public = hosts.public(manifest.ref)
-        disk = manifest if isinstance(manifest, DiskArtifact) else None
-        yield VariantDetail(
-            digest=digest,
-            ref=public,
-            oci=f"oci://{public}",
-            architecture=variant.architecture,
-            kind=kind,
-            tag=manifest.tag,
-            os=variant.os,
-            platform_variant=variant.platform_variant,
-            media_type=manifest.media_type,
-            size=manifest.size,
-            artifact_type=disk.artifact_type if disk is not None else None,
-            artifacts=[_artifact(disk, f, hosts) for f in disk.files] if disk is not None else [],
-        )
+        details.append(_detail(variant, "container", variant.container, hosts, None, []))
+    disk = variant.disk
+    if disk is not None:
+        blobs = hosts.blobs(disk.ref)
+        artifacts = [_artifact(file, blobs) for file in disk.files]
+        details.append(_detail(variant, "disk", disk, hosts, disk.artifact_type, artifacts))
+    return details
 
 
-def _artifact(disk: DiskArtifact, file: DiskFile, hosts: _Hosts) -> Artifact:
+def _detail(
+    variant: Variant,
+    kind: Literal["container", "disk"],
+    manifest: ManifestRef,
+    hosts: _Hosts,
+    artifact_type: str | None,
+    artifacts: list[Artifact],
+) -> VariantDetail:
+    digest, public = hosts.public(manifest.ref)
+    return VariantDetail(
+        digest=digest,
+        ref=public,
+        oci=f"oci://{public}",
+        architecture=variant.architecture,
+        kind=kind,
+        tag=manifest.tag,
+        os=variant.os,
+        platform_variant=variant.platform_variant,
+        media_type=manifest.media_type,
+        size=manifest.size,
+        artifact_type=artifact_type,
+        artifacts=artifacts,
+    )
+
+
+def _artifact(file: DiskFile, blobs: str) -> Artifact:
+    """A disk's file; `blobs` is the URL of its repository's blobs (see `_Hosts.blobs`)."""
     return Artifact(
         title=file.title,
         media_type=file.media_type,
@@ -502,7 +515,7 @@ def _artifact(disk: DiskArtifact, file: DiskFile, hosts: _Hosts) -> Artifact:
         size=file.size,
         decompressed_size=file.decompressed_size,
         partition=file.partition,
-        url=file.download_url or hosts.blob_url(disk.ref, file.sha256),
+        url=file.download_url or blobs + file.sha256,
     )
 
 

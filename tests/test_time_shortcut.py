@@ -1,12 +1,14 @@
 """Times in the form catalog files write are read in one step; the result, and every refusal,
-is that of the full checks (`CheckedTime`), on the edges of each field."""
+is that of the full checks (`CheckedTime`), on the edges of each field. And times are written
+back as strftime would write them."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from image_catalog.catalog.rules import rfc3339
 from image_catalog.manifest.model import CheckedTime, UtcTime
 from pydantic import TypeAdapter, ValidationError
 
@@ -51,3 +53,12 @@ def test_other_forms_and_types_go_through_the_full_checks() -> None:
         datetime(2026, 1, 1, tzinfo=UTC),
     ]:
         assert _outcome(SHORT, value) == _outcome(FULL, value), value
+
+
+def test_rfc3339_writes_what_strftime_writes() -> None:
+    zones = [timezone(timedelta(minutes=m)) for m in (-1439, -60, 0, 90, 1439)]
+    years = [1, 999, 1000, 1969, 1970, 2026, 9998, 9999]
+    for year, zone in itertools.product(years, zones):
+        moment = datetime(year, 6, 15, 23, 59, 59, 999999, tzinfo=zone)
+        expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert rfc3339(moment) == expected

@@ -21,7 +21,14 @@ SUPERSEDED_BY = ("spec", "lifecycle", "supersededBy")
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime writes these years without leading zeros
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The same text as that strftime, without its cost (it runs once per entry checked).
+    return (
+        f"{utc.year}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    )
 
 
 def time_order(image: CatalogImage) -> str | None:

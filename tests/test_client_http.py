@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -341,3 +342,16 @@ def test_a_validator_that_cannot_be_sent_is_left_out(
     assert "If-None-Match" not in server.requests[-1]
     assert "If-Modified-Since" not in server.requests[-1]
     assert server.count("catalog.json", 200) == 2
+
+
+def test_a_query_process_over_one_connection(server: SiteServer, tmp_path: Path) -> None:
+    env = {**os.environ, "IMAGE_CATALOG_CACHE_DIR": str(tmp_path / "c")}
+    command = [sys.executable, "-m", "image_catalog", "query", "--index", server.url]
+    for _ in range(2):
+        done = subprocess.run(
+            [*command, "--target", "rpi4"], capture_output=True, text=True, env=env, check=False
+        )
+        assert (done.returncode, done.stderr) == (0, "")
+        assert done.stdout.startswith("NAME ")
+    assert server.connections == 2  # one per process, each for both of its requests
+    assert server.count(VIEW, 304) == 1

@@ -7,8 +7,9 @@ body by Content-Length, chunked, or up to the close. TLS is loaded only for http
 
 Each thread keeps one connection per server (`Pool`) and sends its next request on it while the
 server keeps it open (HTTP/1.1 without `Connection: close`). A kept connection the server closed
-or reset while it was idle is found out when it is used again: the request is then sent once
-more on a new connection. A new connection that fails is an error, never retried.
+or reset while it was idle is found out when it is used again: the request (a GET, which may be
+repeated) is then sent once more on a new connection. A new connection that fails, or a kept
+one that times out, is an error, never retried.
 
 Proxies, redirects and credentials in the URL are not handled here: `HttpSource` sends those
 requests through urllib instead.
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
 
 MAX_LINE = 65536  # the longest status or header line read (as http.client)
 MAX_HEADERS = 100
-
-# Errors of a kept connection the server has dropped: the request goes out again on a new one.
-_DROPPED = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
 class ProtocolError(Exception):
@@ -84,7 +82,6 @@ class Connection:
         default = 443 if scheme == "https" else 80
         bracketed = f"[{host}]" if ":" in host else host
         self.host_header = bracketed if port == default else f"{bracketed}:{port}"
-        self.answers = 0  # answers read on the current socket
         self._sock: socket.socket | None = None
         self._file: BinaryIO | None = None
 
@@ -105,7 +102,6 @@ class Connection:
         except BaseException:
             self.close()
             raise
-        self.answers += 1
         if not keep:
             self.close()
         return reply
@@ -124,7 +120,6 @@ class Connection:
             raise
         file = sock.makefile("rb")
         self._sock, self._file = sock, file
-        self.answers = 0
         return sock, file
 
     def close(self) -> None:
@@ -170,15 +165,10 @@ class Pool:
         kept = connection.is_open
         try:
             return connection.get(target, headers)
-        except (_ClosedBeforeAnswer, *_DROPPED):
-            if not kept:
+        except OSError as exc:  # closed, reset, a broken pipe, a TLS session ended
+            if not kept or isinstance(exc, TimeoutError):
                 raise
         return connection.get(target, headers)
-
-    def close(self) -> None:
-        """Close the calling thread's connections."""
-        for connection in getattr(self._local, "connections", {}).values():
-            connection.close()
 
 
 # --- reading an answer ---------------------------------------------------------------------------

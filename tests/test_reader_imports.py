@@ -114,6 +114,11 @@ def test_reader_over_http_imports_nothing_from_the_authoring_side(
     # written without tempfile, and the help formatter is not asked for the terminal's width.
     unneeded = {"urllib.request", "http.client", "email.parser", "ssl", "tempfile", "shutil"}
     assert not unneeded & (modules | timed)
+    # Within --max-age the cached files answer: no connection, no socket module of the reader's.
+    again, _ = _imported(
+        ["query", "--target", "rpi4", "--index", server.url, "--max-age", "3600"], tmp_path
+    )
+    assert "image_catalog.site.transport" not in again
     assert _authoring(modules) == []
     assert _authoring(timed) == []
 

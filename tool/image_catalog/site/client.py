@@ -302,10 +302,8 @@ class HttpSource:
         self.clock = clock
         self.max_age = max_age
         self.memo = memo.shared(cache.root) if cache is not None else None
-        # Imported here: a query of a local folder does not load the socket modules.
-        from image_catalog.site.transport import Pool
-
-        self._pool: Pool = Pool(timeout)
+        self._pool: Pool | None = None  # made with the first request
+        self._pool_lock = threading.Lock()
         self._origin = _direct_origin(self.location)
         self._opener: OpenerDirector | None = None
 
@@ -436,7 +434,7 @@ class HttpSource:
         from image_catalog.site.transport import ProtocolError
 
         try:
-            reply = self._pool.get(*self._origin, target, headers)
+            reply = self._connections().get(*self._origin, target, headers)
         except (OSError, ProtocolError) as exc:
             raise _Unreachable(str(exc) or type(exc).__name__) from exc
         if reply.status in _REDIRECT_STATUS and "location" in reply.headers:
@@ -449,6 +447,17 @@ class HttpSource:
             reply.headers.get("etag"),
             reply.headers.get("last-modified"),
         )
+
+    def _connections(self) -> Pool:
+        if self._pool is not None:
+            return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                # Imported here: a read of a local folder, or within max_age, opens no socket.
+                from image_catalog.site.transport import Pool
+
+                self._pool = Pool(self.timeout)
+            return self._pool
 
     def _get_through_urllib(
         self, url: str, headers: dict[str, str], cached: CachedCopy | None

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -547,7 +548,9 @@ def _direct_origin(location: str) -> tuple[str, str, int] | None:
         return None
     if not (host.isascii() and host.isprintable()) or " " in host:
         return None
-    if any(name.lower().endswith("_proxy") and value for name, value in os.environ.items()):
+    # urllib reads proxies from the environment, and on macOS and Windows from the system too.
+    configured = any(name.lower().endswith("_proxy") and v for name, v in os.environ.items())
+    if configured or sys.platform in ("darwin", "win32"):
         import urllib.request  # the proxy settings as urllib reads them
 
         proxies = urllib.request.getproxies()

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from image_catalog.cli import main
 from image_catalog.errors import RegistryUnavailable, UsageError
 from image_catalog.site import memo, transport
 from image_catalog.site.build import build_index
-from image_catalog.site.client import DEFAULT_MAX_AGE, Cache, IndexClient, Query
+from image_catalog.site.client import DEFAULT_MAX_AGE, Cache, CachedCopy, IndexClient, Query
 from support.site import SiteServer
 
 VIEW = "views/target/rpi4/latest.json"
@@ -355,3 +356,25 @@ def test_a_query_process_over_one_connection(server: SiteServer, tmp_path: Path)
         assert done.stdout.startswith("NAME ")
     assert server.connections == 2  # one per process, each for both of its requests
     assert server.count(VIEW, 304) == 1
+
+
+def test_a_file_left_where_the_cache_writes_is_replaced_not_followed(
+    server: SiteServer, tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "c")
+    url = server.url + "catalog.json"
+    body_path, meta_path = cache._paths(url)
+    body_path.parent.mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    ident = f"{os.getpid()}-{threading.get_ident()}"
+    (body_path.parent / f".{body_path.name}.{ident}.tmp").symlink_to(victim)
+    (meta_path.parent / f".{meta_path.name}.{ident}.tmp").write_text("left by a crash")
+    cache.put(url, CachedCopy(b"{}", '"e"', None, 1.0))
+    assert victim.read_text() == "keep me"
+    copy = cache.get(url)
+    assert copy is not None
+    assert (copy.body, copy.etag) == (b"{}", '"e"')
+    assert sorted(p.name for p in body_path.parent.iterdir()) == sorted(
+        [body_path.name, meta_path.name]
+    )

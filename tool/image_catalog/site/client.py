@@ -230,22 +230,20 @@ class Cache:
 def _replace(path: Path, data: bytes) -> None:
     """Write `path` anew through a temporary file renamed over it, not synced (a cache file).
 
-    The temporary file is named after the process and thread, which a live writer never shares,
-    and made only where nothing has that name yet; else fsutil's random names are used.
+    The temporary file is named after the process and thread, which no other live writer has:
+    one found under that name was left by a crash (or planted) and is removed first; the new one
+    is made only where nothing has its name (a link there is never followed).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
-        try:
-            fd = os.open(tmp, flags, 0o644)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, flags, 0o644)
+        fd = os.open(tmp, flags, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o644)
     except FileExistsError:
-        from image_catalog.fsutil import atomic_write_bytes  # left by a crash: another name
-
-        atomic_write_bytes(path, data, durable=False)
-        return
+        tmp.unlink()
+        fd = os.open(tmp, flags, 0o644)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)

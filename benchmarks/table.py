@@ -217,6 +217,7 @@ def offline_rows(
         ),
         memory_row("peak memory, validate (cold)", cold),
         memory_row("peak memory, index build (cold)", build_cold),
+        memory_row("peak memory, index build --no-cache", build_plain),
     ]
     return rows, p, j, site
 

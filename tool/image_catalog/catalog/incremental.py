@@ -93,11 +93,14 @@ def check_and_render(
     *,
     use_cache: bool = True,
     renderer: Callable[[Catalog], Renderer] | None = None,
+    on_rendered: Callable[[str, object], None] | None = None,
 ) -> CheckResult:
     """`check_catalog`, rendering on the way the entries the renderer wants.
 
     Each file is read at most once: a file whose facts are cached is still parsed when the
-    renderer wants it, and its facts are checked afresh then.
+    renderer wants it, and its facts are checked afresh then. `on_rendered` is called with each
+    rendered entry as soon as it is made, before the checks across entries (so that the caller
+    can start using it while other files are still being checked).
     """
     started = time.time_ns()
     catalog = load_catalog_files(root)
@@ -130,6 +133,8 @@ def check_and_render(
         blobs[relative] = blob
         if made is not None:
             rendered[relative] = made
+            if on_rendered is not None:
+                on_rendered(relative, made)
         if cache is not None:
             cache.put(relative, blob, checked, _trusted(catalog.file_stats.get(relative), started))
     catalog.files_read += len(relatives)

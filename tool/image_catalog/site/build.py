@@ -30,9 +30,7 @@ build starts from it (`spare.py`).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -60,7 +58,6 @@ from image_catalog.manifest.model import (
     VocabularySpec,
 )
 from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.scratch import make_scratch
 from image_catalog.site import contract
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
@@ -92,9 +89,11 @@ from image_catalog.site.contract import (
     VocabularyDoc,
 )
 from image_catalog.site.signing import SigningKey, sign_site, sums_header_for
-from image_catalog.site.spare import claim_spare, keep_spare
+from image_catalog.site.spare import keep_spare
+from image_catalog.site.staging import SiteWriteError as SiteWriteError
+from image_catalog.site.staging import Staging, write_error
 from image_catalog.site.status import STATUS_FILE
-from image_catalog.site.writer import SiteWriter, swap_in
+from image_catalog.site.writer import swap_in
 
 SITE_FILE = "catalog.json"
 # Views of every version exist only where they are much smaller than index.json: with a handful of
@@ -104,10 +103,6 @@ ALL_VERSION_VIEWS: tuple[ViewBy, ...] = ("distro", "target")
 # One path segment built from a validated name, version or vocabulary word; checked again here so
 # that nothing but a plain file name can ever reach the file system.
 _SEGMENT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
-
-
-class SiteWriteError(CatalogError):
-    """The site could not be written (disk full, permissions); the previous one is untouched."""
 
 
 @dataclass(frozen=True)
@@ -177,42 +172,35 @@ def write_content(
     *,
     header: str | None = None,
     sign_key: SigningKey | None = None,
+    staging: Staging | None = None,
 ) -> BuildResult:
     """Write the site's files into a staging folder next to `out`, then swap it in; `header`
-    starts SHA256SUMS, and with `sign_key` SHA256SUMS.sig is written before the swap."""
+    starts SHA256SUMS, and with `sign_key` SHA256SUMS.sig is written before the swap.
+
+    `staging`: a staging folder opened by the caller (who closes it), which may hold some of
+    the documents already."""
+    own = staging is None
+    if staging is None:
+        staging = Staging(out)
+    writer = staging.writer
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # Locked while this build lives; what a killed build left is removed here.
-        scratch = make_scratch(out.parent, f".{out.name}.build-")
-        staging = scratch.path / "site"
-    except OSError as exc:
-        raise SiteWriteError(f"cannot write the site into {out}: {exc.strerror or exc}") from exc
-    try:
-        update = claim_spare(out, staging)  # the site before the live one, to update in place
-        if not update:
-            os.mkdir(staging)
-            # A site is public, and a web server must read it.
-            os.chmod(staging, 0o755)  # noqa: S103
-        with SiteWriter(staging, previous=out, update=update) as writer:
-            writer.folders(_path("images", name) for name in content.by_name)
-            for relative, data, sha256 in content.documents(commit, base):
-                writer.write(relative, data, sha256)
-            for relative, text in sorted((extra or {}).items()):
-                # The writer ends every file with a newline; these texts already do.
-                writer.write(relative, text.removesuffix("\n").encode())
-            writer.finish(previous=out, header=header)
+        writer.folders(_path("images", name) for name in content.by_name)
+        for relative, data, sha256 in content.documents(commit, base):
+            staging.write(relative, data, sha256)
+        for relative, text in sorted((extra or {}).items()):
+            # The writer ends every file with a newline; these texts already do.
+            staging.write(relative, text.removesuffix("\n").encode())
+        writer.finish(previous=out, header=header)
+        writer.close()
         if sign_key is not None:
-            sign_site(staging, sign_key)
-        swap_in(staging, out)
-        keep_spare(staging, out)  # the replaced site, if any, for the next build
+            sign_site(staging.path, sign_key)
+        swap_in(staging.path, out)
+        keep_spare(staging.path, out)  # the replaced site, if any, for the next build
     except OSError as exc:
-        raise SiteWriteError(
-            f"cannot write the site into {out}: {exc.strerror or exc} "
-            f"({exc.filename or out}); the previous site is left as it was"
-        ) from exc
+        raise write_error(out, exc) from exc
     finally:
-        shutil.rmtree(scratch.path, ignore_errors=True)
-        scratch.release()
+        if own:
+            staging.close()
     return BuildResult(
         out=out,
         commit=commit,

@@ -33,12 +33,15 @@ from image_catalog.site.build import (
     _entry,
     _first_published,
     _Hosts,
+    _path,
     catalog_commit,
     normalize_base_url,
     write_content,
 )
 from image_catalog.site.contract import StatusDoc, ViewBy, encode
 from image_catalog.site.signing import SigningKey, sums_header_for
+from image_catalog.site.spare import can_update
+from image_catalog.site.staging import Staging
 
 
 class _Cached(msgspec.Struct, frozen=True, array_like=True):
@@ -139,36 +142,69 @@ def build_index_reusing(
         state["renderer"] = made
         return made
 
-    result = check_and_render(root, use_cache=True, renderer=renderer)
-    if not result.report.ok:
-        raise InvalidCatalog(result.report, "build the index")
-    catalog = result.catalog
-    if catalog.vocabulary is None or catalog.vocabulary_file is None:
-        raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")
-    made = state["renderer"]
-    assert isinstance(made, _Renderer)
-    entries: dict[str, _Cached] = {}
-    fresh: list[_Entry] = []
-    changed = bool(result.rendered)
-    for relative in catalog.image_paths:
-        blob = result.blobs.get(relative)
-        rendered = result.rendered.pop(relative, None)
-        if not isinstance(rendered, _Cached):
-            entries[relative] = made.cached[relative]
-        elif blob is None:
-            fresh.append(rendered.entry())  # content unknown: rendered again next time
-        else:
-            entries[relative] = msgspec.structs.replace(rendered, blob=blob)
-    content = _Content.of_entries(
-        [*fresh, *(e.entry() for e in entries.values())],
-        catalog.vocabulary,
-        catalog.vocabulary_file.model.spec,
-        status,
-    )
-    built = write_content(content, out, commit, base, warnings, header=header, sign_key=sign_key)
+    # Without an earlier site to update, the staging folder is made now and each entry's version
+    # document written as soon as it is rendered, while the other files are still being checked;
+    # an invalid catalog then drops it all. An earlier site is not claimed before the catalog is
+    # known to be valid, so an invalid one never costs the next build its head start.
+    staging = None if can_update(out) else Staging(out)
+    try:
+        early = _EarlyWriter(staging, status) if staging is not None else None
+        result = check_and_render(root, use_cache=True, renderer=renderer, on_rendered=early)
+        if not result.report.ok:
+            raise InvalidCatalog(result.report, "build the index")
+        catalog = result.catalog
+        if catalog.vocabulary is None or catalog.vocabulary_file is None:
+            raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")
+        made = state["renderer"]
+        assert isinstance(made, _Renderer)
+        entries: dict[str, _Cached] = {}
+        fresh: list[_Entry] = []
+        changed = bool(result.rendered)
+        for relative in catalog.image_paths:
+            blob = result.blobs.get(relative)
+            rendered = result.rendered.pop(relative, None)
+            if not isinstance(rendered, _Cached):
+                entries[relative] = made.cached[relative]
+            elif blob is None:
+                fresh.append(rendered.entry())  # content unknown: rendered again next time
+            else:
+                entries[relative] = msgspec.structs.replace(rendered, blob=blob)
+        content = _Content.of_entries(
+            [*fresh, *(e.entry() for e in entries.values())],
+            catalog.vocabulary,
+            catalog.vocabulary_file.model.spec,
+            status,
+        )
+        built = write_content(
+            content, out, commit, base, warnings, header=header, sign_key=sign_key, staging=staging
+        )
+    finally:
+        if staging is not None:
+            staging.close()
     if changed or len(entries) != len(made.cached):
         write_cache(path, _Payload(str(state["key"]), dict(sorted(entries.items()))))
     return built
+
+
+@dataclass
+class _EarlyWriter:
+    """Writes each rendered entry's version document into the staging folder as it comes."""
+
+    staging: Staging
+    status: StatusDoc | None
+
+    def __post_init__(self) -> None:
+        # A state from the health status changes the document: those are written later.
+        self.later = {e.id for e in self.status.entries} if self.status is not None else set()
+
+    def __call__(self, relative: str, made: object) -> None:
+        if not isinstance(made, _Cached) or f"{made.name}@{made.version}" in self.later:
+            return
+        try:
+            path = _path("images", made.name, f"{made.version}.json")
+        except CatalogError:
+            return  # refused when the site is assembled
+        self.staging.write(path, made.document, made.sha256)
 
 
 def _cache_entry(entry: _Entry, blob: str, first: tuple[str, str] | None) -> _Cached:

@@ -34,6 +34,12 @@ def spare_path(out: Path) -> Path:
     return out.with_name(f".{out.name}{_SUFFIX}")
 
 
+def can_update(out: Path) -> bool:
+    """Whether a build into `out` would start from a kept earlier site (see `claim_spare`)."""
+    spare = spare_path(out)
+    return spare.is_dir() and not spare.is_symlink() and (out / SUMS_FILE).is_file()
+
+
 def claim_spare(out: Path, staging: Path) -> bool:
     """Move the kept earlier site to `staging` (which must not exist); True if it is there and
     can be updated, else `staging` does not exist either."""

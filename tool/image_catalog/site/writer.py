@@ -78,8 +78,12 @@ class SiteWriter:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(cancel=kind is not None)
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the threads; with `cancel`, what they have not started is dropped."""
         # Wait for the threads even on failure, so nothing writes into a folder being removed.
-        self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
 
     @property
     def files(self) -> int:

@@ -70,6 +70,10 @@ class Renderer(Protocol):
         """True when the entry at `relative` with this content must be rendered (not cached)."""
         ...
 
+    def known(self, relative: str) -> bool:
+        """True when a blob id of `relative` may spare rendering it (so it is worth finding)."""
+        ...
+
     def __call__(self, loaded: Loaded[CatalogImage]) -> object: ...
 
 
@@ -113,7 +117,7 @@ def check_and_render(
     facts: dict[str, EntryFacts] = {}
     blobs: dict[str, str | None] = {}  # a file left out is read: its id comes from its bytes
     if cache is not None or render is not None:
-        blobs = _blob_ids(root, relatives, catalog.file_stats, cache)
+        blobs = _blob_ids(root, relatives, catalog.file_stats, cache, render)
     pending: list[tuple[str, bool]] = []
     for relative in relatives:
         found = None
@@ -175,21 +179,22 @@ def _blob_ids(
     relatives: Sequence[str],
     stats: dict[str, FileStatus],
     cache: FactsCache | None,
+    render: Renderer | None,
 ) -> dict[str, str | None]:
     """The blob id of the image files it can save reading: from the cache while a file's status
     is unchanged, from git's index for files git knows unchanged since HEAD, else from its bytes.
 
-    With a cache, a file it has no entry for is left out: it is read and checked anyway, and its
-    id comes from the bytes checked.
+    A file neither the cache nor the renderer knows is left out: it is read and checked anyway,
+    and its id comes from the bytes checked.
     """
     blobs: dict[str, str | None] = {}
     unknown: list[str] = []
     for relative in relatives:
-        if cache is None:
-            unknown.append(relative)
-        elif (blob := cache.blob(relative, stats.get(relative))) is not None:
+        if cache is not None and (blob := cache.blob(relative, stats.get(relative))) is not None:
             blobs[relative] = blob
-        elif cache.knows(relative):
+        elif (cache is not None and cache.knows(relative)) or (
+            render is not None and render.known(relative)
+        ):
             unknown.append(relative)
     known: dict[str, str] = {}
     if len(unknown) >= ASK_GIT_FROM:
@@ -309,6 +314,9 @@ class _ChangedSince:
 
     def wanted(self, relative: str, blob: str | None) -> bool:
         return blob is None or self.base.get(relative) != blob
+
+    def known(self, relative: str) -> bool:
+        return relative in self.base
 
     def __call__(self, loaded: Loaded[CatalogImage]) -> Loaded[CatalogImage]:
         return loaded

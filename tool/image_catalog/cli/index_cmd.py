@@ -8,7 +8,6 @@ from pathlib import Path
 
 from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
-from image_catalog.site.build import build_index
 from image_catalog.site.contract import StatusDoc
 from image_catalog.site.crs import ExportOptions, build_index_with_crs
 from image_catalog.site.reuse import build_index_reusing
@@ -79,8 +78,9 @@ def run_build(args: argparse.Namespace) -> int:
         options = ExportOptions(namespace=args.crs_namespace)
         result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status, key)
     else:
-        build = build_index if args.no_cache else build_index_reusing
-        result = build(args.catalog, args.out, args.base_url, status, key)
+        result = build_index_reusing(
+            args.catalog, args.out, args.base_url, status, key, use_cache=not args.no_cache
+        )
     for warning in [*warnings, *result.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"

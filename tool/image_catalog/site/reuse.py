@@ -93,6 +93,9 @@ class _Renderer:
             return True
         return found.first != self.first.get(f"{found.name}@{found.version}")
 
+    def known(self, relative: str) -> bool:
+        return relative in self.cached
+
     def __call__(self, loaded: Loaded[CatalogImage]) -> _Cached:
         """The entry rendered and encoded (in the worker: bytes travel back cheaper than
         structs); its blob id is filled in by the main process."""
@@ -121,15 +124,22 @@ def build_index_reusing(
     base_url: str | None = None,
     status: StatusDoc | None = None,
     sign_key: SigningKey | None = None,
+    *,
+    use_cache: bool = True,
 ) -> BuildResult:
-    """`build_index`, reusing the checks and the rendered entries of unchanged files."""
+    """`build_index`, reusing the checks and the rendered entries of unchanged files.
+
+    Without `use_cache`, every file is checked and rendered afresh and no cache is read or
+    written; the work is still spread over worker processes, which hand back bytes, so memory
+    stays that of one entry per worker and the encoded documents.
+    """
     base = normalize_base_url(base_url)
     _check_out(out)
     commit = catalog_commit(root)
     header = sums_header_for(root, commit, sign_key)
-    first, warnings = _first_published(root, commit, cached=True)
+    first, warnings = _first_published(root, commit, cached=use_cache)
     path = _site_cache(root)
-    payload, _ = read_cache(path, _Payload)
+    payload, _ = read_cache(path, _Payload) if use_cache else (None, None)
     state: dict[str, object] = {}
 
     def renderer(catalog: Catalog) -> _Renderer:
@@ -149,7 +159,7 @@ def build_index_reusing(
     staging = None if can_update(out) else Staging(out)
     try:
         early = _EarlyWriter(staging, status) if staging is not None else None
-        result = check_and_render(root, use_cache=True, renderer=renderer, on_rendered=early)
+        result = check_and_render(root, use_cache=use_cache, renderer=renderer, on_rendered=early)
         if not result.report.ok:
             raise InvalidCatalog(result.report, "build the index")
         catalog = result.catalog
@@ -181,7 +191,7 @@ def build_index_reusing(
     finally:
         if staging is not None:
             staging.close()
-    if changed or len(entries) != len(made.cached):
+    if use_cache and (changed or len(entries) != len(made.cached)):
         write_cache(path, _Payload(str(state["key"]), dict(sorted(entries.items()))))
     return built
 

@@ -20,6 +20,7 @@ from image_catalog.catalog.git import worktree_blobs
 from image_catalog.catalog.incremental import check_catalog
 from image_catalog.catalog.validate import ValidationReport, validate_catalog
 from image_catalog.cli import main
+from image_catalog.site.build import build_index
 
 RPI4_OLD = "images/autosd10-rpi4/20260110.0812.yaml"
 RPI4_NEW = "images/autosd10-rpi4/20260124.0805.yaml"  # what RPI4_OLD is superseded by
@@ -314,6 +315,10 @@ def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> No
     assert main([*build, str(reused)]) == 0
     assert main([*build, str(fresh), "--no-cache"]) == 0
     assert site_files(reused) == site_files(fresh)
+    # Both go through the worker pipeline; the plain build renders in this process, apart.
+    plain = git_catalog.root.parent / "plain"
+    build_index(root, plain)
+    assert site_files(plain) == site_files(fresh)
     kept = reused / "images/autosd10-acrn/1.2.0.json"
     before = kept.stat()
     # A changed entry, an added one and a removed one, then a commit (first-published changes).
@@ -330,6 +335,8 @@ def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> No
         )
         files = site_files(reused)
         assert files == site_files(fresh)
+        build_index(root, plain)
+        assert files == site_files(plain)
         assert "images/new-image/1.0.0.json" in files
         assert "images/autosd9-am69sk/9.4.1.json" not in files
         assert b"Edited" in files["images/autosd10-rpi4/20260110.0812.json"]
@@ -391,6 +398,10 @@ def test_index_build_rendered_in_worker_processes_gives_the_same_bytes(
     assert main([*build, str(reused)]) == 0
     assert main([*build, str(fresh), "--no-cache"]) == 0
     assert site_files(reused) == site_files(fresh)
+    # Both go through the worker pipeline; the plain build renders in this process, apart.
+    plain = git_catalog.root.parent / "plain"
+    build_index(root, plain)
+    assert site_files(plain) == site_files(fresh)
 
 
 def test_review_against_a_base_is_the_same_with_the_cache(

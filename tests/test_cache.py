@@ -402,6 +402,7 @@ def test_index_build_rendered_in_worker_processes_gives_the_same_bytes(
     plain = git_catalog.root.parent / "plain"
     build_index(root, plain)
     assert site_files(plain) == site_files(fresh)
+    assert b'"firstPublished":' in site_files(reused)["index.json"]  # the workers had it
 
 
 def test_review_against_a_base_is_the_same_with_the_cache(

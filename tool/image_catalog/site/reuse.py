@@ -12,6 +12,8 @@ already has instead of writing and compressing it again. The bytes are those of 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.errors import CatalogError
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.scratch import Scratch, make_scratch
 from image_catalog.site.build import (
     BuildResult,
     _check_out,
@@ -69,6 +72,9 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
         )
 
 
+_FIRST_PREFIX = ".image-catalog-first-"
+
+
 class _Payload(msgspec.Struct, frozen=True):
     key: str
     entries: dict[str, _Cached]
@@ -82,10 +88,26 @@ class _Renderer:
     vocabulary: Vocabulary
     first: dict[str, tuple[str, str]]
     cached: dict[str, _Cached] = field(default_factory=dict)
+    # `first` for the worker processes, in a file: a worker reads what it is sent while it
+    # starts, and the main process, writing megabytes into a pipe, would wait for each in turn.
+    first_file: str | None = None
+    _scratch: Scratch | None = None
 
     def __getstate__(self) -> dict[str, object]:
         # The workers render; only the main process looks at the cache.
-        return {**self.__dict__, "cached": {}}
+        if self.first and self.first_file is None:
+            self._scratch = make_scratch(Path(tempfile.gettempdir()), _FIRST_PREFIX)
+            self.first_file = str(self._scratch.path / "first.msgpack")
+            with open(self.first_file, "wb") as stream:
+                stream.write(msgspec.msgpack.encode(self.first))
+        return {**self.__dict__, "cached": {}, "first": {}, "_scratch": None}
+
+    def close(self) -> None:
+        """Remove the file made for the workers, once they are done."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch.path, ignore_errors=True)
+            self._scratch.release()
+            self._scratch = None
 
     def wanted(self, relative: str, blob: str | None) -> bool:
         found = self.cached.get(relative)
@@ -99,6 +121,9 @@ class _Renderer:
     def __call__(self, loaded: Loaded[CatalogImage]) -> _Cached:
         """The entry rendered and encoded (in the worker: bytes travel back cheaper than
         structs); its blob id is filled in by the main process."""
+        if self.first_file is not None and not self.first:
+            with open(self.first_file, "rb") as stream:
+                self.first = msgspec.msgpack.decode(stream.read(), type=dict[str, tuple[str, str]])
         first = self.first.get(loaded.model.id)
         return _cache_entry(_entry(loaded.model, self.hosts, self.vocabulary, first), "", first)
 
@@ -191,6 +216,9 @@ def build_index_reusing(
     finally:
         if staging is not None:
             staging.close()
+        used = state.get("renderer")
+        if isinstance(used, _Renderer):
+            used.close()
     if use_cache and (changed or len(entries) != len(made.cached)):
         write_cache(path, _Payload(str(state["key"]), dict(sorted(entries.items()))))
     return built

@@ -80,6 +80,19 @@ class _Payload(msgspec.Struct, frozen=True):
     entries: dict[str, _Cached]
 
 
+class _Changes(msgspec.Struct, frozen=True):
+    """What changed since the payload was written, kept in a file of its own: after a small
+    change, a few entries are written instead of all of them (tens of megabytes)."""
+
+    key: str
+    entries: dict[str, _Cached]  # added or changed
+    removed: list[str]
+
+
+# The whole payload is written again once this share of its entries changed.
+_CHANGES_SHARE = 0.1
+
+
 @dataclass
 class _Renderer:
     """Renders the entries whose cached documents are missing or stale (see `Renderer`)."""
@@ -143,6 +156,43 @@ def _site_cache(root: Path) -> Path:
     return facts.with_name(facts.name.replace("facts-", "site-", 1))
 
 
+def _changes_file(path: Path) -> Path:
+    return path.with_name(path.name.replace("site-", "site-changes-", 1))
+
+
+def _read_site_cache(path: Path) -> tuple[_Payload | None, dict[str, _Cached]]:
+    """The cached entries with the changes since applied, and those of the whole file alone.
+
+    An entry is used only for a file of the same blob id, so changes from another payload could
+    only cost renders, never give a wrong site; they are still ignored under another key.
+    """
+    payload, _ = read_cache(path, _Payload)
+    if payload is None:
+        return None, {}
+    changes, _ = read_cache(_changes_file(path), _Changes)
+    if changes is None or changes.key != payload.key:
+        return payload, payload.entries
+    merged = {**payload.entries, **changes.entries}
+    for relative in changes.removed:
+        merged.pop(relative, None)
+    return _Payload(payload.key, merged), payload.entries
+
+
+def _write_site_cache(
+    path: Path, key: str, entries: dict[str, _Cached], base: dict[str, _Cached]
+) -> None:
+    """Write what differs from `base` (the entries of the whole file) into the changes file,
+    or everything into the whole file once that is a large share."""
+    changed = {r: e for r, e in entries.items() if base.get(r) is not e}
+    removed = [r for r in base if r not in entries]
+    changes = _changes_file(path)
+    if base and len(changed) + len(removed) <= _CHANGES_SHARE * len(entries):
+        write_cache(changes, _Changes(key, dict(sorted(changed.items())), removed))
+        return
+    if write_cache(path, _Payload(key, dict(sorted(entries.items())))):
+        changes.unlink(missing_ok=True)
+
+
 def build_index_reusing(
     root: Path,
     out: Path,
@@ -164,7 +214,7 @@ def build_index_reusing(
     header = sums_header_for(root, commit, sign_key)
     first, warnings = _first_published(root, commit, cached=use_cache)
     path = _site_cache(root)
-    payload, _ = read_cache(path, _Payload) if use_cache else (None, None)
+    payload, whole = _read_site_cache(path) if use_cache else (None, {})
     state: dict[str, object] = {}
 
     def renderer(catalog: Catalog) -> _Renderer:
@@ -220,7 +270,7 @@ def build_index_reusing(
         if isinstance(used, _Renderer):
             used.close()
     if use_cache and (changed or len(entries) != len(made.cached)):
-        write_cache(path, _Payload(str(state["key"]), dict(sorted(entries.items()))))
+        _write_site_cache(path, str(state["key"]), entries, whole)
     return built
 
 

@@ -567,21 +567,10 @@ class _Content:
     def documents(
         self, commit: str | None, base_url: str | None
     ) -> Iterator[tuple[str, bytes, str | None]]:
-        """(relative path, JSON, sha256 of the file if known) of every file; the big ones last,
-        so a failure is early."""
-        for entry in self.entries:
-            path = _path("images", entry.name, f"{entry.version}.json")
-            yield path, contract.encode(entry.document), entry.sha256
-        for path, data in self._documents(commit, base_url):
-            yield path, data, None
+        """(relative path, JSON, sha256 of the file if known) of every file.
 
-    def _documents(self, commit: str | None, base_url: str | None) -> Iterator[tuple[str, bytes]]:
-        encode = contract.encode
-        for name, versions in self.by_name.items():
-            yield _path("images", f"{name}.json"), encode(self._image(name, versions))
-        counts: dict[ViewBy, dict[str, ViewCount]] = {by: {} for by in VIEW_DIMENSIONS}
-        yield from self._views(counts)
-        yield "latest.json", encode(self._view("latest", sorted(self.heads)))
+        index.json, the largest, comes first: it changes with every commit, and its hash and
+        .gz are made by the writer's threads while the other documents are encoded."""
         catalog = CatalogInfo(commit=commit)
         index = IndexDoc(
             schema_version=SCHEMA_VERSION,
@@ -590,7 +579,20 @@ class _Content:
             vocabulary=self.vocabulary,
             images=[_summary(e) for e in self.entries],
         )
-        yield "index.json", encode(index)
+        yield "index.json", contract.encode(index), None
+        for entry in self.entries:
+            path = _path("images", entry.name, f"{entry.version}.json")
+            yield path, contract.encode(entry.document), entry.sha256
+        for path, data in self._documents(catalog, base_url):
+            yield path, data, None
+
+    def _documents(self, catalog: CatalogInfo, base_url: str | None) -> Iterator[tuple[str, bytes]]:
+        encode = contract.encode
+        for name, versions in self.by_name.items():
+            yield _path("images", f"{name}.json"), encode(self._image(name, versions))
+        counts: dict[ViewBy, dict[str, ViewCount]] = {by: {} for by in VIEW_DIMENSIONS}
+        yield from self._views(counts)
+        yield "latest.json", encode(self._view("latest", sorted(self.heads)))
         site = SiteDoc(
             schema_version=SCHEMA_VERSION,
             catalog=catalog,

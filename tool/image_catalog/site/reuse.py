@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -260,17 +261,30 @@ def build_index_reusing(
             catalog.vocabulary_file.model.spec,
             status,
         )
-        built = write_content(
-            content, out, commit, base, warnings, header=header, sign_key=sign_key, staging=staging
-        )
+        saving = None
+        if use_cache and (changed or len(entries) != len(made.cached)):
+            # Saved while the site is written: encoding it, hashing and writing it overlap the
+            # site's own encoding, compressing and writing.
+            saving = threading.Thread(
+                target=_write_site_cache,
+                args=(path, str(state["key"]), entries, whole),
+                name="site-cache",
+            )
+            saving.start()
+        try:
+            built = write_content(
+                content, out, commit, base, warnings, header=header, sign_key=sign_key,
+                staging=staging,
+            )  # fmt: skip
+        finally:
+            if saving is not None:
+                saving.join()
     finally:
         if staging is not None:
             staging.close()
         used = state.get("renderer")
         if isinstance(used, _Renderer):
             used.close()
-    if use_cache and (changed or len(entries) != len(made.cached)):
-        _write_site_cache(path, str(state["key"]), entries, whole)
     return built
 
 

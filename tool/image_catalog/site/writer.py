@@ -35,6 +35,7 @@ GZIP_MIN_BYTES = 4096
 _WRITERS = 4
 _IN_FLIGHT = 256
 _BATCH = 32  # files per job: one job per file costs the main thread more than the writing
+_ALONE = 1 << 20  # a file this large starts its job at once, not after 31 more files
 
 
 class SiteWriter:
@@ -112,7 +113,7 @@ class SiteWriter:
             os.makedirs(self._root + folder, exist_ok=True)
             self._folders.add(folder)
         self._batch.append((relative, data + b"\n", sha256))
-        if len(self._batch) >= _BATCH:
+        if len(self._batch) >= _BATCH or len(data) >= _ALONE:
             self._submit()
 
     def _kept(self, relative: str, digest: str) -> bool:

@@ -9,7 +9,6 @@ from pathlib import Path
 from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
 from image_catalog.site.contract import StatusDoc
-from image_catalog.site.crs import ExportOptions, build_index_with_crs
 from image_catalog.site.reuse import build_index_reusing
 from image_catalog.site.signing import SIGNING_KEY_ENV, SigningKey
 
@@ -75,6 +74,8 @@ def run_build(args: argparse.Namespace) -> int:
 
         status, warnings = health.load(args.status)
     if args.crs:
+        from image_catalog.site.crs import ExportOptions, build_index_with_crs  # only with --crs
+
         options = ExportOptions(namespace=args.crs_namespace)
         result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status, key)
     else:

@@ -199,19 +199,20 @@ class _Previous:
     sums: dict[str, str]
     here: dict[str, str]
 
-    def link(self, root: str, relative: str, digest: str) -> int | None:
-        """Keep or link the previous copy of `relative` if it has these bytes; its size, or
-        None."""
+    def link(self, root: str, relative: str, digest: str, size: int | None = None) -> int | None:
+        """Keep or link the previous copy of `relative` if it has these bytes; its size (`size`
+        when known), or None."""
         if self.sums.get(relative) != digest:
             return None
         path = root + relative
         try:
             if relative in self.here:
                 if self.here[relative] == digest:
-                    return os.stat(path).st_size  # the same bytes as live, and its mtime
+                    # The same bytes as live, and its mtime.
+                    return size if size is not None else os.stat(path).st_size
                 os.unlink(path)
             os.link(self.root + relative, path)
-            return os.stat(path).st_size
+            return size if size is not None else os.stat(path).st_size
         except OSError:
             return None  # gone, another file system, links not allowed: write it instead
 
@@ -237,7 +238,7 @@ def _store(
     """
     digest = known if known is not None else hashlib.sha256(data).hexdigest()
     big = len(data) >= GZIP_MIN_BYTES
-    if previous is not None and previous.link(root, relative, digest) is not None:
+    if previous is not None and previous.link(root, relative, digest, len(data)) is not None:
         linked = [(relative, digest, -len(data) - 1)]
         packed = f"{relative}.gz"
         gz_digest = previous.sums.get(packed)
@@ -269,8 +270,14 @@ def _write(
         if replace:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(root + path)
-        with open(os.open(root + path, _NEW, 0o666), "wb") as stream:
-            stream.write(content)
+        # Plain system calls: a file object would ask whether it is a terminal and where it is.
+        fd = os.open(root + path, _NEW, 0o666)
+        try:
+            done = 0
+            while done < len(content):
+                done += os.write(fd, content[done:] if done else content)
+        finally:
+            os.close(fd)
         written.append((path, hashlib.sha256(content).hexdigest(), len(content)))
     return written
 

@@ -588,11 +588,13 @@ class _Content:
 
     def _documents(self, catalog: CatalogInfo, base_url: str | None) -> Iterator[tuple[str, bytes]]:
         encode = contract.encode
-        for name, versions in self.by_name.items():
-            yield _path("images", f"{name}.json"), encode(self._image(name, versions))
+        # The views (large, few) before the image files (many): their .gz are made by the
+        # writer's threads while the image files are encoded.
         counts: dict[ViewBy, dict[str, ViewCount]] = {by: {} for by in VIEW_DIMENSIONS}
         yield from self._views(counts)
         yield "latest.json", encode(self._view("latest", sorted(self.heads)))
+        for name, versions in self.by_name.items():
+            yield _path("images", f"{name}.json"), encode(self._image(name, versions))
         site = SiteDoc(
             schema_version=SCHEMA_VERSION,
             catalog=catalog,

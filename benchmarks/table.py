@@ -8,7 +8,8 @@ P, one Python process parsing every catalog file with PyYAML's C loader; J, one 
 json.load-ing the site's index.json. Each figure is a whole `image-catalog` process (what a user
 or CI waits for) unless the table says otherwise, in seconds and as a ratio to its floor; peak
 memory is the largest resident size of the process and its workers together, sampled every 20 ms.
-Each figure, floors included, is the median of --repeats runs.
+Each figure, floors included, is the median of --repeats runs, each started once the disk has
+flushed the writes of the run before (sync).
 The catalog is generated once (about a minute and a half for 20,000 entries) into --catalog and
 reused, committed in a git repository of its own so that blob ids come from git.
 """
@@ -82,6 +83,9 @@ def _tree_rss(pid: int) -> int:
 def measure(
     command: Sequence[str], *, ok: Sequence[int] = (0,), env: dict[str, str] | None = None
 ) -> Run:
+    # The writes of the run before (a site of 168 MB) are flushed first, untimed, so that each run
+    # pays for its own writes only (as `hyperfine --prepare sync` does).
+    os.sync()
     with tempfile.TemporaryFile() as sink:  # a pipe would fill up and stall a large output
         started = time.perf_counter()
         process = subprocess.Popen(

@@ -11,6 +11,7 @@ every file, so the report is the same as `validate.validate_catalog`'s, with or 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
@@ -42,7 +43,7 @@ from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.manifest.workers import die_with_parent
+from image_catalog.manifest.workers import start_worker
 
 # Below this many files to check, starting worker processes costs more than it saves.
 PARALLEL_FROM = 1000
@@ -242,7 +243,7 @@ def _check_files(
         workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(os.getpid(), root, vocabulary, renderer),
+        initargs=(os.getpid(), gc.get_threshold(), root, vocabulary, renderer),
     ) as pool:
         yield from pool.map(_check_in_worker, work, chunksize=chunks)
 
@@ -291,11 +292,15 @@ _worker: _Checker | None = None
 
 
 def _start_worker(
-    parent: int, root: Path, vocabulary: Vocabulary | None, renderer: Renderer | None
+    parent: int,
+    threshold: tuple[int, int, int],
+    root: Path,
+    vocabulary: Vocabulary | None,
+    renderer: Renderer | None,
 ) -> None:
-    die_with_parent(parent)
     global _worker  # one checker per worker process
     _worker = _Checker(root, vocabulary, renderer)
+    start_worker(parent, threshold)  # after the checker is made: it is frozen with the rest
 
 
 def _check_in_worker(item: tuple[str, bool]) -> _Checked:

@@ -11,6 +11,7 @@ so output stays stable and readable.
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import json
 import multiprocessing
@@ -33,7 +34,7 @@ from image_catalog.errors import CatalogError
 from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.fastyaml import parse_block_mapping
 from image_catalog.manifest.fieldpath import FieldPath, format_path
-from image_catalog.manifest.workers import die_with_parent
+from image_catalog.manifest.workers import start_worker
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # far beyond any catalog file; keeps a hostile file from exhausting the stack
@@ -338,7 +339,10 @@ def load_mappings(files: Sequence[tuple[Path, str]]) -> Iterator[dict[str, Any] 
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+        workers,
+        mp_context=context,
+        initializer=start_worker,
+        initargs=(os.getpid(), gc.get_threshold()),
     ) as pool:
         yield from pool.map(_load_or_error, files, chunksize=max(64, len(files) // workers // 16))
 

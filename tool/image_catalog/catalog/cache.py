@@ -14,7 +14,6 @@ one.
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +24,7 @@ import image_catalog
 from image_catalog.catalog.blobs import work_tree_top
 from image_catalog.catalog.facts import EntryFacts
 from image_catalog.catalog.loader import FileStatus
+from image_catalog.collector import frozen_after
 from image_catalog.fsutil import atomic_write_bytes
 from image_catalog.manifest.model import API_VERSION
 
@@ -66,18 +66,12 @@ def read_cache(path: Path, kind: type[T]) -> tuple[T | None, str | None]:
     body = raw[len(_MAGIC) + _DIGEST_BYTES :]
     if hashlib.sha256(body).digest() != digest:
         return None, "checksum mismatch"
-    # Decoding makes about a million small objects, none in a reference cycle: the collector would
-    # scan them all, several times, for nothing. They are frozen out of its sight instead.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        payload = msgspec.msgpack.decode(body, type=kind)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None, "malformed"
-    finally:
-        if enabled:
-            gc.freeze()
-            gc.enable()
+    # Decoding makes about a million small objects, none in a reference cycle.
+    with frozen_after():
+        try:
+            payload = msgspec.msgpack.decode(body, type=kind)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None, "malformed"
     return payload, None
 
 

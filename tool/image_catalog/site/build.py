@@ -30,10 +30,11 @@ build starts from it (`spare.py`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -93,7 +94,7 @@ from image_catalog.site.spare import keep_spare
 from image_catalog.site.staging import SiteWriteError as SiteWriteError
 from image_catalog.site.staging import Staging, write_error
 from image_catalog.site.status import STATUS_FILE
-from image_catalog.site.writer import swap_in
+from image_catalog.site.writer import SiteWriter, swap_in
 
 SITE_FILE = "catalog.json"
 # Views of every version exist only where they are much smaller than index.json: with a handful of
@@ -173,12 +174,14 @@ def write_content(
     header: str | None = None,
     sign_key: SigningKey | None = None,
     staging: Staging | None = None,
+    on_finished: Callable[[SiteWriter], None] | None = None,
 ) -> BuildResult:
     """Write the site's files into a staging folder next to `out`, then swap it in; `header`
     starts SHA256SUMS, and with `sign_key` SHA256SUMS.sig is written before the swap.
 
     `staging`: a staging folder opened by the caller (who closes it), which may hold some of
-    the documents already."""
+    the documents already. `on_finished` is called with the writer once every file is written
+    (its `sums` and `sizes` complete), before the site is swapped in."""
     own = staging is None
     if staging is None:
         staging = Staging(out)
@@ -186,12 +189,18 @@ def write_content(
     try:
         writer.folders(_path("images", name) for name in content.by_name)
         for relative, data, sha256 in content.documents(commit, base):
+            if isinstance(data, Reference):
+                if staging.keep(relative, data.sha256, data.size):
+                    continue
+                data, sha256 = data.load(), None  # neither site holds it: its bytes after all
             staging.write(relative, data, sha256)
         for relative, text in sorted((extra or {}).items()):
             # The writer ends every file with a newline; these texts already do.
             staging.write(relative, text.removesuffix("\n").encode())
         writer.finish(previous=out, header=header)
         writer.close()
+        if on_finished is not None:
+            on_finished(writer)
         if sign_key is not None:
             sign_site(staging.path, sign_key)
         swap_in(staging.path, out)
@@ -308,12 +317,24 @@ def _split(ref: str) -> tuple[str, str, str]:
     return host, repository, digest
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A file given by its hash instead of its bytes: the sites (the live one, or the earlier
+    one being updated) hold it already, else `load` makes its bytes."""
+
+    sha256: str  # of the file: the bytes and a final newline
+    size: int  # of the file
+    load: Callable[[], bytes]
+
+
 @dataclass
 class _Entry:
     """One version, with what the views are cut by.
 
     Its summary and document are either structs or, reused from an earlier build, the bytes
-    `contract.encode` made of them (msgspec.Raw), which the encoder copies as they are.
+    `contract.encode` made of them (msgspec.Raw), which the encoder copies as they are. A
+    document may also be left out (None) when `sha256` and `size` say which file it is: the
+    site holds it already (`Reference`), and its bytes are read or made only when needed.
     """
 
     name: str
@@ -322,8 +343,9 @@ class _Entry:
     deprecated: bool
     keys: dict[ViewBy, list[str]]
     summary: Summary | msgspec.Raw
-    document: VersionDoc | msgspec.Raw
+    document: VersionDoc | msgspec.Raw | None
     sha256: str | None = None  # of the document's file, when known from an earlier build
+    size: int | None = None  # of the document's file, when `sha256` is known
 
     @property
     def order(self) -> tuple[float, str, str]:
@@ -402,6 +424,7 @@ def _with_health(entry: _Entry, health: EntryHealth | None) -> _Entry:
     if health is None:
         return entry
     summary, document = entry.summary, entry.document
+    assert document is not None  # loaded by `_Content.of_entries`
     if isinstance(summary, msgspec.Raw):
         summary = msgspec.json.decode(summary, type=Summary)
     if isinstance(document, msgspec.Raw):
@@ -517,6 +540,13 @@ class _Content:
     vocabulary: VocabularyDoc
     values: dict[ViewBy, list[str]]
     status: StatusDoc | None = None
+    # The bytes of a version document left out of its entry (see `_Entry`).
+    load: Callable[[_Entry], bytes] | None = None
+    # Per image, the digest of what its file is made of (see `_image_digest`), and the sha256
+    # and size of that file, from an earlier build: such a file is handed over by reference.
+    images_known: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
+    # And the digest of each image file of this build (filled in while encoding).
+    image_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -541,12 +571,24 @@ class _Content:
         vocabulary: Vocabulary,
         spec: VocabularySpec,
         status: StatusDoc | None = None,
+        *,
+        load: Callable[[_Entry], bytes] | None = None,
+        images_known: Mapping[str, tuple[str, str, int]] | None = None,
     ) -> _Content:
-        """The content of entries already rendered by `_entry` (fresh objects: health is set)."""
+        """The content of entries already rendered by `_entry` (fresh objects: health is set).
+
+        `load` gives the bytes of a document left out of its entry; `images_known`, see
+        `_Content`."""
         health = {e.id: e for e in status.entries} if status is not None else {}
+
+        def with_health(entry: _Entry) -> _Entry:
+            found = health.get(f"{entry.name}@{entry.version}")
+            if found is not None and entry.document is None:
+                entry.document = _loaded(entry, load)
+            return _with_health(entry, found)
+
         entries = sorted(
-            (_with_health(e, health.get(f"{e.name}@{e.version}")) for e in rendered),
-            key=lambda e: e.order,
+            (with_health(e) for e in rendered) if health else rendered, key=lambda e: e.order
         )
         by_name: dict[str, list[_Entry]] = defaultdict(list)
         for entry in entries:
@@ -562,12 +604,15 @@ class _Content:
                 "distro": [d.name for d in spec.distros],
                 "target": [t.name for t in spec.targets],
             },
+            load=load,
+            images_known=images_known or {},
         )
 
     def documents(
         self, commit: str | None, base_url: str | None
-    ) -> Iterator[tuple[str, bytes, str | None]]:
-        """(relative path, JSON, sha256 of the file if known) of every file.
+    ) -> Iterator[tuple[str, bytes | Reference, str | None]]:
+        """(relative path, JSON or a reference to its file, sha256 of the file if known) of
+        every file.
 
         index.json, the largest, comes first: it changes with every commit, and its hash and
         .gz are made by the writer's threads while the other documents are encoded."""
@@ -582,11 +627,17 @@ class _Content:
         yield "index.json", contract.encode(index), None
         for entry in self.entries:
             path = _path("images", entry.name, f"{entry.version}.json")
-            yield path, contract.encode(entry.document), entry.sha256
+            if entry.document is None and entry.sha256 is not None and entry.size is not None:
+                load = _Loader(entry, self.load)
+                yield path, Reference(entry.sha256, entry.size, load), entry.sha256
+            else:
+                yield path, contract.encode(_loaded(entry, self.load)), entry.sha256
         for path, data in self._documents(catalog, base_url):
             yield path, data, None
 
-    def _documents(self, catalog: CatalogInfo, base_url: str | None) -> Iterator[tuple[str, bytes]]:
+    def _documents(
+        self, catalog: CatalogInfo, base_url: str | None
+    ) -> Iterator[tuple[str, bytes | Reference]]:
         encode = contract.encode
         # The views (large, few) before the image files (many): their .gz are made by the
         # writer's threads while the image files are encoded.
@@ -594,7 +645,17 @@ class _Content:
         yield from self._views(counts)
         yield "latest.json", encode(self._view("latest", sorted(self.heads)))
         for name, versions in self.by_name.items():
-            yield _path("images", f"{name}.json"), encode(self._image(name, versions))
+            path = _path("images", f"{name}.json")
+            latest = _latest(versions)
+            digest = _image_digest(name, latest, versions)
+            known = self.images_known.get(name)
+            if digest is not None:
+                self.image_digests[name] = digest
+                if known is not None and known[0] == digest:
+                    image = _ImageLoader(self, name, versions)
+                    yield path, Reference(known[1], known[2], image)
+                    continue
+            yield path, encode(self._image(name, versions))
         site = SiteDoc(
             schema_version=SCHEMA_VERSION,
             catalog=catalog,
@@ -648,8 +709,9 @@ class _Content:
         return ImageDoc(
             schema_version=SCHEMA_VERSION,
             name=name,
-            latest=next((e.version for e in versions if not e.deprecated), None),
-            versions=[cast(VersionDoc, e.document) for e in versions],  # see _summary
+            latest=_latest(versions),
+            # See _summary: structs or their bytes.
+            versions=[cast(VersionDoc, _loaded(e, self.load)) for e in versions],
         )
 
     def _view(
@@ -666,6 +728,54 @@ class _Content:
             versions=versions,
             images=[_summary(self.entries[i]) for i in rows],
         )
+
+
+def _latest(versions: list[_Entry]) -> str | None:
+    return next((e.version for e in versions if not e.deprecated), None)
+
+
+def _image_digest(name: str, latest: str | None, versions: list[_Entry]) -> str | None:
+    """What an image file is made of, when each version document's hash is known: its name,
+    latest version and versions' documents in order (the rest is the code's, which the cache
+    holding the digest is keyed by)."""
+    parts = [name, latest or ""]
+    for entry in versions:
+        if entry.sha256 is None:
+            return None
+        parts.append(entry.sha256)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _loaded(entry: _Entry, load: Callable[[_Entry], bytes] | None) -> VersionDoc | msgspec.Raw:
+    """The entry's document, its bytes loaded (once) when it was left out."""
+    if entry.document is None:
+        if load is None:
+            raise CatalogError(f"{entry.name}@{entry.version}: no document to write")
+        entry.document = msgspec.Raw(load(entry))
+    return entry.document
+
+
+@dataclass(frozen=True)
+class _Loader:
+    """A version document's bytes, loaded when the sites lack its file."""
+
+    entry: _Entry
+    load: Callable[[_Entry], bytes] | None
+
+    def __call__(self) -> bytes:
+        return contract.encode(_loaded(self.entry, self.load))
+
+
+@dataclass(frozen=True)
+class _ImageLoader:
+    """An image file's bytes, encoded when the sites lack it."""
+
+    content: _Content
+    name: str
+    versions: list[_Entry]
+
+    def __call__(self) -> bytes:
+        return contract.encode(self.content._image(self.name, self.versions))
 
 
 def _summary(entry: _Entry) -> Summary:

@@ -7,6 +7,12 @@ The catalog is validated as `validate` does (unchanged files' checks reused); on
 changed are parsed, and rendered while they are, in worker processes when there are many. The site
 is then assembled from every entry, and the writer links each file whose bytes the previous site
 already has instead of writing and compressing it again. The bytes are those of `build_index`.
+
+A version document is cached as its sha256 and size only, not its bytes: the live site holds its
+file (its SHA256SUMS says so, or the entry is rendered again), and the writer keeps or links that
+file. Likewise each image file (every version of one image) is known by a digest of what it is made
+of, and kept or linked while that is unchanged. Bytes such a file is made of are read from the live
+site, checked against their sha256, only when a file next to them changed.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from pathlib import Path
 
 import msgspec
 
+from image_catalog.catalog.blobs import blob_id
 from image_catalog.catalog.cache import cache_file, code_fingerprint, read_cache, write_cache
 from image_catalog.catalog.incremental import check_and_render
-from image_catalog.catalog.loader import Catalog, Loaded
+from image_catalog.catalog.loader import Catalog, Loaded, _accept, display_path
 from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.errors import CatalogError
+from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.scratch import Scratch, make_scratch
@@ -46,6 +55,7 @@ from image_catalog.site.contract import StatusDoc, ViewBy, encode
 from image_catalog.site.signing import SigningKey, sums_header_for
 from image_catalog.site.spare import can_update
 from image_catalog.site.staging import Staging
+from image_catalog.site.writer import SiteWriter, read_sums
 
 
 class _Cached(msgspec.Struct, frozen=True, array_like=True):
@@ -57,8 +67,11 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
     deprecated: bool
     keys: dict[ViewBy, list[str]]
     summary: bytes  # contract.encode of the Summary
-    document: bytes  # and of the VersionDoc: copied into the site, not decoded nor encoded again
+    # And of the VersionDoc: copied into the site, not decoded nor encoded again. Kept only for
+    # an entry with a health state (which changes the document); the site holds the others.
+    document: bytes | None
     sha256: str  # of the version document's file (document and a newline): not hashed again
+    size: int  # of that file
 
     def entry(self) -> _Entry:
         return _Entry(
@@ -68,9 +81,23 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
             deprecated=self.deprecated,
             keys=self.keys,  # decoded afresh by every build: nothing else holds it
             summary=msgspec.Raw(self.summary),
-            document=msgspec.Raw(self.document),
+            document=msgspec.Raw(self.document) if self.document is not None else None,
             sha256=self.sha256,
+            size=self.size,
         )
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def path(self) -> str:
+        """Where the site holds the version document (the name and version were checked)."""
+        return f"images/{self.name}/{self.version}.json"
+
+
+# Per image: the digest of what its file is made of, the file's sha256 and size.
+_ImageSum = tuple[str, str, int]
 
 
 _FIRST_PREFIX = ".image-catalog-first-"
@@ -79,6 +106,7 @@ _FIRST_PREFIX = ".image-catalog-first-"
 class _Payload(msgspec.Struct, frozen=True):
     key: str
     entries: dict[str, _Cached]
+    images: dict[str, _ImageSum] = {}
 
 
 class _Changes(msgspec.Struct, frozen=True):
@@ -88,6 +116,7 @@ class _Changes(msgspec.Struct, frozen=True):
     key: str
     entries: dict[str, _Cached]  # added or changed
     removed: list[str]
+    images: dict[str, _ImageSum]  # all of them (a small share of the whole)
 
 
 # The whole payload is written again once this share of its entries changed.
@@ -102,6 +131,9 @@ class _Renderer:
     vocabulary: Vocabulary
     first: dict[str, tuple[str, str]]
     cached: dict[str, _Cached] = field(default_factory=dict)
+    # What the live site holds (its SHA256SUMS), and the entries with a health state.
+    live: dict[str, str] = field(default_factory=dict)
+    health: set[str] = field(default_factory=set)
     # `first` for the worker processes, in a file: a worker reads what it is sent while it
     # starts, and the main process, writing megabytes into a pipe, would wait for each in turn.
     first_file: str | None = None
@@ -114,7 +146,10 @@ class _Renderer:
             self.first_file = str(self._scratch.path / "first.msgpack")
             with open(self.first_file, "wb") as stream:
                 stream.write(msgspec.msgpack.encode(self.first))
-        return {**self.__dict__, "cached": {}, "first": {}, "_scratch": None}
+        return {
+            **self.__dict__, "cached": {}, "first": {}, "live": {}, "health": set(),
+            "_scratch": None,
+        }  # fmt: skip
 
     def close(self) -> None:
         """Remove the file made for the workers, once they are done."""
@@ -127,7 +162,12 @@ class _Renderer:
         found = self.cached.get(relative)
         if found is None or blob is None or found.blob != blob:
             return True
-        return found.first != self.first.get(f"{found.name}@{found.version}")
+        if found.first != self.first.get(found.id):
+            return True
+        if found.document is not None:
+            return False
+        # Known by its hash only: the live site must hold it, and a health state needs its bytes.
+        return self.live.get(found.path) != found.sha256 or found.id in self.health
 
     def known(self, relative: str) -> bool:
         return relative in self.cached
@@ -176,21 +216,26 @@ def _read_site_cache(path: Path) -> tuple[_Payload | None, dict[str, _Cached]]:
     merged = {**payload.entries, **changes.entries}
     for relative in changes.removed:
         merged.pop(relative, None)
-    return _Payload(payload.key, merged), payload.entries
+    return _Payload(payload.key, merged, changes.images), payload.entries
 
 
 def _write_site_cache(
-    path: Path, key: str, entries: dict[str, _Cached], base: dict[str, _Cached]
+    path: Path,
+    key: str,
+    entries: dict[str, _Cached],
+    base: dict[str, _Cached],
+    images: dict[str, _ImageSum],
 ) -> None:
     """Write what differs from `base` (the entries of the whole file) into the changes file,
     or everything into the whole file once that is a large share."""
     changed = {r: e for r, e in entries.items() if base.get(r) is not e}
     removed = [r for r in base if r not in entries]
     changes = _changes_file(path)
+    images = dict(sorted(images.items()))
     if base and len(changed) + len(removed) <= _CHANGES_SHARE * len(entries):
-        write_cache(changes, _Changes(key, dict(sorted(changed.items())), removed))
+        write_cache(changes, _Changes(key, dict(sorted(changed.items())), removed, images))
         return
-    if write_cache(path, _Payload(key, dict(sorted(entries.items())))):
+    if write_cache(path, _Payload(key, dict(sorted(entries.items())), images)):
         changes.unlink(missing_ok=True)
 
 
@@ -216,6 +261,8 @@ def build_index_reusing(
     first, warnings = _first_published(root, commit, cached=use_cache)
     path = _site_cache(root)
     payload, whole = _read_site_cache(path) if use_cache else (None, {})
+    live = read_sums(out)  # read once: what may be reused, and what the writer links
+    health = {e.id for e in status.entries} if status is not None else set()
     state: dict[str, object] = {}
 
     def renderer(catalog: Catalog) -> _Renderer:
@@ -224,7 +271,7 @@ def build_index_reusing(
         hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
         vocabulary = catalog.vocabulary or Vocabulary()
         state["key"] = key
-        made = _Renderer(hosts, vocabulary, first, reusable)
+        made = _Renderer(hosts, vocabulary, first, reusable, live, health)
         state["renderer"] = made
         return made
 
@@ -232,7 +279,7 @@ def build_index_reusing(
     # document written as soon as it is rendered, while the other files are still being checked;
     # an invalid catalog then drops it all. An earlier site is not claimed before the catalog is
     # known to be valid, so an invalid one never costs the next build its head start.
-    staging = None if can_update(out) else Staging(out)
+    staging = None if can_update(out) else Staging(out, live)
     try:
         early = _EarlyWriter(staging, status) if staging is not None else None
         result = check_and_render(root, use_cache=use_cache, renderer=renderer, on_rendered=early)
@@ -243,49 +290,121 @@ def build_index_reusing(
             raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")
         made = state["renderer"]
         assert isinstance(made, _Renderer)
+        key = str(state["key"])
         entries: dict[str, _Cached] = {}
-        fresh: list[_Entry] = []
+        built: list[_Entry] = []
+        where: dict[str, str] = {}  # entry id -> its file, for entries known by hash only
         changed = bool(result.rendered)
         for relative in catalog.image_paths:
             blob = result.blobs.get(relative)
             rendered = result.rendered.pop(relative, None)
             if not isinstance(rendered, _Cached):
-                entries[relative] = made.cached[relative]
-            elif blob is None:
-                fresh.append(rendered.entry())  # content unknown: rendered again next time
-            else:
-                entries[relative] = msgspec.structs.replace(rendered, blob=blob)
+                cached = made.cached[relative]
+                entries[relative] = cached
+                built.append(cached.entry())
+                if cached.document is None:
+                    where[cached.id] = relative
+                continue
+            built.append(rendered.entry())  # with its document's bytes
+            if blob is not None:  # else: content unknown, rendered again next time
+                kept = rendered.document if rendered.id in health else None
+                entries[relative] = msgspec.structs.replace(rendered, blob=blob, document=kept)
+        if staging is None:
+            staging = Staging(out, live)
+        load = _Load(root, out, staging.path, made, catalog.vocabulary, result.blobs, where)
+        known = payload.images if payload is not None and payload.key == key else {}
         content = _Content.of_entries(
-            [*fresh, *(e.entry() for e in entries.values())],
+            built,
             catalog.vocabulary,
             catalog.vocabulary_file.model.spec,
             status,
+            load=load,
+            images_known=known,
         )
-        saving = None
-        if use_cache and (changed or len(entries) != len(made.cached)):
-            # Saved while the site is written: encoding it, hashing and writing it overlap the
-            # site's own encoding, compressing and writing.
-            saving = threading.Thread(
+        saving: list[threading.Thread] = []
+
+        def save(writer: SiteWriter) -> None:
+            # Saved while the site is swapped in, from the hashes of the files just written.
+            images: dict[str, _ImageSum] = {}
+            for name, digest in content.image_digests.items():
+                file = f"images/{name}.json"
+                if file in writer.sums:
+                    images[name] = (digest, writer.sums[file], writer.sizes[file])
+            if not use_cache:
+                return
+            if not changed and len(entries) == len(made.cached) and images == known:
+                return
+            thread = threading.Thread(
                 target=_write_site_cache,
-                args=(path, str(state["key"]), entries, whole),
+                args=(path, key, entries, whole, images),
                 name="site-cache",
             )
-            saving.start()
+            thread.start()
+            saving.append(thread)
+
         try:
-            built = write_content(
+            done = write_content(
                 content, out, commit, base, warnings, header=header, sign_key=sign_key,
-                staging=staging,
+                staging=staging, on_finished=save,
             )  # fmt: skip
         finally:
-            if saving is not None:
-                saving.join()
+            for thread in saving:
+                thread.join()
     finally:
         if staging is not None:
             staging.close()
         used = state.get("renderer")
         if isinstance(used, _Renderer):
             used.close()
-    return built
+    return done
+
+
+@dataclass
+class _Load:
+    """The bytes of a version document known by its hash only (see `_Entry`): the live site's
+    file, or the earlier site's being updated, if it has that hash; else the entry rendered
+    again from its file, which must still be the content that was checked."""
+
+    root: Path
+    out: Path
+    staging: Path
+    renderer: _Renderer
+    vocabulary: Vocabulary
+    blobs: dict[str, str | None]
+    where: dict[str, str]
+
+    def __call__(self, entry: _Entry) -> bytes:
+        relative = f"images/{entry.name}/{entry.version}.json"
+        for folder in (self.out, self.staging):
+            try:
+                data = (folder / relative).read_bytes()
+            except OSError:
+                continue
+            if hashlib.sha256(data).hexdigest() == entry.sha256 and data.endswith(b"\n"):
+                return data[:-1]
+        source = self.where.get(f"{entry.name}@{entry.version}")
+        if source is None:
+            raise CatalogError(f"{relative}: its document is unknown; build again")
+        made = self._render(source)
+        assert made.document is not None
+        return made.document
+
+    def _render(self, relative: str) -> _Cached:
+        shown = display_path(self.root, relative)
+        changed = CatalogError(f"{shown} changed while the index was built; build it again")
+        try:
+            data = read_regular_file(self.root / relative, MAX_FILE_BYTES)
+            mapping = parse_mapping(decode_text(data, shown), shown)
+        except (OSError, NotAFile, LoadError) as exc:
+            raise changed from exc
+        if blob_id(data) != self.blobs.get(relative):
+            raise changed
+        scratch = Catalog(root=self.root)
+        context = {"vocabulary": self.vocabulary}
+        loaded = _accept(scratch, relative, mapping, CatalogImage, "CatalogImage", context)
+        if loaded is None:
+            raise changed
+        return self.renderer(loaded)
 
 
 @dataclass
@@ -300,7 +419,7 @@ class _EarlyWriter:
         self.later = {e.id for e in self.status.entries} if self.status is not None else set()
 
     def __call__(self, relative: str, made: object) -> None:
-        if not isinstance(made, _Cached) or f"{made.name}@{made.version}" in self.later:
+        if not isinstance(made, _Cached) or made.document is None or made.id in self.later:
             return
         try:
             path = _path("images", made.name, f"{made.version}.json")
@@ -322,4 +441,5 @@ def _cache_entry(entry: _Entry, blob: str, first: tuple[str, str] | None) -> _Ca
         summary=encode(entry.summary),
         document=document,
         sha256=hashlib.sha256(document + b"\n").hexdigest(),
+        size=len(document) + 1,
     )

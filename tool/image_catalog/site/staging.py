@@ -33,7 +33,8 @@ def write_error(out: Path, exc: OSError) -> SiteWriteError:
 class Staging:
     """A staging folder for a site to be swapped in at `out`, and the writer filling it."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, live: dict[str, str] | None = None) -> None:
+        """`live`: the SHA256SUMS of the site at `out`, when the caller has read it already."""
         self.out = out
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,7 @@ class Staging:
                 os.mkdir(self.path)
                 # A site is public, and a web server must read it.
                 os.chmod(self.path, 0o755)  # noqa: S103
-            self.writer = SiteWriter(self.path, previous=out, update=update)
+            self.writer = SiteWriter(self.path, previous=out, update=update, live=live)
         except OSError as exc:
             self._remove()
             raise write_error(out, exc) from exc
@@ -68,6 +69,18 @@ class Staging:
             self.writer.write(relative, data, sha256)
         except OSError as exc:
             raise write_error(self.out, exc) from exc
+
+    def keep(self, relative: str, sha256: str, size: int) -> bool:
+        """`SiteWriter.keep`, once per path (True if written already)."""
+        if relative in self._written:
+            return True
+        try:
+            kept = self.writer.keep(relative, sha256, size)
+        except OSError as exc:
+            raise write_error(self.out, exc) from exc
+        if kept:
+            self._written.add(relative)
+        return kept
 
     def close(self) -> None:
         """Stop the writer and remove the folder with whatever it still holds."""

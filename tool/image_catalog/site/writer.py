@@ -45,9 +45,17 @@ class SiteWriter:
     main thread encodes the next documents; at most _IN_FLIGHT files wait in memory.
     """
 
-    def __init__(self, root: Path, previous: Path | None = None, *, update: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        previous: Path | None = None,
+        *,
+        update: bool = False,
+        live: dict[str, str] | None = None,
+    ) -> None:
         """`update`: `root` holds an earlier site, which its SHA256SUMS describes, to bring up to
-        date in place (`previous` is then the live site)."""
+        date in place (`previous` is then the live site). `live`: the SHA256SUMS of `previous`,
+        when the caller has read it already."""
         self.root = root
         self._root = os.path.join(root, "")  # plain strings in the loops: Path costs too much
         here: dict[str, str] = {}
@@ -62,7 +70,11 @@ class SiteWriter:
         # A file whose bytes the previous site already has is linked from it: not written nor
         # compressed again, and its modification time is the previous one.
         self._reuse = (
-            _Previous(os.path.join(previous, ""), _read_sums(previous / SUMS_FILE), here)
+            _Previous(
+                os.path.join(previous, ""),
+                live if live is not None else _read_sums(previous / SUMS_FILE),
+                here,
+            )
             if previous
             else None
         )
@@ -115,6 +127,44 @@ class SiteWriter:
         self._batch.append((relative, data + b"\n", sha256))
         if len(self._batch) >= _BATCH or len(data) >= _ALONE:
             self._submit()
+
+    def keep(self, relative: str, sha256: str, size: int) -> bool:
+        """Put the file whose bytes (with their final newline: `size` bytes) have this sha256
+        into the folder without its bytes: kept if the folder holds it as the live site does,
+        else linked from the live site (its .gz too, when large). False when the live site does
+        not hold it: the caller then writes its bytes (`write`)."""
+        reuse = self._reuse
+        if reuse is None or reuse.sums.get(relative) != sha256:
+            return False
+        packed = f"{relative}.gz"
+        gz = reuse.sums.get(packed) if size >= GZIP_MIN_BYTES else None
+        if size >= GZIP_MIN_BYTES and gz is None:
+            return False
+        here = self._here
+        kept = here.get(relative) == sha256 and (gz is None or here.get(packed) == gz)
+        if not kept:
+            folder = relative.rpartition("/")[0]
+            if folder and folder not in self._folders:
+                os.makedirs(self._root + folder, exist_ok=True)
+                self._folders.add(folder)
+            if reuse.link(self._root, relative, sha256, size) is None:
+                return False
+        gz_size = 0
+        if gz is not None:
+            found = reuse.link(self._root, packed, gz)
+            if found is None:
+                # Not left half-done: `write` then starts from a folder without the file.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._root + relative)
+                return False
+            gz_size = found
+        for path, digest, length in ((relative, sha256, size), (packed, gz, gz_size)):
+            if digest is not None:
+                self.reused += 1
+                self._linked.add(path)
+                self.sums[path] = digest
+                self.sizes[path] = length
+        return True
 
     def _kept(self, relative: str, digest: str) -> bool:
         """Whether the folder's own copy of a file stays: the same bytes as here and as live."""
@@ -280,6 +330,11 @@ def _write(
             os.close(fd)
         written.append((path, hashlib.sha256(content).hexdigest(), len(content)))
     return written
+
+
+def read_sums(site: Path) -> dict[str, str]:
+    """Relative path -> sha256 of each file the site's SHA256SUMS lists (empty without one)."""
+    return _read_sums(site / SUMS_FILE)
 
 
 def _read_sums(path: Path) -> dict[str, str]:

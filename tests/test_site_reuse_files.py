@@ -1,0 +1,170 @@
+"""`index build` hands over unchanged version and image files by their hash, not their bytes.
+
+The cache of rendered entries holds a version document's sha256 and size only: the live site holds
+its file. Whatever happened to the sites in between (removed, a file deleted or changed), the site
+built is byte for byte the one `build_index` makes without any cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import image_catalog.site.reuse as reuse
+import pytest
+from image_catalog.cli import main
+from image_catalog.site.build import build_index
+from image_catalog.site.reuse import build_index_reusing
+from image_catalog.site.spare import spare_path
+from support.registry import LocalRegistry
+from support.site import add_image, new_catalog, site_bytes
+from test_health_index import T0, build, checked, files, fleet  # noqa: F401 (a fixture)
+
+
+def _catalog(root: Path) -> Path:
+    catalog = new_catalog(root)
+    for i in range(12):
+        add_image(catalog, f"img{i % 3}", f"1.{i}", f"2026-01-01T00:{i:02d}:00Z", disk=i % 2 == 0)
+    # Files big enough for a .gz beside them.
+    for i in range(20):
+        add_image(catalog, "many", f"2.{i}", f"2026-01-02T00:{i:02d}:00Z", disk=True)
+    return catalog
+
+
+def _same_as_fresh(catalog: Path, site: Path, fresh: Path) -> dict[str, bytes]:
+    build_index_reusing(catalog, site)
+    shutil.rmtree(fresh, ignore_errors=True)
+    build_index(catalog, fresh)
+    built = site_bytes(site)
+    assert built == site_bytes(fresh)
+    return built
+
+
+def _built_twice(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A catalog built twice (so an earlier site is kept beside the live one)."""
+    catalog = _catalog(tmp_path / "catalog")
+    site, fresh = tmp_path / "site", tmp_path / "fresh"
+    _same_as_fresh(catalog, site, fresh)
+    _same_as_fresh(catalog, site, fresh)
+    assert spare_path(site).is_dir()
+    return catalog, site, fresh
+
+
+def _change(catalog: Path, name: str, version: str, minute: int, tag: str) -> None:
+    add_image(catalog, name, version, f"2026-01-01T00:{minute:02d}:00Z", tags=(tag,))
+
+
+def _cached_documents(catalog: Path) -> list[bytes | None]:
+    payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
+    assert payload is not None
+    return [entry.document for entry in payload.entries.values()]
+
+
+def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path: Path) -> None:
+    catalog, site, fresh = _built_twice(tmp_path)
+    assert _cached_documents(catalog) == [None] * 32
+    payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
+    assert payload is not None
+    assert set(payload.images) == {"img0", "img1", "img2", "many"}
+    same = site / "images/img2/1.2.json"
+    image = site / "images/img2.json"
+    before = (same.stat().st_ino, image.stat().st_ino)
+    _change(catalog, "img1", "1.1", 1, "changed")
+    built = _same_as_fresh(catalog, site, fresh)
+    assert b"changed" in built["images/img1.json"]
+    assert (same.stat().st_ino, image.stat().st_ino) == before
+
+
+def test_without_the_live_site_every_entry_is_rendered_again(tmp_path: Path) -> None:
+    catalog, site, fresh = _built_twice(tmp_path)
+    shutil.rmtree(site)
+    _same_as_fresh(catalog, site, fresh)
+    _change(catalog, "many", "2.3", 3, "changed")
+    _same_as_fresh(catalog, site, fresh)
+
+
+def test_without_the_kept_site_files_are_linked_from_the_live_one(tmp_path: Path) -> None:
+    catalog, site, fresh = _built_twice(tmp_path)
+    shutil.rmtree(spare_path(site))
+    _change(catalog, "img0", "1.3", 3, "changed")
+    _same_as_fresh(catalog, site, fresh)
+    shutil.rmtree(spare_path(site))
+    _same_as_fresh(catalog, site, fresh)
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_deleted_files_of_the_live_site_are_made_again(tmp_path: Path, kept: bool) -> None:
+    catalog, site, fresh = _built_twice(tmp_path)
+    if not kept:
+        shutil.rmtree(spare_path(site))
+    # The site's SHA256SUMS still lists them: a version document, an image file and a .gz, and a
+    # version document next to a changed one (which its image file is made of).
+    for relative in ("images/img2/1.5.json", "images/img1.json", "images/many.json.gz"):
+        (site / relative).unlink()
+    # Read from the kept site if there is one (it is private to the builds), else rendered again.
+    (site / "images/img0/1.0.json").unlink()
+    _change(catalog, "img0", "1.6", 6, "changed")
+    _same_as_fresh(catalog, site, fresh)
+
+
+def test_a_changed_file_of_the_live_site_is_not_trusted(tmp_path: Path) -> None:
+    catalog, site, fresh = _built_twice(tmp_path)
+    # Changed with SHA256SUMS saying so: the entry is rendered again.
+    sums = site / "SHA256SUMS"
+    altered = site / "images/img2/1.2.json"
+    old = hashlib.sha256(altered.read_bytes()).hexdigest()
+    altered.unlink()  # a new file: the kept site keeps its own copy
+    altered.write_bytes(b'{"altered":true}\n')
+    new = hashlib.sha256(altered.read_bytes()).hexdigest()
+    sums.write_text(sums.read_text().replace(old, new))
+    # Changed behind SHA256SUMS' back, in both sites, next to a changed entry: the image file is
+    # not made of those bytes (their hash is not the one known), the entry is rendered again.
+    behind = "images/img1/1.4.json"
+    for folder in (site, spare_path(site)):
+        (folder / behind).unlink()
+        (folder / behind).write_bytes(b'{"altered":true}\n')
+    _change(catalog, "img1", "1.1", 1, "changed")
+    build_index_reusing(catalog, site)
+    build_index(catalog, fresh)
+    built, expected = site_bytes(site), site_bytes(fresh)
+    assert built["images/img2/1.2.json"] == expected["images/img2/1.2.json"]
+    assert built["images/img1.json"] == expected["images/img1.json"]
+    # Its own file is carried over as SHA256SUMS describes it, as any unchanged file of the site.
+    assert {k: v for k, v in built.items() if k != behind} == {
+        k: v for k, v in expected.items() if k != behind
+    }
+
+
+def test_a_build_without_cache_after_cached_ones_gives_the_same_bytes(tmp_path: Path) -> None:
+    catalog, site, fresh = _built_twice(tmp_path)
+    _change(catalog, "img2", "1.8", 8, "changed")
+    code = main(["index", "build", "--catalog", str(catalog), "--out", str(site), "--no-cache"])
+    assert code == 0
+    build_index(catalog, fresh)
+    assert site_bytes(site) == site_bytes(fresh)
+    _same_as_fresh(catalog, site, tmp_path / "fresh2")
+
+
+def test_states_of_a_status_are_set_on_entries_known_by_hash(
+    registry: LocalRegistry,
+    fleet: tuple[Path, str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    catalog, digest = fleet
+    registry.delete_manifest("health/app", digest)
+    status, reused = tmp_path / "status.json", tmp_path / "reused"
+    checked(catalog, T0, status)
+    for step in range(3):
+        build(catalog, reused, None, capsys)  # the cache holds hashes only
+        build(catalog, reused, status, capsys)  # the entries with a state are rendered again
+        build(catalog, reused, status, capsys)  # and then reused with their bytes
+        fresh = tmp_path / f"fresh{step}"
+        options = ["--no-cache", "--status", str(status)]
+        code = main(["index", "build", "--catalog", str(catalog), "--out", str(fresh), *options])
+        assert code == 0, capsys.readouterr().err
+        assert files(reused) == files(fresh)
+        assert b'"health":"missing"' in files(reused)["images/app/2.0.json"]
+        entry = catalog / "images/tool/1.0.yaml"
+        entry.write_text(entry.read_text().replace("displayName: ", f"displayName: {step} "))

@@ -1,5 +1,5 @@
 """Shared fixtures: a copy of the shipped catalog in a temp folder, example manifests, loopback
-registries and real git repositories."""
+registries, the reader's environment and the shipped site, and real git repositories."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import pygit2
 import pytest
+from image_catalog.site.build import build_index
 from support.entries import entry_text
 from support.registry import LocalRegistry, require_tools
 
@@ -90,6 +91,42 @@ def empty_catalog(root: Path, registries: dict[str, str]) -> Path:
 def local_catalog(tmp_path: Path, registry: LocalRegistry) -> Path:
     """An empty catalog whose one registry, `local`, is the session's anonymous registry."""
     return empty_catalog(tmp_path / "catalog", {"local": registry_manifest("local", registry.host)})
+
+
+# --- the reader: its environment and the shipped site ---------------------------------------------
+
+# Variables that would send the reader to the user's index, trust file or key, or through a proxy.
+READER_VARIABLES = (
+    "IMAGE_CATALOG_INDEX",
+    "IMAGE_CATALOG_TRUST",
+    "IMAGE_CATALOG_SIGNING_KEY_FILE",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "no_proxy",
+    "NO_PROXY",
+)
+
+
+@pytest.fixture
+def isolated_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the user's cache, index, trust file or key, or goes through a proxy: the
+    cache folder is the test's own (tmp_path / "cache"). A module uses it for each of its tests
+    with `pytestmark = pytest.mark.usefixtures("isolated_reader")`."""
+    monkeypatch.setenv("IMAGE_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
+    for name in READER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped catalog's site, built once for the session: read it or serve it, never change
+    it (copy it first, e.g. with support.site.serve_copy)."""
+    out = tmp_path_factory.mktemp("shipped") / "site"
+    build_index(SHIPPED_CATALOG, out)
+    return out
 
 
 # --- real git repositories -----------------------------------------------------------------------

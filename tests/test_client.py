@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG
 from image_catalog.cli import main
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.site.build import build_index
@@ -23,23 +22,9 @@ from image_catalog.site.client import (
     parser,
 )
 from image_catalog.site.contract import SiteDoc, ViewDoc, encode
-from support.site import SiteServer, add_image, new_catalog
+from support.site import SiteServer, add_image, new_catalog, serve_copy
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the user's cache or goes through a proxy."""
-    monkeypatch.setenv("IMAGE_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("IMAGE_CATALOG_INDEX", raising=False)
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("shipped") / "site"
-    build_index(SHIPPED_CATALOG, out)
-    return out
+pytestmark = pytest.mark.usefixtures("isolated_reader")
 
 
 @pytest.fixture(scope="module")
@@ -351,7 +336,7 @@ def test_wrong_document_shape_is_a_clear_error(shipped_site: Path, tmp_path: Pat
 
 @pytest.fixture
 def server(shipped_site: Path, tmp_path: Path) -> Iterator[SiteServer]:
-    with SiteServer(_copy_site(shipped_site, tmp_path / "served")) as running:
+    with serve_copy(shipped_site, tmp_path / "served") as running:
         yield running
 
 
@@ -371,7 +356,7 @@ def test_second_fetch_is_a_304(server: SiteServer, tmp_path: Path) -> None:
 
 
 def test_if_modified_since_without_etags(shipped_site: Path, tmp_path: Path) -> None:
-    with SiteServer(_copy_site(shipped_site, tmp_path / "served"), etags=False) as plain:
+    with serve_copy(shipped_site, tmp_path / "served", etags=False) as plain:
         client = IndexClient(plain.url, cache_dir=tmp_path / "cache", max_age=0)
         client.show("autosd10-rpi4")
         client.show("autosd10-rpi4")

@@ -15,39 +15,21 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import SHIPPED_CATALOG
 from image_catalog.cli import main
 from image_catalog.errors import RegistryUnavailable, UsageError
 from image_catalog.site import memo, transport
-from image_catalog.site.build import build_index
 from image_catalog.site.client import DEFAULT_MAX_AGE, Cache, CachedCopy, IndexClient, Query
-from support.site import SiteServer
+from support.site import SiteServer, serve_copy
 
 VIEW = "views/target/rpi4/latest.json"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("IMAGE_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("IMAGE_CATALOG_INDEX", raising=False)
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("shipped") / "site"
-    build_index(SHIPPED_CATALOG, out)
-    return out
+pytestmark = pytest.mark.usefixtures("isolated_reader")
 
 
 @pytest.fixture
 def server(shipped_site: Path, tmp_path: Path) -> Iterator[SiteServer]:
-    served = tmp_path / "served"
-    shutil.copytree(shipped_site, served)
-    with SiteServer(served, keep_alive=True) as running:
+    with serve_copy(shipped_site, tmp_path / "served", keep_alive=True) as running:
         yield running
 
 

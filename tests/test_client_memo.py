@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG
 from image_catalog.site import memo
 from image_catalog.site.build import build_index
 from image_catalog.site.client import Cache, IndexClient, Query
 from image_catalog.site.contract import SiteDoc
-from support.site import SiteServer, add_image, new_catalog
+from support.site import SiteServer, add_image, new_catalog, serve_copy
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("IMAGE_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("memo") / "site"
-    build_index(SHIPPED_CATALOG, out)
-    return out
+pytestmark = pytest.mark.usefixtures("isolated_reader")
 
 
 @pytest.fixture
 def server(shipped_site: Path, tmp_path: Path) -> Iterator[SiteServer]:
-    served = tmp_path / "served"
-    shutil.copytree(shipped_site, served)
-    with SiteServer(served) as running:
+    with serve_copy(shipped_site, tmp_path / "served") as running:
         yield running
 
 

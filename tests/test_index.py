@@ -42,14 +42,6 @@ MODELS: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped catalog's site, built once for the read-only tests of this module."""
-    out = tmp_path_factory.mktemp("shipped") / "site"
-    build_index(SHIPPED_CATALOG, out)
-    return out
-
-
 def _load(site: Path, relative: str) -> Any:
     return json.loads((site / relative).read_text())
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from conftest import SHIPPED_CATALOG
-from image_catalog.site.build import build_index
 from support.site import SiteServer
 
 AUTHORING = (
@@ -43,13 +42,6 @@ except SystemExit as exit:  # --help
 sys.stdout.flush()
 print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("reader") / "site"
-    build_index(SHIPPED_CATALOG, out)
-    return out
 
 
 def _imported(args: list[str], tmp_path: Path) -> tuple[set[str], set[str]]:
@@ -87,9 +79,9 @@ def _authoring(modules: set[str]) -> list[str]:
     ids=["query-json", "query-target", "show", "query-help"],
 )
 def test_reader_imports_nothing_from_the_authoring_side(
-    site: Path, tmp_path: Path, args: list[str]
+    shipped_site: Path, tmp_path: Path, args: list[str]
 ) -> None:
-    index = [] if args[-1] == "--help" else ["--index", str(site)]
+    index = [] if args[-1] == "--help" else ["--index", str(shipped_site)]
     modules, timed = _imported([*args, *index], tmp_path)
     assert "image_catalog.site.client" in modules or args[-1] == "--help"
     assert "image_catalog.site.contract" in timed
@@ -105,9 +97,9 @@ def test_reader_imports_nothing_from_the_authoring_side(
 
 
 def test_reader_over_http_imports_nothing_from_the_authoring_side(
-    site: Path, tmp_path: Path
+    shipped_site: Path, tmp_path: Path
 ) -> None:
-    with SiteServer(site) as server:
+    with SiteServer(shipped_site) as server:
         modules, timed = _imported(["query", "--target", "rpi4", "--index", server.url], tmp_path)
     assert "image_catalog.site.transport" in modules
     # A plain GET on a socket: none of urllib's, http.client's or TLS's modules; the cache is
@@ -123,7 +115,9 @@ def test_reader_over_http_imports_nothing_from_the_authoring_side(
     assert _authoring(timed) == []
 
 
-def test_the_probe_sees_the_authoring_side_when_it_is_loaded(site: Path, tmp_path: Path) -> None:
+def test_the_probe_sees_the_authoring_side_when_it_is_loaded(
+    shipped_site: Path, tmp_path: Path
+) -> None:
     """The check is real: `index build` does load it."""
     modules, timed = _imported(
         ["index", "build", "--catalog", str(SHIPPED_CATALOG), "--out", str(tmp_path / "built")],

@@ -28,14 +28,7 @@ README_HOST = "https://images.example.com/catalog"
 GOOD = 'Good "image-catalog-index" signature for catalog with ED25519 key SHA256:'
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the user's cache, key or trust file, or goes through a proxy."""
-    monkeypatch.setenv("IMAGE_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("IMAGE_CATALOG_INDEX", "IMAGE_CATALOG_TRUST", "IMAGE_CATALOG_SIGNING_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_reader")
 
 
 @pytest.fixture

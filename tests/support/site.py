@@ -321,3 +321,12 @@ class SiteServer:
                 self.send_header("Last-Modified", formatdate(mtime, usegmt=True))
 
         return Handler
+
+
+def serve_copy(
+    site: Path, into: Path, *, etags: bool = True, keep_alive: bool = False
+) -> SiteServer:
+    """A server (not yet started: use it in a `with`) of a copy of `site` made at `into`, so the
+    test may change what is served without touching `site`."""
+    shutil.copytree(site, into)
+    return SiteServer(into, etags=etags, keep_alive=keep_alive)

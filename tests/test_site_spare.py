@@ -40,6 +40,17 @@ def _age(site: Path) -> None:
             os.utime(path, (PAST, PAST))
 
 
+def _site_with_a_kept_one(tmp_path: Path) -> tuple[Path, Path]:
+    """(catalog, site): the site built twice, the second time with an image `newer` added, so the
+    first one is kept beside it."""
+    catalog = _catalog(tmp_path / "catalog")
+    site = tmp_path / "site"
+    build_index(catalog, site)
+    add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
+    build_index(catalog, site)
+    return catalog, site
+
+
 def _empty_folders(site: Path) -> list[str]:
     return [str(p) for p in site.rglob("*") if p.is_dir() and not any(p.iterdir())]
 
@@ -104,11 +115,7 @@ def test_mtimes_follow_the_live_site_not_the_kept_one(tmp_path: Path) -> None:
 def test_the_live_site_is_untouched_until_the_swap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    catalog = _catalog(tmp_path / "catalog")
-    site = tmp_path / "site"
-    build_index(catalog, site)
-    add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
-    build_index(catalog, site)
+    catalog, site = _site_with_a_kept_one(tmp_path)
     before = site_bytes(site)
     times = {p: p.stat().st_mtime_ns for p in site.rglob("*")}
     seen: list[bool] = []
@@ -130,11 +137,7 @@ def test_the_live_site_is_untouched_until_the_swap(
 def test_a_failed_update_leaves_the_site_and_drops_the_kept_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    catalog = _catalog(tmp_path / "catalog")
-    site = tmp_path / "site"
-    build_index(catalog, site)
-    add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
-    build_index(catalog, site)
+    catalog, site = _site_with_a_kept_one(tmp_path)
     before = site_bytes(site)
     add_image(catalog, "qemu", "1.0", "2026-01-02T00:00:00Z", architectures=("x86_64",))
     real_write = sitewrite._write
@@ -155,11 +158,7 @@ def test_a_failed_update_leaves_the_site_and_drops_the_kept_one(
 
 
 def test_a_kept_site_without_its_sums_is_not_used(tmp_path: Path) -> None:
-    catalog = _catalog(tmp_path / "catalog")
-    site = tmp_path / "site"
-    build_index(catalog, site)
-    add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
-    build_index(catalog, site)
+    catalog, site = _site_with_a_kept_one(tmp_path)
     (spare_path(site) / "SHA256SUMS").unlink()
     stray = spare_path(site) / "images/rpi/1.json"
     stray.unlink()  # not written into: the live site shares that file

@@ -76,7 +76,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes | bytearray, *, durable: bool = True) -> None:
     """Write to a temp file in the same folder, then rename it over the target.
 
     durable=False skips the fsync, for files a crash may lose (a cache): readers still see the

@@ -31,6 +31,7 @@ from image_catalog.manifest.model import API_VERSION
 CACHE_FOLDER = Path(".cache") / "image-catalog"
 _MAGIC = b"image-catalog facts cache 2\n"
 _DIGEST_BYTES = 32
+_HEADER_BYTES = len(_MAGIC) + _DIGEST_BYTES
 
 
 class CachedFile(msgspec.Struct, frozen=True, array_like=True):
@@ -62,25 +63,33 @@ def read_cache(path: Path, kind: type[T]) -> tuple[T | None, str | None]:
         return None, f"unreadable: {exc.strerror or exc}"
     if not raw.startswith(_MAGIC):
         return None, "not a cache of this tool"
-    digest = raw[len(_MAGIC) : len(_MAGIC) + _DIGEST_BYTES]
-    body = raw[len(_MAGIC) + _DIGEST_BYTES :]
-    if hashlib.sha256(body).digest() != digest:
-        return None, "checksum mismatch"
-    # Decoding makes about a million small objects, none in a reference cycle.
-    with frozen_after():
-        try:
-            payload = msgspec.msgpack.decode(body, type=kind)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None, "malformed"
+    digest = raw[len(_MAGIC) : _HEADER_BYTES]
+    with memoryview(raw) as view:
+        body = view[_HEADER_BYTES:]  # not copied: tens of megabytes
+        if hashlib.sha256(body).digest() != digest:
+            return None, "checksum mismatch"
+        # Decoding makes about a million small objects, none in a reference cycle.
+        with frozen_after():
+            try:
+                payload = msgspec.msgpack.decode(body, type=kind)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return None, "malformed"
+            finally:
+                body.release()
     return payload, None
 
 
 def write_cache(path: Path, payload: object) -> bool:
     """Replace the cache file at `path` in one rename; False when it cannot be written."""
-    body = msgspec.msgpack.encode(payload)
+    # Encoded after room for the header, which is then filled in: the body is never copied.
+    data = bytearray(_HEADER_BYTES)
+    msgspec.msgpack.Encoder().encode_into(payload, data, _HEADER_BYTES)
+    with memoryview(data) as view, view[_HEADER_BYTES:] as body:
+        digest = hashlib.sha256(body).digest()
+    data[:_HEADER_BYTES] = _MAGIC + digest
     try:
         # No fsync: a crash may lose a cache (its checksum then discards it), never half-write one.
-        atomic_write_bytes(path, _MAGIC + hashlib.sha256(body).digest() + body, durable=False)
+        atomic_write_bytes(path, data, durable=False)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
             atomic_write_bytes(ignore, b"*\n")  # never committed, whatever the repository ignores

@@ -308,7 +308,10 @@ def site_files(site: Path) -> dict[str, bytes]:
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
 
 
-def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> None:
+def built_three_ways(git_catalog: GitWork) -> tuple[Path, Path, Path, Path]:
+    """(catalog, reused, fresh, plain): the sites `index build` makes of the catalog with the cache
+    (reused) and without it (fresh), and the site rendered in this process (plain), asserted to
+    be the same bytes."""
     root = git_catalog.root / "catalog"
     reused, fresh = git_catalog.root.parent / "reused", git_catalog.root.parent / "fresh"
     build = ["index", "build", "--catalog", str(root), "--out"]
@@ -319,6 +322,11 @@ def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> No
     plain = git_catalog.root.parent / "plain"
     build_index(root, plain)
     assert site_files(plain) == site_files(fresh)
+    return root, reused, fresh, plain
+
+
+def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> None:
+    root, reused, fresh, plain = built_three_ways(git_catalog)
     kept = reused / "images/autosd10-acrn/1.2.0.json"
     before = kept.stat()
     # A changed entry, an added one and a removed one, then a commit (first-published changes).
@@ -392,16 +400,7 @@ def test_index_build_rendered_in_worker_processes_gives_the_same_bytes(
     from image_catalog.catalog import incremental
 
     monkeypatch.setattr(incremental, "PARALLEL_FROM", 2)
-    root = git_catalog.root / "catalog"
-    reused, fresh = git_catalog.root.parent / "reused", git_catalog.root.parent / "fresh"
-    build = ["index", "build", "--catalog", str(root), "--out"]
-    assert main([*build, str(reused)]) == 0
-    assert main([*build, str(fresh), "--no-cache"]) == 0
-    assert site_files(reused) == site_files(fresh)
-    # Both go through the worker pipeline; the plain build renders in this process, apart.
-    plain = git_catalog.root.parent / "plain"
-    build_index(root, plain)
-    assert site_files(plain) == site_files(fresh)
+    reused = built_three_ways(git_catalog)[1]
     assert b'"firstPublished":' in site_files(reused)["index.json"]  # the workers had it
 
 

@@ -9,7 +9,14 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import SHIPPED_CATALOG, GitWork, empty_catalog, fake_digest, image_document
+from conftest import (
+    SHIPPED_CATALOG,
+    GitWork,
+    empty_catalog,
+    fake_digest,
+    image_document,
+    registry_manifest,
+)
 from image_catalog.cli import main
 from image_catalog.site import crs
 from support.entries import entry_text
@@ -221,19 +228,7 @@ def test_over_long_names_and_versions(catalog_dir: Path, tmp_path: Path) -> None
 
 
 def _loopback_catalog(root: Path) -> Path:
-    registry = "\n".join(
-        [
-            "apiVersion: catalog.automotive.sdv.cloud.redhat.com/v1alpha1",
-            "kind: Registry",
-            "metadata:",
-            "  name: local",
-            "spec:",
-            "  kind: generic",
-            "  host: '127.0.0.1:5000'",
-            "  tlsVerify: false",
-            "",
-        ]
-    )
+    registry = registry_manifest("local", "127.0.0.1:5000")
     quay = (SHIPPED_CATALOG / "registries" / "quay-automotive.yaml").read_text()
     catalog = empty_catalog(root, {"local": registry, "quay-automotive": quay})
     local = image_document("local-image", "1.0", fake_digest("local")).replace(

@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(_COLLECT_EVERY, *gc.get_threshold()[1:])
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    args.program = argv is None  # the process ends when the command returns
     try:
         with terminate_like_interrupt():
             return int(args.run(args))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -158,9 +159,13 @@ def _query(args: argparse.Namespace) -> int:
     result = client.query(query)
     _warn(result.warnings)
     if args.json:
-        _print_json({"source": result.source, "images": result.encoded_images()})
+        rows = result.encoded_images()
+        _print_rows(result.source, rows)
     else:
+        rows = []
         _print_table(result)
+    if getattr(args, "program", False):
+        _keep_to_the_end(result, rows)
     return int(ExitCode.OK)
 
 
@@ -204,6 +209,68 @@ def _print_json(document: Any) -> None:
     sys.stdout.flush()
     stream.write(data)
     stream.write(b"\n")
+
+
+def _print_rows(source: str, rows: list[msgspec.Raw]) -> None:
+    """`_print_json({"source": source, "images": rows})`, the same bytes, written faster.
+
+    For a program (a pipe or a file) the rows are written as they are, straight from the file
+    they were read from: the document around them is never assembled, a copy of the whole index.
+    """
+    stream = getattr(sys.stdout, "buffer", None)
+    writev = getattr(os, "writev", None)
+    if stream is None or writev is None or sys.stdout.isatty():
+        _print_json({"source": source, "images": rows})
+        return
+    # What the encoder writes for that dict: keys sorted, compact, each Raw as it is.
+    parts: list[bytes | memoryview] = [b","] * (2 * len(rows) - 1) if rows else []
+    parts[::2] = rows
+    parts.insert(0, b'{"images":[')
+    parts.append(b'],"source":' + contract.encode(source) + b"}\n")
+    sys.stdout.flush()
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # a stream in memory (io.UnsupportedOperation)
+        stream.write(b"".join(parts))
+        return
+    _write_all(writev, fd, parts)
+
+
+_IOV_MAX = 1024  # buffers per writev: what POSIX systems allow at least
+
+
+def _write_all(
+    writev: Callable[[int, Sequence[bytes | memoryview]], int],
+    fd: int,
+    parts: list[bytes | memoryview],
+) -> None:
+    """Every byte of `parts` to `fd`, in order, a thousand buffers per system call."""
+    start = 0
+    while start < len(parts):
+        written = writev(fd, parts[start : start + _IOV_MAX])
+        while start < len(parts) and written >= len(parts[start]):
+            written -= len(parts[start])
+            start += 1
+        if written:  # a short write ended inside this part: its rest goes next
+            parts[start] = memoryview(parts[start])[written:]
+
+
+class _Kept(msgspec.Struct, gc=False):
+    """What `_keep_to_the_end` keeps: it refers to itself, unseen by the garbage collector."""
+
+    held: tuple[object, ...]
+    itself: object = None
+
+
+def _keep_to_the_end(*things: object) -> None:
+    """Never free `things` (and what they hold): for a command that is the process's program.
+
+    Freeing a large index's documents one object at a time costs a query over 20,000 versions a
+    tenth of its time, at exit, for nothing: the system takes the process's memory back at once.
+    Python's exit frees what modules hold; a cycle the collector cannot see is never freed.
+    """
+    kept = _Kept(things)
+    kept.itself = kept
 
 
 # --- text ---------------------------------------------------------------------------------------

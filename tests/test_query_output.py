@@ -1,0 +1,144 @@
+"""What `query --json` writes, byte for byte, for every form of query.
+
+The answer is `{"images":[ROW,...],"source":"FILE"}` (keys sorted, compact, one line), each ROW the
+text of that row in the file it was read from, as it is there: the bytes stay what encoding the
+answer gave, however the output is written (to a file, a pipe, a stream in memory).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+import pytest
+from conftest import SHIPPED_CATALOG
+from image_catalog.cli import main
+from image_catalog.cli.query_cmd import _write_all
+from image_catalog.site.build import build_index
+from image_catalog.site.client import IndexClient, Query
+from image_catalog.site.contract import encode
+
+
+class _Rows(msgspec.Struct):
+    images: list[msgspec.Raw]
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The shipped catalog's site as built, and the same index written by other hands: indented,
+    with a deprecated version, a field this reader does not know and text to escape."""
+    root = tmp_path_factory.mktemp("output")
+    built = root / "built"
+    build_index(SHIPPED_CATALOG, built)
+    other = root / "other"
+    other.mkdir()
+    for name in ("catalog.json", "latest.json", "views"):
+        source = built / name
+        (other / name).symlink_to(source, target_is_directory=source.is_dir())
+    index = json.loads((built / "index.json").read_bytes())
+    index["images"][0]["displayName"] = 'Ünïcode \u202e "quoted" \\ back'
+    index["images"][1]["deprecated"] = True
+    index["images"][2]["notKnown"] = [{"a": 1}, {"architectures": []}]
+    (other / "index.json").write_text(json.dumps(index, indent=3), encoding="utf-8")
+    return {"built": built, "other": other}
+
+
+FORMS: list[tuple[list[str], Query]] = [
+    ([], Query()),
+    (["--all-versions"], Query(all_versions=True)),
+    (["--all-versions", "--include-deprecated"], Query(all_versions=True, include_deprecated=True)),
+    (["--target", "rpi4", "--all-versions"], Query(target="rpi4", all_versions=True)),
+    (["--arch", "arm64"], Query(architecture="arm64")),
+    (["--tag", "production", "--all-versions"], Query(tags=("production",), all_versions=True)),
+    (["--target", "beagleplay"], Query(target="beagleplay")),  # no row
+]
+
+
+class _Id(msgspec.Struct):
+    name: str
+    version: str
+
+
+class _Ids(msgspec.Struct):
+    images: list[_Id]
+
+
+def _expected(site: Path, query: Query) -> bytes:
+    """The answer as encoding gives it, each row taken from its file independently of the reader."""
+    result = IndexClient(site).query(query)
+    data = Path(result.source).read_bytes()
+    ids = msgspec.json.decode(data, type=_Ids).images
+    rows = msgspec.json.decode(data, type=_Rows).images
+    by_id = {(i.name, i.version): row for i, row in zip(ids, rows, strict=True)}
+    chosen = [by_id[(s.name, s.version)] for s in result.images]
+    return encode({"source": result.source, "images": chosen}) + b"\n"
+
+
+@pytest.mark.parametrize("which", ["built", "other"])
+@pytest.mark.parametrize(("args", "query"), FORMS, ids=[" ".join(f[0]) or "-" for f in FORMS])
+def test_query_json_writes_the_answer_as_encoded(
+    sites: dict[str, Path],
+    which: str,
+    args: list[str],
+    query: Query,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    site = sites[which]
+    expected = _expected(site, query)
+    assert main(["query", "--index", str(site), *args, "--json"]) == 0
+    captured = capfd.readouterr()
+    assert captured.out.encode("utf-8") == expected
+    assert captured.err == ""
+
+
+def test_a_stream_in_memory_gets_the_same_bytes(
+    sites: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = sites["other"]
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["query", "--index", str(site), "--all-versions", "--json"]) == 0
+    out.flush()
+    assert isinstance(out.buffer, io.BytesIO)
+    assert out.buffer.getvalue() == _expected(site, Query(all_versions=True))
+
+
+@pytest.mark.parametrize("which", ["built", "other"])
+def test_the_program_writes_the_same_bytes_to_a_pipe_and_a_file(
+    sites: dict[str, Path], which: str, tmp_path: Path
+) -> None:
+    site = sites[which]
+    command = [sys.executable, "-m", "image_catalog", "query", "--index", str(site)]
+    command += ["--all-versions", "--json"]
+    piped = subprocess.run(command, capture_output=True, check=True)
+    with (tmp_path / "out.json").open("wb") as file:
+        subprocess.run(command, stdout=file, check=True)
+    expected = _expected(site, Query(all_versions=True))
+    assert piped.stdout == expected
+    assert (tmp_path / "out.json").read_bytes() == expected
+    assert piped.stderr == b""
+
+
+@pytest.mark.parametrize("most", [1, 7, 1000, 10**9])
+def test_short_writes_are_continued(most: int) -> None:
+    """A write may take fewer bytes than given (a signal, a full pipe): the rest follows."""
+    parts: list[bytes | memoryview] = [b"x" * (i % 5) + str(i).encode() for i in range(2500)]
+    expected = b"".join(parts)
+    sink = bytearray()
+    calls: list[int] = []
+
+    def writev(fd: int, buffers: Sequence[bytes | memoryview]) -> int:
+        assert fd == 9
+        calls.append(len(buffers))
+        data = b"".join(buffers)[:most]
+        sink.extend(data)
+        return len(data)
+
+    _write_all(writev, 9, list(parts))
+    assert bytes(sink) == expected
+    assert max(calls) <= 1024

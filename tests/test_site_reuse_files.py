@@ -66,14 +66,22 @@ def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path
     assert _cached_documents(catalog) == [None] * 32
     payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
     assert payload is not None
-    assert set(payload.images) == {"img0", "img1", "img2", "many"}
+    assert {"images/img0.json", "images/many.json", "latest.json"} <= set(payload.files)
+    assert "views/distro/autosd10/all.json" in payload.files
     same = site / "images/img2/1.2.json"
     image = site / "images/img2.json"
     before = (same.stat().st_ino, image.stat().st_ino)
+    views = {p: (site / p).stat().st_ino for p in site_bytes(site) if p.startswith("views/")}
+    old = site_bytes(site)
     _change(catalog, "img1", "1.1", 1, "changed")
     built = _same_as_fresh(catalog, site, fresh)
     assert b"changed" in built["images/img1.json"]
     assert (same.stat().st_ino, image.stat().st_ino) == before
+    # The views the change left as they were are the same files too.
+    kept = [p for p in views if p in built and built[p] == old[p]]
+    assert kept
+    assert kept != list(views)
+    assert all((site / p).stat().st_ino == views[p] for p in kept)
 
 
 def test_without_the_live_site_every_entry_is_rendered_again(tmp_path: Path) -> None:

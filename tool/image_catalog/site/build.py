@@ -30,6 +30,7 @@ build starts from it (`spare.py`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import defaultdict
@@ -37,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -317,8 +318,7 @@ def _split(ref: str) -> tuple[str, str, str]:
     return host, repository, digest
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """A file given by its hash instead of its bytes: the sites (the live one, or the earlier
     one being updated) hold it already, else `load` makes its bytes."""
 
@@ -346,6 +346,7 @@ class _Entry:
     document: VersionDoc | msgspec.Raw | None
     sha256: str | None = None  # of the document's file, when known from an earlier build
     size: int | None = None  # of the document's file, when `sha256` is known
+    summary_sha256: bytes | None = None  # of the summary's bytes, when known likewise
 
     @property
     def order(self) -> tuple[float, str, str]:
@@ -436,7 +437,7 @@ def _with_health(entry: _Entry, health: EntryHealth | None) -> _Entry:
         if variant is not None:
             detail = replace(detail, health=variant.state, health_since=variant.since)
         variants.append(detail)
-    entry.sha256 = None
+    entry.sha256 = entry.summary_sha256 = None
     entry.summary = replace(summary, health=health.state)
     entry.document = replace(
         document, health=health.state, health_since=health.since, variants=variants
@@ -542,11 +543,12 @@ class _Content:
     status: StatusDoc | None = None
     # The bytes of a version document left out of its entry (see `_Entry`).
     load: Callable[[_Entry], bytes] | None = None
-    # Per image, the digest of what its file is made of (see `_image_digest`), and the sha256
-    # and size of that file, from an earlier build: such a file is handed over by reference.
-    images_known: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
-    # And the digest of each image file of this build (filled in while encoding).
-    image_digests: dict[str, str] = field(default_factory=dict)
+    # Per image file and view (by path), the digest of what it is made of (see `_digest`), and
+    # the sha256 and size of that file, from an earlier build: such a file is handed over by
+    # reference while its digest is the same.
+    known: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
+    # And the digest of each such file of this build (filled in while encoding).
+    digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -573,12 +575,11 @@ class _Content:
         status: StatusDoc | None = None,
         *,
         load: Callable[[_Entry], bytes] | None = None,
-        images_known: Mapping[str, tuple[str, str, int]] | None = None,
+        known: Mapping[str, tuple[str, str, int]] | None = None,
     ) -> _Content:
         """The content of entries already rendered by `_entry` (fresh objects: health is set).
 
-        `load` gives the bytes of a document left out of its entry; `images_known`, see
-        `_Content`."""
+        `load` gives the bytes of a document left out of its entry; `known`, see `_Content`."""
         health = {e.id: e for e in status.entries} if status is not None else {}
 
         def with_health(entry: _Entry) -> _Entry:
@@ -605,7 +606,7 @@ class _Content:
                 "target": [t.name for t in spec.targets],
             },
             load=load,
-            images_known=images_known or {},
+            known=known or {},
         )
 
     def documents(
@@ -628,7 +629,7 @@ class _Content:
         for entry in self.entries:
             path = _path("images", entry.name, f"{entry.version}.json")
             if entry.document is None and entry.sha256 is not None and entry.size is not None:
-                load = _Loader(entry, self.load)
+                load = functools.partial(self._version, entry)
                 yield path, Reference(entry.sha256, entry.size, load), entry.sha256
             else:
                 yield path, contract.encode(_loaded(entry, self.load)), entry.sha256
@@ -639,23 +640,21 @@ class _Content:
         self, catalog: CatalogInfo, base_url: str | None
     ) -> Iterator[tuple[str, bytes | Reference]]:
         encode = contract.encode
+        make = functools.partial
         # The views (large, few) before the image files (many): their .gz are made by the
         # writer's threads while the image files are encoded.
         counts: dict[ViewBy, dict[str, ViewCount]] = {by: {} for by in VIEW_DIMENSIONS}
         yield from self._views(counts)
-        yield "latest.json", encode(self._view("latest", sorted(self.heads)))
+        heads = sorted(self.heads)
+        digest = self._view_digest("latest", heads)
+        yield (
+            "latest.json",
+            self._file("latest.json", digest, make(self._encoded_view, "latest", heads)),
+        )
         for name, versions in self.by_name.items():
             path = _path("images", f"{name}.json")
-            latest = _latest(versions)
-            digest = _image_digest(name, latest, versions)
-            known = self.images_known.get(name)
-            if digest is not None:
-                self.image_digests[name] = digest
-                if known is not None and known[0] == digest:
-                    image = _ImageLoader(self, name, versions)
-                    yield path, Reference(known[1], known[2], image)
-                    continue
-            yield path, encode(self._image(name, versions))
+            digest = _image_digest(name, _latest(versions), versions)
+            yield path, self._file(path, digest, make(self._encoded_image, name, versions))
         site = SiteDoc(
             schema_version=SCHEMA_VERSION,
             catalog=catalog,
@@ -671,7 +670,9 @@ class _Content:
         for name, text in contract.schemas().items():
             yield _path("schemas", name), text.encode("utf-8")
 
-    def _views(self, counts: dict[ViewBy, dict[str, ViewCount]]) -> Iterator[tuple[str, bytes]]:
+    def _views(
+        self, counts: dict[ViewBy, dict[str, ViewCount]]
+    ) -> Iterator[tuple[str, bytes | Reference]]:
         """The files under views/, counting their rows into `counts` for catalog.json.
 
         A latest.json holds both head rows (see `_heads`) of every image with a head that has the
@@ -693,17 +694,67 @@ class _Content:
             for value in self.values[by]:
                 latest = sorted(i for name in named[by, value] for i in heads_of[name])
                 folder = _path("views", by, value)
-                yield (
-                    f"{folder}/latest.json",
-                    contract.encode(self._view("latest", latest, by, value)),
-                )
+                path = f"{folder}/latest.json"
+                digest = self._view_digest("latest", latest, by, value)
+                make = functools.partial(self._encoded_view, "latest", latest, by, value)
+                yield path, self._file(path, digest, make)
                 rows = None
                 if by in ALL_VERSION_VIEWS:
                     rows = every[by, value]
-                    yield f"{folder}/all.json", contract.encode(self._view("all", rows, by, value))
+                    path = f"{folder}/all.json"
+                    digest = self._view_digest("all", rows, by, value)
+                    make = functools.partial(self._encoded_view, "all", rows, by, value)
+                    yield path, self._file(path, digest, make)
                 counts[by][value] = ViewCount(
                     latest=len(latest), all=len(rows) if rows is not None else None
                 )
+
+    def _file(self, path: str, digest: str | None, make: Callable[[], bytes]) -> bytes | Reference:
+        """A file made of entries: a reference while its digest is the one known, else bytes."""
+        if digest is not None:
+            self.digests[path] = digest
+            known = self.known.get(path)
+            if known is not None and known[0] == digest:
+                return Reference(known[1], known[2], make)
+        return make()
+
+    def _view_digest(
+        self,
+        versions: Versions,
+        rows: list[int],
+        by: ViewBy | None = None,
+        value: str | None = None,
+    ) -> str | None:
+        """What a view is made of, when every summary's hash is known: which view, and the
+        summaries of its rows in order."""
+        shas = self._summary_sha256s
+        if shas is None:
+            return None
+        digest = hashlib.sha256(f"{versions}\0{by or ''}\0{value or ''}\0".encode())
+        digest.update(b"".join([shas[i] for i in rows]))
+        return digest.hexdigest()
+
+    @functools.cached_property
+    def _summary_sha256s(self) -> list[bytes] | None:
+        shas = [e.summary_sha256 for e in self.entries]
+        return None if None in shas else cast(list[bytes], shas)
+
+    def _encoded_view(
+        self,
+        versions: Versions,
+        rows: list[int],
+        by: ViewBy | None = None,
+        value: str | None = None,
+    ) -> bytes:
+        return contract.encode(self._view(versions, rows, by, value))
+
+    def _version(self, entry: _Entry) -> bytes:
+        """A version document's bytes, when the sites lack its file."""
+        return contract.encode(_loaded(entry, self.load))
+
+    def _encoded_image(self, name: str, versions: list[_Entry]) -> bytes:
+        """An image file's bytes, when the sites lack it."""
+        return contract.encode(self._image(name, versions))
 
     def _image(self, name: str, versions: list[_Entry]) -> ImageDoc:
         return ImageDoc(
@@ -726,8 +777,13 @@ class _Content:
             by=by,
             value=value,
             versions=versions,
-            images=[_summary(self.entries[i]) for i in rows],
+            images=[self._summaries[i] for i in rows],
         )
+
+    @functools.cached_property
+    def _summaries(self) -> list[Summary]:
+        """Each entry's summary, by its position (see `_summary`)."""
+        return [_summary(e) for e in self.entries]
 
 
 def _latest(versions: list[_Entry]) -> str | None:
@@ -753,29 +809,6 @@ def _loaded(entry: _Entry, load: Callable[[_Entry], bytes] | None) -> VersionDoc
             raise CatalogError(f"{entry.name}@{entry.version}: no document to write")
         entry.document = msgspec.Raw(load(entry))
     return entry.document
-
-
-@dataclass(frozen=True)
-class _Loader:
-    """A version document's bytes, loaded when the sites lack its file."""
-
-    entry: _Entry
-    load: Callable[[_Entry], bytes] | None
-
-    def __call__(self) -> bytes:
-        return contract.encode(_loaded(self.entry, self.load))
-
-
-@dataclass(frozen=True)
-class _ImageLoader:
-    """An image file's bytes, encoded when the sites lack it."""
-
-    content: _Content
-    name: str
-    versions: list[_Entry]
-
-    def __call__(self) -> bytes:
-        return contract.encode(self.content._image(self.name, self.versions))
 
 
 def _summary(entry: _Entry) -> Summary:

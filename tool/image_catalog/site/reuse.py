@@ -72,6 +72,7 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
     document: bytes | None
     sha256: str  # of the version document's file (document and a newline): not hashed again
     size: int  # of that file
+    summary_sha256: bytes  # of `summary`: the views are known by those of their rows
 
     def entry(self) -> _Entry:
         return _Entry(
@@ -84,6 +85,7 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
             document=msgspec.Raw(self.document) if self.document is not None else None,
             sha256=self.sha256,
             size=self.size,
+            summary_sha256=self.summary_sha256,
         )
 
     @property
@@ -96,8 +98,8 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
         return f"images/{self.name}/{self.version}.json"
 
 
-# Per image: the digest of what its file is made of, the file's sha256 and size.
-_ImageSum = tuple[str, str, int]
+# Per image file and view (by path): the digest of what it is made of, the file's sha256 and size.
+_FileSum = tuple[str, str, int]
 
 
 _FIRST_PREFIX = ".image-catalog-first-"
@@ -106,7 +108,7 @@ _FIRST_PREFIX = ".image-catalog-first-"
 class _Payload(msgspec.Struct, frozen=True):
     key: str
     entries: dict[str, _Cached]
-    images: dict[str, _ImageSum] = {}
+    files: dict[str, _FileSum] = {}
 
 
 class _Changes(msgspec.Struct, frozen=True):
@@ -116,7 +118,7 @@ class _Changes(msgspec.Struct, frozen=True):
     key: str
     entries: dict[str, _Cached]  # added or changed
     removed: list[str]
-    images: dict[str, _ImageSum]  # all of them (a small share of the whole)
+    files: dict[str, _FileSum]  # all of them (a small share of the whole)
 
 
 # The whole payload is written again once this share of its entries changed.
@@ -162,12 +164,15 @@ class _Renderer:
         found = self.cached.get(relative)
         if found is None or blob is None or found.blob != blob:
             return True
-        if found.first != self.first.get(found.id):
+        name, version = found.name, found.version
+        ident = f"{name}@{version}"
+        if found.first != self.first.get(ident):
             return True
         if found.document is not None:
             return False
         # Known by its hash only: the live site must hold it, and a health state needs its bytes.
-        return self.live.get(found.path) != found.sha256 or found.id in self.health
+        held = self.live.get(f"images/{name}/{version}.json")
+        return held != found.sha256 or (bool(self.health) and ident in self.health)
 
     def known(self, relative: str) -> bool:
         return relative in self.cached
@@ -216,7 +221,7 @@ def _read_site_cache(path: Path) -> tuple[_Payload | None, dict[str, _Cached]]:
     merged = {**payload.entries, **changes.entries}
     for relative in changes.removed:
         merged.pop(relative, None)
-    return _Payload(payload.key, merged, changes.images), payload.entries
+    return _Payload(payload.key, merged, changes.files), payload.entries
 
 
 def _write_site_cache(
@@ -224,18 +229,18 @@ def _write_site_cache(
     key: str,
     entries: dict[str, _Cached],
     base: dict[str, _Cached],
-    images: dict[str, _ImageSum],
+    files: dict[str, _FileSum],
 ) -> None:
     """Write what differs from `base` (the entries of the whole file) into the changes file,
     or everything into the whole file once that is a large share."""
     changed = {r: e for r, e in entries.items() if base.get(r) is not e}
     removed = [r for r in base if r not in entries]
     changes = _changes_file(path)
-    images = dict(sorted(images.items()))
+    files = dict(sorted(files.items()))
     if base and len(changed) + len(removed) <= _CHANGES_SHARE * len(entries):
-        write_cache(changes, _Changes(key, dict(sorted(changed.items())), removed, images))
+        write_cache(changes, _Changes(key, dict(sorted(changed.items())), removed, files))
         return
-    if write_cache(path, _Payload(key, dict(sorted(entries.items())), images)):
+    if write_cache(path, _Payload(key, dict(sorted(entries.items())), files)):
         changes.unlink(missing_ok=True)
 
 
@@ -312,31 +317,30 @@ def build_index_reusing(
         if staging is None:
             staging = Staging(out, live)
         load = _Load(root, out, staging.path, made, catalog.vocabulary, result.blobs, where)
-        known = payload.images if payload is not None and payload.key == key else {}
+        known = payload.files if payload is not None and payload.key == key else {}
         content = _Content.of_entries(
             built,
             catalog.vocabulary,
             catalog.vocabulary_file.model.spec,
             status,
             load=load,
-            images_known=known,
+            known=known,
         )
         saving: list[threading.Thread] = []
 
         def save(writer: SiteWriter) -> None:
             # Saved while the site is swapped in, from the hashes of the files just written.
-            images: dict[str, _ImageSum] = {}
-            for name, digest in content.image_digests.items():
-                file = f"images/{name}.json"
+            files: dict[str, _FileSum] = {}
+            for file, digest in content.digests.items():
                 if file in writer.sums:
-                    images[name] = (digest, writer.sums[file], writer.sizes[file])
+                    files[file] = (digest, writer.sums[file], writer.sizes[file])
             if not use_cache:
                 return
-            if not changed and len(entries) == len(made.cached) and images == known:
+            if not changed and len(entries) == len(made.cached) and files == known:
                 return
             thread = threading.Thread(
                 target=_write_site_cache,
-                args=(path, key, entries, whole, images),
+                args=(path, key, entries, whole, files),
                 name="site-cache",
             )
             thread.start()
@@ -430,6 +434,7 @@ class _EarlyWriter:
 
 def _cache_entry(entry: _Entry, blob: str, first: tuple[str, str] | None) -> _Cached:
     document = encode(entry.document)
+    summary = encode(entry.summary)
     return _Cached(
         blob=blob,
         first=first,
@@ -438,8 +443,9 @@ def _cache_entry(entry: _Entry, blob: str, first: tuple[str, str] | None) -> _Ca
         published=entry.published,
         deprecated=entry.deprecated,
         keys=entry.keys,
-        summary=encode(entry.summary),
+        summary=summary,
         document=document,
         sha256=hashlib.sha256(document + b"\n").hexdigest(),
         size=len(document) + 1,
+        summary_sha256=hashlib.sha256(summary).digest(),
     )

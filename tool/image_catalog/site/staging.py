@@ -75,12 +75,9 @@ class Staging:
         if relative in self._written:
             return True
         try:
-            kept = self.writer.keep(relative, sha256, size)
+            return self.writer.keep(relative, sha256, size)
         except OSError as exc:
             raise write_error(self.out, exc) from exc
-        if kept:
-            self._written.add(relative)
-        return kept
 
     def close(self) -> None:
         """Stop the writer and remove the folder with whatever it still holds."""

@@ -33,7 +33,10 @@ from image_catalog.site.trust import SIGNATURE_FILE
 SUMS_FILE = "SHA256SUMS"
 GZIP_MIN_BYTES = 4096
 _WRITERS = 4
-_IN_FLIGHT = 256
+# Jobs and bytes that may wait for the threads before the main thread waits for the oldest: a
+# few large files (index.json, views) are hashed and compressed while it goes on.
+_IN_FLIGHT_JOBS = 64
+_IN_FLIGHT_BYTES = 128 << 20
 _BATCH = 32  # files per job: one job per file costs the main thread more than the writing
 _ALONE = 1 << 20  # a file this large starts its job at once, not after 31 more files
 
@@ -42,7 +45,8 @@ class SiteWriter:
     """Writes files under the staging folder, each with its hash and (when large) its .gz.
 
     Creating files, compressing and hashing release the GIL, so a few threads do them while the
-    main thread encodes the next documents; at most _IN_FLIGHT files wait in memory.
+    main thread encodes the next documents; at most _IN_FLIGHT_JOBS batches of files, and about
+    _IN_FLIGHT_BYTES, wait in memory.
     """
 
     def __init__(
@@ -84,7 +88,8 @@ class SiteWriter:
         self.sizes: dict[str, int] = {}
         self._folders: set[str] = {relative.rpartition("/")[0] for relative in here}
         self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="site-writer")
-        self._pending: deque[Future[list[tuple[str, str, int]]]] = deque()
+        self._pending: deque[tuple[Future[list[tuple[str, str, int]]], int]] = deque()
+        self._in_flight = 0  # bytes of the pending jobs
         self._batch: list[tuple[str, bytes, str | None]] = []
 
     def __enter__(self) -> SiteWriter:
@@ -136,6 +141,13 @@ class SiteWriter:
         reuse = self._reuse
         if reuse is None or reuse.sums.get(relative) != sha256:
             return False
+        if size < GZIP_MIN_BYTES and self._here.get(relative) == sha256:
+            # Most files after a small change: the folder's own copy is the live one's.
+            self.reused += 1
+            self._linked.add(relative)
+            self.sums[relative] = sha256
+            self.sizes[relative] = size
+            return True
         packed = f"{relative}.gz"
         gz = reuse.sums.get(packed) if size >= GZIP_MIN_BYTES else None
         if size >= GZIP_MIN_BYTES and gz is None:
@@ -181,9 +193,16 @@ class SiteWriter:
 
     def _submit(self) -> None:
         batch, self._batch = self._batch, []
-        self._pending.append(self._pool.submit(_store_all, self._root, batch, self._reuse))
-        if len(self._pending) > _IN_FLIGHT // _BATCH:
-            self._collect(self._pending.popleft())
+        size = sum(len(data) for _, data, _ in batch)
+        self._pending.append((self._pool.submit(_store_all, self._root, batch, self._reuse), size))
+        self._in_flight += size
+        while len(self._pending) > _IN_FLIGHT_JOBS or self._in_flight > _IN_FLIGHT_BYTES:
+            self._collect_oldest()
+
+    def _collect_oldest(self) -> None:
+        future, size = self._pending.popleft()
+        self._in_flight -= size
+        self._collect(future)
 
     def _collect(self, future: Future[list[tuple[str, str, int]]]) -> None:
         for relative, digest, size in future.result():
@@ -200,7 +219,7 @@ class SiteWriter:
         if self._batch:
             self._submit()
         while self._pending:
-            self._collect(self._pending.popleft())
+            self._collect_oldest()
         self._remove_stale()
         text = "".join(f"{digest}  {path}\n" for path, digest in sorted(self.sums.items()))
         if header is not None:

@@ -247,7 +247,11 @@ def _write_all(
     """Every byte of `parts` to `fd`, in order, a thousand buffers per system call."""
     start = 0
     while start < len(parts):
-        written = writev(fd, parts[start : start + _IOV_MAX])
+        batch = parts[start : start + _IOV_MAX]
+        written = writev(fd, batch)
+        if written == sum(map(len, batch)):
+            start += len(batch)
+            continue
         while start < len(parts) and written >= len(parts[start]):
             written -= len(parts[start])
             start += 1

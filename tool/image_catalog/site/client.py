@@ -844,7 +844,13 @@ def positions(rows: Sequence[Summary], query: Query) -> list[int]:
         )
 
     chosen: list[int]
-    if query.all_versions:
+    if query.all_versions and tag is None and not query.available:
+        # Only deprecation passes a version over: the common case, over every row of an index.
+        if query.include_deprecated:
+            chosen = list(range(len(rows)))
+        else:
+            chosen = [i for i, s in enumerate(rows) if not s.deprecated]
+    elif query.all_versions:
         chosen = [i for i, s in enumerate(rows) if not passed_over(s)]
     else:
         seen: set[str] = set()

@@ -71,8 +71,8 @@ class PushedImage:
 
 
 @dataclass(frozen=True)
-class PushedIndex:
-    """A multi-arch OCI image index and the per-platform images it lists."""
+class _PushedByTag:
+    """Where a manifest pushed under a tag sits in the registry, and its digest, type and size."""
 
     host: str
     repo: str
@@ -80,8 +80,6 @@ class PushedIndex:
     digest: str
     media_type: str
     size: int
-    images: tuple[PushedImage, ...]
-    manifest: bytes
 
     @property
     def ref(self) -> str:
@@ -92,6 +90,14 @@ class PushedIndex:
     def tag_ref(self) -> str:
         """Floating reference ``HOST/REPO:TAG``."""
         return f"{self.host}/{self.repo}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class PushedIndex(_PushedByTag):
+    """A multi-arch OCI image index and the per-platform images it lists."""
+
+    images: tuple[PushedImage, ...]
+    manifest: bytes
 
 
 @dataclass(frozen=True)
@@ -118,30 +124,14 @@ class PushedLayer:
 
 
 @dataclass(frozen=True)
-class PushedArtifact:
+class PushedArtifact(_PushedByTag):
     """A disk-image OCI artifact as it now sits in the registry."""
 
-    host: str
-    repo: str
-    tag: str
-    digest: str
-    media_type: str
-    size: int
     artifact_type: str | None
     config_media_type: str
     annotations: Mapping[str, str]
     layers: tuple[PushedLayer, ...]
     manifest: bytes
-
-    @property
-    def ref(self) -> str:
-        """Digest-pinned reference ``HOST/REPO@sha256:...``."""
-        return f"{self.host}/{self.repo}@{self.digest}"
-
-    @property
-    def tag_ref(self) -> str:
-        """Floating reference ``HOST/REPO:TAG``."""
-        return f"{self.host}/{self.repo}:{self.tag}"
 
 
 def canonical_json(value: Any) -> bytes:

@@ -191,7 +191,7 @@ def write_content(
         writer.folders(_path("images", name) for name in content.by_name)
         for relative, data, sha256 in content.documents(commit, base):
             if isinstance(data, Reference):
-                if staging.keep(relative, data.sha256, data.size):
+                if staging.keep(relative, data.sha256, data.size, data.gz_size):
                     continue
                 data, sha256 = data.load(), None  # neither site holds it: its bytes after all
             staging.write(relative, data, sha256)
@@ -325,6 +325,7 @@ class Reference(NamedTuple):
     sha256: str  # of the file: the bytes and a final newline
     size: int  # of the file
     load: Callable[[], bytes]
+    gz_size: int | None = None  # of the .gz beside it, if known
 
 
 @dataclass
@@ -543,10 +544,10 @@ class _Content:
     status: StatusDoc | None = None
     # The bytes of a version document left out of its entry (see `_Entry`).
     load: Callable[[_Entry], bytes] | None = None
-    # Per image file and view (by path), the digest of what it is made of (see `_digest`), and
-    # the sha256 and size of that file, from an earlier build: such a file is handed over by
-    # reference while its digest is the same.
-    known: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
+    # Per image file and view (by path), the digest of what it is made of (`_image_digest`,
+    # `_view_digest`), the sha256 and size of that file and the size of its .gz (0: none), from
+    # an earlier build: such a file is handed over by reference while its digest is the same.
+    known: Mapping[str, tuple[str, str, int, int]] = field(default_factory=dict)
     # And the digest of each such file of this build (filled in while encoding).
     digests: dict[str, str] = field(default_factory=dict)
 
@@ -575,7 +576,7 @@ class _Content:
         status: StatusDoc | None = None,
         *,
         load: Callable[[_Entry], bytes] | None = None,
-        known: Mapping[str, tuple[str, str, int]] | None = None,
+        known: Mapping[str, tuple[str, str, int, int]] | None = None,
     ) -> _Content:
         """The content of entries already rendered by `_entry` (fresh objects: health is set).
 
@@ -715,7 +716,7 @@ class _Content:
             self.digests[path] = digest
             known = self.known.get(path)
             if known is not None and known[0] == digest:
-                return Reference(known[1], known[2], make)
+                return Reference(known[1], known[2], make, known[3] or None)
         return make()
 
     def _view_digest(

@@ -98,8 +98,9 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
         return f"images/{self.name}/{self.version}.json"
 
 
-# Per image file and view (by path): the digest of what it is made of, the file's sha256 and size.
-_FileSum = tuple[str, str, int]
+# Per image file and view (by path): the digest of what it is made of, the file's sha256 and
+# size, and the size of its .gz (0: none).
+_FileSum = tuple[str, str, int, int]
 
 
 _FIRST_PREFIX = ".image-catalog-first-"
@@ -333,7 +334,8 @@ def build_index_reusing(
             files: dict[str, _FileSum] = {}
             for file, digest in content.digests.items():
                 if file in writer.sums:
-                    files[file] = (digest, writer.sums[file], writer.sizes[file])
+                    gz = writer.sizes.get(f"{file}.gz", 0)
+                    files[file] = (digest, writer.sums[file], writer.sizes[file], gz)
             if not use_cache:
                 return
             if not changed and len(entries) == len(made.cached) and files == known:

@@ -70,12 +70,12 @@ class Staging:
         except OSError as exc:
             raise write_error(self.out, exc) from exc
 
-    def keep(self, relative: str, sha256: str, size: int) -> bool:
+    def keep(self, relative: str, sha256: str, size: int, gz_size: int | None = None) -> bool:
         """`SiteWriter.keep`, once per path (True if written already)."""
         if relative in self._written:
             return True
         try:
-            return self.writer.keep(relative, sha256, size)
+            return self.writer.keep(relative, sha256, size, gz_size)
         except OSError as exc:
             raise write_error(self.out, exc) from exc
 

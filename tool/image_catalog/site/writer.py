@@ -133,11 +133,11 @@ class SiteWriter:
         if len(self._batch) >= _BATCH or len(data) >= _ALONE:
             self._submit()
 
-    def keep(self, relative: str, sha256: str, size: int) -> bool:
+    def keep(self, relative: str, sha256: str, size: int, gz_size: int | None = None) -> bool:
         """Put the file whose bytes (with their final newline: `size` bytes) have this sha256
         into the folder without its bytes: kept if the folder holds it as the live site does,
-        else linked from the live site (its .gz too, when large). False when the live site does
-        not hold it: the caller then writes its bytes (`write`)."""
+        else linked from the live site (its .gz too, when large; `gz_size`, that one's size if
+        known). False when the live site does not hold it: the caller then writes its bytes."""
         reuse = self._reuse
         if reuse is None or reuse.sums.get(relative) != sha256:
             return False
@@ -163,7 +163,7 @@ class SiteWriter:
                 return False
         gz_size = 0
         if gz is not None:
-            found = reuse.link(self._root, packed, gz)
+            found = reuse.link(self._root, packed, gz, gz_size)
             if found is None:
                 # Not left half-done: `write` then starts from a folder without the file.
                 with contextlib.suppress(FileNotFoundError):

@@ -131,7 +131,7 @@ def test_well_formed_cache_with_lying_content_is_refused(catalog_dir: Path) -> N
     _, stats = check_catalog(catalog_dir)
     assert stats.cache is not None
     body = msgspec.msgpack.encode({"key": "x", "files": {ACRN: ["blob", "not facts"]}})
-    forged = cache_module._MAGIC + cache_module.hashlib.sha256(body).digest() + body
+    forged = cache_module._MAGIC + cache_module._checksum(body) + body
     stats.cache.write_bytes(forged)
     _, stats = check_catalog(catalog_dir)
     assert (stats.discarded, stats.checked) == ("malformed", 8)

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import SHIPPED_CATALOG
 from image_catalog.cli import main
 from image_catalog.cli.query_cmd import _write_all
-from image_catalog.site.build import build_index
 from image_catalog.site.client import IndexClient, Query
 from image_catalog.site.contract import encode
 
@@ -29,13 +27,11 @@ class _Rows(msgspec.Struct):
 
 
 @pytest.fixture(scope="module")
-def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def sites(shipped_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The shipped catalog's site as built, and the same index written by other hands: indented,
     with a deprecated version, a field this reader does not know and text to escape."""
-    root = tmp_path_factory.mktemp("output")
-    built = root / "built"
-    build_index(SHIPPED_CATALOG, built)
-    other = root / "other"
+    built = shipped_site
+    other = tmp_path_factory.mktemp("output") / "other"
     other.mkdir()
     for name in ("catalog.json", "latest.json", "views"):
         source = built / name

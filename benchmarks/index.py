@@ -17,11 +17,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from image_catalog.catalog.validate import validate_catalog
 from image_catalog.site.build import build_index, build_site
 from image_catalog.site.client import IndexClient, Query, parser
 from image_catalog.site.contract import SiteDoc
+from static import serving
 from synthetic import generate
 
 GOAL_BUILD_S = 5.0
@@ -130,24 +128,6 @@ def report_latency(label: str, first: float, warm: float) -> None:
     print(
         f"  {label:<44} first {first:7.1f} ms, then {warm:6.1f} ms  {verdict(warm < GOAL_QUERY_MS)}"
     )
-
-
-@contextmanager
-def serving(site: Path) -> Iterator[str]:
-    """A plain static server (If-Modified-Since -> 304, as python's and most servers do)."""
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def bench_queries(site: Path, target: str, scratch: Path) -> None:

@@ -13,19 +13,16 @@ alike. Build the site once (`image-catalog index build`, or benchmarks/index.py)
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from static import serving
 
 GOAL_ALL_VERSIONS_J = 1.0
 GOAL_HTTP_TARGET_MS = 150.0
@@ -49,24 +46,6 @@ def fastest(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> d
             wall, cpu = run(command, env)
             best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
     return best
-
-
-@contextmanager
-def serving(site: Path) -> Iterator[str]:
-    """A plain static server (If-Modified-Since -> 304), as python's and most servers do."""
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def verdict(ok: bool) -> str:

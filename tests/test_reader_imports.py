@@ -17,6 +17,9 @@ import pytest
 from conftest import SHIPPED_CATALOG
 from support.site import SiteServer
 
+# The commands inherit the environment: the user's proxy or index variables must not reach them.
+pytestmark = pytest.mark.usefixtures("isolated_reader")
+
 AUTHORING = (
     "pydantic",
     "pydantic_core",

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from image_catalog.cli.common import add_subcommand
+from image_catalog.collector import frozen_after
 from image_catalog.errors import ExitCode, UsageError
 from image_catalog.site import contract
 from image_catalog.site.client import (
@@ -123,24 +122,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     show.set_defaults(run=run_show)
 
 
-@contextmanager
-def _without_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a command runs: it makes no cycles.
-
-    Reading a large index makes hundreds of thousands of objects, which the collector would scan
-    again and again for nothing; the documents are freed by reference counting all the same.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def run_query(args: argparse.Namespace) -> int:
-    with _without_gc():
+    with frozen_after():  # reading an index makes many objects, in no cycle
         return _query(args)
 
 
@@ -170,7 +153,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with _without_gc():
+    with frozen_after():  # reading an index makes many objects, in no cycle
         return _show(args)
 
 

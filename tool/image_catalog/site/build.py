@@ -189,12 +189,23 @@ def write_content(
     writer = staging.writer
     try:
         writer.folders(_path("images", name) for name in content.by_name)
+        keep, write = staging.keep, staging.write
         for relative, data, sha256 in content.documents(commit, base):
-            if isinstance(data, Reference):
-                if staging.keep(relative, data.sha256, data.size, data.gz_size):
+            if isinstance(data, bytes):
+                write(relative, data, sha256)
+                continue
+            # By reference; when neither site holds the file, its bytes after all.
+            if isinstance(data, _Entry):
+                assert data.sha256 is not None
+                assert data.size is not None
+                if keep(relative, data.sha256, data.size):
                     continue
-                data, sha256 = data.load(), None  # neither site holds it: its bytes after all
-            staging.write(relative, data, sha256)
+                data = content.version(data)
+            else:
+                if keep(relative, data.sha256, data.size, data.gz_size):
+                    continue
+                data = data.load()
+            write(relative, data, None)
         for relative, text in sorted((extra or {}).items()):
             # The writer ends every file with a newline; these texts already do.
             staging.write(relative, text.removesuffix("\n").encode())
@@ -275,6 +286,13 @@ def _check_out(out: Path) -> None:
 # --- content ----------------------------------------------------------------------------------
 
 
+def _version_path(name: str, version: str) -> str:
+    """`_path("images", name, f"{version}.json")`, in two checks rather than three."""
+    if _SEGMENT.fullmatch(name) and _SEGMENT.fullmatch(version):
+        return f"images/{name}/{version}.json"
+    return _path("images", name, f"{version}.json")  # which says what is wrong
+
+
 def _path(*segments: str) -> str:
     for segment in segments:
         if not _SEGMENT.match(segment):
@@ -328,7 +346,7 @@ class Reference(NamedTuple):
     gz_size: int | None = None  # of the .gz beside it, if known
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     """One version, with what the views are cut by.
 
@@ -612,9 +630,10 @@ class _Content:
 
     def documents(
         self, commit: str | None, base_url: str | None
-    ) -> Iterator[tuple[str, bytes | Reference, str | None]]:
+    ) -> Iterator[tuple[str, bytes | Reference | _Entry, str | None]]:
         """(relative path, JSON or a reference to its file, sha256 of the file if known) of
-        every file.
+        every file. The reference to a version document the sites hold is its entry (known by
+        the file's sha256 and size, see `_Entry`).
 
         index.json, the largest, comes first: it changes with every commit, and its hash and
         .gz are made by the writer's threads while the other documents are encoded."""
@@ -628,10 +647,9 @@ class _Content:
         )
         yield "index.json", contract.encode(index), None
         for entry in self.entries:
-            path = _path("images", entry.name, f"{entry.version}.json")
+            path = _version_path(entry.name, entry.version)
             if entry.document is None and entry.sha256 is not None and entry.size is not None:
-                load = functools.partial(self._version, entry)
-                yield path, Reference(entry.sha256, entry.size, load), entry.sha256
+                yield path, entry, entry.sha256
             else:
                 yield path, contract.encode(_loaded(entry, self.load)), entry.sha256
         for path, data in self._documents(catalog, base_url):
@@ -749,7 +767,7 @@ class _Content:
     ) -> bytes:
         return contract.encode(self._view(versions, rows, by, value))
 
-    def _version(self, entry: _Entry) -> bytes:
+    def version(self, entry: _Entry) -> bytes:
         """A version document's bytes, when the sites lack its file."""
         return contract.encode(_loaded(entry, self.load))
 

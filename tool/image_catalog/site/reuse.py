@@ -32,6 +32,7 @@ from image_catalog.catalog.cache import cache_file, code_fingerprint, read_cache
 from image_catalog.catalog.incremental import check_and_render
 from image_catalog.catalog.loader import Catalog, Loaded, _accept, display_path
 from image_catalog.catalog.validate import InvalidCatalog
+from image_catalog.collector import frozen_after
 from image_catalog.errors import CatalogError
 from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
@@ -297,36 +298,38 @@ def build_index_reusing(
         made = state["renderer"]
         assert isinstance(made, _Renderer)
         key = str(state["key"])
-        entries: dict[str, _Cached] = {}
-        built: list[_Entry] = []
-        where: dict[str, str] = {}  # entry id -> its file, for entries known by hash only
-        changed = bool(result.rendered)
-        for relative in catalog.image_paths:
-            blob = result.blobs.get(relative)
-            rendered = result.rendered.pop(relative, None)
-            if not isinstance(rendered, _Cached):
-                cached = made.cached[relative]
-                entries[relative] = cached
-                built.append(cached.entry())
-                if cached.document is None:
-                    where[cached.id] = relative
-                continue
-            built.append(rendered.entry())  # with its document's bytes
-            if blob is not None:  # else: content unknown, rendered again next time
-                kept = rendered.document if rendered.id in health else None
-                entries[relative] = msgspec.structs.replace(rendered, blob=blob, document=kept)
-        if staging is None:
-            staging = Staging(out, live)
-        load = _Load(root, out, staging.path, made, catalog.vocabulary, result.blobs, where)
-        known = payload.files if payload is not None and payload.key == key else {}
-        content = _Content.of_entries(
-            built,
-            catalog.vocabulary,
-            catalog.vocabulary_file.model.spec,
-            status,
-            load=load,
-            known=known,
-        )
+        # Tens of thousands of lasting objects, in no cycle: not for the collector to scan.
+        with frozen_after():
+            entries: dict[str, _Cached] = {}
+            built: list[_Entry] = []
+            where: dict[str, str] = {}  # entry id -> its file, for entries known by hash only
+            changed = bool(result.rendered)
+            for relative in catalog.image_paths:
+                blob = result.blobs.get(relative)
+                rendered = result.rendered.pop(relative, None)
+                if not isinstance(rendered, _Cached):
+                    cached = made.cached[relative]
+                    entries[relative] = cached
+                    built.append(cached.entry())
+                    if cached.document is None:
+                        where[cached.id] = relative
+                    continue
+                built.append(rendered.entry())  # with its document's bytes
+                if blob is not None:  # else: content unknown, rendered again next time
+                    kept = rendered.document if rendered.id in health else None
+                    entries[relative] = msgspec.structs.replace(rendered, blob=blob, document=kept)
+            if staging is None:
+                staging = Staging(out, live)
+            load = _Load(root, out, staging.path, made, catalog.vocabulary, result.blobs, where)
+            known = payload.files if payload is not None and payload.key == key else {}
+            content = _Content.of_entries(
+                built,
+                catalog.vocabulary,
+                catalog.vocabulary_file.model.spec,
+                status,
+                load=load,
+                known=known,
+            )
         saving: list[threading.Thread] = []
 
         def save(writer: SiteWriter) -> None:

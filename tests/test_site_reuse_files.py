@@ -13,6 +13,7 @@ from pathlib import Path
 
 import image_catalog.site.reuse as reuse
 import pytest
+from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.cli import main
 from image_catalog.site.build import build_index
 from image_catalog.site.reuse import build_index_reusing
@@ -68,16 +69,18 @@ def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path
     assert payload is not None
     assert {"images/img0.json", "images/many.json", "latest.json"} <= set(payload.files)
     assert "views/distro/autosd10/all.json" in payload.files
+    assert "schemas/index.schema.json" in payload.files
     same = site / "images/img2/1.2.json"
     image = site / "images/img2.json"
     before = (same.stat().st_ino, image.stat().st_ino)
-    views = {p: (site / p).stat().st_ino for p in site_bytes(site) if p.startswith("views/")}
+    folders = ("views/", "schemas/")
+    views = {p: (site / p).stat().st_ino for p in site_bytes(site) if p.startswith(folders)}
     old = site_bytes(site)
     _change(catalog, "img1", "1.1", 1, "changed")
     built = _same_as_fresh(catalog, site, fresh)
     assert b"changed" in built["images/img1.json"]
     assert (same.stat().st_ino, image.stat().st_ino) == before
-    # The views the change left as they were are the same files too.
+    # The views the change left as they were, and the schemas, are the same files too.
     kept = [p for p in views if p in built and built[p] == old[p]]
     assert kept
     assert kept != list(views)
@@ -142,6 +145,23 @@ def test_a_changed_file_of_the_live_site_is_not_trusted(tmp_path: Path) -> None:
     assert {k: v for k, v in built.items() if k != behind} == {
         k: v for k, v in expected.items() if k != behind
     }
+
+
+def test_an_invalid_catalog_found_after_its_entries_were_rendered_leaves_the_site(
+    tmp_path: Path,
+) -> None:
+    """Every changed entry renders (index.json is then made ahead), but the checks across
+    entries fail: nothing of it reaches the site."""
+    catalog, site, _ = _built_twice(tmp_path)
+    before = site_bytes(site)
+    _change(catalog, "img0", "1.3", 3, "changed")
+    copy = catalog / "images/img0/1.3-copy.yaml"
+    copy.write_bytes((catalog / "images/img0/1.3.yaml").read_bytes())
+    with pytest.raises(InvalidCatalog):
+        build_index_reusing(catalog, site)
+    assert site_bytes(site) == before
+    copy.unlink()
+    _same_as_fresh(catalog, site, tmp_path / "fresh2")
 
 
 def test_a_build_without_cache_after_cached_ones_gives_the_same_bytes(tmp_path: Path) -> None:

@@ -194,6 +194,9 @@ def write_content(
             if isinstance(data, bytes):
                 write(relative, data, sha256)
                 continue
+            if isinstance(data, Packed):
+                staging.write_packed(relative, data.file, data.packed)
+                continue
             # By reference; when neither site holds the file, its bytes after all.
             if isinstance(data, _Entry):
                 assert data.sha256 is not None
@@ -344,6 +347,14 @@ class Reference(NamedTuple):
     size: int  # of the file
     load: Callable[[], bytes]
     gz_size: int | None = None  # of the .gz beside it, if known
+
+
+class Packed(NamedTuple):
+    """A large file's bytes (final newline included) and what gives its .gz if it is made
+    elsewhere (started before the site is written)."""
+
+    file: bytes
+    packed: Callable[[], bytes] | None
 
 
 @dataclass(slots=True)
@@ -568,6 +579,8 @@ class _Content:
     known: Mapping[str, tuple[str, str, int, int]] = field(default_factory=dict)
     # And the digest of each such file of this build (filled in while encoding).
     digests: dict[str, str] = field(default_factory=dict)
+    # index.json, when made (and its .gz started) ahead of the other files: see `index_file`.
+    index: Packed | None = None
 
     @classmethod
     def of(
@@ -630,7 +643,7 @@ class _Content:
 
     def documents(
         self, commit: str | None, base_url: str | None
-    ) -> Iterator[tuple[str, bytes | Reference | _Entry, str | None]]:
+    ) -> Iterator[tuple[str, bytes | Packed | Reference | _Entry, str | None]]:
         """(relative path, JSON or a reference to its file, sha256 of the file if known) of
         every file. The reference to a version document the sites hold is its entry (known by
         the file's sha256 and size, see `_Entry`).
@@ -638,14 +651,10 @@ class _Content:
         index.json, the largest, comes first: it changes with every commit, and its hash and
         .gz are made by the writer's threads while the other documents are encoded."""
         catalog = CatalogInfo(commit=commit)
-        index = IndexDoc(
-            schema_version=SCHEMA_VERSION,
-            catalog=catalog,
-            base_url=base_url,
-            vocabulary=self.vocabulary,
-            images=[_summary(e) for e in self.entries],
-        )
-        yield "index.json", contract.encode(index), None
+        if self.index is not None:
+            yield "index.json", self.index, None
+        else:
+            yield "index.json", Packed(self.index_file(commit, base_url), None), None
         for entry in self.entries:
             path = _version_path(entry.name, entry.version)
             if entry.document is None and entry.sha256 is not None and entry.size is not None:
@@ -654,6 +663,17 @@ class _Content:
                 yield path, contract.encode(_loaded(entry, self.load)), entry.sha256
         for path, data in self._documents(catalog, base_url):
             yield path, data, None
+
+    def index_file(self, commit: str | None, base_url: str | None) -> bytes:
+        """index.json's bytes, its final newline included."""
+        index = IndexDoc(
+            schema_version=SCHEMA_VERSION,
+            catalog=CatalogInfo(commit=commit),
+            base_url=base_url,
+            vocabulary=self.vocabulary,
+            images=[_summary(e) for e in self.entries],
+        )
+        return contract.encode(index) + b"\n"
 
     def _documents(
         self, catalog: CatalogInfo, base_url: str | None
@@ -686,8 +706,29 @@ class _Content:
         if self.status is not None:
             yield STATUS_FILE, encode(self.status)
         yield SITE_FILE, encode(site)
-        for name, text in contract.schemas().items():
-            yield _path("schemas", name), text.encode("utf-8")
+        yield from self._schemas()
+
+    def _schemas(self) -> Iterator[tuple[str, bytes | Reference]]:
+        """The JSON Schemas: the code's alone, so the files an earlier build of the same code
+        (which `known` comes from) wrote are handed over by reference."""
+        known = {p: k for p, k in self.known.items() if p.startswith("schemas/")}
+        if known and all(k[0] == _SCHEMAS for k in known.values()):
+            for path, (_, sha256, size, gz_size) in sorted(known.items()):
+                self.digests[path] = _SCHEMAS
+                make = functools.partial(self._schema_text, path)
+                yield path, Reference(sha256, size, make, gz_size or None)
+            return
+        for name, text in self._schema_texts.items():
+            path = _path("schemas", name)
+            self.digests[path] = _SCHEMAS
+            yield path, text.encode("utf-8")
+
+    @functools.cached_property
+    def _schema_texts(self) -> dict[str, str]:
+        return contract.schemas()
+
+    def _schema_text(self, path: str) -> bytes:
+        return self._schema_texts[path.removeprefix("schemas/")].encode("utf-8")
 
     def _views(
         self, counts: dict[ViewBy, dict[str, ViewCount]]
@@ -803,6 +844,10 @@ class _Content:
     def _summaries(self) -> list[Summary]:
         """Each entry's summary, by its position (see `_summary`)."""
         return [_summary(e) for e in self.entries]
+
+
+# The digest of every schema file: what they are made of is the code, which `known` is for.
+_SCHEMAS = "schemas"
 
 
 def _latest(versions: list[_Entry]) -> str | None:

@@ -21,9 +21,11 @@ import hashlib
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -41,6 +43,7 @@ from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.scratch import Scratch, make_scratch
 from image_catalog.site.build import (
     BuildResult,
+    Packed,
     _check_out,
     _Content,
     _Entry,
@@ -56,7 +59,7 @@ from image_catalog.site.contract import StatusDoc, ViewBy, encode
 from image_catalog.site.signing import SigningKey, sums_header_for
 from image_catalog.site.spare import can_update
 from image_catalog.site.staging import Staging
-from image_catalog.site.writer import SiteWriter, read_sums
+from image_catalog.site.writer import SiteWriter, gzip_bytes, read_sums
 
 
 class _Cached(msgspec.Struct, frozen=True, array_like=True):
@@ -105,6 +108,7 @@ _FileSum = tuple[str, str, int, int]
 
 
 _FIRST_PREFIX = ".image-catalog-first-"
+T = TypeVar("T")
 
 
 class _Payload(msgspec.Struct, frozen=True):
@@ -138,6 +142,7 @@ class _Renderer:
     # What the live site holds (its SHA256SUMS), and the entries with a health state.
     live: dict[str, str] = field(default_factory=dict)
     health: set[str] = field(default_factory=set)
+    wanted_count: int = 0  # how many entries `wanted` asked for
     # `first` for the worker processes, in a file: a worker reads what it is sent while it
     # starts, and the main process, writing megabytes into a pipe, would wait for each in turn.
     first_file: str | None = None
@@ -163,6 +168,12 @@ class _Renderer:
             self._scratch = None
 
     def wanted(self, relative: str, blob: str | None) -> bool:
+        if self._wanted(relative, blob):
+            self.wanted_count += 1
+            return True
+        return False
+
+    def _wanted(self, relative: str, blob: str | None) -> bool:
         found = self.cached.get(relative)
         if found is None or blob is None or found.blob != blob:
             return True
@@ -271,15 +282,19 @@ def build_index_reusing(
     live = read_sums(out)  # read once: what may be reused, and what the writer links
     health = {e.id for e in status.entries} if status is not None else set()
     state: dict[str, object] = {}
+    ahead = _Ahead(commit, base)
 
     def renderer(catalog: Catalog) -> _Renderer:
         key = _key(catalog)
-        reusable = payload.entries if payload is not None and payload.key == key else {}
+        fits = payload is not None and payload.key == key
+        reusable = payload.entries if payload is not None and fits else {}
         hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
         vocabulary = catalog.vocabulary or Vocabulary()
         state["key"] = key
         made = _Renderer(hosts, vocabulary, first, reusable, live, health)
         state["renderer"] = made
+        if status is None:  # a state may need a document's bytes, which come later
+            ahead.start(catalog, made, payload.files if payload is not None and fits else {})
         return made
 
     # Without an earlier site to update, the staging folder is made now and each entry's version
@@ -289,7 +304,15 @@ def build_index_reusing(
     staging = None if can_update(out) else Staging(out, live)
     try:
         early = _EarlyWriter(staging, status) if staging is not None else None
-        result = check_and_render(root, use_cache=use_cache, renderer=renderer, on_rendered=early)
+
+        def on_rendered(relative: str, made: object) -> None:
+            if early is not None:
+                early(relative, made)
+            ahead(relative, made)
+
+        result = check_and_render(
+            root, use_cache=use_cache, renderer=renderer, on_rendered=on_rendered
+        )
         if not result.report.ok:
             raise InvalidCatalog(result.report, "build the index")
         catalog = result.catalog
@@ -301,34 +324,34 @@ def build_index_reusing(
         # Tens of thousands of lasting objects, in no cycle: not for the collector to scan.
         with frozen_after():
             entries: dict[str, _Cached] = {}
-            built: list[_Entry] = []
             where: dict[str, str] = {}  # entry id -> its file, for entries known by hash only
+            rendered = {r: e for r, e in result.rendered.items() if isinstance(e, _Cached)}
             changed = bool(result.rendered)
             for relative in catalog.image_paths:
                 blob = result.blobs.get(relative)
-                rendered = result.rendered.pop(relative, None)
-                if not isinstance(rendered, _Cached):
+                fresh = rendered.get(relative)
+                if fresh is None:
                     cached = made.cached[relative]
                     entries[relative] = cached
-                    built.append(cached.entry())
                     if cached.document is None:
                         where[cached.id] = relative
-                    continue
-                built.append(rendered.entry())  # with its document's bytes
-                if blob is not None:  # else: content unknown, rendered again next time
-                    kept = rendered.document if rendered.id in health else None
-                    entries[relative] = msgspec.structs.replace(rendered, blob=blob, document=kept)
+                elif blob is not None:  # else: content unknown, rendered again next time
+                    kept = fresh.document if fresh.id in health else None
+                    entries[relative] = msgspec.structs.replace(fresh, blob=blob, document=kept)
+            known = payload.files if payload is not None and payload.key == key else {}
+            content = ahead.content if ahead.rendered.keys() == rendered.keys() else None
+            if content is None:
+                content = _Content.of_entries(
+                    _assemble(catalog.image_paths, rendered, made.cached),
+                    catalog.vocabulary,
+                    catalog.vocabulary_file.model.spec,
+                    status,
+                    known=known,
+                )
             if staging is None:
                 staging = Staging(out, live)
-            load = _Load(root, out, staging.path, made, catalog.vocabulary, result.blobs, where)
-            known = payload.files if payload is not None and payload.key == key else {}
-            content = _Content.of_entries(
-                built,
-                catalog.vocabulary,
-                catalog.vocabulary_file.model.spec,
-                status,
-                load=load,
-                known=known,
+            content.load = _Load(
+                root, out, staging.path, made, catalog.vocabulary, result.blobs, where
             )
         saving: list[threading.Thread] = []
 
@@ -366,6 +389,81 @@ def build_index_reusing(
         if isinstance(used, _Renderer):
             used.close()
     return done
+
+
+def _assemble(
+    paths: list[str], rendered: dict[str, _Cached], cached: dict[str, _Cached]
+) -> list[_Entry]:
+    """Every entry: the rendered one (with its document's bytes), else the cached one."""
+    return [(rendered.get(r) or cached[r]).entry() for r in paths]
+
+
+@dataclass
+class _Ahead:
+    """index.json made, and its .gz started in a thread, as soon as every entry the renderer
+    wanted is rendered: its compression, the longest job of the site's writer, then runs while
+    the catalog's checks across entries end. Dropped if the catalog turns out invalid."""
+
+    commit: str | None
+    base_url: str | None
+    catalog: Catalog | None = None
+    renderer: _Renderer | None = None
+    known: dict[str, _FileSum] = field(default_factory=dict)
+    rendered: dict[str, _Cached] = field(default_factory=dict)
+    content: _Content | None = None
+
+    def start(self, catalog: Catalog, renderer: _Renderer, known: dict[str, _FileSum]) -> None:
+        self.catalog, self.renderer, self.known = catalog, renderer, known
+
+    def __call__(self, relative: str, made: object) -> None:
+        if self.renderer is None or not isinstance(made, _Cached):
+            return
+        self.rendered[relative] = made
+        if len(self.rendered) == self.renderer.wanted_count:
+            with frozen_after():
+                self._prepare(self.renderer)
+
+    def _prepare(self, renderer: _Renderer) -> None:
+        catalog = self.catalog
+        if catalog is None or catalog.vocabulary is None or catalog.vocabulary_file is None:
+            return
+        paths = catalog.image_paths
+        if any(r not in self.rendered and r not in renderer.cached for r in paths):
+            return  # not every entry is there: made later, if the catalog is valid
+        content = _Content.of_entries(
+            _assemble(paths, self.rendered, renderer.cached),
+            catalog.vocabulary,
+            catalog.vocabulary_file.model.spec,
+            known=self.known,
+        )
+        file = content.index_file(self.commit, self.base_url)
+        content.index = Packed(file, _InBackground(gzip_bytes, file).result)
+        self.content = content
+
+
+class _InBackground(Generic[T]):
+    """`work(*args)` run in a thread from now on; `result` waits for it."""
+
+    def __init__(self, work: Callable[..., T], *args: object) -> None:
+        self._outcome: tuple[T] | BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(work, args), name="site-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, work: Callable[..., T], args: tuple[object, ...]) -> None:
+        try:
+            self._outcome = (work(*args),)
+        except BaseException as exc:  # handed to the thread that waits for it
+            self._outcome = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        outcome = self._outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        return outcome[0]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from image_catalog.errors import CatalogError
@@ -67,6 +68,18 @@ class Staging:
         self._written.add(relative)
         try:
             self.writer.write(relative, data, sha256)
+        except OSError as exc:
+            raise write_error(self.out, exc) from exc
+
+    def write_packed(
+        self, relative: str, file: bytes, packed: Callable[[], bytes] | None = None
+    ) -> None:
+        """`SiteWriter.write_packed`, once per path."""
+        if relative in self._written:
+            return
+        self._written.add(relative)
+        try:
+            self.writer.write_packed(relative, file, packed)
         except OSError as exc:
             raise write_error(self.out, exc) from exc
 

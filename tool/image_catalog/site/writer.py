@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +90,7 @@ class SiteWriter:
         self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="site-writer")
         self._pending: deque[tuple[Future[list[tuple[str, str, int]]], int]] = deque()
         self._in_flight = 0  # bytes of the pending jobs
-        self._batch: list[tuple[str, bytes, str | None]] = []
+        self._batch: list[_Item] = []
 
     def __enter__(self) -> SiteWriter:
         return self
@@ -129,9 +129,22 @@ class SiteWriter:
         if folder and folder not in self._folders:
             os.makedirs(self._root + folder, exist_ok=True)
             self._folders.add(folder)
-        self._batch.append((relative, data + b"\n", sha256))
+        self._batch.append((relative, data + b"\n", sha256, None))
         if len(self._batch) >= _BATCH or len(data) >= _ALONE:
             self._submit()
+
+    def write_packed(
+        self, relative: str, file: bytes, packed: Callable[[], bytes] | None = None
+    ) -> None:
+        """Queue one large file: `file` (its bytes, final newline included) and `packed`, what
+        gives its .gz if made elsewhere (e.g. started before the site was written); its job
+        starts at once."""
+        folder = relative.rpartition("/")[0]
+        if folder and folder not in self._folders:
+            os.makedirs(self._root + folder, exist_ok=True)
+            self._folders.add(folder)
+        self._batch.append((relative, file, None, packed))
+        self._submit()
 
     def keep(self, relative: str, sha256: str, size: int, gz_size: int | None = None) -> bool:
         """Put the file whose bytes (with their final newline: `size` bytes) have this sha256
@@ -193,7 +206,7 @@ class SiteWriter:
 
     def _submit(self) -> None:
         batch, self._batch = self._batch, []
-        size = sum(len(data) for _, data, _ in batch)
+        size = sum(len(item[1]) for item in batch)
         self._pending.append((self._pool.submit(_store_all, self._root, batch, self._reuse), size))
         self._in_flight += size
         while len(self._pending) > _IN_FLIGHT_JOBS or self._in_flight > _IN_FLIGHT_BYTES:
@@ -286,43 +299,61 @@ class _Previous:
             return None  # gone, another file system, links not allowed: write it instead
 
 
+# A file to write: relative path, bytes, sha256 if known, what gives its .gz if made elsewhere.
+_Item = tuple[str, bytes, str | None, Callable[[], bytes] | None]
+
+
 def _store_all(
-    root: str, batch: list[tuple[str, bytes, str | None]], previous: _Previous | None
+    root: str, batch: list[_Item], previous: _Previous | None
 ) -> list[tuple[str, str, int]]:
-    """`_store` each (relative path, data, sha256 if known) of the batch."""
+    """`_store` each item of the batch."""
     return [
         row
-        for relative, data, known in batch
-        for row in _store(root, relative, data, previous, known)
+        for relative, data, known, packed in batch
+        for row in _store(root, relative, data, previous, known, packed)
     ]
 
 
+def gzip_bytes(data: bytes) -> bytes:
+    """The .gz of a file's bytes: mtime=0 and no file name in the header, so the same input
+    gives the same bytes."""
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def _gzip(data: bytes, packed: Callable[[], bytes] | None) -> bytes:
+    return packed() if packed is not None else gzip_bytes(data)
+
+
 def _store(
-    root: str, relative: str, data: bytes, previous: _Previous | None, known: str | None = None
+    root: str,
+    relative: str,
+    data: bytes,
+    previous: _Previous | None,
+    known: str | None = None,
+    packed: Callable[[], bytes] | None = None,
 ) -> list[tuple[str, str, int]]:
     """Write one file, and its .gz when large; (path, sha256, size) of each.
 
-    `known` is the sha256 of `data` if already known. A size below zero (-size - 1) marks a file
-    linked from the previous site.
+    `known` is the sha256 of `data` if already known; `packed` gives its .gz if made elsewhere.
+    A size below zero (-size - 1) marks a file linked from the previous site.
     """
     digest = known if known is not None else hashlib.sha256(data).hexdigest()
     big = len(data) >= GZIP_MIN_BYTES
     if previous is not None and previous.link(root, relative, digest, len(data)) is not None:
         linked = [(relative, digest, -len(data) - 1)]
-        packed = f"{relative}.gz"
-        gz_digest = previous.sums.get(packed)
+        gz_path = f"{relative}.gz"
+        gz_digest = previous.sums.get(gz_path)
         if not big:
             return linked
         if gz_digest is not None:
-            size = previous.link(root, packed, gz_digest)
+            size = previous.link(root, gz_path, gz_digest)
             if size is not None:
-                return [*linked, (packed, gz_digest, -size - 1)]
-        files = [(packed, gzip.compress(data, compresslevel=6, mtime=0))]
+                return [*linked, (gz_path, gz_digest, -size - 1)]
+        files = [(f"{relative}.gz", _gzip(data, packed))]
         return [*linked, *_write(root, files, bool(previous.here))]
     files = [(relative, data)]
     if big:
-        # mtime=0 and no file name in the header: the same input gives the same bytes.
-        files.append((f"{relative}.gz", gzip.compress(data, compresslevel=6, mtime=0)))
+        files.append((f"{relative}.gz", _gzip(data, packed)))
     return _write(root, files, previous is not None and bool(previous.here))
 
 

@@ -190,7 +190,7 @@ def write_content(
     try:
         writer.folders(_path("images", name) for name in content.by_name)
         keep, write = staging.keep, staging.write
-        for relative, data, sha256 in content.documents(commit, base):
+        for relative, data, sha256 in content.documents(commit, base, staging.keep_all):
             if isinstance(data, bytes):
                 write(relative, data, sha256)
                 continue
@@ -642,11 +642,16 @@ class _Content:
         )
 
     def documents(
-        self, commit: str | None, base_url: str | None
+        self,
+        commit: str | None,
+        base_url: str | None,
+        keep: Callable[[list[tuple[str, str, int]]], list[int]] | None = None,
     ) -> Iterator[tuple[str, bytes | Packed | Reference | _Entry, str | None]]:
         """(relative path, JSON or a reference to its file, sha256 of the file if known) of
         every file. The reference to a version document the sites hold is its entry (known by
-        the file's sha256 and size, see `_Entry`).
+        the file's sha256 and size, see `_Entry`); with `keep`, those are handed to it instead,
+        all in one call ((path, sha256, size) of each; it answers the positions of those it
+        could not keep, which come as bytes then).
 
         index.json, the largest, comes first: it changes with every commit, and its hash and
         .gz are made by the writer's threads while the other documents are encoded."""
@@ -655,12 +660,20 @@ class _Content:
             yield "index.json", self.index, None
         else:
             yield "index.json", Packed(self.index_file(commit, base_url), None), None
+        references: list[tuple[str, str, int]] = []
+        referred: list[_Entry] = []
         for entry in self.entries:
             path = _version_path(entry.name, entry.version)
             if entry.document is None and entry.sha256 is not None and entry.size is not None:
-                yield path, entry, entry.sha256
+                if keep is None:
+                    yield path, entry, entry.sha256
+                else:
+                    references.append((path, entry.sha256, entry.size))
+                    referred.append(entry)
             else:
                 yield path, contract.encode(_loaded(entry, self.load)), entry.sha256
+        for i in keep(references) if keep is not None and references else ():
+            yield references[i][0], self.version(referred[i]), None
         for path, data in self._documents(catalog, base_url):
             yield path, data, None
 

@@ -83,6 +83,16 @@ class Staging:
         except OSError as exc:
             raise write_error(self.out, exc) from exc
 
+    def keep_all(self, files: list[tuple[str, str, int]]) -> list[int]:
+        """`SiteWriter.keep_all`, once per path (a path written already counts as kept)."""
+        try:
+            if not self._written:
+                return self.writer.keep_all(files)
+            left = [i for i, file in enumerate(files) if file[0] not in self._written]
+            return [left[i] for i in self.writer.keep_all([files[i] for i in left])]
+        except OSError as exc:
+            raise write_error(self.out, exc) from exc
+
     def keep(self, relative: str, sha256: str, size: int, gz_size: int | None = None) -> bool:
         """`SiteWriter.keep`, once per path (True if written already)."""
         if relative in self._written:

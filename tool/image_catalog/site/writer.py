@@ -146,6 +146,31 @@ class SiteWriter:
         self._batch.append((relative, file, None, packed))
         self._submit()
 
+    def keep_all(self, files: list[tuple[str, str, int]]) -> list[int]:
+        """`keep` each (relative path, sha256, size); the positions of those not kept."""
+        reuse = self._reuse
+        if reuse is None:
+            return list(range(len(files)))
+        live, here, sums, sizes, linked = (
+            reuse.sums,
+            self._here,
+            self.sums,
+            self.sizes,
+            self._linked,
+        )
+        left = []
+        kept = 0
+        for i, (relative, sha256, size) in enumerate(files):
+            if size < GZIP_MIN_BYTES and here.get(relative) == sha256 == live.get(relative):
+                kept += 1  # as `keep` does, without a call per file
+                linked.add(relative)
+                sums[relative] = sha256
+                sizes[relative] = size
+            elif not self.keep(relative, sha256, size):
+                left.append(i)
+        self.reused += kept
+        return left
+
     def keep(self, relative: str, sha256: str, size: int, gz_size: int | None = None) -> bool:
         """Put the file whose bytes (with their final newline: `size` bytes) have this sha256
         into the folder without its bytes: kept if the folder holds it as the live site does,

@@ -96,11 +96,6 @@ class _Cached(msgspec.Struct, frozen=True, array_like=True):
     def id(self) -> str:
         return f"{self.name}@{self.version}"
 
-    @property
-    def path(self) -> str:
-        """Where the site holds the version document (the name and version were checked)."""
-        return f"images/{self.name}/{self.version}.json"
-
 
 # Per image file and view (by path): the digest of what it is made of, the file's sha256 and
 # size, and the size of its .gz (0: none).

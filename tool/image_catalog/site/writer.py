@@ -199,7 +199,7 @@ class SiteWriter:
                 self._folders.add(folder)
             if reuse.link(self._root, relative, sha256, size) is None:
                 return False
-        gz_size = 0
+        packed_size = 0
         if gz is not None:
             found = reuse.link(self._root, packed, gz, gz_size)
             if found is None:
@@ -207,8 +207,8 @@ class SiteWriter:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._root + relative)
                 return False
-            gz_size = found
-        for path, digest, length in ((relative, sha256, size), (packed, gz, gz_size)):
+            packed_size = found
+        for path, digest, length in ((relative, sha256, size), (packed, gz, packed_size)):
             if digest is not None:
                 self.reused += 1
                 self._linked.add(path)

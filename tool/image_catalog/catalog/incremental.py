@@ -39,7 +39,7 @@ from image_catalog.catalog.validate import (
     check_vocabulary,
     finish,
 )
-from image_catalog.collector import frozen_after
+from image_catalog.collector import paused
 from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
@@ -108,7 +108,7 @@ def check_and_render(
     rendered entry as soon as it is made, before the checks across entries (so that the caller
     can start using it while other files are still being checked).
     """
-    with frozen_after():  # the facts and entries of every file, kept until the command ends
+    with paused():  # the facts and entries of every file, kept until the command ends
         return _check_and_render(root, use_cache, renderer, on_rendered)
 
 

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from image_catalog import __version__
+from image_catalog import __version__, collector
 from image_catalog.cli.common import COMMANDS_HELP, HelpFormatter, common_parent
 from image_catalog.cli.signals import Terminated, terminate_like_interrupt
 from image_catalog.errors import ExitCode, ImageCatalogError
@@ -92,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     args.program = argv is None  # the process ends when the command returns
+    if args.program:
+        collector.freeze_after_pauses()
     try:
         with terminate_like_interrupt():
             return int(args.run(args))

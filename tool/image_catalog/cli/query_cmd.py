@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from image_catalog.cli.common import add_subcommand
-from image_catalog.collector import frozen_after
+from image_catalog.collector import paused
 from image_catalog.errors import ExitCode, UsageError
 from image_catalog.site import contract
 from image_catalog.site.client import (
@@ -123,7 +123,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_query(args: argparse.Namespace) -> int:
-    with frozen_after():  # reading an index makes many objects, in no cycle
+    with paused():  # reading an index makes many objects, in no cycle
         return _query(args)
 
 
@@ -153,7 +153,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with frozen_after():  # reading an index makes many objects, in no cycle
+    with paused():  # reading an index makes many objects, in no cycle
         return _show(args)
 
 

@@ -34,7 +34,7 @@ from image_catalog.catalog.cache import cache_file, code_fingerprint, read_cache
 from image_catalog.catalog.incremental import check_and_render
 from image_catalog.catalog.loader import Catalog, Loaded, _accept, display_path
 from image_catalog.catalog.validate import InvalidCatalog
-from image_catalog.collector import frozen_after
+from image_catalog.collector import paused
 from image_catalog.errors import CatalogError
 from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
@@ -317,7 +317,7 @@ def build_index_reusing(
         assert isinstance(made, _Renderer)
         key = str(state["key"])
         # Tens of thousands of lasting objects, in no cycle: not for the collector to scan.
-        with frozen_after():
+        with paused():
             entries: dict[str, _Cached] = {}
             where: dict[str, str] = {}  # entry id -> its file, for entries known by hash only
             rendered = {r: e for r, e in result.rendered.items() if isinstance(e, _Cached)}
@@ -415,7 +415,7 @@ class _Ahead:
             return
         self.rendered[relative] = made
         if len(self.rendered) == self.renderer.wanted_count:
-            with frozen_after():
+            with paused():
                 self._prepare(self.renderer)
 
     def _prepare(self, renderer: _Renderer) -> None:

@@ -3,6 +3,7 @@ trusted blindly, and the results are the same with and without it."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -150,6 +151,26 @@ def test_cache_of_another_tool_version_is_ignored(
     assert stats.checked == 8
     assert stats.discarded is not None
     assert "another version" in stats.discarded
+
+
+@pytest.mark.parametrize(
+    ("module", "attribute"),
+    [("msgspec", "__version__"), ("pydantic", "VERSION"), ("zlib", "ZLIB_RUNTIME_VERSION")],
+)
+def test_cache_made_with_another_version_of_a_dependency_is_ignored(
+    catalog_dir: Path, monkeypatch: pytest.MonkeyPatch, module: str, attribute: str
+) -> None:
+    """What the checks and documents are made with may change them: a new encoder or compressor
+    must not meet documents cached by the old one."""
+    check_catalog(catalog_dir)
+    monkeypatch.setattr(importlib.import_module(module), attribute, "0.0.0-other")
+    code_fingerprint.cache_clear()
+    try:
+        _, stats = check_catalog(catalog_dir)
+    finally:
+        code_fingerprint.cache_clear()
+    assert stats.checked == 8
+    assert stats.discarded is not None
 
 
 def test_changed_vocabulary_checks_everything_again(catalog_dir: Path) -> None:

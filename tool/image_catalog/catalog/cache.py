@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 import zlib
 from pathlib import Path
 from typing import TypeVar
@@ -25,7 +26,7 @@ import image_catalog
 from image_catalog.catalog.blobs import work_tree_top
 from image_catalog.catalog.facts import EntryFacts
 from image_catalog.catalog.loader import FileStatus
-from image_catalog.collector import frozen_after
+from image_catalog.collector import paused
 from image_catalog.fsutil import atomic_write_bytes
 from image_catalog.manifest.model import API_VERSION
 
@@ -72,7 +73,7 @@ def read_cache(path: Path, kind: type[T]) -> tuple[T | None, str | None]:
         if _checksum(body) != digest:
             return None, "checksum mismatch"
         # Decoding makes about a million small objects, none in a reference cycle.
-        with frozen_after():
+        with paused():
             try:
                 payload = msgspec.msgpack.decode(body, type=kind)
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -113,11 +114,31 @@ def code_fingerprint() -> str:
     even between releases.
     """
     package = Path(image_catalog.__file__).parent
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_dependencies().encode() + b"\0")
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return f"{image_catalog.__version__} {API_VERSION} {digest.hexdigest()[:32]}"
+
+
+def _dependencies() -> str:
+    """The versions of what the checks, the documents and their compression are made with: a
+    new one may check, encode or compress differently (all of them loaded by then anyway)."""
+    import pydantic
+    import pydantic_core
+    import ruamel.yaml
+    import yaml
+
+    versions = {
+        "python": sys.version,
+        "msgspec": msgspec.__version__,
+        "pydantic": pydantic.VERSION,
+        "pydantic-core": pydantic_core.__version__,
+        "pyyaml": yaml.__version__,
+        "ruamel.yaml": ruamel.yaml.__version__,
+        "zlib": zlib.ZLIB_RUNTIME_VERSION,
+    }
+    return " ".join(f"{name}={version}" for name, version in versions.items())
 
 
 def cache_file(root: Path) -> Path:

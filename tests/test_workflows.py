@@ -205,6 +205,26 @@ def test_publish_index_workflow() -> None:
     assert deploy["environment"]["name"] == "github-pages"
 
 
+@pytest.mark.parametrize("name", FILES)
+def test_a_cache_committed_to_the_repository_is_dropped_before_one_is_restored(name: str) -> None:
+    """A pull request could commit a forged cache of checks under .cache/image-catalog (`git add
+    -f`): it is removed before the cache action restores this job's own, so it is never used."""
+    found = steps(workflow(name))
+    restores = [
+        i
+        for i, s in enumerate(found)
+        if s.get("uses", "").startswith("actions/cache@")
+        and s["with"]["path"] == ".cache/image-catalog"
+    ]
+    for at in restores:
+        before = [s.get("run", "") for s in found[:at]]
+        assert "rm -rf .cache/image-catalog" in before, (
+            f"{name}: step {at} restores a cache unguarded"
+        )
+    if name in ("check.yml", "publish-index.yml", "validate.yml"):
+        assert restores, f"{name}: no cache restored any more"
+
+
 def test_publish_workflow() -> None:
     document = workflow("publish.yml")
     inputs = document["on"]["workflow_dispatch"]["inputs"]

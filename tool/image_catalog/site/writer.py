@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from image_catalog.site.trust import SIGNATURE_FILE
 
@@ -318,8 +319,15 @@ class _Previous:
                     # The same bytes as live, and its mtime.
                     return size if size is not None else os.stat(path).st_size
                 os.unlink(path)
-            os.link(self.root + relative, path)
-            return size if size is not None else os.stat(path).st_size
+            # Not a link followed: whoever can write the live site may have put a symbolic link
+            # (to a key, to /dev/zero) or a FIFO in a file's place, which must not become part of
+            # the new site. What was linked is checked: a regular file of the size expected.
+            os.link(self.root + relative, path, follow_symlinks=False)
+            info = os.lstat(path)
+            if not S_ISREG(info.st_mode) or (size is not None and info.st_size != size):
+                os.unlink(path)
+                return None
+            return info.st_size
         except OSError:
             return None  # gone, another file system, links not allowed: write it instead
 

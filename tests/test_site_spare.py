@@ -150,7 +150,7 @@ def test_a_failed_update_leaves_the_site_and_drops_the_kept_one(
         build_index(catalog, site)
     assert site_bytes(site) == before
     assert not spare_path(site).exists()  # half updated: never used again
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog", "site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "catalog", "site"]
     monkeypatch.setattr(sitewrite, "_write", real_write)
     build_index(catalog, site)
     build_index(catalog, tmp_path / "fresh")

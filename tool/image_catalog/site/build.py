@@ -90,6 +90,7 @@ from image_catalog.site.contract import (
     ViewDoc,
     VocabularyDoc,
 )
+from image_catalog.site.outlock import out_locked
 from image_catalog.site.signing import SigningKey, sign_site, sums_header_for
 from image_catalog.site.spare import keep_spare
 from image_catalog.site.staging import SiteWriteError as SiteWriteError
@@ -148,8 +149,26 @@ def build_site(
     `commit` defaults to the HEAD of the git repository holding the catalog, if any. With a
     health `status`, each entry carries its state and the site holds status.json. `extra`
     (relative path -> text) is written too, e.g. the CatalogImage resources under `crs/`.
-    With `sign_key`, SHA256SUMS.sig is written into the site before it is swapped in.
+    With `sign_key`, SHA256SUMS.sig is written into the site before it is swapped in. Another
+    build into `out` is waited for (`outlock.py`).
     """
+    normalize_base_url(base_url)  # a usage error does not wait
+    with out_locked(out):
+        return _build_site(
+            catalog, out, base_url, commit, status=status, extra=extra, sign_key=sign_key
+        )
+
+
+def _build_site(
+    catalog: Catalog,
+    out: Path,
+    base_url: str | None,
+    commit: str | None,
+    *,
+    status: StatusDoc | None,
+    extra: Mapping[str, str] | None,
+    sign_key: SigningKey | None,
+) -> BuildResult:
     vocabulary, vocabulary_file = catalog.vocabulary, catalog.vocabulary_file
     if vocabulary is None or vocabulary_file is None:
         raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")

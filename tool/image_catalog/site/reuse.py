@@ -56,6 +56,7 @@ from image_catalog.site.build import (
     write_content,
 )
 from image_catalog.site.contract import StatusDoc, ViewBy, encode
+from image_catalog.site.outlock import out_locked
 from image_catalog.site.signing import SigningKey, sums_header_for
 from image_catalog.site.spare import can_update
 from image_catalog.site.staging import Staging
@@ -266,7 +267,24 @@ def build_index_reusing(
     Without `use_cache`, every file is checked and rendered afresh and no cache is read or
     written; the work is still spread over worker processes, which hand back bytes, so memory
     stays that of one entry per worker and the encoded documents.
+
+    Another build into `out` is waited for (`outlock.py`): this one trusts the live site's
+    SHA256SUMS from before validation until its site is swapped in.
     """
+    normalize_base_url(base_url)  # a usage error does not wait
+    with out_locked(out):
+        return _build_index_reusing(root, out, base_url, status, sign_key, use_cache=use_cache)
+
+
+def _build_index_reusing(
+    root: Path,
+    out: Path,
+    base_url: str | None,
+    status: StatusDoc | None,
+    sign_key: SigningKey | None,
+    *,
+    use_cache: bool,
+) -> BuildResult:
     base = normalize_base_url(base_url)
     _check_out(out)
     commit = catalog_commit(root)

@@ -20,6 +20,7 @@ import errno
 import gzip
 import hashlib
 import os
+import re
 import shutil
 import sys
 from collections import deque
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 
 from image_catalog.site.trust import SIGNATURE_FILE
 
@@ -71,7 +72,15 @@ class SiteWriter:
             for name in (SUMS_FILE, SIGNATURE_FILE):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._root + name)
+            if not _real_folders(self._root, here):
+                # A folder of it replaced by a link (to elsewhere) or a file while it was the live
+                # site: nothing in it is trusted, and nothing is written or removed through it.
+                shutil.rmtree(root)  # which follows no link
+                os.mkdir(root)
+                os.chmod(root, 0o755)  # noqa: S103 (a site is public)
+                here = {}
         self._here = here
+        self._update = bool(here)  # new folders are checked: no link followed in an earlier site
         # A file whose bytes the previous site already has is linked from it: not written nor
         # compressed again, and its modification time is the previous one.
         self._reuse = (
@@ -116,8 +125,7 @@ class SiteWriter:
         """Create these folders now, before the threads write, rather than one by one later."""
         for folder in folders:
             if folder not in self._folders:
-                os.makedirs(self._root + folder, exist_ok=True)
-                self._folders.add(folder)
+                self._make_folder(folder)
 
     def write(self, relative: str, data: bytes, sha256: str | None = None) -> None:
         """Queue one file: `data` (UTF-8 JSON) and a final newline; `sha256`, that file's hash
@@ -128,8 +136,7 @@ class SiteWriter:
             return
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
-            os.makedirs(self._root + folder, exist_ok=True)
-            self._folders.add(folder)
+            self._make_folder(folder)
         self._batch.append((relative, data + b"\n", sha256, None))
         if len(self._batch) >= _BATCH or len(data) >= _ALONE:
             self._submit()
@@ -142,8 +149,7 @@ class SiteWriter:
         starts at once."""
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
-            os.makedirs(self._root + folder, exist_ok=True)
-            self._folders.add(folder)
+            self._make_folder(folder)
         self._batch.append((relative, file, None, packed))
         self._submit()
 
@@ -196,8 +202,7 @@ class SiteWriter:
         if not kept:
             folder = relative.rpartition("/")[0]
             if folder and folder not in self._folders:
-                os.makedirs(self._root + folder, exist_ok=True)
-                self._folders.add(folder)
+                self._make_folder(folder)
             if reuse.link(self._root, relative, sha256, size) is None:
                 return False
         packed_size = 0
@@ -216,6 +221,26 @@ class SiteWriter:
                 self.sums[path] = digest
                 self.sizes[path] = length
         return True
+
+    def _make_folder(self, folder: str) -> None:
+        """Create `folder` (and its parents); in an earlier site, whatever is at its place and is
+        not a folder (a link to elsewhere) is removed first, so nothing is written through it."""
+        if not self._update:
+            os.makedirs(self._root + folder, exist_ok=True)
+        else:
+            parts = folder.split("/")
+            for i in range(1, len(parts) + 1):
+                step = "/".join(parts[:i])
+                if step in self._folders:
+                    continue
+                try:
+                    if not S_ISDIR(os.lstat(self._root + step).st_mode):
+                        os.unlink(self._root + step)  # the link itself: its parent is checked
+                        os.mkdir(self._root + step)
+                except FileNotFoundError:
+                    os.mkdir(self._root + step)
+                self._folders.add(step)
+        self._folders.add(folder)
 
     def _kept(self, relative: str, digest: str) -> bool:
         """Whether the folder's own copy of a file stays: the same bytes as here and as live."""
@@ -415,6 +440,25 @@ def _write(
     return written
 
 
+def _real_folders(root: str, here: dict[str, str]) -> bool:
+    """Whether every folder the files of `here` are in (and each above it) is a folder, not a
+    link, under `root`."""
+    folders = {relative.rpartition("/")[0] for relative in here}
+    steps = {folder[:i] for folder in folders for i, c in enumerate(folder + "/") if c == "/"}
+    steps.discard("")
+    try:
+        return all(S_ISDIR(os.lstat(root + step).st_mode) for step in steps)
+    except OSError:
+        return False
+
+
+# A path inside a site: plain segments as `build._SEGMENT`, the last one maybe ending in .gz; no
+# '..', no leading '/', no empty segment. Possessive: the whole list is checked in one match.
+_SEGMENT = r"[0-9A-Za-z][0-9A-Za-z._-]*+"
+_SITE_PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*+")
+_SITE_PATHS = re.compile(rf"(?:{_SEGMENT}(?:/{_SEGMENT})*+\n)*+")
+
+
 def read_sums(site: Path) -> dict[str, str]:
     """Relative path -> sha256 of each file the site's SHA256SUMS lists (empty without one)."""
     return _read_sums(site / SUMS_FILE)
@@ -431,6 +475,12 @@ def _read_sums(path: Path) -> dict[str, str]:
             continue  # the catalog commit line, which sha256sum skips too
         digest, _, relative = line.partition("  ")
         sums[relative] = digest
+    if sums and _SITE_PATHS.fullmatch("\n".join(sums) + "\n") is None:
+        # Lines someone else wrote (`../x`, `/x`): only paths inside the site are kept, so that
+        # nothing outside it is ever linked, kept or removed.
+        sums = {
+            relative: digest for relative, digest in sums.items() if _SITE_PATH.fullmatch(relative)
+        }
     return sums
 
 

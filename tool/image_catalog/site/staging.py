@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from image_catalog.errors import CatalogError
@@ -63,42 +64,44 @@ class Staging:
 
     def write(self, relative: str, data: bytes, sha256: str | None = None) -> None:
         """`SiteWriter.write`, once per path: a document written early is not written again."""
-        if relative in self._written:
-            return
-        self._written.add(relative)
-        try:
-            self.writer.write(relative, data, sha256)
-        except OSError as exc:
-            raise write_error(self.out, exc) from exc
+        if self._first(relative):
+            with self._as_write_errors():
+                self.writer.write(relative, data, sha256)
 
     def write_packed(
         self, relative: str, file: bytes, packed: Callable[[], bytes] | None = None
     ) -> None:
         """`SiteWriter.write_packed`, once per path."""
-        if relative in self._written:
-            return
-        self._written.add(relative)
-        try:
-            self.writer.write_packed(relative, file, packed)
-        except OSError as exc:
-            raise write_error(self.out, exc) from exc
+        if self._first(relative):
+            with self._as_write_errors():
+                self.writer.write_packed(relative, file, packed)
 
     def keep_all(self, files: list[tuple[str, str, int]]) -> list[int]:
         """`SiteWriter.keep_all`, once per path (a path written already counts as kept)."""
-        try:
+        with self._as_write_errors():
             if not self._written:
                 return self.writer.keep_all(files)
             left = [i for i, file in enumerate(files) if file[0] not in self._written]
             return [left[i] for i in self.writer.keep_all([files[i] for i in left])]
-        except OSError as exc:
-            raise write_error(self.out, exc) from exc
 
     def keep(self, relative: str, sha256: str, size: int, gz_size: int | None = None) -> bool:
         """`SiteWriter.keep`, once per path (True if written already)."""
         if relative in self._written:
             return True
-        try:
+        with self._as_write_errors():
             return self.writer.keep(relative, sha256, size, gz_size)
+
+    def _first(self, relative: str) -> bool:
+        """Whether `relative` is written for the first time (it then counts as written)."""
+        if relative in self._written:
+            return False
+        self._written.add(relative)
+        return True
+
+    @contextmanager
+    def _as_write_errors(self) -> Iterator[None]:
+        try:
+            yield
         except OSError as exc:
             raise write_error(self.out, exc) from exc
 

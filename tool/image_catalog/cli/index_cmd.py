@@ -30,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "images/NAME.json, images/NAME/VERSION.json, schemas/ and SHA256SUMS, with a .gz beside "
         "every large file. The same catalog gives byte-identical files; the folder is replaced in "
         "one step, and a failed build leaves the previous one as it was. The replaced site is "
-        "kept beside it as .NAME.previous, which the next build updates in place.",
+        "kept beside it as .NAME.previous, which the next build updates in place. Builds into "
+        "one folder take turns (a lock on .NAME.lock beside it).",
     )
     add_catalog_option(build)
     add_cache_option(build)

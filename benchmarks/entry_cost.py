@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from image_catalog.build.render import _entry, _Hosts
 from image_catalog.catalog.facts import entry_facts
 from image_catalog.catalog.loader import Loaded, display_path, load_catalog_files
 from image_catalog.manifest.load import decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
-from image_catalog.site.build import _entry, _Hosts
 from image_catalog.site.contract import encode
 from synthetic import generate
 

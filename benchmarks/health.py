@@ -23,7 +23,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
-from image_catalog.site import health  # noqa: E402
+from image_catalog.health import check as health  # noqa: E402
 from support.registry import LocalRegistry  # noqa: E402
 from validate_online import populate  # noqa: E402
 

@@ -24,10 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from image_catalog.build.render import build_index, build_site
 from image_catalog.catalog.validate import validate_catalog
-from image_catalog.site.build import build_index, build_site
-from image_catalog.site.client import IndexClient, Query, parser
+from image_catalog.reader.client import IndexClient, Query
 from image_catalog.site.contract import SiteDoc
+from image_catalog.site.parse import parser
 from static import serving
 from synthetic import generate
 

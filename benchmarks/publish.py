@@ -92,9 +92,9 @@ def main() -> None:
 def _count_calls(catalog: Path, build: Path) -> int:
     """Publish one more build in-process, to count the skopeo calls one publish makes."""
     from image_catalog.catalog.validate import valid_catalog
+    from image_catalog.commands.publish import Options, publish_imagebuild
     from image_catalog.manifest.load import load_mapping
     from image_catalog.publish.imagebuild import parse_imagebuild
-    from image_catalog.publish.publishing import Options, publish_imagebuild
     from image_catalog.registry.client import RegistryClient
 
     info = parse_imagebuild(load_mapping(build), str(build))

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from image_catalog.site.client import DEFAULT_MAX_AGE, IndexClient, Query
+from image_catalog.reader.client import DEFAULT_MAX_AGE, IndexClient, Query
 
 GOAL_REQUEST_P99_S = 1.0
 GOAL_QUERY_P99_S = 0.050

@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from image_catalog.build.render import build_site
+from image_catalog.build.signing import SigningKey
 from image_catalog.catalog.validate import validate_catalog
-from image_catalog.site.build import build_site
-from image_catalog.site.client import IndexClient, Query
-from image_catalog.site.signing import SigningKey
+from image_catalog.reader.client import IndexClient, Query
 from index import serving
 from synthetic import generate
 
@@ -123,10 +123,10 @@ def main() -> None:
         verified = median_ms(lambda: run([*command, "--trust", str(trust)]), 5)
         print(f"  CLI process, local: unverified {plain:.0f} ms, with --trust {verified:.0f} ms")
 
-        importing = [sys.executable, "-X", "importtime", "-c", "import image_catalog.site.trust"]
+        importing = [sys.executable, "-X", "importtime", "-c", "import image_catalog.reader.trust"]
         lines = run(importing).stderr.decode().splitlines()
         total = int(lines[-1].split("|")[1])
-        print(f"\nimport image_catalog.site.trust (with its imports): {total / 1000:.1f} ms")
+        print(f"\nimport image_catalog.reader.trust (with its imports): {total / 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 
 import pygit2
 import pytest
-from image_catalog.site.build import build_index
+from image_catalog.build.render import build_index
 from support.entries import entry_text
 from support.registry import LocalRegistry, require_tools
 

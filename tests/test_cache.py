@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from conftest import GitWork, fake_digest, image_document
+from image_catalog.build.render import build_index
 from image_catalog.catalog import cache as cache_module
 from image_catalog.catalog.blobs import blob_id
 from image_catalog.catalog.cache import cache_file, code_fingerprint
@@ -20,7 +21,6 @@ from image_catalog.catalog.git import worktree_blobs
 from image_catalog.catalog.incremental import check_catalog
 from image_catalog.catalog.validate import ValidationReport, validate_catalog
 from image_catalog.cli import main
-from image_catalog.site.build import build_index
 
 RPI4_OLD = "images/autosd10-rpi4/20260110.0812.yaml"
 RPI4_NEW = "images/autosd10-rpi4/20260124.0805.yaml"  # what RPI4_OLD is superseded by

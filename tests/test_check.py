@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from conftest import REGISTRY_PASSWORD, empty_catalog, registry_manifest
 from image_catalog.cli import main
-from image_catalog.registry.health import EntryObservation, Observation, VariantObservation
-from image_catalog.site import health
+from image_catalog.health import check as health
+from image_catalog.health.observe import EntryObservation, Observation, VariantObservation
 from image_catalog.site.contract import Check, Shard, StatusDoc
 from image_catalog.site.status import decode
 from support.oci import push_image, push_index

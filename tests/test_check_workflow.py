@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from conftest import empty_catalog, registry_manifest
-from image_catalog.site import health
-from image_catalog.site.build import build_index
+from image_catalog.build.render import build_index
+from image_catalog.health import check as health
 from support.oci import push_image
 from support.registry import LocalRegistry, require_tools
 from support.site import SiteServer

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from image_catalog.build.render import build_index
 from image_catalog.cli import main
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
-from image_catalog.site.build import build_index
-from image_catalog.site.client import (
+from image_catalog.reader.client import (
     IndexClient,
     NotInIndex,
     Query,

@@ -17,8 +17,8 @@ import msgspec
 import pytest
 from image_catalog.cli import main
 from image_catalog.errors import RegistryUnavailable, UsageError
-from image_catalog.site import memo, transport
-from image_catalog.site.client import DEFAULT_MAX_AGE, Cache, CachedCopy, IndexClient, Query
+from image_catalog.reader import memo, transport
+from image_catalog.reader.client import DEFAULT_MAX_AGE, Cache, CachedCopy, IndexClient, Query
 from support.site import SiteServer, serve_copy
 
 VIEW = "views/target/rpi4/latest.json"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from image_catalog.site import memo
-from image_catalog.site.build import build_index
-from image_catalog.site.client import Cache, IndexClient, Query
+from image_catalog.build.render import build_index
+from image_catalog.reader import memo
+from image_catalog.reader.client import Cache, IndexClient, Query
 from image_catalog.site.contract import SiteDoc
 from support.site import SiteServer, add_image, new_catalog, serve_copy
 

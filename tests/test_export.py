@@ -18,7 +18,7 @@ from conftest import (
     registry_manifest,
 )
 from image_catalog.cli import main
-from image_catalog.site import crs
+from image_catalog.export import crs
 from support.entries import entry_text
 
 OPERATOR_SCHEMA = (

@@ -19,16 +19,16 @@ from conftest import empty_catalog
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.cli import main
-from image_catalog.manifest.load import load_mapping
-from image_catalog.publish.imagebuild import parse_imagebuild
-from image_catalog.publish.publishing import (
+from image_catalog.commands.publish import (
     Options,
     Prebuilt,
     publish_image,
     publish_imagebuild,
 )
+from image_catalog.export import crs
+from image_catalog.manifest.load import load_mapping
+from image_catalog.publish.imagebuild import parse_imagebuild
 from image_catalog.registry.client import RegistryClient
-from image_catalog.site import crs
 from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
 from test_export import _resources

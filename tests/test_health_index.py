@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from image_catalog.cli import main
-from image_catalog.site import health
-from image_catalog.site.client import IndexClient, NotInIndex, Query
+from image_catalog.health import check as health
+from image_catalog.reader.client import IndexClient, NotInIndex, Query
 from support.oci import push_image
 from support.registry import LocalRegistry
 from test_validate_online import container, write_entry

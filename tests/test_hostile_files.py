@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, SHIPPED_CATALOG, empty_catalog, registry_manifest
 from examples import Example, read_example
+from image_catalog.build.render import build_index
 from image_catalog.cli import main
 from image_catalog.fsutil import NotAFile, read_regular_file
-from image_catalog.site.build import build_index
 
 # Generous: validating the shipped catalog takes about a second; a hang never ends.
 DEADLINE = 120

@@ -13,16 +13,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import image_catalog.site.build as index_module
-import image_catalog.site.writer as sitewrite
+import image_catalog.build.render as index_module
+import image_catalog.build.writer as sitewrite
 import msgspec
 import pygit2
 import pytest
 from conftest import REPO, SHIPPED_CATALOG, GitWork
+from image_catalog.build.render import SiteWriteError, build_index, normalize_base_url
 from image_catalog.cli import main
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.site import contract
-from image_catalog.site.build import SiteWriteError, build_index, normalize_base_url
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     ImageDoc,

@@ -18,7 +18,7 @@ import msgspec
 import pytest
 from image_catalog.cli import main
 from image_catalog.cli.query_cmd import _write_all
-from image_catalog.site.client import IndexClient, Query
+from image_catalog.reader.client import IndexClient, Query
 from image_catalog.site.contract import encode
 
 

@@ -13,9 +13,9 @@ from image_catalog.catalog.loader import load_catalog
 from image_catalog.catalog.review import ChangeSet, compare_with_base
 from image_catalog.cli import main
 from image_catalog.cli.reporters import ReviewReporter, escape_data
+from image_catalog.commands.validate import ValidateSettings, trusted_registries, validate
 from image_catalog.errors import ExitCode, UsageError
 from image_catalog.manifest.model import NoAuth
-from image_catalog.registry.validation import ValidateSettings, trusted_registries, validate
 from support.oci import push_image
 from support.registry import LocalRegistry
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, GitWork
 from image_catalog.cli import main
-from image_catalog.site.client import Cache, IndexClient, NotInIndex, Query
-from image_catalog.site.trust import DigestMismatch, SignatureRefused
+from image_catalog.reader.client import Cache, IndexClient, NotInIndex, Query
+from image_catalog.reader.trust import DigestMismatch, SignatureRefused
 from support.registry import require_tools
 from support.site import SiteServer, add_image, new_catalog, site_bytes
 from test_signing import allowed_signers, make_key

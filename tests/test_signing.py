@@ -8,19 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from image_catalog.build.signing import SIGNING_KEY_ENV, SigningError, SigningKey, sign_site
 from image_catalog.errors import UsageError
-from image_catalog.site.signing import SIGNING_KEY_ENV, SigningError, SigningKey, sign_site
-from image_catalog.site.trust import (
+from image_catalog.reader.trust import (
     DigestMismatch,
     Rollback,
     SeenSites,
     SignatureRefused,
     SignedSums,
     Trust,
-    sums_header,
     trust_file,
     verify_signature,
 )
+from image_catalog.site.sums import sums_header
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 NEWER = "89abcdef0123456789abcdef0123456789abcdef"

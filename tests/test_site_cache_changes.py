@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import image_catalog.site.reuse as reuse
+import image_catalog.build.pipeline as reuse
 import pytest
-from image_catalog.site.build import build_index
-from image_catalog.site.reuse import build_index_reusing
+from image_catalog.build.pipeline import build_index_reusing
+from image_catalog.build.render import build_index
 from support.site import add_image, new_catalog, site_bytes
 
 

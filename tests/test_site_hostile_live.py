@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from image_catalog.site.spare import spare_path
+from image_catalog.build.spare import spare_path
 from test_site_reuse_files import _built_twice, _change, _same_as_fresh
 
 

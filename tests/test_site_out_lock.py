@@ -16,12 +16,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import image_catalog.site.reuse as reuse
+import image_catalog.build.pipeline as reuse
 import pytest
+from image_catalog.build.pipeline import build_index_reusing
+from image_catalog.build.render import build_index
 from image_catalog.catalog.incremental import check_and_render
-from image_catalog.site.build import build_index
-from image_catalog.site.crs import ExportOptions, build_index_with_crs
-from image_catalog.site.reuse import build_index_reusing
+from image_catalog.export.crs import ExportOptions, build_index_with_crs
 from support.site import site_bytes
 from test_site_reuse_files import _built_twice, _change, _same_as_fresh
 

@@ -11,13 +11,13 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import image_catalog.site.reuse as reuse
+import image_catalog.build.pipeline as reuse
 import pytest
+from image_catalog.build.pipeline import build_index_reusing
+from image_catalog.build.render import build_index
+from image_catalog.build.spare import spare_path
 from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.cli import main
-from image_catalog.site.build import build_index
-from image_catalog.site.reuse import build_index_reusing
-from image_catalog.site.spare import spare_path
 from support.registry import LocalRegistry
 from support.site import add_image, new_catalog, site_bytes
 from test_health_index import T0, build, checked, files, fleet  # noqa: F401 (a fixture)

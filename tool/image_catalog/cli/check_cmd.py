@@ -10,7 +10,7 @@ from pathlib import Path
 from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand
 from image_catalog.cli.health_report import HealthReporter
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS
-from image_catalog.site import health
+from image_catalog.health import check as health
 from image_catalog.site.contract import StatusDoc
 
 

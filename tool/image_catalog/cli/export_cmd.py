@@ -8,7 +8,7 @@ from pathlib import Path
 
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
-from image_catalog.site.crs import ExportOptions, export_catalog, write_export
+from image_catalog.export.crs import ExportOptions, export_catalog, write_export
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from image_catalog.build.pipeline import build_index_reusing
+from image_catalog.build.signing import SIGNING_KEY_ENV, SigningKey
 from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand
 from image_catalog.errors import ExitCode
 from image_catalog.site.contract import StatusDoc
-from image_catalog.site.reuse import build_index_reusing
-from image_catalog.site.signing import SIGNING_KEY_ENV, SigningKey
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,11 +71,11 @@ def run_build(args: argparse.Namespace) -> int:
     status: StatusDoc | None = None
     warnings: list[str] = []
     if args.status:
-        from image_catalog.site import health  # only with --status: slow to import
+        from image_catalog.health import check as health  # only with --status: slow to import
 
         status, warnings = health.load(args.status)
     if args.crs:
-        from image_catalog.site.crs import ExportOptions, build_index_with_crs  # only with --crs
+        from image_catalog.export.crs import ExportOptions, build_index_with_crs  # only with --crs
 
         options = ExportOptions(namespace=args.crs_namespace)
         result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status, key)

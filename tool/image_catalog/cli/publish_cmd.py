@@ -11,6 +11,13 @@ from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.cli.common import add_catalog_option, add_subcommand
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, PublishReporter
+from image_catalog.commands.publish import (
+    Options,
+    Prebuilt,
+    PublishResult,
+    publish_image,
+    publish_imagebuild,
+)
 from image_catalog.errors import ExitCode, UsageError
 from image_catalog.manifest.load import (
     MAX_FILE_BYTES,
@@ -20,13 +27,6 @@ from image_catalog.manifest.load import (
     parse_mapping,
 )
 from image_catalog.publish.imagebuild import parse_imagebuild
-from image_catalog.publish.publishing import (
-    Options,
-    Prebuilt,
-    PublishResult,
-    publish_image,
-    publish_imagebuild,
-)
 from image_catalog.registry.client import RegistryClient
 
 

@@ -14,8 +14,7 @@ import msgspec
 from image_catalog.cli.common import add_subcommand
 from image_catalog.collector import paused
 from image_catalog.errors import ExitCode, UsageError
-from image_catalog.site import contract
-from image_catalog.site.client import (
+from image_catalog.reader.client import (
     CACHE_ENV,
     DEFAULT_MAX_AGE,
     INDEX_ENV,
@@ -25,6 +24,7 @@ from image_catalog.site.client import (
     QueryResult,
     ShowResult,
 )
+from image_catalog.site import contract
 from image_catalog.site.contract import TargetRef, VariantDetail
 from image_catalog.text import printable
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # each command loads only what its own results are made of
     from image_catalog.catalog.git import Person
     from image_catalog.catalog.review import ChangeSet
     from image_catalog.catalog.validate import ValidationReport
-    from image_catalog.publish.publishing import PublishResult
+    from image_catalog.commands.publish import PublishResult
 
 R = TypeVar("R")
 

@@ -8,7 +8,7 @@ import sys
 
 from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, ValidateReporter
-from image_catalog.registry.validation import ValidateSettings, validate
+from image_catalog.commands.validate import ValidateSettings, validate
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

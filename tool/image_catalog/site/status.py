@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from image_catalog.site.client import parser
 from image_catalog.site.contract import (
     Check,
     EntryHealth,
@@ -27,6 +26,7 @@ from image_catalog.site.contract import (
 from image_catalog.site.contract import (
     encode as encode_document,
 )
+from image_catalog.site.parse import parser
 
 STATUS_FILE = "status.json"
 STATES: tuple[State, ...] = (

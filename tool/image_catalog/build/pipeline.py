@@ -29,19 +29,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from image_catalog.catalog.blobs import blob_id
-from image_catalog.catalog.cache import cache_file, code_fingerprint, read_cache, write_cache
-from image_catalog.catalog.incremental import check_and_render
-from image_catalog.catalog.loader import Catalog, Loaded, _accept, display_path
-from image_catalog.catalog.validate import InvalidCatalog
-from image_catalog.collector import paused
-from image_catalog.errors import CatalogError
-from image_catalog.fsutil import NotAFile, read_regular_file
-from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
-from image_catalog.manifest.model import CatalogImage
-from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.scratch import Scratch, make_scratch
-from image_catalog.site.build import (
+from image_catalog.build.outlock import out_locked
+from image_catalog.build.render import (
     BuildResult,
     Packed,
     _check_out,
@@ -55,12 +44,24 @@ from image_catalog.site.build import (
     normalize_base_url,
     write_content,
 )
+from image_catalog.build.signing import SigningKey, sums_header_for
+from image_catalog.build.spare import can_update
+from image_catalog.build.staging import Staging
+from image_catalog.build.writer import SiteWriter, gzip_bytes
+from image_catalog.catalog.blobs import blob_id
+from image_catalog.catalog.cache import cache_file, code_fingerprint, read_cache, write_cache
+from image_catalog.catalog.incremental import check_and_render
+from image_catalog.catalog.loader import Catalog, Loaded, _accept, display_path
+from image_catalog.catalog.validate import InvalidCatalog
+from image_catalog.collector import paused
+from image_catalog.errors import CatalogError
+from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
+from image_catalog.manifest.model import CatalogImage
+from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.scratch import Scratch, make_scratch
 from image_catalog.site.contract import StatusDoc, ViewBy, encode
-from image_catalog.site.outlock import out_locked
-from image_catalog.site.signing import SigningKey, sums_header_for
-from image_catalog.site.spare import can_update
-from image_catalog.site.staging import Staging
-from image_catalog.site.writer import SiteWriter, gzip_bytes, read_sums
+from image_catalog.site.sums import read_sums
 
 
 class _Cached(msgspec.Struct, frozen=True, array_like=True):

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from image_catalog.site.staging import SiteWriteError
+from image_catalog.build.staging import SiteWriteError
 
 
 def lock_path(out: Path) -> Path:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from image_catalog.build.spare import claim_spare
+from image_catalog.build.writer import SiteWriter
 from image_catalog.errors import CatalogError
 from image_catalog.scratch import make_scratch
-from image_catalog.site.spare import claim_spare
-from image_catalog.site.writer import SiteWriter
 
 
 class SiteWriteError(CatalogError):

@@ -10,7 +10,7 @@ smallest file that holds it:
 `catalog.json` (small) says how many rows every view has, and the client reads the smallest view
 instead of `index.json`.
 
-    from image_catalog.site.client import IndexClient, Query
+    from image_catalog.reader.client import IndexClient, Query
 
     client = IndexClient("https://images.example.com/catalog/")
     for image in client.query(Query(architecture="arm64", target="rpi4")).images:
@@ -22,14 +22,13 @@ with msgspec straight into the `site.contract` types the builder writes; this mo
 nothing from the catalog's authoring side (no pydantic, no YAML), so a query starts fast.
 
 With a trust file (`IndexClient(..., trust=PATH)` or $IMAGE_CATALOG_TRUST) the client reads only
-a signed index: `site.trust` verifies SHA256SUMS.sig, then each file against SHA256SUMS before it
+a signed index: `reader.trust` verifies SHA256SUMS.sig, then each file against SHA256SUMS before it
 is parsed or cached, and refuses a site older than one it has already seen.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 import threading
@@ -48,12 +47,12 @@ from image_catalog.naming import closest, is_name, is_version, schedule_tag
 if TYPE_CHECKING:
     from urllib.request import OpenerDirector
 
-    from image_catalog.site.transport import Pool
-    from image_catalog.site.trust import Check, SignedSums, Trust
+    from image_catalog.reader.transport import Pool
+    from image_catalog.reader.trust import Check, SignedSums, Trust
 
-from image_catalog.site import contract, memo
+from image_catalog.reader import memo
+from image_catalog.site import contract
 from image_catalog.site.contract import (
-    SCHEMA_VERSION,
     VIEW_DIMENSIONS,
     Document,
     ImageDoc,
@@ -65,6 +64,7 @@ from image_catalog.site.contract import (
     ViewBy,
     ViewDoc,
 )
+from image_catalog.site.parse import Parse, decode_without_gc, model_of, parser
 
 INDEX_ENV = "IMAGE_CATALOG_INDEX"
 CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"
@@ -127,9 +127,6 @@ class Answer(msgspec.Struct, Generic[D], frozen=True):
 
     def __repr__(self) -> str:
         return f"Answer({self.doc!r}, {self.location!r}, {self.warning!r})"
-
-
-Parse = Callable[[bytes | str, str], D]
 
 
 class SiteReader(Protocol):
@@ -372,7 +369,7 @@ class HttpSource:
     ) -> Answer[D]:
         """The answer from a held copy; `confirmed`: when the server just confirmed it."""
         assert self.memo is not None
-        model = _MODEL_OF.get(parse)
+        model = model_of(parse)
         doc: D | None = self.memo.doc(url, held, model) if model is not None else None
         if doc is None:
             # A document type not decoded from this body yet, or a parse with a check of its
@@ -395,7 +392,7 @@ class HttpSource:
 
     def _hold(self, url: str, copy: CachedCopy, parse: Parse[D], doc: D) -> str | None:
         """Keep a document that parsed (and passed any check) in memory; its body's sha256."""
-        model = _MODEL_OF.get(parse)
+        model = model_of(parse)
         if self.memo is None or model is None:
             return None
         digest = copy.sha256 or _sha256(copy.body)
@@ -430,7 +427,7 @@ class HttpSource:
         target = _target(url) if self._origin and url.startswith(self.location) else None
         if self._origin is None or target is None:
             return self._get_through_urllib(url, headers, cached)
-        from image_catalog.site.transport import ProtocolError
+        from image_catalog.reader.transport import ProtocolError
 
         try:
             reply = self._connections().get(*self._origin, target, headers)
@@ -453,7 +450,7 @@ class HttpSource:
         with self._pool_lock:
             if self._pool is None:
                 # Imported here: a read of a local folder, or within max_age, opens no socket.
-                from image_catalog.site.transport import Pool
+                from image_catalog.reader.transport import Pool
 
                 self._pool = Pool(self.timeout)
             return self._pool
@@ -584,104 +581,6 @@ def open_source(
     return HttpSource(text, Cache(cache_dir or default_cache_dir()), timeout, clock, max_age)
 
 
-# --- parsing ----------------------------------------------------------------------------------
-
-
-class _Header(msgspec.Struct, rename="camel"):
-    """What every document starts with, read when a document does not decode as expected."""
-
-    schema_version: Any = None
-    kind: Any = None
-
-
-_DECODERS: dict[type[Document], msgspec.json.Decoder[Any]] = {}
-_PARSERS: dict[type[Document], Parse[Any]] = {}
-_MODEL_OF: dict[Parse[Any], type[Document]] = {}  # which model a plain parser decodes
-
-
-def parser(model: type[D]) -> Parse[D]:
-    """Parse and check one index document: JSON, then schemaVersion and kind, then the model.
-
-    The document is decoded into `model` in one pass; only when that fails (or names another
-    schemaVersion) is it read again for its header, to say which of the three is wrong.
-    """
-    made = _PARSERS.get(model)
-    if made is not None:
-        return cast(Parse[D], made)
-    kind = model.__struct_config__.tag
-    decoder = _DECODERS.get(model)
-    if decoder is None:
-        decoder = _DECODERS[model] = msgspec.json.Decoder(model)
-
-    def parse(data: bytes | str, where: str) -> D:
-        try:
-            doc: D = _decode_without_gc(decoder, data)
-        except msgspec.ValidationError as exc:
-            _check_header(data, where, kind)
-            raise CatalogError(f"{where}: not a valid {kind} document: {_problem(exc)}") from exc
-        except msgspec.DecodeError as exc:
-            raise CatalogError(
-                f"{where}: not valid JSON ({exc}); the file is truncated or corrupt: rebuild or "
-                "republish the index"
-            ) from exc
-        if doc.schema_version != SCHEMA_VERSION:
-            _check_header(data, where, kind)
-        return doc
-
-    _PARSERS[model] = parse
-    _MODEL_OF[parse] = model
-    return parse
-
-
-def _decode_without_gc(decoder: msgspec.json.Decoder[T], data: bytes | str) -> T:
-    """Decode with the garbage collector paused.
-
-    A large index is several hundred thousand new lists and strings; the collector would scan the
-    growing heap again and again while they are made (the document holds no cycles to find).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return decoder.decode(data)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _check_header(data: bytes | str, where: str, kind: object) -> None:
-    try:
-        header = msgspec.json.decode(data, type=_Header)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise CatalogError(f"{where}: not an image-catalog index document") from exc
-    version = header.schema_version
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        advice = (
-            "upgrade image-catalog"
-            if isinstance(version, int) and version > SCHEMA_VERSION
-            else "rebuild the index"
-        )
-        raise CatalogError(
-            f"{where}: schemaVersion {version!r} is not supported (this image-catalog reads "
-            f"schemaVersion {SCHEMA_VERSION}): {advice}"
-        )
-    if header.kind != kind:
-        raise CatalogError(
-            f"{where}: a document of kind {header.kind!r} where kind {kind!r} belongs"
-        )
-
-
-def _problem(error: msgspec.ValidationError) -> str:
-    """msgspec's "Expected `int`, got `str` - at `$.images[0].size`" as "images[0].size: ..."."""
-    text, _, at = str(error).partition(" - at `")
-    path = at.rstrip("`").removeprefix("$").removeprefix(".")
-    missing = "Object missing required field `"
-    if text.startswith(missing):
-        field_name = text.removeprefix(missing).rstrip("`")
-        path = f"{path}.{field_name}" if path else field_name
-        text = "Field required"
-    return f"{path}: {text}" if path else text
-
-
 # --- queries ----------------------------------------------------------------------------------
 
 
@@ -742,7 +641,7 @@ class QueryResult(msgspec.Struct):
         """
         if not self.published or len(self.positions) != len(self.images):
             return [msgspec.Raw(contract.encode(s)) for s in self.images]
-        rows = _decode_without_gc(_ROWS, self.published).images
+        rows = decode_without_gc(_ROWS, self.published).images
         return [rows[i] for i in self.positions]
 
 
@@ -900,7 +799,7 @@ class IndexClient:
         self._trust: Trust | None = None
         if chosen is not None:
             # Imported here: a reader without a trust file does not pay for it.
-            from image_catalog.site.trust import Trust, trust_file
+            from image_catalog.reader.trust import Trust, trust_file
 
             # The newest signed commit time seen from each index is kept beside the cache.
             self._trust = Trust.of(trust_file(chosen), cache_dir or default_cache_dir())

@@ -20,7 +20,6 @@ import errno
 import gzip
 import hashlib
 import os
-import re
 import shutil
 import sys
 from collections import deque
@@ -30,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
-from image_catalog.site.trust import SIGNATURE_FILE
+from image_catalog.site.sums import SIGNATURE_FILE, SUMS_FILE, format_sums, read_sums_file
 
-SUMS_FILE = "SHA256SUMS"
 GZIP_MIN_BYTES = 4096
 _WRITERS = 4
 # Jobs and bytes that may wait for the threads before the main thread waits for the oldest: a
@@ -66,7 +64,7 @@ class SiteWriter:
         self._root = os.path.join(root, "")  # plain strings in the loops: Path costs too much
         here: dict[str, str] = {}
         if update:
-            here = _read_sums(root / SUMS_FILE)
+            here = read_sums_file(root / SUMS_FILE)
             # From here on the folder no longer says what it holds: a build that stops now
             # leaves nothing a later one would trust.
             for name in (SUMS_FILE, SIGNATURE_FILE):
@@ -86,7 +84,7 @@ class SiteWriter:
         self._reuse = (
             _Previous(
                 os.path.join(previous, ""),
-                live if live is not None else _read_sums(previous / SUMS_FILE),
+                live if live is not None else read_sums_file(previous / SUMS_FILE),
                 here,
             )
             if previous
@@ -285,17 +283,14 @@ class SiteWriter:
         while self._pending:
             self._collect_oldest()
         self._remove_stale()
-        text = "".join(f"{digest}  {path}\n" for path, digest in sorted(self.sums.items()))
-        if header is not None:
-            text = f"{header}\n{text}"
-        data = text.encode("utf-8")
+        data = format_sums(self.sums, header)
         (self.root / SUMS_FILE).write_bytes(data)
         self.sums[SUMS_FILE] = hashlib.sha256(data).hexdigest()
         self.sizes[SUMS_FILE] = len(data)
         if self._reuse is not None and self._reuse.root == os.path.join(previous, ""):
             old, before = self._reuse.sums, self._reuse.root
         else:
-            old, before = _read_sums(previous / SUMS_FILE), os.path.join(previous, "")
+            old, before = read_sums_file(previous / SUMS_FILE), os.path.join(previous, "")
         for relative, digest in self.sums.items():
             if relative not in self._linked and old.get(relative) == digest:
                 try:
@@ -450,38 +445,6 @@ def _real_folders(root: str, here: dict[str, str]) -> bool:
         return all(S_ISDIR(os.lstat(root + step).st_mode) for step in steps)
     except OSError:
         return False
-
-
-# A path inside a site: plain segments as `build._SEGMENT`, the last one maybe ending in .gz; no
-# '..', no leading '/', no empty segment. Possessive: the whole list is checked in one match.
-_SEGMENT = r"[0-9A-Za-z][0-9A-Za-z._-]*+"
-_SITE_PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*+")
-_SITE_PATHS = re.compile(rf"(?:{_SEGMENT}(?:/{_SEGMENT})*+\n)*+")
-
-
-def read_sums(site: Path) -> dict[str, str]:
-    """Relative path -> sha256 of each file the site's SHA256SUMS lists (empty without one)."""
-    return _read_sums(site / SUMS_FILE)
-
-
-def _read_sums(path: Path) -> dict[str, str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
-        return {}
-    sums = {}
-    for line in lines:
-        if line.startswith("#"):
-            continue  # the catalog commit line, which sha256sum skips too
-        digest, _, relative = line.partition("  ")
-        sums[relative] = digest
-    if sums and _SITE_PATHS.fullmatch("\n".join(sums) + "\n") is None:
-        # Lines someone else wrote (`../x`, `/x`): only paths inside the site are kept, so that
-        # nothing outside it is ever linked, kept or removed.
-        sums = {
-            relative: digest for relative, digest in sums.items() if _SITE_PATH.fullmatch(relative)
-        }
-    return sums
 
 
 def swap_in(staging: Path, out: Path) -> None:

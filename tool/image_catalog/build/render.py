@@ -44,6 +44,12 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec.structs import replace
 
+from image_catalog.build.outlock import out_locked
+from image_catalog.build.signing import SigningKey, sign_site, sums_header_for
+from image_catalog.build.spare import keep_spare
+from image_catalog.build.staging import SiteWriteError as SiteWriteError
+from image_catalog.build.staging import Staging, write_error
+from image_catalog.build.writer import SiteWriter, swap_in
 from image_catalog.catalog.audit import first_published
 from image_catalog.catalog.git import GitRepo
 from image_catalog.catalog.loader import Catalog
@@ -90,13 +96,7 @@ from image_catalog.site.contract import (
     ViewDoc,
     VocabularyDoc,
 )
-from image_catalog.site.outlock import out_locked
-from image_catalog.site.signing import SigningKey, sign_site, sums_header_for
-from image_catalog.site.spare import keep_spare
-from image_catalog.site.staging import SiteWriteError as SiteWriteError
-from image_catalog.site.staging import Staging, write_error
 from image_catalog.site.status import STATUS_FILE
-from image_catalog.site.writer import SiteWriter, swap_in
 
 SITE_FILE = "catalog.json"
 # Views of every version exist only where they are much smaller than index.json: with a handful of

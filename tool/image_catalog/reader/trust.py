@@ -30,28 +30,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.fsutil import atomic_write_text
-
-NAMESPACE = "image-catalog-index"
-PRINCIPAL = "catalog"
-SUMS_FILE = "SHA256SUMS"
-SIGNATURE_FILE = "SHA256SUMS.sig"
-_VERIFY_TIMEOUT = 60.0
-
-_HEADER = "# image-catalog index: catalog commit {commit}, committed {time}"
-_HEADER_PATTERN = re.compile(
-    r"# image-catalog index: catalog commit (?P<commit>[0-9a-f]{40}|[0-9a-f]{64}), "
-    r"committed (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
+from image_catalog.site.sums import (
+    NAMESPACE,
+    PRINCIPAL,
+    SIGNATURE_FILE,
+    SUMS_FILE,
+    listed_digest,
+    parse_header,
 )
-_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+_VERIFY_TIMEOUT = 60.0
 
 T = TypeVar("T")
 In = TypeVar("In", bound=bytes | str)
@@ -77,12 +73,6 @@ class Rollback(UntrustedIndex):
     """The signed site is older than one this reader has already accepted from there."""
 
 
-def sums_header(commit: str, committed: datetime) -> str:
-    """The first line of SHA256SUMS: the catalog commit and its commit time (UTC, seconds)."""
-    time = committed.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return _HEADER.format(commit=commit, time=time)
-
-
 def trust_file(chosen: Path | str) -> Path:
     """The trust file given (by --trust or $IMAGE_CATALOG_TRUST), which must exist."""
     path = Path(chosen)
@@ -105,28 +95,18 @@ class SignedSums:
 
     @classmethod
     def parse(cls, text: str, where: str) -> SignedSums:
-        first = text.partition("\n")[0]
-        found = _HEADER_PATTERN.fullmatch(first)
-        if found is None:
+        header = parse_header(text.partition("\n")[0])
+        if header is None:
             raise SignatureRefused(
                 f"{where}: the first line does not name the catalog commit and its commit time "
                 "(an index built by an older image-catalog?); refusing it"
             )
-        committed = datetime.fromisoformat(found["time"].replace("Z", "+00:00"))
-        return cls(text, found["commit"], committed, where)
+        commit, committed = header
+        return cls(text, commit, committed, where)
 
     def digest(self, relative: str) -> str | None:
         """The sha256 listed for `relative`, or None when SHA256SUMS does not list it."""
-        needle = f"  {relative}\n"
-        at = self.text.find(needle)
-        while at != -1:
-            start = at - 64
-            if start >= 0 and (start == 0 or self.text[start - 1] == "\n"):
-                digest = self.text[start:at]
-                if _DIGEST.fullmatch(digest):
-                    return digest
-            at = self.text.find(needle, at + 1)
-        return None
+        return listed_digest(self.text, relative)
 
     def check(self, relative: str, data: bytes, where: str) -> None:
         """Refuse `data` unless its sha256 is the one listed for `relative`."""

@@ -7,7 +7,7 @@ site: ssh-keygen's own messages are shown with the path replaced, and what is re
 is its public fingerprint. ssh-keygen runs detached from the terminal with a minimal environment,
 so a passphrase-protected key fails at once instead of prompting.
 
-What a reader checks, and the first line of SHA256SUMS, are defined in `site.trust`.
+What a reader checks, and the first line of SHA256SUMS, are defined in `site.sums` (the format) and `reader.trust` (the checks).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from image_catalog.catalog.git import GitRepo, resolve_commit
 from image_catalog.errors import CatalogError, UsageError
-from image_catalog.site.trust import NAMESPACE, SIGNATURE_FILE, SUMS_FILE, sums_header
+from image_catalog.site.sums import NAMESPACE, SIGNATURE_FILE, SUMS_FILE, sums_header
 
 SIGNING_KEY_ENV = "IMAGE_CATALOG_SIGNING_KEY_FILE"
 _SIGN_TIMEOUT = 60.0

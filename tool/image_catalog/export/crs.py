@@ -29,6 +29,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from image_catalog.build.render import BuildResult, build_site, catalog_commit
+from image_catalog.build.signing import SigningKey
+from image_catalog.build.writer import swap_in
 from image_catalog.catalog.audit import images_folder
 from image_catalog.catalog.git import GitRepo, first_parent_steps, folder_blobs
 from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded, entry_id
@@ -40,10 +43,7 @@ from image_catalog.manifest.load import dump_plain
 from image_catalog.manifest.model import CatalogImage, ManifestRef, Registry, Variant
 from image_catalog.manifest.reference import Reference
 from image_catalog.scratch import make_scratch
-from image_catalog.site.build import BuildResult, build_site, catalog_commit
 from image_catalog.site.contract import StatusDoc
-from image_catalog.site.signing import SigningKey
-from image_catalog.site.writer import swap_in
 
 API_VERSION = "automotive.sdv.cloud.redhat.com/v1alpha1"
 KIND = "CatalogImage"

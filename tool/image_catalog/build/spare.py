@@ -24,7 +24,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from image_catalog.site.trust import SUMS_FILE
+from image_catalog.site.sums import SUMS_FILE
 
 _SUFFIX = ".previous"
 

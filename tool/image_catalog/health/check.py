@@ -26,16 +26,16 @@ from image_catalog.catalog.loader import Loaded
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_bytes
-from image_catalog.manifest.model import CatalogImage
-from image_catalog.registry.arguments import add_registry_arguments, positive
-from image_catalog.registry.client import RegistryClient
-from image_catalog.registry.health import (
+from image_catalog.health.observe import (
     EntryObservation,
     Observation,
     TagNote,
     VariantObservation,
     observe,
 )
+from image_catalog.manifest.model import CatalogImage
+from image_catalog.registry.arguments import add_registry_arguments, positive
+from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.online import Progress
 from image_catalog.site.contract import (
     SCHEMA_VERSION,

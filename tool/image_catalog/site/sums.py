@@ -1,0 +1,96 @@
+"""`SHA256SUMS`: every file of a site with its sha256, after a '#' line naming what was built.
+
+    # image-catalog index: catalog commit 0123...cdef, committed 2026-01-31T12:00:00Z
+    e3b0c442...  catalog.json
+    ...
+
+`sha256sum -c` reads it as it is (it skips the '#' line). A signed site also carries
+`SHA256SUMS.sig`, an SSH signature of this file in the namespace `NAMESPACE` by a key the trust
+file allows for `PRINCIPAL`. The build writes this format and the reader reads it, both here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+NAMESPACE = "image-catalog-index"
+PRINCIPAL = "catalog"
+SUMS_FILE = "SHA256SUMS"
+SIGNATURE_FILE = "SHA256SUMS.sig"
+
+_HEADER = "# image-catalog index: catalog commit {commit}, committed {time}"
+_HEADER_PATTERN = re.compile(
+    r"# image-catalog index: catalog commit (?P<commit>[0-9a-f]{40}|[0-9a-f]{64}), "
+    r"committed (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
+)
+DIGEST = re.compile(r"[0-9a-f]{64}")
+
+# A path inside a site: plain segments, the last one maybe ending in .gz; no '..', no leading
+# '/', no empty segment. Possessive: a whole list is checked in one match.
+_SEGMENT = r"[0-9A-Za-z][0-9A-Za-z._-]*+"
+SITE_PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*+")
+_SITE_PATHS = re.compile(rf"(?:{_SEGMENT}(?:/{_SEGMENT})*+\n)*+")
+
+
+def sums_header(commit: str, committed: datetime) -> str:
+    """The first line of SHA256SUMS: the catalog commit and its commit time (UTC, seconds)."""
+    time = committed.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _HEADER.format(commit=commit, time=time)
+
+
+def parse_header(line: str) -> tuple[str, datetime] | None:
+    """The catalog commit and commit time a header line names, or None if it is not one."""
+    found = _HEADER_PATTERN.fullmatch(line)
+    if found is None:
+        return None
+    return found["commit"], datetime.fromisoformat(found["time"].replace("Z", "+00:00"))
+
+
+def format_sums(sums: Mapping[str, str], header: str | None) -> bytes:
+    """The file's bytes: `header` (a '#' line) first, then one line per file, sorted by path."""
+    text = "".join(f"{digest}  {path}\n" for path, digest in sorted(sums.items()))
+    if header is not None:
+        text = f"{header}\n{text}"
+    return text.encode("utf-8")
+
+
+def listed_digest(text: str, relative: str) -> str | None:
+    """The sha256 a SHA256SUMS text lists for `relative`, or None when it does not list it."""
+    needle = f"  {relative}\n"
+    at = text.find(needle)
+    while at != -1:
+        start = at - 64
+        if start >= 0 and (start == 0 or text[start - 1] == "\n"):
+            digest = text[start:at]
+            if DIGEST.fullmatch(digest):
+                return digest
+        at = text.find(needle, at + 1)
+    return None
+
+
+def read_sums(site: Path) -> dict[str, str]:
+    """Relative path -> sha256 of each file the site's SHA256SUMS lists (empty without one)."""
+    return read_sums_file(site / SUMS_FILE)
+
+
+def read_sums_file(path: Path) -> dict[str, str]:
+    """As `read_sums`, from the file itself. Only paths inside a site are kept (lines someone
+    else wrote, `../x` or `/x`, are dropped), so nothing outside it is linked, kept or removed."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return {}
+    sums = {}
+    for line in lines:
+        if line.startswith("#"):
+            continue  # the catalog commit line, which sha256sum skips too
+        digest, _, relative = line.partition("  ")
+        sums[relative] = digest
+    if sums and _SITE_PATHS.fullmatch("\n".join(sums) + "\n") is None:
+        sums = {
+            relative: digest for relative, digest in sums.items() if SITE_PATH.fullmatch(relative)
+        }
+    return sums

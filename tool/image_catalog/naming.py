@@ -18,6 +18,11 @@ VERSION_MAX_LENGTH = 64
 _NAME = re.compile(NAME_PATTERN)
 _VERSION = re.compile(VERSION_PATTERN)
 
+# The build operator's API group: the prefix of its resources' apiVersion, of the labels it sets,
+# and of the annotations automotive-image-builder puts on what it pushes.
+OPERATOR_GROUP = "automotive.sdv.cloud.redhat.com/"
+SCHEDULE_LABEL = OPERATOR_GROUP + "scheduledimagebuild-name"
+
 
 def is_name(text: str) -> bool:
     """True for an image name the catalog accepts (pattern only; the model also bounds length)."""

@@ -7,7 +7,7 @@ site: ssh-keygen's own messages are shown with the path replaced, and what is re
 is its public fingerprint. ssh-keygen runs detached from the terminal with a minimal environment,
 so a passphrase-protected key fails at once instead of prompting.
 
-What a reader checks, and the first line of SHA256SUMS, are defined in `site.sums` (the format) and `reader.trust` (the checks).
+The format of SHA256SUMS is `site.sums`; what a reader checks is `reader.trust`.
 """
 
 from __future__ import annotations

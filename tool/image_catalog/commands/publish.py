@@ -28,7 +28,7 @@ from image_catalog.fsutil import atomic_write_text
 from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import CatalogImage, schema_header
 from image_catalog.manifest.reference import Reference
-from image_catalog.naming import schedule_tag
+from image_catalog.naming import OPERATOR_GROUP, schedule_tag
 from image_catalog.publish.arguments import check_arguments
 from image_catalog.publish.draft import (
     DiskData,
@@ -43,7 +43,6 @@ from image_catalog.registry.oci import ManifestInfo, ManifestKind
 from image_catalog.registry.online import check_online
 from image_catalog.scratch import sweep_stale
 
-AIB = "automotive.sdv.cloud.redhat.com/"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("image_catalog.publish", "templates"),
     undefined=jinja2.StrictUndefined,
@@ -133,7 +132,9 @@ def publish_imagebuild(
     if build.disk_ref:
         info = client.inspect(build.disk_ref)
         _refuse_newer(info, build)
-        disk_arch = _canonical(catalog, info.annotations.get(AIB + "arch") or build.architecture)
+        disk_arch = _canonical(
+            catalog, info.annotations.get(OPERATOR_GROUP + "arch") or build.architecture
+        )
         _refuse_other_architecture(build, declared, info.reference, {disk_arch})
         if disk_arch is None:
             raise CatalogError(
@@ -426,8 +427,18 @@ def _disk_format(media_type: str) -> dict[str, str]:
 
 def _aib_annotations(info: ManifestInfo) -> dict[str, str]:
     """AIB's annotations (or labels) without their prefix: distro, target, arch, ..."""
-    found = {k.removeprefix(AIB): v for k, v in info.labels.items() if k.startswith(AIB)}
-    found.update({k.removeprefix(AIB): v for k, v in info.annotations.items() if k.startswith(AIB)})
+    found = {
+        k.removeprefix(OPERATOR_GROUP): v
+        for k, v in info.labels.items()
+        if k.startswith(OPERATOR_GROUP)
+    }
+    found.update(
+        {
+            k.removeprefix(OPERATOR_GROUP): v
+            for k, v in info.annotations.items()
+            if k.startswith(OPERATOR_GROUP)
+        }
+    )
     return found
 
 

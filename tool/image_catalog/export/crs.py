@@ -42,21 +42,21 @@ from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.load import dump_plain
 from image_catalog.manifest.model import CatalogImage, ManifestRef, Registry, Variant
 from image_catalog.manifest.reference import Reference
+from image_catalog.naming import OPERATOR_GROUP, SCHEDULE_LABEL
 from image_catalog.scratch import make_scratch
 from image_catalog.site.contract import StatusDoc
 
 API_VERSION = "automotive.sdv.cloud.redhat.com/v1alpha1"
 KIND = "CatalogImage"
-OPERATOR = "automotive.sdv.cloud.redhat.com/"
 CATALOG = "catalog.automotive.sdv.cloud.redhat.com/"
 # The operator's label keys (api/v1alpha1/catalogimage_types.go and labels.go): caib filters and
 # groups by them, e.g. `caib catalog list --latest` groups scheduled images by schedule.
-LABEL_ARCHITECTURE = OPERATOR + "architecture"
-LABEL_DISTRO = OPERATOR + "distro"
-LABEL_TARGET = OPERATOR + "target"
-LABEL_BOOTC = OPERATOR + "bootc"
-LABEL_SOURCE_TYPE = OPERATOR + "source-type"
-LABEL_SCHEDULE = OPERATOR + "scheduledimagebuild-name"
+LABEL_ARCHITECTURE = OPERATOR_GROUP + "architecture"
+LABEL_DISTRO = OPERATOR_GROUP + "distro"
+LABEL_TARGET = OPERATOR_GROUP + "target"
+LABEL_BOOTC = OPERATOR_GROUP + "bootc"
+LABEL_SOURCE_TYPE = OPERATOR_GROUP + "source-type"
+LABEL_SCHEDULE = SCHEDULE_LABEL
 # This catalog's own keys: back to the entry a resource came from.
 LABEL_NAME = CATALOG + "name"
 LABEL_VERSION = CATALOG + "version"

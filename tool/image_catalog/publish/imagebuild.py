@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from image_catalog.errors import CatalogError
+from image_catalog.naming import OPERATOR_GROUP, SCHEDULE_LABEL
 
-API_GROUP = "automotive.sdv.cloud.redhat.com/"
 # The label the operator's ScheduledImageBuild controller puts on every build it makes
 # (api/v1alpha1/labels.go, LabelScheduledImageBuildName).
-SCHEDULE_LABEL = "automotive.sdv.cloud.redhat.com/scheduledimagebuild-name"
 PHASES = (
     "Pending",
     "Uploading",
@@ -132,7 +131,7 @@ def parse_imagebuild(data: Mapping[str, Any], where: str) -> BuildInfo:
 
 def _parse(data: Mapping[str, Any], where: str) -> BuildInfo:
     api_version = str(data.get("apiVersion", ""))
-    if data.get("kind") != "ImageBuild" or not api_version.startswith(API_GROUP):
+    if data.get("kind") != "ImageBuild" or not api_version.startswith(OPERATOR_GROUP):
         raise BuildNotPublishable(
             f"{where}: not an ImageBuild resource (kind {data.get('kind')!r}, apiVersion "
             f"{api_version!r}); pass the output of 'kubectl get imagebuild NAME -o yaml'"

@@ -31,7 +31,6 @@ from image_catalog.registry.errors import (
     where_of,
 )
 from image_catalog.registry.oci import (
-    ANNOTATION_PREFIX,
     DOCKER_LIST,
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -47,7 +46,6 @@ from image_catalog.registry.oci import (
 from image_catalog.registry.skopeo import INSTALL_HINT, Skopeo, classify, skopeo_detail
 
 __all__ = [
-    "ANNOTATION_PREFIX",
     "DOCKER_LIST",
     "DOCKER_MANIFEST",
     "INSTALL_HINT",

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from image_catalog.manifest.reference import Reference
+from image_catalog.naming import OPERATOR_GROUP
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -22,10 +23,9 @@ INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 IMAGE_CONFIG_MEDIA_TYPES = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
 )
-ANNOTATION_PREFIX = "automotive.sdv.cloud.redhat.com/"
 TITLE_ANNOTATION = "org.opencontainers.image.title"
-PARTITION_ANNOTATION = ANNOTATION_PREFIX + "partition"
-DECOMPRESSED_SIZE_ANNOTATION = ANNOTATION_PREFIX + "decompressed-size"
+PARTITION_ANNOTATION = OPERATOR_GROUP + "partition"
+DECOMPRESSED_SIZE_ANNOTATION = OPERATOR_GROUP + "decompressed-size"
 
 
 class ManifestKind(StrEnum):

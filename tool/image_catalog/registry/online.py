@@ -27,6 +27,7 @@ from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, DiskArtifact, DiskFile, ManifestRef, Variant
 from image_catalog.manifest.reference import Reference
 from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.naming import OPERATOR_GROUP
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import (
     ManifestNotFound,
@@ -37,7 +38,6 @@ from image_catalog.registry.errors import (
     UnsupportedManifest,
 )
 from image_catalog.registry.oci import (
-    ANNOTATION_PREFIX,
     Layer,
     ManifestInfo,
     ManifestKind,
@@ -501,14 +501,14 @@ class _EntryChecker:
         self, info: ManifestInfo, variant: Variant | None, path: FieldPath
     ) -> None:
         notes = info.annotations
-        distro = notes.get(ANNOTATION_PREFIX + "distro")
+        distro = notes.get(OPERATOR_GROUP + "distro")
         if distro is not None and self.distro(distro) != self.distro(self.spec.distro):
             self.add(
                 f"{info.reference} is annotated distro {distro!r}",
                 ("spec", "distro"),
                 "annotation_mismatch",
             )
-        target = notes.get(ANNOTATION_PREFIX + "target")
+        target = notes.get(OPERATOR_GROUP + "target")
         targets = [t.name for t in self.spec.targets]
         if target is not None and target not in targets:
             self.add(
@@ -516,7 +516,7 @@ class _EntryChecker:
                 ("spec", "targets"),
                 "annotation_mismatch",
             )
-        arch = notes.get(ANNOTATION_PREFIX + "arch")
+        arch = notes.get(OPERATOR_GROUP + "arch")
         if arch is None or variant is None:
             return
         if self.architecture(arch) != variant.architecture:

@@ -1,0 +1,121 @@
+"""A whole GET: redirects followed by the rules, the body read within its limits and decoded.
+
+`get` is what the reader, the health check and a pull call; see `image_catalog.web` for what
+it guarantees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from image_catalog.web.connection import Pool, check_url, finish, origin_of
+from image_catalog.web.errors import RedirectRefused, Unreachable, redact
+from image_catalog.web.wire import Deadline, gunzip
+
+MAX_REDIRECTS = 5
+MAX_ERROR_BODY = 64 * 1024  # what is read of a non-2xx answer's body to keep its connection
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much and how long one request may take.
+
+    `max_bytes`: the body as sent; `max_decoded`: the body after its gzip Content-Encoding (the
+    same as `max_bytes` when not given); `deadline`: seconds for the whole request, redirects
+    included; `timeout`: seconds the connection may stay silent (and to connect).
+    """
+
+    max_bytes: int
+    max_decoded: int | None = None
+    deadline: float = 60.0
+    timeout: float = 10.0
+
+    @property
+    def decoded_cap(self) -> int:
+        return self.max_bytes if self.max_decoded is None else self.max_decoded
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole answer: status, reason (as sent: print it escaped), headers in lower case, the
+    body (decoded from gzip when asked for), and the URL that gave it (after redirects)."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+def follow(url: str, location: str, sensitive: Mapping[str, str]) -> tuple[str, bool]:
+    """Where a redirect from `url` to `location` goes, and whether the sensitive headers may
+    go there too (same scheme, host and port); `RedirectRefused` for one not followed."""
+    to = urljoin(url, location)
+    scheme = urlsplit(to).scheme
+    if scheme not in ("http", "https"):
+        raise RedirectRefused(
+            f"{redact(url)} redirects to {redact(to)[:200]!r}: only http and https are followed"
+        )
+    if urlsplit(url).scheme == "https" and scheme == "http":
+        raise RedirectRefused(
+            f"{redact(url)} redirects to {redact(to)[:200]!r}: never from https down to http"
+        )
+    same = check_url(to) == check_url(url)
+    return to, same or not sensitive
+
+
+def get(
+    url: str,
+    headers: Mapping[str, str],
+    limits: Limits,
+    *,
+    pool: Pool | None = None,
+    sensitive: Mapping[str, str] | None = None,
+    what: str | None = None,
+) -> Reply:
+    """GET `url`, following redirects; the answer's body read whole within `limits` (and
+    decoded from gzip when the server encoded it so).
+
+    `sensitive` headers (credentials) are sent to `url`'s own origin only, never after a
+    redirect to another one. A non-2xx answer comes back with at most `MAX_ERROR_BODY` of its
+    body. Raises `Unreachable` (and its kinds), `TooLarge`, `RedirectRefused`, `FetchError`.
+    """
+    pool = pool or Pool(limits.timeout)
+    deadline = Deadline(limits.deadline)
+    named = what or redact(url)
+    secret = dict(sensitive or {})
+    for _ in range(MAX_REDIRECTS + 1):
+        origin = origin_of(url)
+        try:
+            answer, connection = pool.open(url, origin, {**headers, **secret}, deadline)
+        except OSError as exc:
+            if isinstance(exc, TimeoutError):
+                deadline.remaining()
+            raise Unreachable(str(exc) or type(exc).__name__) from exc
+        try:
+            if answer.status in _REDIRECT_STATUS and "location" in answer.headers:
+                answer.read(MAX_ERROR_BODY, named)
+                url, keep = follow(url, answer.headers["location"], secret)
+                secret = secret if keep else {}
+                continue
+            cap = limits.max_bytes if 200 <= answer.status < 300 else MAX_ERROR_BODY
+            body = answer.read(cap, named)
+        except OSError as exc:
+            connection.close()
+            if isinstance(exc, TimeoutError):
+                deadline.remaining()
+            raise Unreachable(str(exc) or type(exc).__name__) from exc
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            if answer.done:
+                finish(answer, connection)
+        encoding = answer.headers.get("content-encoding", "identity").strip().lower()
+        if encoding == "gzip" and answer.status != 304:
+            body = gunzip(body, limits.decoded_cap, named)
+        return Reply(answer.status, answer.reason, answer.headers, body, url)
+    raise RedirectRefused(f"{named}: more than {MAX_REDIRECTS} redirects")

@@ -1,5 +1,5 @@
-"""A signed index end to end: `index build --sign-key`, the README's verification lines, the
-publish-index workflow's signing step, and the client with a trust file.
+"""A signed index end to end: `index build --sign-key`, the verification lines of docs/signing.md,
+the publish-index workflow's signing step, and the client with a trust file.
 
 Keys are made by the real ssh-keygen in temp folders; sites are built from real git repositories
 and served on loopback.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,10 +20,10 @@ from image_catalog.reader.client import Cache, IndexClient, NotInIndex, Query
 from image_catalog.reader.trust import DigestMismatch, SignatureRefused
 from support.registry import require_tools
 from support.site import SiteServer, add_image, new_catalog, site_bytes
+from test_docs import EXAMPLE_SITE, doc_block
 from test_signing import allowed_signers, make_key
 from test_workflows import run_step
 
-README_HOST = "https://images.example.com/catalog"
 GOOD = 'Good "image-catalog-index" signature for catalog with ED25519 key SHA256:'
 
 
@@ -42,16 +41,10 @@ def build(work: GitWork, out: Path, *options: str) -> int:
                  *options])  # fmt: skip
 
 
-def readme_block(containing: str) -> str:
-    blocks = re.findall(r"```sh\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
-    [block] = [b for b in blocks if containing in b]
-    return str(block)
-
-
 def run_readme_lines(url: str, folder: Path) -> subprocess.CompletedProcess[str]:
-    """The README's verification lines as written, with the site's address in place of its
-    example's, run by bash in `folder` (which holds allowed_signers)."""
-    script = readme_block("ssh-keygen -Y verify").replace(README_HOST, url.rstrip("/"))
+    """The verification lines of docs/signing.md as written, with the site's address in place of
+    its example's, run by bash in `folder` (which holds allowed_signers)."""
+    script = doc_block("signing-verify").text.replace(EXAMPLE_SITE, url.rstrip("/"))
     environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],

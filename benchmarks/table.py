@@ -342,7 +342,7 @@ def registry_rows() -> list[Row]:
                 "publish one ImageBuild (a whole process)",
                 f"{seconds:.2f} s",
                 "",
-                "<= 30 s (SC-002)",
+                "<= 30 s",
                 seconds <= 30,
             )
         )

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Literal, TypedDict
 
 from image_catalog.catalog.git import Identity
-from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.loader import Catalog, Loaded
 from image_catalog.catalog.rules import rfc3339
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.fsutil import atomic_write_text
 from image_catalog.manifest.load import dump_document
-from image_catalog.manifest.model import schema_header
+from image_catalog.manifest.model import CatalogImage, schema_header
 from image_catalog.manifest.reference import Reference
 from image_catalog.publish.arguments import check_arguments
 from image_catalog.publish.branch import commit_entry, prepare_branch
@@ -54,6 +54,8 @@ from image_catalog.scratch import sweep_stale
 
 
 class _SharedFields(TypedDict):
+    """`PublishSettings`' own fields, as each source's `from_argparse` reads them."""
+
     catalog: Path
     name: str | None
     version: str | None
@@ -270,13 +272,48 @@ def _publish(
     draft: Draft,
     now: datetime | None,
 ) -> PublishResult:
-    """Name the draft, validate it, refuse conflicts, check it as CI would, then write it (or
+    """Refuse conflicts with what is published, check the entry as CI would, then write it (or
     commit it on the new branch)."""
     if not draft.variants:
         raise CatalogError("nothing to publish: no container image or disk artifact was found")
     # Publish checks the new manifest in memory; a killed publish of an earlier release of this
     # tool may still have left its scratch folder with the candidate in it.
     sweep_stale(Path(tempfile.gettempdir()), "image-catalog-publish-")
+    candidate, text = _candidate(catalog, settings, draft, now)
+    target, entry_id = candidate.source, candidate.model.id
+
+    wanted = {manifest.digest for _, manifest in candidate.model.manifests()}
+    existing = holding_exactly(catalog, wanted)
+    if existing is not None:
+        return PublishResult("unchanged", existing.model.id, existing.file, text, existing.file)
+    if target.exists():
+        raise CatalogError(
+            f"{candidate.file}: {entry_id} is already published with other digests; a published "
+            "version never changes: choose a new --version"
+        )
+    refuse_overlap(catalog, wanted)
+    branch = settings.branch
+    repo = prepare_branch(catalog.root, branch, settings.author) if branch else None
+
+    check_candidate(catalog, client, candidate, text)
+    result = PublishResult("dry-run", entry_id, candidate.file, text, registry_calls=client.calls)
+    if settings.dry_run:
+        return result
+    if repo is not None and branch:
+        made = commit_entry(repo, branch, target, text, candidate.model, settings.author)
+        result.commit, result.branch, result.pull_request = made.commit, branch, made.pull_request
+    else:
+        atomic_write_text(target, text)
+    result.status = "published"
+    result.registry_calls = client.calls
+    return result
+
+
+def _candidate(
+    catalog: Catalog, settings: PublishSettings, draft: Draft, now: datetime | None
+) -> tuple[Loaded[CatalogImage], str]:
+    """The draft named and completed with the person's choices, validated as the file it would
+    be, and that file's text."""
     name = settings.name or default_name(
         catalog, draft.distro, draft.targets[0], draft.architectures
     )
@@ -294,32 +331,4 @@ def _publish(
     )
     target = entry_path(catalog, name, version)
     text = dump_document(document, schema_header("CatalogImage", 3))
-    candidate = validated_candidate(catalog, document, text, target)
-
-    wanted = {manifest.digest for _, manifest in candidate.model.manifests()}
-    existing = holding_exactly(catalog, wanted)
-    if existing is not None:
-        return PublishResult("unchanged", existing.model.id, existing.file, text, existing.file)
-    if target.exists():
-        raise CatalogError(
-            f"{candidate.file}: {candidate.model.id} is already published with other digests; a "
-            "published version never changes: choose a new --version"
-        )
-    refuse_overlap(catalog, wanted)
-    branch = settings.branch
-    repo = prepare_branch(catalog.root, branch, settings.author) if branch else None
-
-    check_candidate(catalog, client, candidate, text)
-    result = PublishResult(
-        "dry-run", candidate.model.id, candidate.file, text, registry_calls=client.calls
-    )
-    if settings.dry_run:
-        return result
-    if repo is not None and branch:
-        made = commit_entry(repo, branch, target, text, candidate.model, settings.author)
-        result.commit, result.branch, result.pull_request = made.commit, branch, made.pull_request
-    else:
-        atomic_write_text(target, text)
-    result.status = "published"
-    result.registry_calls = client.calls
-    return result
+    return validated_candidate(catalog, document, text, target), text

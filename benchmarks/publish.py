@@ -91,17 +91,10 @@ def main() -> None:
 
 def _count_calls(catalog: Path, build: Path) -> int:
     """Publish one more build in-process, to count the skopeo calls one publish makes."""
-    from image_catalog.catalog.validate import valid_catalog
-    from image_catalog.commands.publish import Options, publish_imagebuild
-    from image_catalog.manifest.load import load_mapping
-    from image_catalog.publish.imagebuild import parse_imagebuild
-    from image_catalog.registry.client import RegistryClient
+    from image_catalog.commands.publish import PublishBuildSettings, publish_imagebuild
 
-    info = parse_imagebuild(load_mapping(build), str(build))
-    loaded = valid_catalog(catalog, "publish")
-    with RegistryClient([r.model for r in loaded.registries]) as client:
-        publish_imagebuild(loaded, info, client, Options(name="bench"))
-        return client.calls
+    settings = PublishBuildSettings(catalog=catalog, imagebuild=str(build), name="bench")
+    return publish_imagebuild(settings).registry_calls
 
 
 if __name__ == "__main__":

@@ -16,19 +16,16 @@ from typing import Any
 import pytest
 import yaml
 from conftest import empty_catalog
-from image_catalog.catalog.loader import load_catalog
-from image_catalog.catalog.validate import valid_catalog
 from image_catalog.cli import main
 from image_catalog.commands.publish import (
-    Options,
-    Prebuilt,
+    PublishBuildSettings,
+    PublishImageSettings,
     publish_image,
     publish_imagebuild,
 )
 from image_catalog.export import crs
 from image_catalog.manifest.load import load_mapping
 from image_catalog.publish.imagebuild import parse_imagebuild
-from image_catalog.registry.client import RegistryClient
 from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
 from test_export import _resources
@@ -68,11 +65,9 @@ def _publish(build: Path, catalog: Path) -> None:
 
 def _publish_at(build: Path, catalog: Path, day: int) -> None:
     """Publish through the library, at a given time: query orders by publication time."""
-    loaded = valid_catalog(catalog, "publish")
-    client = RegistryClient([r.model for r in loaded.registries])
-    parsed = parse_imagebuild(yaml.safe_load(build.read_text()), str(build))
     now = datetime(2026, 2, day, 12, 0, 0, tzinfo=UTC)
-    assert publish_imagebuild(loaded, parsed, client, Options(), now).status == "published"
+    settings = PublishBuildSettings(catalog=catalog, imagebuild=str(build), now=now)
+    assert publish_imagebuild(settings).status == "published"
 
 
 def _catalog(root: Path, registry: LocalRegistry) -> Path:
@@ -190,8 +185,6 @@ def test_a_scheduled_build_records_its_schedule_and_query_finds_its_latest(
 def test_reproducible_images_get_unique_sortable_versions(
     registry: LocalRegistry, local_catalog: Path
 ) -> None:
-    client = RegistryClient([r.model for r in load_catalog(local_catalog).registries])
-    prebuilt = Prebuilt(distro="autosd9", targets=("pc",))
     published = []
     for seed, created, minute in (
         ("epoch-a", "1970-01-01T00:00:00Z", 0),
@@ -202,8 +195,10 @@ def test_reproducible_images_get_unique_sortable_versions(
         push_image(registry, "vendor/repro", seed, created=created, seed=seed)
         now = datetime(2026, 3, 1, 10, minute, 0, tzinfo=UTC)
         ref = f"{registry.host}/vendor/repro:{seed}"
-        catalog = valid_catalog(local_catalog, "publish")
-        result = publish_image(catalog, ref, prebuilt, client, Options(), now)
+        settings = PublishImageSettings(
+            catalog=local_catalog, ref=ref, distro="autosd9", targets=("pc",), now=now
+        )
+        result = publish_image(settings)
         assert result.status == "published"
         published.append(result.id)
     assert published == [

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pygit2
+from image_catalog.naming import OPERATOR_GROUP as AIB
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -23,7 +24,6 @@ from support.registry import LocalRegistry
 REPO = Path(__file__).resolve().parent.parent
 QCOW2 = "application/vnd.automotive.disk.qcow2"
 
-AIB = "automotive.sdv.cloud.redhat.com/"
 IMAGEBUILD = """\
 apiVersion: automotive.sdv.cloud.redhat.com/v1alpha1
 kind: ImageBuild
@@ -71,11 +71,7 @@ def main() -> None:
             registry,
             "demo/autosd10-qemu-disk",
             "nightly",
-            [
-                DiskFile(
-                    "disk.qcow2", b"demo disk image " * 64, "application/vnd.automotive.disk.qcow2"
-                )
-            ],
+            [DiskFile("disk.qcow2", b"demo disk image " * 64, QCOW2)],
             {AIB + "distro": "autosd10", AIB + "target": "qemu", AIB + "arch": "aarch64"},
             artifact_type=QCOW2,
         )

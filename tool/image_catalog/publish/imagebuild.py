@@ -8,12 +8,21 @@ may hold password hashes and SSH keys, so only its file name (or a digest of it)
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from image_catalog.errors import CatalogError
+from image_catalog.errors import CatalogError, UsageError
+from image_catalog.manifest.load import (
+    MAX_FILE_BYTES,
+    LoadError,
+    decode_text,
+    load_mapping,
+    parse_mapping,
+)
 from image_catalog.naming import OPERATOR_GROUP, SCHEDULE_LABEL
 
 # The label the operator's ScheduledImageBuild controller puts on every build it makes
@@ -119,6 +128,25 @@ def _check_reference(value: str | None, where: str, field: str) -> None:
             f"{where}: {field}: {value!r} is not a reference: it holds U+{ord(odd):04X} "
             "(whitespace or a control character)"
         )
+
+
+def read_imagebuild(file: str) -> BuildInfo:
+    """The ImageBuild in `file` (YAML or JSON), or on standard input when `file` is "-"."""
+    if file == "-":
+        where = "<stdin>"
+        # Read no more than a catalog file may hold (plus one byte, so too much is refused).
+        data = parse_mapping(decode_text(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), where), where)
+    else:
+        where = file
+        try:
+            # The file named on the command line may be a link (the catalog's files may not);
+            # what it leads to must still be a regular file of bounded size.
+            data = load_mapping(Path(file).resolve(), where)
+        except LoadError as exc:
+            if not Path(file).exists():
+                raise UsageError(f"{file}: no such file") from exc
+            raise
+    return parse_imagebuild(data, where)
 
 
 def parse_imagebuild(data: Mapping[str, Any], where: str) -> BuildInfo:

@@ -17,11 +17,11 @@ from image_catalog.reader.client import (
     NotInIndex,
     Query,
     QueryResult,
-    choose_file,
-    describe_age,
-    parser,
 )
+from image_catalog.reader.http import describe_age
+from image_catalog.reader.query import choose_file
 from image_catalog.site.contract import SiteDoc, ViewDoc, encode
+from image_catalog.site.parse import parser
 from support.site import SiteServer, add_image, new_catalog, serve_copy
 
 pytestmark = pytest.mark.usefixtures("isolated_reader")

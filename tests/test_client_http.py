@@ -18,7 +18,8 @@ import pytest
 from image_catalog.cli import main
 from image_catalog.errors import RegistryUnavailable, UsageError
 from image_catalog.reader import memo, transport
-from image_catalog.reader.client import DEFAULT_MAX_AGE, Cache, CachedCopy, IndexClient, Query
+from image_catalog.reader.cache import Cache, CachedCopy
+from image_catalog.reader.client import DEFAULT_MAX_AGE, IndexClient, Query
 from support.site import SiteServer, serve_copy
 
 VIEW = "views/target/rpi4/latest.json"
@@ -259,7 +260,7 @@ def test_a_redirect_is_followed(server: SiteServer, tmp_path: Path) -> None:
 
 
 def _reply(raw: bytes) -> tuple[transport.Reply, bool]:
-    return transport._read_reply(io.BytesIO(raw))
+    return transport.read_reply(io.BytesIO(raw))
 
 
 def test_chunked_bodies_interim_answers_and_folded_headers() -> None:
@@ -345,7 +346,7 @@ def test_a_file_left_where_the_cache_writes_is_replaced_not_followed(
 ) -> None:
     cache = Cache(tmp_path / "c")
     url = server.url + "catalog.json"
-    body_path, meta_path = cache._paths(url)
+    body_path, meta_path = cache.paths(url)
     body_path.parent.mkdir(parents=True)
     victim = tmp_path / "victim"
     victim.write_text("keep me")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from image_catalog.build.render import build_index
 from image_catalog.reader import memo
-from image_catalog.reader.client import Cache, IndexClient, Query
+from image_catalog.reader.cache import Cache
+from image_catalog.reader.client import IndexClient, Query
 from image_catalog.site.contract import SiteDoc
 from support.site import SiteServer, add_image, new_catalog, serve_copy
 
@@ -114,7 +115,7 @@ def _held(body: bytes) -> tuple[bytes, str | None, str | None, str]:
 
 
 def test_memo_keeps_the_most_recently_used_within_its_budget() -> None:
-    held = memo.Memo(budget=10, largest=8)
+    held = memo.DocumentMemo(budget=10, largest=8)
     held.put("a", *_held(b"aaaaa"), SiteDoc, "doc a")
     held.put("b", *_held(b"bbbbb"), SiteDoc, "doc b")
     assert held.get("a") is not None  # a is now the most recently used
@@ -130,7 +131,7 @@ def test_memo_keeps_the_most_recently_used_within_its_budget() -> None:
 
 
 def test_memo_drops_the_documents_of_a_replaced_body() -> None:
-    held = memo.Memo()
+    held = memo.DocumentMemo()
     held.put("u", *_held(b"one"), SiteDoc, "site one")
     old = held.get("u")
     assert old is not None

@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from image_catalog.cli import main
-from image_catalog.cli.query_cmd import _write_all
+from image_catalog.cli.query_cmd import write_all
 from image_catalog.reader.client import IndexClient, Query
 from image_catalog.site.contract import encode
 
@@ -135,6 +135,6 @@ def test_short_writes_are_continued(most: int) -> None:
         sink.extend(data)
         return len(data)
 
-    _write_all(writev, 9, list(parts))
+    write_all(writev, 9, list(parts))
     assert bytes(sink) == expected
     assert max(calls) <= 1024

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, GitWork
 from image_catalog.cli import main
-from image_catalog.reader.client import Cache, IndexClient, NotInIndex, Query
-from image_catalog.reader.trust import DigestMismatch, SignatureRefused
+from image_catalog.reader.cache import Cache
+from image_catalog.reader.client import IndexClient, NotInIndex, Query
+from image_catalog.reader.trust import HashMismatch, SignatureRefused
 from support.registry import require_tools
 from support.site import SiteServer, add_image, new_catalog, site_bytes
 from test_docs import EXAMPLE_SITE, doc_block
@@ -353,13 +354,13 @@ def test_a_copy_held_in_memory_is_checked_for_every_reader_with_a_trust_file(
         # A reader without a trust file takes the altered file; its copy is held in memory.
         assert IndexClient(server.url, cache_dir=cache).query(Query()).images
         trusting = IndexClient(server.url, cache_dir=cache, trust=signed.trust, max_age=0)
-        with pytest.raises(DigestMismatch, match=r"latest.json: sha256 "):
+        with pytest.raises(HashMismatch, match=r"latest.json: sha256 "):
             trusting.query(Query())
         assert server.count("latest.json", 304) == 1  # the server said "unchanged": still checked
         # Held again; within the freshness window the server is not asked at all: still checked.
         assert IndexClient(server.url, cache_dir=cache).query(Query()).images
         trusting = IndexClient(server.url, cache_dir=cache, trust=signed.trust, max_age=3600)
-        with pytest.raises(DigestMismatch, match=r"latest.json: sha256 "):
+        with pytest.raises(HashMismatch, match=r"latest.json: sha256 "):
             trusting.query(Query())
         assert server.count("latest.json", 304) == 1
 

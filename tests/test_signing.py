@@ -11,7 +11,7 @@ import pytest
 from image_catalog.build.signing import SIGNING_KEY_ENV, SigningError, SigningKey, sign_site
 from image_catalog.errors import UsageError
 from image_catalog.reader.trust import (
-    DigestMismatch,
+    HashMismatch,
     Rollback,
     SeenSites,
     SignatureRefused,
@@ -196,9 +196,9 @@ def test_signed_sums_lists_hashes_and_refuses_others() -> None:
     assert sums.digest("images/a.json") == hashlib.sha256(b"[]\n").hexdigest()
     assert sums.digest("a.json") is None
     sums.check("catalog.json", b"{}\n", "site/catalog.json")
-    with pytest.raises(DigestMismatch, match=r"^site/catalog.json: sha256 [0-9a-f]{64} does not"):
+    with pytest.raises(HashMismatch, match=r"^site/catalog.json: sha256 [0-9a-f]{64} does not"):
         sums.check("catalog.json", b"{ }\n", "site/catalog.json")
-    with pytest.raises(DigestMismatch, match="not listed in the signed SHA256SUMS"):
+    with pytest.raises(HashMismatch, match="not listed in the signed SHA256SUMS"):
         sums.check("latest.json", b"", "site/latest.json")
 
 

@@ -13,50 +13,16 @@ import msgspec
 
 from image_catalog.cli.common import add_subcommand
 from image_catalog.collector import paused
-from image_catalog.errors import ExitCode, UsageError
-from image_catalog.reader.client import (
-    CACHE_ENV,
-    DEFAULT_MAX_AGE,
-    INDEX_ENV,
-    TRUST_ENV,
-    IndexClient,
-    Query,
-    QueryResult,
-    ShowResult,
-)
+from image_catalog.commands.query import QuerySettings, ShowSettings, query, show
+from image_catalog.errors import ExitCode
+from image_catalog.reader.client import QueryResult, ShowResult
 from image_catalog.site import contract
 from image_catalog.site.contract import TargetRef, VariantDetail
 from image_catalog.text import printable
 
-_INDEX_HELP = (
-    f"the index: a folder or an http(s) URL (default: ${INDEX_ENV} or ./site); URLs are cached "
-    f"in ${CACHE_ENV}, else $XDG_CACHE_HOME/image-catalog or ~/.cache/image-catalog"
-)
-_TRUST_HELP = (
-    f"an OpenSSH allowed_signers file (default: ${TRUST_ENV}): refuse an index that is not signed "
-    "by one of its keys, any file that does not match the signed SHA256SUMS, and an older signed "
-    "index than one already seen (without it nothing is verified)"
-)
-_MAX_AGE_HELP = (
-    "over HTTP, use a cached file the server confirmed less than S seconds ago without asking "
-    "the server again (default 0: every file read is revalidated with a conditional request, "
-    "which downloads nothing when the file is unchanged; a program using IndexClient "
-    f"revalidates after {DEFAULT_MAX_AGE:g} s by default)"
-)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
-    return value
-
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    query = add_subcommand(
+    query_parser = add_subcommand(
         subparsers,
         "query",
         "list images from the index",
@@ -66,109 +32,52 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "HTTP an unreachable server falls back to the cached copy (with a warning); with none "
         "cached the exit code is 4.",
     )
-    query.add_argument("--index", metavar="URL|DIR", help=_INDEX_HELP)
-    query.add_argument("--arch", dest="architecture", metavar="A", help="architecture or alias")
-    query.add_argument("--distro", metavar="D", help="distro or alias")
-    query.add_argument("--target", metavar="T", help="target board")
-    query.add_argument(
-        "--tag",
-        dest="tags",
-        action="append",
-        default=[],
-        metavar="TAG",
-        help="repeat: all must match",
-    )
-    query.add_argument(
-        "--all-versions", action="store_true", help="every matching version, newest first"
-    )
-    query.add_argument(
-        "--include-deprecated", action="store_true", help="do not skip deprecated versions"
-    )
-    query.add_argument(
-        "--available",
-        action="store_true",
-        help="only versions the last health check found available in their registry (an "
-        "image's newest available version without --all-versions)",
-    )
-    query.add_argument(
-        "--schedule",
-        metavar="S",
-        help="only builds of the ScheduledImageBuild S (its tag schedule-S): each image's latest "
-        "build of S without --all-versions",
-    )
-    query.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
-    query.add_argument("--max-age", type=_seconds, default=0.0, metavar="S", help=_MAX_AGE_HELP)
-    query.add_argument(
+    QuerySettings.register_argparse_arguments(query_parser)
+    query_parser.add_argument(
         "--json", action="store_true", help="JSON for programs (compact; indented on a terminal)"
     )
-    query.set_defaults(run=run_query)
+    query_parser.set_defaults(run=run_query)
 
-    show = add_subcommand(
+    show_parser = add_subcommand(
         subparsers,
         "show",
         "show one image version in full",
         "Show an image's latest version (or NAME@VERSION): every architecture variant with its "
         "digest-pinned reference, and every artifact with its download URL and sha256.",
     )
-    show.add_argument("image", metavar="NAME[@VERSION]")
-    show.add_argument("--index", metavar="URL|DIR", help=_INDEX_HELP)
-    show.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
-    show.add_argument("--max-age", type=_seconds, default=0.0, metavar="S", help=_MAX_AGE_HELP)
-    show.add_argument(
+    ShowSettings.register_argparse_arguments(show_parser)
+    show_parser.add_argument(
         "--json",
         action="store_true",
         help="the version's JSON document (compact; indented on a terminal)",
     )
-    show.set_defaults(run=run_show)
+    show_parser.set_defaults(run=run_show)
 
 
 def run_query(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
-        return _query(args)
-
-
-def _query(args: argparse.Namespace) -> int:
-    query = Query(
-        architecture=args.architecture,
-        distro=args.distro,
-        target=args.target,
-        tags=tuple(args.tags),
-        all_versions=args.all_versions,
-        include_deprecated=args.include_deprecated,
-        available=args.available,
-        schedule=args.schedule,
-    )
-    client = IndexClient(args.index, trust=args.trust, max_age=args.max_age)
-    result = client.query(query)
-    _warn(result.warnings)
-    if args.json:
-        rows = result.encoded_images()
-        _print_rows(result.source, rows)
-    else:
-        rows = []
-        _print_table(result)
-    if getattr(args, "program", False):
-        _keep_to_the_end(result, rows)
-    return int(ExitCode.OK)
+        result = query(QuerySettings.from_argparse(args))
+        _warn(result.warnings)
+        if args.json:
+            rows = result.encoded_images()
+            _print_rows(result.source, rows)
+        else:
+            rows = []
+            _print_table(result)
+        if getattr(args, "program", False):
+            _keep_to_the_end(result, rows)
+        return int(ExitCode.OK)
 
 
 def run_show(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
-        return _show(args)
-
-
-def _show(args: argparse.Namespace) -> int:
-    name, at, version = args.image.partition("@")
-    if at and not version:
-        raise UsageError(f"{args.image!r}: give NAME or NAME@VERSION")
-    client = IndexClient(args.index, trust=args.trust, max_age=args.max_age)
-    result = client.show(name, version or None)
-    _warn(result.warnings)
-    if args.json:
-        _print_json(result.version)
-    else:
-        sys.stdout.write(render_show(result))
-    return int(ExitCode.OK)
+        result = show(ShowSettings.from_argparse(args))
+        _warn(result.warnings)
+        if args.json:
+            _print_json(result.version)
+        else:
+            sys.stdout.write(render_show(result))
+        return int(ExitCode.OK)
 
 
 def _warn(warnings: Sequence[str]) -> None:
@@ -216,18 +125,22 @@ def _print_rows(source: str, rows: list[msgspec.Raw]) -> None:
     except (OSError, ValueError):  # a stream in memory (io.UnsupportedOperation)
         stream.write(b"".join(parts))
         return
-    _write_all(writev, fd, parts)
+    write_all(writev, fd, parts)
 
 
 _IOV_MAX = 1024  # buffers per writev: what POSIX systems allow at least
 
 
-def _write_all(
+def write_all(
     writev: Callable[[int, Sequence[bytes | memoryview]], int],
     fd: int,
     parts: list[bytes | memoryview],
 ) -> None:
-    """Every byte of `parts` to `fd`, in order, a thousand buffers per system call."""
+    """Every byte of `parts` to `fd`, in order, a thousand buffers per system call.
+
+    `writev` is `os.writev` (a test passes one that writes less than asked): a short write is
+    continued from the byte it stopped at. `parts` is changed in place.
+    """
     start = 0
     while start < len(parts):
         batch = parts[start : start + _IOV_MAX]

@@ -1,3 +1,4 @@
-"""Consuming a site: `IndexClient`, query planning, the HTTP transport, the cache and memo, trust
-verification. Imports only `site/` and the foundation, so `query` and `show` start fast and install
-light."""
+"""Consuming a site: `client` (IndexClient, the facade), `query` (planning), `sources` (the
+protocol and the local folder), `http` with `cache`, `memo` and `transport` (a site over HTTP),
+and `trust` (signature verification). Imports only `site/` and the foundation, so `query` and
+`show` start fast and install light."""

@@ -40,7 +40,7 @@ class Held(msgspec.Struct, frozen=True):
     docs: dict[type, Any]  # document type -> the document decoded from `body`
 
 
-class Memo:
+class DocumentMemo:
     """Held copies by URL, least recently used first; safe to use from many threads."""
 
     def __init__(self, budget: int = MEMO_BYTES, largest: int = MEMO_LARGEST) -> None:
@@ -129,14 +129,14 @@ class Memo:
                 self._size -= len(current.body)
 
 
-_SHARED: dict[Path, Memo] = {}
+_SHARED: dict[Path, DocumentMemo] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared(cache_root: Path) -> Memo:
+def shared(cache_root: Path) -> DocumentMemo:
     """The memo of one cache folder, shared by every client of this process that uses it."""
     with _SHARED_LOCK:
         memo = _SHARED.get(cache_root)
         if memo is None:
-            memo = _SHARED[cache_root] = Memo()
+            memo = _SHARED[cache_root] = DocumentMemo()
         return memo

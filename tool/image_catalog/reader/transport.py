@@ -98,7 +98,7 @@ class Connection:
         lines += [f"{name}: {value}" for name, value in headers.items()]
         try:
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-            reply, keep = _read_reply(file)
+            reply, keep = read_reply(file)
         except BaseException:
             self.close()
             raise
@@ -181,8 +181,9 @@ def _line(stream: BinaryIO) -> bytes:
     return line
 
 
-def _read_reply(stream: BinaryIO) -> tuple[Reply, bool]:
-    """The next answer (interim 1xx answers skipped), and whether the connection stays open."""
+def read_reply(stream: BinaryIO) -> tuple[Reply, bool]:
+    """The next answer on `stream` (interim 1xx answers skipped), and whether the connection
+    stays open after it; raises ProtocolError when the answer is not HTTP/1.x as read here."""
     first = True
     while True:
         line = _line(stream)

@@ -65,7 +65,7 @@ class SignatureRefused(UntrustedIndex):
     """SHA256SUMS.sig is missing, or not a valid signature by a key of the trust file."""
 
 
-class DigestMismatch(UntrustedIndex):
+class HashMismatch(UntrustedIndex):
     """A file's sha256 is not the one the signed SHA256SUMS lists (or it is not listed)."""
 
 
@@ -112,12 +112,12 @@ class SignedSums:
         """Refuse `data` unless its sha256 is the one listed for `relative`."""
         listed = self.digest(relative)
         if listed is None:
-            raise DigestMismatch(
+            raise HashMismatch(
                 f"{where}: not listed in the signed {SUMS_FILE} ({self.where}); refusing it"
             )
         actual = hashlib.sha256(data).hexdigest()
         if actual != listed:
-            raise DigestMismatch(
+            raise HashMismatch(
                 f"{where}: sha256 {actual} does not match {listed}, the hash the signed "
                 f"{SUMS_FILE} lists for {relative}: the file was altered or is from another "
                 "build; refusing it"

@@ -556,7 +556,7 @@ def test_token_never_reaches_argv_environment_or_messages(
     declared = _token_registry(auth_registry.host, token_file)
     with client_for(declared, skopeo=str(spy)) as client:
         assert client.inspect(image.ref).digest == image.digest
-        assert client._private is None  # nothing was written to disk
+        assert client.private_folder is None  # nothing was written to disk
 
     cmdlines = spied(spy, "cmdline")
     assert len(cmdlines) == 2
@@ -603,7 +603,7 @@ def test_close_removes_the_private_folder(registry: LocalRegistry, tmp_path: Pat
     client = client_for(registry_model("ca", registry.host, caFile=str(ca)))
     image = push_image(registry, "reg/close", "v1")
     client.inspect(image.ref, config=False)
-    private = client._private
+    private = client.private_folder
     assert private is not None
     assert stat.S_IMODE(os.stat(private).st_mode) == 0o700
     client.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
+from image_catalog.commands import check as check_command  # noqa: E402
 from image_catalog.health import check as health  # noqa: E402
 from support.registry import LocalRegistry  # noqa: E402
 from validate_online import populate  # noqa: E402
@@ -48,13 +49,13 @@ def main() -> None:
         runs = (("no history", None), ("with --previous", previous))
         for hour, (label, history) in enumerate(runs):
             at = start + dt.timedelta(hours=hour)
-            settings = health.CheckSettings(
+            settings = check_command.CheckSettings(
                 catalog=root,
                 previous=str(history) if history is not None else None,
                 workers=args.workers,
             )
             started = time.perf_counter()
-            result = health.run_check(settings, clock=lambda: at)  # noqa: B023 (called within the loop)
+            result = check_command.check(settings, clock=lambda: at)  # noqa: B023 (called within the loop)
             elapsed = time.perf_counter() - started
             health.write(previous, result.status)
             seen = result.observation

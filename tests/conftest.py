@@ -233,3 +233,10 @@ def git_catalog(tmp_path: Path) -> GitWork:
     (work.root / "README.md").write_text("a catalog\n")
     work.commit("Initial catalog", author="Admin")
     return work
+
+
+@pytest.fixture(autouse=True)
+def crash_reports_stay_in_the_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A command that crashes (exit 3) writes its crash report under the test's own folder, not
+    the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import REGISTRY_PASSWORD, empty_catalog, registry_manifest
 from image_catalog.cli import main
+from image_catalog.commands import check as check_command
 from image_catalog.health import check as health
 from image_catalog.health.observe import EntryObservation, Observation, VariantObservation
 from image_catalog.site.contract import Check, Shard, StatusDoc
@@ -42,13 +43,13 @@ def run(
     catalog: Path, when: dt.datetime, previous: Path | None = None, **options: Any
 ) -> StatusDoc:
     """One scripted check at `when`, its status written to `previous` for the next one."""
-    settings = health.CheckSettings(
+    settings = check_command.CheckSettings(
         catalog=catalog,
         previous=str(previous) if previous is not None and previous.exists() else None,
         retries=0,
         **options,
     )
-    result = health.run_check(settings, clock=lambda: when)
+    result = check_command.check(settings, clock=lambda: when)
     if previous is not None:
         health.write(previous, result.status)
     return result.status
@@ -66,7 +67,9 @@ def test_all_available_exit_0_and_each_manifest_fetched_once(
     board = board_artifact(registry, "check/board")
     write_entry(local_catalog, "board", [disk(board)], distro="autosd10", targets=("ridesx4",))
 
-    result = health.run_check(health.CheckSettings(catalog=local_catalog), clock=lambda: T0)
+    result = check_command.check(
+        check_command.CheckSettings(catalog=local_catalog), clock=lambda: T0
+    )
     # The index fetched by its tag is the pinned index: 3 manifests for it, 1 + config, 1 disk.
     assert (result.observation.manifests, result.observation.configs) == (5, 1)
     assert result.observation.calls == 6
@@ -239,7 +242,9 @@ def test_moved_tag_is_noted_and_the_entry_stays_available(
     assert (code, text.count("tag ")) == (0, 0), text
 
     new = push_image(registry, "check/moving", "stable")
-    result = health.run_check(health.CheckSettings(catalog=local_catalog), clock=lambda: T0)
+    result = check_command.check(
+        check_command.CheckSettings(catalog=local_catalog), clock=lambda: T0
+    )
     assert result.exit_code == 0
     entry = result.status.entry("moving", "1.0")
     assert entry is not None
@@ -487,8 +492,8 @@ def test_previous_status_from_the_published_site(
         assert f"warning: {url} has no status yet (404): starting without history" in text
         first = run(local_catalog, T0, site / "status.json")
         assert first.entries[0].record == [Check(T0, "available")]
-        later = health.run_check(
-            health.CheckSettings(catalog=local_catalog, previous=url),
+        later = check_command.check(
+            check_command.CheckSettings(catalog=local_catalog, previous=url),
             clock=lambda: T0 + dt.timedelta(hours=1),
         )
         entry = later.status.entries[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from conftest import empty_catalog, registry_manifest
 from image_catalog.build.render import build_index
+from image_catalog.commands import check as check_command
 from image_catalog.health import check as health
 from support.oci import push_image
 from support.registry import LocalRegistry, require_tools
@@ -91,8 +92,8 @@ def test_check_workflow_runs_shards_merge_and_index(
     # The site as the previous hour published it (`check` without history: see test_check.py).
     site = tmp_path / "published"
     earlier = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
-    settings = health.CheckSettings(catalog=root / "catalog", retries=0)
-    status = health.run_check(settings, clock=lambda: earlier).status
+    settings = check_command.CheckSettings(catalog=root / "catalog", retries=0)
+    status = check_command.check(settings, clock=lambda: earlier).status
     build_index(root / "catalog", site, status=status)
     registry.delete_manifest("workflow/check-3", digests[3])
     runner = {"RUNNER_TEMP": str(tmp_path)}
@@ -158,11 +159,11 @@ def test_check_workflow_fails_without_a_status_instead_of_losing_history(
     assert "http://127.0.0.1:9/status.json could not be reached" in done.stderr
     assert not (root / "status-1.json").exists()
     # A shard missing from the merge: refused, nothing written, the job fails.
-    settings = health.CheckSettings(
+    settings = check_command.CheckSettings(
         catalog=root / "catalog", shard=health.parse_shard(f"1/{SHARDS}"), retries=0
     )
     (root / "shards").mkdir()
-    health.write(root / "shards/status-1.json", health.run_check(settings).status)
+    health.write(root / "shards/status-1.json", check_command.check(settings).status)
     merged = run_step("check.yml", MERGE, root, {}, runner)
     assert merged.returncode == 1
     assert "shards 2/4, 3/4, 4/4 missing" in merged.stderr

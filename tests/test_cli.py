@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,15 +92,23 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
 
 
-def test_internal_error_is_one_line_without_debug(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _explode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`validate` forced into an unexpected exception."""
     import image_catalog.cli.validate_cmd as validate_cmd
 
     def explode(_: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(validate_cmd, "validate", explode)
+
+
+def test_internal_error_is_one_line_without_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """When no crash report can be written (its folder is a file here), one line says it all."""
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    _explode(monkeypatch)
     assert main(["validate"]) == 3
     err = capsys.readouterr().err
     assert err == (
@@ -108,6 +117,45 @@ def test_internal_error_is_one_line_without_debug(
     )
     assert main(["validate", "--debug"]) == 3
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_internal_error_writes_a_crash_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    _explode(monkeypatch)
+    url = "https://robot:s3cret@index.example.com/site"
+    assert main(["validate", "--catalog", url]) == 3
+    log = tmp_path / "xdg/image-catalog/crash.log"
+    assert capsys.readouterr().err == (
+        f"internal error: RuntimeError: boom; a crash report is in {log} (please attach it to a "
+        "bug report)\n"
+    )
+    report = log.read_text()
+    for what in ("python", "image-catalog", "skopeo", "msgspec", "pydantic", "ruamel.yaml"):
+        assert re.search(rf"^{re.escape(what)}: \S", report, re.MULTILINE), what
+    assert "pygit2: " in report
+    assert re.search(r"^skopeo: skopeo version \d", report, re.MULTILINE)
+    assert "image-catalog validate --catalog https://[redacted]@index.example.com/site" in report
+    assert "s3cret" not in report
+    assert "RuntimeError: boom" in report
+    assert "Traceback (most recent call last)" in report
+
+    assert main(["validate", "--debug"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.endswith(f"a crash report is in {log} (please attach it to a bug report)\n")
+
+
+def test_a_crash_report_notes_a_missing_skopeo(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    _explode(monkeypatch)
+    assert main(["validate"]) == 3
+    assert "a crash report is in" in capsys.readouterr().err
+    assert "\nskopeo: not installed\n" in (tmp_path / "xdg/image-catalog/crash.log").read_text()
 
 
 def test_schema_check_detects_stale_files(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from image_catalog.cli import main
+from image_catalog.commands import check as check_command
 from image_catalog.health import check as health
 from image_catalog.reader.client import IndexClient, NotInIndex, Query
 from support.oci import push_image
@@ -19,10 +20,10 @@ T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 
 def checked(catalog: Path, when: dt.datetime, status: Path) -> None:
     """A check at `when` on top of the history in `status` (if any), written back to it."""
-    settings = health.CheckSettings(
+    settings = check_command.CheckSettings(
         catalog=catalog, previous=str(status) if status.exists() else None, retries=0
     )
-    health.write(status, health.run_check(settings, clock=lambda: when).status)
+    health.write(status, check_command.check(settings, clock=lambda: when).status)
 
 
 def build(

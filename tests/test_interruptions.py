@@ -262,7 +262,7 @@ def test_registry_client_removes_what_a_killed_client_left(
     (left / "auth-1.json").write_text("{}")  # as an earlier release left it
     with RegistryClient([declared]) as client:
         client.inspect(image.ref, config=False)
-        private = client._private
+        private = client.private_folder
         assert private is not None
         assert list(scratch.iterdir()) == [private]
     assert list(scratch.iterdir()) == []

@@ -37,7 +37,6 @@ from image_catalog.registry.errors import (
 )
 from image_catalog.registry.oci import DOCKER_LIST, DOCKER_MANIFEST, ManifestKind
 from image_catalog.registry.skopeo import classify, skopeo_detail
-from support import registry as registry_module
 from support.oci import (
     DISK_ARTIFACT_RAW,
     OCI_INDEX,
@@ -50,7 +49,13 @@ from support.oci import (
     push_image,
     push_index,
 )
-from support.registry import LocalRegistry, require_tools, sha256_digest, write_authfile
+from support.registry import (
+    LocalRegistry,
+    make_htpasswd,
+    require_tools,
+    sha256_digest,
+    write_authfile,
+)
 
 USER = "serviceaccount"
 
@@ -532,7 +537,7 @@ def test_service_account_token_is_read_at_every_call(tmp_path: Path) -> None:
             token_file.write_text(old + "\n")
             assert client.inspect(image.ref, config=False).digest == image.digest
             # Rotation: the registry now accepts only the new token (htpasswd is read at start).
-            htpasswd = registry_module._make_htpasswd(USER, new)
+            htpasswd = make_htpasswd(USER, new)
             (private.storage_dir.parent / "htpasswd").write_text(htpasswd)
             private.restart()
             token_file.write_text(new + "\n")
@@ -556,7 +561,7 @@ def test_token_never_reaches_argv_environment_or_messages(
     declared = _token_registry(auth_registry.host, token_file)
     with client_for(declared, skopeo=str(spy)) as client:
         assert client.inspect(image.ref).digest == image.digest
-        assert client._private is None  # nothing was written to disk
+        assert client.private_folder is None  # nothing was written to disk
 
     cmdlines = spied(spy, "cmdline")
     assert len(cmdlines) == 2
@@ -603,7 +608,7 @@ def test_close_removes_the_private_folder(registry: LocalRegistry, tmp_path: Pat
     client = client_for(registry_model("ca", registry.host, caFile=str(ca)))
     image = push_image(registry, "reg/close", "v1")
     client.inspect(image.ref, config=False)
-    private = client._private
+    private = client.private_folder
     assert private is not None
     assert stat.S_IMODE(os.stat(private).st_mode) == 0o700
     client.close()

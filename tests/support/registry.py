@@ -106,7 +106,7 @@ def _pick_free_port() -> int:
         return port
 
 
-def _make_htpasswd(user: str, password: str) -> str:
+def make_htpasswd(user: str, password: str) -> str:
     """Return one bcrypt htpasswd line; the password goes through stdin, never argv."""
     result = subprocess.run(
         ["htpasswd", "-iBn", user],
@@ -255,7 +255,7 @@ class LocalRegistry:
             (self._workdir / "storage").mkdir()
             if self.username is not None and self.password is not None:
                 htpasswd = self._workdir / "htpasswd"
-                htpasswd.write_text(_make_htpasswd(self.username, self.password), encoding="utf-8")
+                htpasswd.write_text(make_htpasswd(self.username, self.password), encoding="utf-8")
                 htpasswd.chmod(0o600)
         return self._workdir
 

@@ -18,10 +18,10 @@ import hashlib
 import os
 import re
 import stat
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from image_catalog import process
 from image_catalog.catalog.git import GitRepo, resolve_commit
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.site.sums import NAMESPACE, SIGNATURE_FILE, SUMS_FILE, sums_header
@@ -125,27 +125,24 @@ def _fingerprint(blob: str) -> str:
 def _run(path: Path, arguments: list[str], stdin: bytes, doing: str) -> bytes:
     """Run ssh-keygen without a terminal or agent; errors never show the key's path."""
     try:
-        done = subprocess.run(
+        done = process.run(
             ["ssh-keygen", *arguments],
-            input=stdin,
-            capture_output=True,
+            stdin=stdin,
             timeout=_SIGN_TIMEOUT,
             # No SSH_ASKPASS, no agent, no terminal: a passphrase cannot be asked for.
-            env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"},
-            start_new_session=True,
-            check=False,
+            env=process.environment(LC_ALL="C"),
         )
-    except FileNotFoundError as exc:
+    except process.ExecutableNotFound as exc:
         raise SigningError(
             "ssh-keygen (OpenSSH 8.2 or later) is needed to sign the index; install OpenSSH"
         ) from exc
-    except subprocess.TimeoutExpired:
+    except process.ProcessTimedOut:
         raise SigningError(f"ssh-keygen did not {doing} within {_SIGN_TIMEOUT:.0f} s") from None
-    if done.returncode != 0:
+    if done.code != 0:
         stderr = done.stderr.decode("utf-8", "replace")
         lines = [_PROMPT.sub("", line).strip() for line in stderr.splitlines()]
         lines = [line for line in lines if line.strip("@ \t")]
-        reason = "; ".join(lines[-2:]) or f"exit status {done.returncode}"
+        reason = "; ".join(lines[-2:]) or f"exit status {done.code}"
         reason = reason.replace(str(path), "the signing key")
         hint = ""
         if "passphrase" in reason:

@@ -1,8 +1,8 @@
 """The `image-catalog` command: argument parsing and printing around the library.
 
 This is the one boundary that turns exceptions into exit codes: 0 done, 1 the catalog or input is
-wrong, 2 usage error, 3 unexpected internal error, 4 a registry could not be reached (retry), 130
-interrupted (Ctrl-C), 143 terminated (SIGTERM).
+wrong, 2 usage error, 3 unexpected internal error (which writes a crash report, `cli.crash`), 4 a
+registry could not be reached (retry), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Command modules are imported only when needed: `image-catalog query ...` imports the query
 module alone, so a consumer's query does not load the catalog's authoring side (pydantic, YAML,
@@ -109,17 +109,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return int(ExitCode.OK)
     except Exception as exc:
-        if args.debug:
-            import traceback
-
-            traceback.print_exc()
-        else:
-            print(
-                f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the "
-                "traceback, and report it)",
-                file=sys.stderr,
-            )
+        _report_crash(exc, sys.argv[1:] if argv is None else argv, debug=args.debug)
         return int(ExitCode.INTERNAL)
     finally:
         if argv is None and args.command in _FREEZE_AT_EXIT:
             gc.freeze()
+
+
+def _report_crash(error: Exception, argv: Sequence[str], *, debug: bool) -> None:
+    """An unexpected error: a crash report, named on standard error (with --debug, the traceback
+    too); when the report cannot be written, the traceback with --debug, else one line."""
+    import traceback
+
+    from image_catalog.cli.crash import write_crash_log
+
+    if debug:
+        traceback.print_exception(error)
+    path = write_crash_log(error, ["image-catalog", *argv])
+    if path is not None:
+        print(
+            f"internal error: {type(error).__name__}: {error}; a crash report is in {path} "
+            "(please attach it to a bug report)",
+            file=sys.stderr,
+        )
+    elif not debug:
+        print(
+            f"internal error: {type(error).__name__}: {error} (run again with --debug for the "
+            "traceback, and report it)",
+            file=sys.stderr,
+        )

@@ -1,4 +1,4 @@
-"""`image-catalog check`: what the registries hold now, recorded as a status with its history."""
+"""`image-catalog check`: the arguments of `commands.check` in, its status rendered out."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand
 from image_catalog.cli.health_report import HealthReporter
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS
-from image_catalog.health import check as health
+from image_catalog.commands.check import CheckSettings, MergeSettings, check, merge_shards
+from image_catalog.health.check import exit_code
 from image_catalog.site.contract import StatusDoc
 
 
@@ -33,8 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--out", type=Path, metavar="FILE", help="write the status (status.json) here"
     )
     parser.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
-    health.CheckSettings.register_argparse_arguments(parser)
-    parser.set_defaults(run=run_check)
+    CheckSettings.register_argparse_arguments(parser)
+    parser.set_defaults(run=run)
     actions = parser.add_subparsers(dest="check_command", metavar="[merge]")
     merge = add_subcommand(
         actions,
@@ -43,33 +44,28 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "Join the status files that `check --shard I/N` wrote into one status. Refused unless "
         "the files come from one catalog and cover every entry exactly once.",
     )
-    merge.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    merge.add_argument("--out", type=Path, required=True, metavar="FILE", help="the status")
+    MergeSettings.register_argparse_arguments(merge)
     merge.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
     merge.set_defaults(run=run_merge)
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     progress = Progress.on_terminal("checking")
     try:
-        result = health.run_check(health.CheckSettings.from_argparse(args, progress))
+        result = check(CheckSettings.from_argparse(args, progress))
     finally:
         if progress is not None:
             progress.clear()
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.out is not None:
-        health.write(args.out, result.status)
     return _report(args.format, result.status)
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    status = health.merge([(str(path), health.read(path)) for path in args.files])
-    health.write(args.out, status)
-    return _report(args.format, status)
+    return _report(args.format, merge_shards(MergeSettings.from_argparse(args)))
 
 
 def _report(form: str, status: StatusDoc) -> int:
     reporter = HealthReporter(sys.stdout, sys.stderr, os.environ.get("GITHUB_STEP_SUMMARY"))
     reporter.report(form, status)
-    return int(health.exit_code(status))
+    return int(exit_code(status))

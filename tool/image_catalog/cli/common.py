@@ -1,4 +1,9 @@
-"""Pieces shared by the subcommands' parsers."""
+"""Pieces shared by the subcommands' parsers: options, the help's layout, terminal progress.
+
+Only parsing and terminal output live here: what a value means, and whether it is acceptable, is
+decided by the command's settings (`commands/`) or the core, where a library caller gets the same
+answer.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ COMMANDS_HELP = """exit codes:
   0  done, or the catalog is valid
   1  the catalog or an input is wrong (messages name file, line and field)
   2  usage error
-  3  unexpected internal error (--debug shows the traceback)
+  3  unexpected internal error: a crash report is written (--debug shows the traceback)
   4  a registry could not be reached or refused the credentials: checks are incomplete, retry
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM); either way cleaned up
 """

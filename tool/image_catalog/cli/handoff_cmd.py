@@ -1,12 +1,11 @@
-"""`image-catalog handoff unpack`: a pull request's catalog files, taken in as untrusted data."""
+"""`image-catalog handoff unpack`: the arguments of `commands.handoff` in, the files copied out."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from image_catalog.catalog.handoff import unpack
 from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.commands.handoff import HandoffSettings, handoff
 from image_catalog.errors import ExitCode
 
 
@@ -22,15 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     unpack_parser = actions.add_parser("unpack", help="copy the artifact's files over the catalog")
-    unpack_parser.add_argument(
-        "artifact", type=Path, metavar="ARTIFACT", help="the artifact: a .zip file or a folder"
-    )
+    HandoffSettings.register_argparse_arguments(unpack_parser)
     add_catalog_option(unpack_parser)
     unpack_parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    copied = unpack(args.artifact, args.catalog)
-    for relative in copied:
-        print(f"{args.catalog}/{relative}")
+    for path in handoff(HandoffSettings.from_argparse(args)).paths:
+        print(path)
     return int(ExitCode.OK)

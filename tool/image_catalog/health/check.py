@@ -1,10 +1,11 @@
-"""The scheduled health check: what the registries say now, carried onto the history.
+"""The scheduled health check's history: what the registries say now, carried onto the past.
 
-`run_check` validates the catalog offline (an invalid catalog is refused), picks the entries of its
-shard, asks the registries (`registry.health.observe`) and records the answers onto the previous
-status: when each state began, failures in a row (after `fail_after` of them an entry is `failed`,
-and still listed), when it was last available, and a rolling 24-hour record. `merge` joins the
-outputs of the shards of one run and refuses a gap or an overlap.
+`record` puts a check's observations (`health.observe`) onto the previous status: when each state
+began, failures in a row (after `fail_after` of them an entry is `failed`, and still listed), when
+it was last available, and a rolling 24-hour record. Shards split the catalog by a hash of each
+entry's name, the same on every run; `merge` joins the outputs of the shards of one run and
+refuses a gap or an overlap. A status is read from a file or the published site and written in one
+step. The use case that runs all this is `commands.check`.
 
 Nothing here writes a manifest or drops an entry: the status is observed state, kept apart from
 the catalog (desired state). Time comes from a clock the caller may replace.
@@ -12,18 +13,14 @@ the catalog (desired state). Time comes from a clock the caller may replace.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gzip
 import hashlib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from image_catalog.catalog.loader import Loaded
-from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable, UsageError
 from image_catalog.fsutil import atomic_write_bytes
 from image_catalog.health.observe import (
@@ -31,12 +28,7 @@ from image_catalog.health.observe import (
     Observation,
     TagNote,
     VariantObservation,
-    observe,
 )
-from image_catalog.manifest.model import CatalogImage
-from image_catalog.registry.arguments import add_registry_arguments, positive
-from image_catalog.registry.client import RegistryClient
-from image_catalog.registry.online import Progress
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     Check,
@@ -70,82 +62,6 @@ class PreviousUnavailable(RegistryUnavailable):
     """The previous status could not be fetched: the history would be lost, so retry later."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class CheckSettings:
-    """What one `check` run does; `from_argparse` builds it from the command's arguments."""
-
-    catalog: Path
-    previous: str | None = None  # a file, or the published site's status URL
-    shard: Shard | None = None
-    fail_after: int = DEFAULT_FAIL_AFTER
-    workers: int = 8
-    timeout: float = 30.0  # per registry call, in seconds
-    retries: int = 3
-    progress: Progress | None = None  # called with (done, total) as entries are checked
-
-    def __post_init__(self) -> None:
-        if self.fail_after < 1:
-            raise UsageError("--fail-after must be at least 1")
-
-    @classmethod
-    def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--previous",
-            metavar="FILE|URL",
-            help="the previous status, a file or the published site's status.json URL (a URL "
-            "that answers 404 starts the history afresh)",
-        )
-        parser.add_argument(
-            "--shard",
-            type=_shard,
-            metavar="I/N",
-            help="check only the I-th of N parts of the catalog (split by entry name, the same "
-            "on every run); join the parts with `check merge`",
-        )
-        parser.add_argument(
-            "--fail-after",
-            type=positive,
-            default=DEFAULT_FAIL_AFTER,
-            metavar="N",
-            help="failed checks in a row after which an entry is failed (default: "
-            f"{DEFAULT_FAIL_AFTER})",
-        )
-        add_registry_arguments(parser)
-
-    @classmethod
-    def from_argparse(
-        cls, args: argparse.Namespace, progress: Progress | None = None
-    ) -> CheckSettings:
-        return cls(
-            catalog=args.catalog,
-            previous=args.previous,
-            shard=args.shard,
-            fail_after=args.fail_after,
-            workers=args.workers,
-            timeout=args.timeout,
-            retries=args.retries,
-            progress=progress,
-        )
-
-
-def _shard(text: str) -> Shard:
-    try:
-        return parse_shard(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-@dataclass
-class CheckResult:
-    status: StatusDoc
-    observation: Observation
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return exit_code(self.status)
-
-
 def exit_code(status: StatusDoc) -> ExitCode:
     """1 when the catalog is wrong about an entry, 4 when an entry could not be seen, else 0.
 
@@ -158,43 +74,6 @@ def exit_code(status: StatusDoc) -> ExitCode:
     if states & UNAVAILABLE_STATES:
         return ExitCode.UNAVAILABLE
     return ExitCode.OK
-
-
-def run_check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
-    """Check the catalog's entries (or one shard of them) and record the result on the history."""
-    catalog = valid_catalog(settings.catalog, "check")
-    previous, warnings = (None, []) if settings.previous is None else load(settings.previous)
-    ids = sorted(loaded.model.id for loaded in catalog.images)
-    chosen = sorted(
-        (
-            e
-            for e in catalog.images
-            if settings.shard is None or in_shard(e.model.id, settings.shard)
-        ),
-        key=_order,
-    )
-    now = clock()
-    with RegistryClient(
-        [loaded.model for loaded in catalog.registries],
-        timeout=settings.timeout,
-        retries=settings.retries,
-    ) as client:
-        observation = observe(
-            chosen, client, catalog.vocabulary, workers=settings.workers, progress=settings.progress
-        )
-    status = record(
-        observation,
-        previous,
-        now=now,
-        fail_after=settings.fail_after,
-        shard=settings.shard,
-        catalog_ids=ids,
-    )
-    return CheckResult(status, observation, warnings)
-
-
-def _order(loaded: Loaded[CatalogImage]) -> tuple[str, str]:
-    return loaded.model.metadata.name, loaded.model.metadata.version
 
 
 # --- shards --------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,12 +140,14 @@ class SignedSums:
 def verify_signature(message: bytes, signature: str, trust_file: Path, where: str) -> None:
     """Check that `signature` signs `message` with a key `trust_file` allows for `catalog`.
 
-    Runs `ssh-keygen -Y verify` (an argument list, no shell, a minimal environment); the
-    signature goes through a private temp file since ssh-keygen reads the message from stdin.
+    Runs `ssh-keygen -Y verify` through `process.run` (an argument list, no shell, a minimal
+    environment); the signature goes through a private temp file since ssh-keygen reads the
+    message from stdin.
     """
     # Imported here: a reader without a trust file does not pay for them.
-    import subprocess
     import tempfile
+
+    from image_catalog import process
 
     with tempfile.TemporaryDirectory(prefix="image-catalog-verify-") as folder:
         signature_path = Path(folder) / SIGNATURE_FILE
@@ -165,25 +166,23 @@ def verify_signature(message: bytes, signature: str, trust_file: Path, where: st
             str(signature_path),
         ]
         try:
-            done = subprocess.run(
+            done = process.run(
                 command,
-                input=message,
-                capture_output=True,
+                stdin=message,
                 timeout=_VERIFY_TIMEOUT,
-                env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"},
-                check=False,
+                env=process.environment(LC_ALL="C"),
             )
-        except FileNotFoundError as exc:
+        except process.ExecutableNotFound as exc:
             raise UsageError(
                 "ssh-keygen (OpenSSH 8.2 or later) is needed to verify a signed index; install "
                 "OpenSSH, or drop --trust / $IMAGE_CATALOG_TRUST to read the index unverified"
             ) from exc
-        except subprocess.TimeoutExpired as exc:
+        except process.ProcessTimedOut as exc:
             raise SignatureRefused(
                 f"{where}: ssh-keygen did not finish verifying the signature within "
                 f"{_VERIFY_TIMEOUT:.0f} s"
             ) from exc
-    if done.returncode != 0:
+    if done.code != 0:
         reason = _reason(done.stderr.decode("utf-8", "replace"), signature_path, trust_file)
         raise SignatureRefused(
             f"{where}: the signature is not valid for {SUMS_FILE} by a key that {trust_file} "

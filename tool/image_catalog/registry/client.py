@@ -101,7 +101,8 @@ class RegistryClient:
         return self._skopeo.timeout
 
     @property
-    def _private(self) -> Path | None:
+    def private_folder(self) -> Path | None:
+        """The private temp folder of credentials and CA files, None until one is written."""
         return self._credentials.private
 
     def registry_for(self, host: str) -> Registry:

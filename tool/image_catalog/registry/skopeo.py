@@ -1,27 +1,23 @@
-"""Running skopeo: the one place the package starts a process.
+"""Running skopeo: every registry call, through `process.run`.
 
-Every registry call is `skopeo inspect --raw` (plus `--config --raw` for an image's config), run as
-an argument list with an allow-listed environment and a timeout, in a session of its own so that a
-hung call is killed with its whole process group. What a retry may fix (unreachable, 5xx,
-rate-limited) is retried with bounded exponential backoff. skopeo exits 1 on every failure, so the
-kind of failure is read from its message and turned into a typed error that names the registry and
-the reference and says what to do.
+Every registry call is `skopeo inspect --raw` (plus `--config --raw` for an image's config), run by
+`process.run` as an argument list with an allow-listed environment and a timeout, in a session of
+its own so that a hung call is killed with its whole process group, and killed when we die. What a
+retry may fix (unreachable, 5xx, rate-limited) is retried with bounded exponential backoff. skopeo
+exits 1 on every failure, so the kind of failure is read from its message and turned into a typed
+error that names the registry and the reference and says what to do.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 
+from image_catalog import process
 from image_catalog.manifest.model import (
     AuthFileAuth,
     NoAuth,
@@ -48,7 +44,7 @@ INSTALL_HINT = "install skopeo: apt-get install skopeo"
 # What skopeo may inherit from our environment. An allow-list, so that neither credentials meant
 # for us (the variables of `environment` auth) nor ambient auth settings (REGISTRY_AUTH_FILE,
 # DOCKER_CONFIG) reach it: the Registry manifest alone decides how skopeo authenticates.
-_INHERITED_ENVIRONMENT = (
+INHERITED_ENVIRONMENT = (
     "PATH",
     "HOME",
     "TMPDIR",
@@ -128,14 +124,6 @@ def is_transient(error: RegistryError) -> bool:
 
 # --- running ----------------------------------------------------------------------------------
 
-
-@dataclass
-class _Run:
-    returncode: int | None  # None: killed at the deadline
-    stdout: bytes
-    stderr: bytes
-
-
 Authenticate = Callable[[Registry], AbstractContextManager[Credentials]]
 
 
@@ -162,12 +150,6 @@ class Skopeo:
                 f"{INSTALL_HINT}"
             )
         self.executable = found
-        # A session of its own keeps skopeo out of the terminal's Ctrl-C, so nothing would end it
-        # when we are killed: util-linux's setpriv asks the kernel to SIGKILL it when we die.
-        # (Strictly, when the thread that started it ends; `_run` waits for skopeo, so a thread
-        # never ends before its skopeo does.)
-        setpriv = shutil.which("setpriv")
-        self._launcher = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
@@ -176,11 +158,11 @@ class Skopeo:
             r.spec.host: threading.BoundedSemaphore(r.spec.max_concurrency) for r in registries
         }
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen[bytes]] = set()
+        self._running = process.Processes()
         self._closed = False
-        self._environment = {k: os.environ[k] for k in _INHERITED_ENVIRONMENT if k in os.environ}
         # skopeo inspect is a short, network-bound process: one scheduler thread is plenty, and
         # leaves the CPUs to the other skopeo processes running beside it.
+        self._environment = process.environment(INHERITED_ENVIRONMENT)
         self._environment.setdefault("GOMAXPROCS", "1")
 
     def inspect(
@@ -209,10 +191,7 @@ class Skopeo:
         """Kill the skopeo processes still running; no process is started afterwards."""
         with self._lock:
             self._closed = True
-            running = list(self._running)
-        for process in running:
-            if process.returncode is None:  # not reaped yet, so its group id is still its own
-                _kill_group(process)
+        self._running.kill_all()
 
     def _attempt(
         self,
@@ -236,14 +215,14 @@ class Skopeo:
                 f"docker://{reference}",
             ]
             run = self._run(argv, credentials.pass_fds)
-        if run.returncode == 0:
+        if run is not None and run.code == 0:
             return run.stdout
-        if run.returncode is None:
+        if run is None:
             detail = f"no answer within {self.timeout:g} s"
             kind: type[RegistryError] = Unreachable
         else:
             stderr = run.stderr.decode("utf-8", errors="replace")
-            detail = skopeo_detail(stderr, credentials.secrets) or f"exit status {run.returncode}"
+            detail = skopeo_detail(stderr, credentials.secrets) or f"exit status {run.code}"
             kind = classify(detail, reference)
         raise kind(
             _message(kind, registry, reference, detail, attempt),
@@ -251,45 +230,25 @@ class Skopeo:
             detail=detail,
         )
 
-    def _run(self, argv: list[str], pass_fds: Sequence[int] = ()) -> _Run:
-        """Run one skopeo process; on the deadline kill its whole process group."""
+    def _run(self, argv: list[str], pass_fds: Sequence[int] = ()) -> process.Completed | None:
+        """Run one skopeo process; None when it was killed (with its group) at the deadline."""
         with self._lock:
             if self._closed:
                 raise RegistryFailure("the registry client is closed")
             self.calls += 1
-        if not os.access(self.executable, os.X_OK):  # setpriv would start and then fail
-            raise SkopeoNotFound(f"{self.executable} is gone: {INSTALL_HINT}")
-        try:
-            # A session of its own, so a timeout kills skopeo and anything it started.
-            process = subprocess.Popen(
-                [*self._launcher, *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self._environment,
-                start_new_session=True,
-                pass_fds=tuple(pass_fds),
-            )
-        except FileNotFoundError as exc:
-            raise SkopeoNotFound(f"{self.executable} is gone: {INSTALL_HINT}") from exc
-        with self._lock:
-            self._running.add(process)
         try:
             # skopeo enforces --command-timeout itself; this deadline is for a hung process.
-            stdout, stderr = process.communicate(timeout=self.timeout + min(self.timeout, 5.0))
-        except subprocess.TimeoutExpired:
-            _kill_group(process)  # before reaping it, so the group id cannot have been reused
-            process.communicate()
-            return _Run(None, b"", b"")
-        finally:
-            with self._lock:
-                self._running.discard(process)
-        return _Run(process.returncode, stdout, stderr)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+            return process.run(
+                argv,
+                timeout=self.timeout + min(self.timeout, 5.0),
+                env=self._environment,
+                pass_fds=pass_fds,
+                within=self._running,
+            )
+        except process.ExecutableNotFound as exc:
+            raise SkopeoNotFound(f"{self.executable} is gone: {INSTALL_HINT}") from exc
+        except process.ProcessTimedOut:
+            return None
 
 
 # --- messages ---------------------------------------------------------------------------------

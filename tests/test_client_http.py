@@ -3,7 +3,6 @@ redirects, and how an answer is read off the wire."""
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -12,14 +11,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import msgspec
 import pytest
 from image_catalog.cli import main
 from image_catalog.errors import RegistryUnavailable, UsageError
-from image_catalog.reader import memo, transport
+from image_catalog.reader import memo
 from image_catalog.reader.cache import Cache, CachedCopy
 from image_catalog.reader.client import DEFAULT_MAX_AGE, IndexClient, Query
+from image_catalog.web import connection, wire
+from image_catalog.web.errors import ProtocolError
 from support.site import SiteServer, serve_copy
 
 VIEW = "views/target/rpi4/latest.json"
@@ -214,7 +216,7 @@ def test_https_verified_and_kept_alive(
     certificate: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(transport, "_TLS", None)  # made again with the certificate trusted
+    connection.forget_tls()  # made again with the certificate trusted
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     with SiteServer(shipped_site, keep_alive=True, tls=certificate) as secure:
         assert secure.url.startswith("https://")
@@ -224,15 +226,15 @@ def test_https_verified_and_kept_alive(
         assert secure.connections == 1
         assert secure.count(VIEW, 304) == 1
         # Not trusted: refused, not read.
-        monkeypatch.setattr(transport, "_TLS", None)
+        connection.forget_tls()
         monkeypatch.delenv("SSL_CERT_FILE")
         other = IndexClient(secure.url, cache_dir=tmp_path / "d", max_age=0)
         with pytest.raises(RegistryUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
             other.site()
-    monkeypatch.setattr(transport, "_TLS", None)
+    connection.forget_tls()
 
 
-# --- through urllib: proxies and redirects -------------------------------------------------------
+# --- proxies and redirects ---------------------------------------------------------------------
 
 
 def test_a_configured_proxy_is_used(
@@ -259,8 +261,13 @@ def test_a_redirect_is_followed(server: SiteServer, tmp_path: Path) -> None:
 # --- answers off the wire ------------------------------------------------------------------------
 
 
-def _reply(raw: bytes) -> tuple[transport.Reply, bool]:
-    return transport.read_reply(io.BytesIO(raw))
+def _reply(raw: bytes) -> tuple[SimpleNamespace, bool]:
+    """The answer recorded in `raw` (status, headers, body), and whether its connection stays
+    open."""
+    answer = wire.read_head(wire.Wire.of_bytes(raw))
+    body = answer.read(1 << 20, "recorded")
+    reply = SimpleNamespace(status=answer.status, headers=answer.headers, body=body)
+    return reply, wire.keeps_open(answer)
 
 
 def test_chunked_bodies_interim_answers_and_folded_headers() -> None:
@@ -299,7 +306,7 @@ def test_when_a_connection_stays_open() -> None:
     ],
 )
 def test_answers_that_are_refused(raw: bytes, problem: str) -> None:
-    with pytest.raises(transport.ProtocolError, match=problem):
+    with pytest.raises(ProtocolError, match=problem):
         _reply(raw)
 
 

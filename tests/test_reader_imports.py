@@ -104,7 +104,7 @@ def test_reader_over_http_imports_nothing_from_the_authoring_side(
 ) -> None:
     with SiteServer(shipped_site) as server:
         modules, timed = _imported(["query", "--target", "rpi4", "--index", server.url], tmp_path)
-    assert "image_catalog.reader.transport" in modules
+    assert "image_catalog.web.connection" in modules
     # A plain GET on a socket: none of urllib's, http.client's or TLS's modules; the cache is
     # written without tempfile, and the help formatter is not asked for the terminal's width.
     unneeded = {"urllib.request", "http.client", "email.parser", "ssl", "tempfile", "shutil"}
@@ -113,7 +113,7 @@ def test_reader_over_http_imports_nothing_from_the_authoring_side(
     again, _ = _imported(
         ["query", "--target", "rpi4", "--index", server.url, "--max-age", "3600"], tmp_path
     )
-    assert "image_catalog.reader.transport" not in again
+    assert "image_catalog.web.connection" not in again
     assert _authoring(modules) == []
     assert _authoring(timed) == []
 

@@ -14,15 +14,12 @@ the catalog (desired state). Time comes from a clock the caller may replace.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable, UsageError
-from image_catalog.fsutil import atomic_write_bytes
+from image_catalog.fsutil import NotAFile, atomic_write_bytes, read_regular_file
 from image_catalog.health.observe import (
     EntryObservation,
     Observation,
@@ -41,6 +38,7 @@ from image_catalog.site.contract import (
 )
 from image_catalog.site.status import (
     INVALID_STATES,
+    MAX_STATUS_BYTES,
     UNAVAILABLE_STATES,
     WINDOW,
     availability,
@@ -48,10 +46,11 @@ from image_catalog.site.status import (
     encode,
     figures,
 )
+from image_catalog.text import printable
+from image_catalog.web.errors import redact
 
 Clock = Callable[[], dt.datetime]
 DEFAULT_FAIL_AFTER = 5
-_MAX_STATUS_BYTES = 512 * 1024 * 1024
 
 
 def utc_now() -> dt.datetime:
@@ -244,49 +243,49 @@ def load(source: str, *, timeout: float = 30.0) -> tuple[StatusDoc | None, list[
     """A status from a file or an http(s) URL, and warnings.
 
     A URL that answers 404 gives no status (the first check of a new site) and a warning; one
-    that cannot be reached is an error, so that no history is lost by a hiccup.
+    that cannot be reached within `timeout` seconds in all is an error, so that no history is
+    lost by a hiccup. Either is read no further than a status can be (`MAX_STATUS_BYTES`), and a
+    file must be a regular file (no FIFO or device is waited on).
     """
+    shown = printable(redact(source))
     if source.startswith(("http://", "https://")):
         data = _fetch(source, timeout)
         if data is None:
-            return None, [f"{source} has no status yet (404): starting without history"]
+            return None, [f"{shown} has no status yet (404): starting without history"]
     else:
         try:
-            data = Path(source).read_bytes()
+            data = read_regular_file(Path(source), MAX_STATUS_BYTES, follow_links=True)
+        except NotAFile as exc:
+            raise CatalogError(f"{shown}: not a status file: {exc.message}") from exc
         except OSError as exc:
-            raise UsageError(f"{source}: cannot read the status file: {exc.strerror}") from exc
-    return decode(data, source), []
+            raise UsageError(f"{shown}: cannot read the status file: {exc.strerror}") from exc
+    return decode(data, shown), []
 
 
 def _fetch(url: str, timeout: float) -> bytes | None:
-    opener = urllib.request.build_opener()
-    # Only http(s) reaches here (see `load`).
+    from image_catalog.web.errors import FetchError, Unreachable
+    from image_catalog.web.fetch import Limits, get
+
+    shown = printable(redact(url))
     headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    limits = Limits(MAX_STATUS_BYTES, MAX_STATUS_BYTES, deadline=timeout, timeout=timeout)
     try:
-        with opener.open(request, timeout=timeout) as reply:
-            if reply.headers.get("Content-Encoding") == "gzip":
-                with gzip.GzipFile(fileobj=reply) as unzipped:
-                    data: bytes = unzipped.read(_MAX_STATUS_BYTES + 1)
-            else:
-                data = reply.read(_MAX_STATUS_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            if exc.code == 404:
-                return None
-            raise PreviousUnavailable(
-                f"{url} answered {exc.code} {exc.reason}: the previous status is needed for the "
-                "history; retry later"
-            ) from exc
-    except (urllib.error.URLError, OSError, EOFError) as exc:
-        reason = getattr(exc, "reason", exc)
+        reply = get(url, headers, limits, what=shown)
+    except Unreachable as exc:
         raise PreviousUnavailable(
-            f"{url} could not be reached ({reason}): the previous status is needed for the "
-            "history; retry later"
+            f"{shown} could not be reached ({printable(str(exc))}): the previous status is "
+            "needed for the history; retry later"
         ) from exc
-    if len(data) > _MAX_STATUS_BYTES:
-        raise CatalogError(f"{url}: the status is larger than {_MAX_STATUS_BYTES} bytes")
-    return data
+    except FetchError as exc:
+        raise CatalogError(printable(str(exc))) from exc
+    if reply.status == 404:
+        return None
+    if not 200 <= reply.status < 300:
+        raise PreviousUnavailable(
+            f"{shown} answered {reply.status} {printable(reply.reason)}: the previous status is "
+            "needed for the history; retry later"
+        )
+    return reply.body
 
 
 def read(path: Path) -> StatusDoc:

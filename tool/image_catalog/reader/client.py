@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from image_catalog.errors import CatalogError, UsageError
+from image_catalog.reader.limits import DEFAULT_DEADLINE
 from image_catalog.reader.query import (
     Query,
     QueryResult,
@@ -70,6 +71,8 @@ from image_catalog.site.contract import (
     ViewDoc,
 )
 from image_catalog.site.parse import D, Parse, parser
+from image_catalog.text import printable
+from image_catalog.web.errors import redact
 
 if TYPE_CHECKING:
     from image_catalog.reader.trust import Check, SignedSums, Trust
@@ -105,20 +108,39 @@ def open_source(
     timeout: float = INDEX_TIMEOUT,
     clock: Callable[[], float] = time.time,
     max_age: float = DEFAULT_MAX_AGE,
+    *,
+    max_index: int | None = None,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> SiteReader:
     """A folder path, or an http(s) URL (cached under `cache_dir`, default_cache_dir(); a copy
-    confirmed less than `max_age` seconds ago is used without asking the server)."""
+    confirmed less than `max_age` seconds ago is used without asking the server). `max_index`:
+    the most bytes index.json and its slices may hold (`reader.limits`); `deadline`: the seconds
+    one request over HTTP may take in all."""
     text = str(location)
     if "://" not in text:
-        return DirectorySource(Path(text))
+        return DirectorySource(Path(text), max_index)
     parts = urlsplit(text)
+    shown = printable(redact(text))
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--index {text!r}: only http:// and https:// URLs or a folder are read")
+        raise UsageError(f"--index {shown!r}: only http:// and https:// URLs or a folder are read")
+    if "@" in parts.netloc:
+        raise UsageError(
+            f"--index {shown!r}: credentials in the URL would show in messages and logs; serve "
+            "the index where it can be read without them (it holds no secret)"
+        )
     # Imported here: a local folder needs neither the HTTP source nor its cache.
     from image_catalog.reader.cache import Cache
     from image_catalog.reader.http import HttpSource
 
-    return HttpSource(text, Cache(cache_dir or default_cache_dir()), timeout, clock, max_age)
+    return HttpSource(
+        text,
+        Cache(cache_dir or default_cache_dir()),
+        timeout,
+        clock,
+        max_age,
+        max_index=max_index,
+        deadline=deadline,
+    )
 
 
 class IndexClient:
@@ -133,9 +155,17 @@ class IndexClient:
         clock: Callable[[], float] = time.time,
         trust: Path | str | None = None,
         max_age: float = DEFAULT_MAX_AGE,
+        max_index: int | None = None,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         self.source = open_source(
-            location or default_location(), cache_dir, timeout, clock, max_age
+            location or default_location(),
+            cache_dir,
+            timeout,
+            clock,
+            max_age,
+            max_index=max_index,
+            deadline=deadline,
         )
         chosen = trust if trust is not None else os.environ.get(TRUST_ENV) or None
         self._trust: Trust | None = None

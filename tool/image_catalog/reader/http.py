@@ -6,21 +6,19 @@ cannot be reached the cached copy is used and a warning says how old it is. A co
 confirmed less than `max_age` seconds ago is used without asking again. Only a body that parsed
 (and passed any hash check) is cached or held in memory.
 
-`HttpSource` decides what to read (memo, cache or server); `Fetcher` asks the server: on the
-connections each thread keeps open (`reader.transport`), or through urllib when a proxy, a
-redirect or credentials in the URL need it. Both are imported only for an http(s) index.
+`HttpSource` decides what to read (memo, cache or server); `Fetcher` asks the server through
+`web.fetch`: kept connections, bounded answers, a deadline (`reader.limits` says how much and
+how long). Both are imported only for an http(s) index.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import msgspec
 
@@ -28,16 +26,15 @@ from image_catalog import __version__
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.reader import memo
 from image_catalog.reader.cache import Cache, CachedCopy, sha256_of
-from image_catalog.reader.sources import INDEX_TIMEOUT, Answer, NotInIndex
+from image_catalog.reader.limits import DEFAULT_DEADLINE, cap_for, max_index_bytes
+from image_catalog.reader.sources import INDEX_TIMEOUT, Answer, NotInIndex, site_path
 from image_catalog.site.parse import D, Parse, model_of
+from image_catalog.text import printable
 
 if TYPE_CHECKING:
-    from urllib.request import OpenerDirector
-
-    from image_catalog.reader.transport import Pool
+    from image_catalog.web.connection import Pool
 
 _UNREACHABLE_STATUS = {429, 500, 502, 503, 504}
-_REDIRECT_STATUS = {301, 302, 303, 307, 308}
 _REFUSED_STATUS = {401, 403, 407}
 
 
@@ -88,6 +85,9 @@ class HttpSource:
         timeout: float = INDEX_TIMEOUT,
         clock: Callable[[], float] = time.time,
         max_age: float = 0.0,
+        *,
+        max_index: int | None = None,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         if not max_age >= 0:
             raise UsageError(f"max_age {max_age!r}: give a number of seconds, 0 or more")
@@ -97,14 +97,14 @@ class HttpSource:
         self.clock = clock
         self.max_age = max_age
         self.memo = memo.shared(cache.root) if cache is not None else None
-        self.fetcher = Fetcher(self.location, timeout)
+        self.fetcher = Fetcher(self.location, timeout, max_index_bytes(max_index), deadline)
 
     def _fresh(self, confirmed: float | None) -> bool:
         """Whether a copy the server confirmed at `confirmed` is used without asking again."""
         return confirmed is not None and 0 <= self.clock() - confirmed < self.max_age
 
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
-        url = urljoin(self.location, relative)
+        url = urljoin(self.location, site_path(self.location, relative))
         held = self.memo.get(url) if self.memo is not None else None
         if held is not None:
             return self._read_held(relative, url, held, parse)
@@ -228,22 +228,26 @@ class HttpSource:
 class Fetcher:
     """Conditional GETs to one site's server, and what each answer's status means.
 
-    Requests go out on connections each thread keeps open (`reader.transport`), made with the
-    first request; through urllib when a proxy is configured for the server, when the server
-    redirects, or when the URL carries credentials. A status that says the server is down (or
-    busy) is `_Unreachable`, so a cached copy may stand in; 404 and 410 are `NotInIndex`.
+    Requests go out through `web.fetch` (kept connections, the configured proxy, redirects only
+    to http(s)), each within its deadline and its file's cap (`reader.limits`). A status that
+    says the server is down (or busy), a deadline passed or a broken answer is `_Unreachable`,
+    so a cached copy may stand in; 404 and 410 are `NotInIndex`; an answer larger than its file
+    can be, or a redirect not followed, is the server's error (exit 1).
     """
 
-    def __init__(self, location: str, timeout: float) -> None:
+    def __init__(self, location: str, timeout: float, max_index: int, deadline: float) -> None:
         self.location = location
         self.timeout = timeout
+        self.max_index = max_index
+        self.deadline = deadline
         self._pool: Pool | None = None  # made with the first request
         self._pool_lock = threading.Lock()
-        self._origin = _direct_origin(location)
-        self._opener: OpenerDirector | None = None
 
     def get(self, url: str, cached: CachedCopy | None) -> _Response:
         """GET `url`, conditional on `cached`'s validators; a 304 only when `cached` is given."""
+        from image_catalog.web.errors import FetchError, Unreachable
+        from image_catalog.web.fetch import Limits, get
+
         headers = {
             "User-Agent": f"image-catalog/{__version__}",
             "Accept": "application/json",
@@ -254,22 +258,19 @@ class Fetcher:
             headers["If-None-Match"] = cached.etag
         if cached is not None and cached.last_modified and _legal(cached.last_modified):
             headers["If-Modified-Since"] = cached.last_modified
-        target = _target(url) if self._origin and url.startswith(self.location) else None
-        if self._origin is None or target is None:
-            return self._get_through_urllib(url, headers, cached)
-        from image_catalog.reader.transport import ProtocolError
-
+        cap = cap_for(url.removeprefix(self.location), self.max_index)
+        limits = Limits(cap, cap, self.deadline, self.timeout)
         try:
-            reply = self._connections().get(*self._origin, target, headers)
-        except (OSError, ProtocolError) as exc:
-            raise _Unreachable(str(exc) or type(exc).__name__) from exc
-        if reply.status in _REDIRECT_STATUS and "location" in reply.headers:
-            return self._get_through_urllib(url, headers, cached)  # which follows redirects
+            reply = get(url, headers, limits, pool=self._connections(), what=url)
+        except Unreachable as exc:
+            raise _Unreachable(printable(str(exc)) or type(exc).__name__) from exc
+        except FetchError as exc:
+            raise CatalogError(printable(str(exc))) from exc
         if not 200 <= reply.status < 300:
             return self._status(url, reply.status, reply.reason, cached)
         return _Response(
             reply.status,
-            _decode(url, reply.body, reply.headers.get("content-encoding")),
+            reply.body,
             reply.headers.get("etag"),
             reply.headers.get("last-modified"),
         )
@@ -280,41 +281,13 @@ class Fetcher:
         with self._pool_lock:
             if self._pool is None:
                 # Imported here: a read of a local folder, or within max_age, opens no socket.
-                from image_catalog.reader.transport import Pool
+                from image_catalog.web.connection import Pool
 
                 self._pool = Pool(self.timeout)
             return self._pool
 
-    def _get_through_urllib(
-        self, url: str, headers: dict[str, str], cached: CachedCopy | None
-    ) -> _Response:
-        """A GET with urllib: through the configured proxy, following redirects."""
-        # Imported here: only a proxy, a redirect or credentials in the URL need them.
-        import http.client
-        import urllib.error
-        import urllib.request
-
-        if self._opener is None:
-            # Made per source, so the proxy settings are those when it was made, as _origin's.
-            self._opener = urllib.request.build_opener()
-        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked
-        try:
-            with self._opener.open(request, timeout=self.timeout) as reply:
-                body, status, reply_headers = reply.read(), reply.status, reply.headers
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return self._status(url, exc.code, exc.reason, cached)
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise _Unreachable(str(reason)) from exc
-        return _Response(
-            status,
-            _decode(url, body, reply_headers.get("Content-Encoding")),
-            reply_headers.get("ETag"),
-            reply_headers.get("Last-Modified"),
-        )
-
     def _status(self, url: str, code: int, reason: str, cached: CachedCopy | None) -> _Response:
+        reason = printable(reason)  # as the server sent it: it may hold anything
         if code == 304 and cached is not None:
             return _Response(304, b"", None, None)
         if code in (404, 410):
@@ -326,53 +299,7 @@ class Fetcher:
         raise CatalogError(f"{url}: unexpected answer HTTP {code} {reason}")
 
 
-def _decode(url: str, body: bytes, encoding: str | None) -> bytes:
-    """The body without its gzip Content-Encoding; parsing checks that it is UTF-8 JSON."""
-    if (encoding or "identity").strip().lower() == "gzip":
-        import gzip
-        import zlib
-
-        try:
-            return gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise CatalogError(f"{url}: the gzip-encoded answer is corrupt ({exc})") from exc
-    return body
-
-
 def _legal(value: str) -> bool:
     """Whether `value` can be sent as a header value: printable ASCII (a validator that is not
     is left out, which costs a download)."""
     return value.isascii() and value.isprintable()
-
-
-def _direct_origin(location: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) when requests to `location` go out on `transport` connections: an
-    http(s) URL with a plain ASCII host name, no credentials, and no proxy for it."""
-    parts = urlsplit(location)
-    try:
-        port = parts.port
-    except ValueError:
-        return None  # urllib says what is wrong with it
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or "@" in parts.netloc or not host:
-        return None
-    if not (host.isascii() and host.isprintable()) or " " in host:
-        return None
-    # urllib reads proxies from the environment, and on macOS and Windows from the system too.
-    configured = any(name.lower().endswith("_proxy") and v for name, v in os.environ.items())
-    if configured or sys.platform in ("darwin", "win32"):
-        import urllib.request  # the proxy settings as urllib reads them
-
-        proxies = urllib.request.getproxies()
-        if parts.scheme in proxies and not urllib.request.proxy_bypass(parts.netloc):
-            return None
-    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
-
-
-def _target(url: str) -> str | None:
-    """The path and query of `url` to send, or None when it is not plain printable ASCII."""
-    parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if not (target.isascii() and target.isprintable()) or " " in target:
-        return None
-    return target

@@ -18,7 +18,11 @@ from typing import Generic, Protocol
 import msgspec
 
 from image_catalog.errors import CatalogError, UsageError
+from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.reader.limits import cap_for, max_index_bytes
 from image_catalog.site.parse import D, Parse
+from image_catalog.site.sums import SITE_PATH
+from image_catalog.text import printable
 
 INDEX_ENV = "IMAGE_CATALOG_INDEX"
 CACHE_ENV = "IMAGE_CATALOG_CACHE_DIR"
@@ -67,10 +71,22 @@ class SiteReader(Protocol):
         ...
 
 
-class DirectorySource:
-    """A site on the local file system."""
+def site_path(location: str, relative: str) -> str:
+    """`relative`, when it is a plain path inside a site (names from a site become paths and
+    URLs: `../x` or `/x` would reach outside it)."""
+    if SITE_PATH.fullmatch(relative) is None:
+        raise CatalogError(
+            f"{location}: the index names {printable(relative)!r}, which is not a plain path "
+            "inside the site; refusing it"
+        )
+    return relative
 
-    def __init__(self, root: Path) -> None:
+
+class DirectorySource:
+    """A site on the local file system. Its files are read as catalog files are: regular files
+    only (no link followed, no FIFO or device waited on), each no larger than it can be."""
+
+    def __init__(self, root: Path, max_index: int | None = None) -> None:
         if not root.is_dir():
             raise UsageError(
                 f"{root}: no index here (build one with 'image-catalog index build --out {root}', "
@@ -78,13 +94,16 @@ class DirectorySource:
             )
         self.root = root
         self.location = str(root)
+        self.max_index = max_index_bytes(max_index)
 
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
-        path = self.root / relative
+        path = self.root / site_path(self.location, relative)
         try:
-            data = path.read_bytes()
+            data = read_regular_file(path, cap_for(relative, self.max_index))
         except FileNotFoundError as exc:
             raise NotInIndex(f"{path}: no such file in the index") from exc
+        except NotAFile as exc:
+            raise CatalogError(f"{path}: cannot read: {exc.message}") from exc
         except OSError as exc:
             raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         return Answer(parse(data, str(path)), str(path), body=data)

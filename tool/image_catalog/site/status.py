@@ -29,6 +29,8 @@ from image_catalog.site.contract import (
 from image_catalog.site.parse import parser
 
 STATUS_FILE = "status.json"
+# The most bytes a status may hold, read from a file or a server (about 1 MB a 1,000 entries).
+MAX_STATUS_BYTES = 128 * 1024 * 1024
 STATES: tuple[State, ...] = (
     "available",
     "missing",

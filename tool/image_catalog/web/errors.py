@@ -23,7 +23,7 @@ class ProtocolError(Unreachable):
     """The answer is not HTTP/1.x as this client reads it, or it was cut short."""
 
 
-class ClosedBeforeAnswer(ProtocolError):
+class ClosedBeforeAnswer(ProtocolError, ConnectionError):
     """The connection was closed before the first byte of an answer."""
 
     def __init__(self) -> None:

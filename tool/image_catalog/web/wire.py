@@ -140,11 +140,9 @@ class Answer:
                 self.chunked = True
             elif "content-length" in headers:
                 self.length = parse_length(headers["content-length"])
+        # Whether the body runs up to the close of the connection (which then cannot be kept).
+        self.to_close = not self.done and not self.chunked and self.length is None
 
-    @property
-    def to_close(self) -> bool:
-        """Whether the body runs up to the close of the connection."""
-        return not self.done and not self.chunked and self.length is None
 
     def chunks(self, limit: int, what: str) -> Iterator[bytes]:
         """The body as it arrives, in pieces; `TooLarge` as soon as it would pass `limit`."""

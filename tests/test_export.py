@@ -19,6 +19,7 @@ from conftest import (
 )
 from image_catalog.cli import main
 from image_catalog.export import crs
+from image_catalog.export.names import short_hash
 from support.entries import entry_text
 
 OPERATOR_SCHEMA = (
@@ -195,7 +196,7 @@ def test_names_that_meet_or_fold_alike_get_hashes(catalog_dir: Path, tmp_path: P
         for n, r in _resources(out).items()
     }
     mine = {k: v for k, v in names.items() if k.startswith(("coll@", "fold@"))}
-    hashed = crs._short_hash
+    hashed = short_hash
     assert mine == {
         "coll@1-aarch64#container": "coll.1-aarch64-aarch64-"
         + hashed("coll@1-aarch64#container:aarch64"),
@@ -217,7 +218,7 @@ def test_over_long_names_and_versions(catalog_dir: Path, tmp_path: Path) -> None
     ]
     identity = f"{name}@{version}#container:x86_64"
     assert len(resource_name) == 63
-    assert resource_name.endswith("-" + crs._short_hash(identity))
+    assert resource_name.endswith("-" + short_hash(identity))
     assert resource_name.startswith(f"{name}.2026.01.15-rrr")
     assert crs.LABEL_VERSION not in resource["metadata"]["labels"]
     assert resource["metadata"]["labels"][crs.LABEL_NAME] == name

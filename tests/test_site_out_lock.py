@@ -21,7 +21,7 @@ import pytest
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import build_index
 from image_catalog.catalog.incremental import check_and_render
-from image_catalog.export.crs import ExportOptions, build_index_with_crs
+from image_catalog.export.crs import ExportOptions
 from support.site import site_bytes
 from test_site_reuse_files import _built_twice, _change, _same_as_fresh
 
@@ -143,7 +143,7 @@ def _builders() -> dict[str, Callable[[Path, Path], object]]:
     return {
         "build_index": build_index,
         "build_index_reusing": build_index_reusing,
-        "--crs": lambda catalog, out: build_index_with_crs(catalog, out, None, ExportOptions()),
+        "--crs": lambda catalog, out: build_index_reusing(catalog, out, export=ExportOptions()),
     }
 
 

@@ -11,7 +11,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import image_catalog.build.pipeline as reuse
+import image_catalog.build.site_cache as site_cache
 import pytest
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import build_index
@@ -59,7 +59,7 @@ def _change(catalog: Path, name: str, version: str, minute: int, tag: str) -> No
 
 
 def _cached_documents(catalog: Path) -> list[bytes | None]:
-    payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
+    payload, _ = site_cache.read_site_cache(site_cache.site_cache_path(catalog))
     assert payload is not None
     return [entry.document for entry in payload.entries.values()]
 
@@ -67,7 +67,7 @@ def _cached_documents(catalog: Path) -> list[bytes | None]:
 def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path: Path) -> None:
     catalog, site, fresh = _built_twice(tmp_path)
     assert _cached_documents(catalog) == [None] * 32
-    payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
+    payload, _ = site_cache.read_site_cache(site_cache.site_cache_path(catalog))
     assert payload is not None
     assert {"images/img0.json", "images/many.json", "latest.json"} <= set(payload.files)
     assert "views/distro/autosd10/all.json" in payload.files

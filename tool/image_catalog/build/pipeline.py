@@ -175,7 +175,7 @@ class _Assembled:
     content: SiteContent
     entries: dict[str, CachedEntry]  # for the cache
     where: dict[str, str]  # entry id -> its file, for entries known by hash only
-    changed: bool  # whether any entry was rendered
+    rendered: int  # how many entries were rendered (not taken from the cache)
     known: dict[str, FileSum]
     extra: dict[str, str] = field(default_factory=dict)  # crs/ files
     notes: list[str] = field(default_factory=list)  # warnings about them
@@ -258,7 +258,7 @@ def _assemble(run: _Run, result: CheckResult) -> _Assembled:
             run.status,
             known=known,
         )
-    assembled = _Assembled(content, entries, where, bool(result.rendered), known)
+    assembled = _Assembled(content, entries, where, len(result.rendered), known)
     if run.export is not None:
         _add_export(run, assembled, catalog.image_paths, rendered)
     return assembled
@@ -299,9 +299,8 @@ def _write(
     finally:
         for thread in saving:
             thread.join()
-    if assembled.notes:
-        return replace(done, warnings=(*done.warnings, *assembled.notes))
-    return done
+    warnings = (*done.warnings, *assembled.notes)
+    return replace(done, warnings=warnings, rendered=assembled.rendered)
 
 
 def _save_cache(run: _Run, assembled: _Assembled, writer: SiteWriter) -> threading.Thread | None:
@@ -314,7 +313,7 @@ def _save_cache(run: _Run, assembled: _Assembled, writer: SiteWriter) -> threadi
     if not run.use_cache:
         return None
     entries = assembled.entries
-    unchanged = not assembled.changed and len(entries) == len(_renderer(run).cached)
+    unchanged = not assembled.rendered and len(entries) == len(_renderer(run).cached)
     if unchanged and files == assembled.known:
         return None
     thread = threading.Thread(

@@ -64,6 +64,9 @@ class BuildResult:
     index_gzip_size: int
     warnings: tuple[str, ...] = ()
     signed_by: str | None = None  # the signing key's fingerprint
+    # Entries this build parsed and rendered; the others came from the cache of the last one
+    # (`pipeline.py`). None: a build that keeps no cache, which renders every entry.
+    rendered: int | None = None
 
 
 def build_index(

@@ -80,7 +80,8 @@ def main() -> None:
         print(f"{stage:15s} {spent[stage] / count * 1e6:7.1f} us per entry")
     checked = spent["model_validate"] + spent["entry_facts"] + spent["render_entry"]
     print(
-        f"{'all three':15s} {checked / count * 1e6:7.1f} us per entry (validate, facts, render_entry)"
+        f"{'all three':15s} {checked / count * 1e6:7.1f} us per entry "
+        "(validate, facts, render_entry)"
     )
     print(f"{count} entries of {root}")
 

@@ -4,7 +4,7 @@ python benchmarks/entry_cost.py --entries 5000
 python benchmarks/entry_cost.py --catalog /tmp/bench20k
 
 Each image file is read and parsed, then its schema validated (`model_validate`), its own checks
-run (`entry_facts`), its site documents rendered (`_entry`) and encoded, as `validate` and
+run (`entry_facts`), its site documents rendered (`render_entry`) and encoded, as `validate` and
 `index build` do in their worker processes. Nothing is kept from one entry to the next. Each
 stage is timed in thread CPU time (a busy machine moves it less than wall time) and printed in
 microseconds per entry.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from image_catalog.build.render import _entry, _Hosts
+from image_catalog.build.entries import Hosts, render_entry
 from image_catalog.catalog.facts import entry_facts
 from image_catalog.catalog.loader import Loaded, display_path, load_catalog_files
 from image_catalog.manifest.load import decode_text, parse_mapping
@@ -28,7 +28,7 @@ from image_catalog.manifest.model import CatalogImage
 from image_catalog.site.contract import encode
 from synthetic import generate
 
-STAGES = ("parse", "model_validate", "entry_facts", "_entry", "encode")
+STAGES = ("parse", "model_validate", "entry_facts", "render_entry", "encode")
 
 
 def measure(root: Path) -> tuple[int, dict[str, float]]:
@@ -38,7 +38,7 @@ def measure(root: Path) -> tuple[int, dict[str, float]]:
     if vocabulary is None:
         raise SystemExit(f"{root}: no valid vocabulary.yaml")
     context = {"vocabulary": vocabulary}
-    hosts = _Hosts({r.model.spec.host: r.model for r in catalog.registries})
+    hosts = Hosts({r.model.spec.host: r.model for r in catalog.registries})
     relatives = catalog.image_paths
     files = [(relative, (root / relative).read_bytes()) for relative in relatives]
     spent = dict.fromkeys(STAGES, 0.0)
@@ -54,7 +54,7 @@ def measure(root: Path) -> tuple[int, dict[str, float]]:
         facts_start = clock()
         facts = entry_facts(loaded, (), vocabulary)
         facts_end = clock()
-        rendered = _entry(image, hosts, vocabulary, None)
+        rendered = render_entry(image, hosts, vocabulary, None)
         render_end = clock()
         encode(rendered.summary), encode(rendered.document)
         encode_end = clock()
@@ -63,7 +63,7 @@ def measure(root: Path) -> tuple[int, dict[str, float]]:
         spent["parse"] += parse_end - start
         spent["model_validate"] += validate_end - parse_end
         spent["entry_facts"] += facts_end - facts_start
-        spent["_entry"] += render_end - facts_end
+        spent["render_entry"] += render_end - facts_end
         spent["encode"] += encode_end - render_end
     return len(files), spent
 
@@ -78,8 +78,11 @@ def main() -> None:
         count, spent = measure(root)
     for stage in STAGES:
         print(f"{stage:15s} {spent[stage] / count * 1e6:7.1f} us per entry")
-    checked = spent["model_validate"] + spent["entry_facts"] + spent["_entry"]
-    print(f"{'all three':15s} {checked / count * 1e6:7.1f} us per entry (validate, facts, _entry)")
+    checked = spent["model_validate"] + spent["entry_facts"] + spent["render_entry"]
+    print(
+        f"{'all three':15s} {checked / count * 1e6:7.1f} us per entry "
+        "(validate, facts, render_entry)"
+    )
     print(f"{count} entries of {root}")
 
 

@@ -28,7 +28,7 @@ from image_catalog.manifest.load import load_mapping
 from image_catalog.publish.imagebuild import parse_imagebuild
 from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
-from test_export import _resources
+from test_export import exported_resources
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imagebuild"
 AIB = "automotive.sdv.cloud.redhat.com/"
@@ -230,7 +230,7 @@ def test_the_os_and_cpu_variant_an_image_says(
     assert (
         main(["export", "crs", "--catalog", str(catalog), "--out", str(out), "--public-hosts"]) == 0
     )
-    resources = _resources(out)
+    resources = exported_resources(out)
     [arm] = [r for n, r in resources.items() if n.startswith("arm-v8.")]
     assert arm["spec"]["metadata"]["os"] == "linux"
     assert arm["spec"]["metadata"]["variant"] == "v8"
@@ -274,7 +274,7 @@ def test_imagebuilds_of_both_shapes_exported(
     )
     args = ["export", "crs", "--catalog", str(catalog), "--out", str(out), "--public-hosts"]
     assert main([*args, "--namespace", "automotive"]) == 0
-    resources = _resources(out)
+    resources = exported_resources(out)
     assert sorted(resources) == [
         "autosd10-rcar-s4-aarch64.20260203.014217-aarch64",
         "autosd10-rcar-s4-aarch64.20260203.014217-aarch64-disk",

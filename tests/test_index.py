@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import image_catalog.build.render as index_module
+import image_catalog.build.entries as entries
+import image_catalog.build.storing as storing
 import image_catalog.build.writer as sitewrite
 import msgspec
 import pygit2
@@ -207,7 +208,7 @@ def test_large_files_have_a_deterministic_gz(shipped_site: Path) -> None:
     for path, data in files.items():
         if path.endswith(".gz") or path == "SHA256SUMS":
             continue
-        if len(data) >= sitewrite.GZIP_MIN_BYTES:
+        if len(data) >= storing.GZIP_MIN_BYTES:
             packed = files[f"{path}.gz"]
             assert gzip.decompress(packed) == data
             assert packed[4:8] == b"\0\0\0\0", "gzip mtime must be 0"
@@ -302,7 +303,7 @@ def test_bad_base_url_is_a_usage_error(url: str) -> None:
 def test_path_segments_are_checked() -> None:
     for bad in ("..", "a/b", ".hidden", "", "x\x00"):
         with pytest.raises(CatalogError, match="cannot be used as a file name"):
-            index_module._path("images", bad)
+            entries.site_path("images", bad)
 
 
 # --- determinism -------------------------------------------------------------------------------
@@ -373,7 +374,7 @@ def test_failure_half_way_leaves_the_previous_site(
     build_index(catalog, site)
     before = site_bytes(site)
     add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
-    real_store = sitewrite._store
+    real_store = storing.store_file
     written: list[str] = []
 
     def disk_full(root: str, relative: str, data: bytes, *rest: Any) -> list[tuple[str, str, int]]:
@@ -382,7 +383,7 @@ def test_failure_half_way_leaves_the_previous_site(
         written.append(relative)
         return real_store(root, relative, data, *rest)
 
-    monkeypatch.setattr(sitewrite, "_store", disk_full)
+    monkeypatch.setattr(storing, "store_file", disk_full)
     with pytest.raises(SiteWriteError, match="No space left on device") as caught:
         build_index(catalog, site)
     assert "the previous site is left as it was" in str(caught.value)
@@ -420,7 +421,7 @@ def test_file_size_limit_fails_the_build_cleanly(tmp_path: Path) -> None:
 
 def test_swap_without_an_atomic_exchange(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Where renameat2 is missing the site is swapped with two renames, just as cleanly."""
-    monkeypatch.setattr(sitewrite, "_exchange", lambda staging, out: False)
+    monkeypatch.setattr(sitewrite, "exchange", lambda staging, out: False)
     catalog = _small_catalog(tmp_path / "catalog")
     site = tmp_path / "site"
     build_index(catalog, site)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import image_catalog.build.pipeline as reuse
+import image_catalog.build.site_cache as site_cache
 import pytest
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import build_index
@@ -27,12 +27,12 @@ def _same_as_fresh(catalog: Path, site: Path, fresh: Path) -> None:
 def test_small_changes_are_written_beside_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reuse, "_CHANGES_SHARE", 0.2)  # two of twelve entries
+    monkeypatch.setattr(site_cache, "CHANGES_SHARE", 0.2)  # two of twelve entries
     catalog = _catalog(tmp_path / "catalog")
     site, fresh = tmp_path / "site", tmp_path / "fresh"
     _same_as_fresh(catalog, site, fresh)
-    whole = reuse._site_cache(catalog)
-    changes = reuse._changes_file(whole)
+    whole = site_cache.site_cache_path(catalog)
+    changes = site_cache.changes_path(whole)
     written = whole.read_bytes()
     assert not changes.exists()
 
@@ -43,7 +43,7 @@ def test_small_changes_are_written_beside_the_cache(
     (catalog / "images/img2/1.2.yaml").unlink()  # removed: the changes hold two entries now
     _same_as_fresh(catalog, site, fresh)
     assert whole.read_bytes() == written
-    payload, _ = reuse._read_site_cache(whole)
+    payload, _ = site_cache.read_site_cache(whole)
     assert payload is not None
     assert "images/img2/1.2.yaml" not in payload.entries
 
@@ -57,13 +57,13 @@ def test_small_changes_are_written_beside_the_cache(
 def test_a_damaged_changes_file_only_costs_renders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reuse, "_CHANGES_SHARE", 0.5)
+    monkeypatch.setattr(site_cache, "CHANGES_SHARE", 0.5)
     catalog = _catalog(tmp_path / "catalog")
     site, fresh = tmp_path / "site", tmp_path / "fresh"
     _same_as_fresh(catalog, site, fresh)
     add_image(catalog, "img1", "1.1", "2026-01-01T00:01:00Z", tags=("changed",))
     _same_as_fresh(catalog, site, fresh)
-    changes = reuse._changes_file(reuse._site_cache(catalog))
+    changes = site_cache.changes_path(site_cache.site_cache_path(catalog))
     changes.write_bytes(changes.read_bytes()[:-10])
     add_image(catalog, "img1", "1.5", "2026-01-01T00:05:00Z", tags=("changed", "again"))
     _same_as_fresh(catalog, site, fresh)

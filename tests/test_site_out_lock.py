@@ -21,9 +21,9 @@ import pytest
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import build_index
 from image_catalog.catalog.incremental import check_and_render
-from image_catalog.export.crs import ExportOptions, build_index_with_crs
+from image_catalog.export.crs import ExportOptions
 from support.site import site_bytes
-from test_site_reuse_files import _built_twice, _change, _same_as_fresh
+from test_site_reuse_files import built_twice, change_entry, same_as_fresh
 
 
 def _mismatches(site: Path) -> list[str]:
@@ -98,20 +98,20 @@ def watched(monkeypatch: pytest.MonkeyPatch) -> list[_Build]:
 def test_a_build_swapped_in_while_another_one_ran_does_not_break_its_site(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, watched: list[_Build]
 ) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     lock = site.with_name(f".{site.name}.lock")  # beside the site, never in it; kept
     assert lock.is_file()
     assert not [p for p in site.rglob("*") if p.name.endswith(".lock")]
-    _change(catalog, "img1", "1.1", 1, "one")
-    _same_as_fresh(catalog, site, fresh)  # a site live, the one before kept beside it
+    change_entry(catalog, "img1", "1.1", 1, "one")
+    same_as_fresh(catalog, site, fresh)  # a site live, the one before kept beside it
     other = tmp_path / "other"
     shutil.copytree(catalog, other, ignore=shutil.ignore_patterns(".cache"))
-    _change(other, "img1", "1.1", 1, "two")
+    change_entry(other, "img1", "1.1", 1, "two")
     live_seen: list[list[str]] = []
 
     def builds_of_other() -> None:
         build_index_reusing(other, site)
-        _change(other, "img1", "1.1", 1, "ten")  # as long: the sizes match
+        change_entry(other, "img1", "1.1", 1, "ten")  # as long: the sizes match
         build_index_reusing(other, site)
 
     second = _Build(site, builds_of_other)
@@ -143,7 +143,7 @@ def _builders() -> dict[str, Callable[[Path, Path], object]]:
     return {
         "build_index": build_index,
         "build_index_reusing": build_index_reusing,
-        "--crs": lambda catalog, out: build_index_with_crs(catalog, out, None, ExportOptions()),
+        "--crs": lambda catalog, out: build_index_reusing(catalog, out, export=ExportOptions()),
     }
 
 
@@ -151,9 +151,9 @@ def _builders() -> dict[str, Callable[[Path, Path], object]]:
 def test_a_build_waits_while_another_holds_the_lock(
     tmp_path: Path, builder: str, watched: list[_Build]
 ) -> None:
-    catalog, site, _ = _built_twice(tmp_path)
+    catalog, site, _ = built_twice(tmp_path)
     before = site_bytes(site)
-    _change(catalog, "img0", "1.3", 3, "changed")
+    change_entry(catalog, "img0", "1.3", 3, "changed")
     lock = site.with_name(f".{site.name}.lock")
     fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
     try:

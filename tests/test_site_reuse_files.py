@@ -11,7 +11,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import image_catalog.build.pipeline as reuse
+import image_catalog.build.site_cache as site_cache
 import pytest
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import build_index
@@ -33,7 +33,7 @@ def _catalog(root: Path) -> Path:
     return catalog
 
 
-def _same_as_fresh(catalog: Path, site: Path, fresh: Path) -> dict[str, bytes]:
+def same_as_fresh(catalog: Path, site: Path, fresh: Path) -> dict[str, bytes]:
     reused = build_index_reusing(catalog, site)
     shutil.rmtree(fresh, ignore_errors=True)
     expected = build_index(catalog, fresh)
@@ -44,30 +44,30 @@ def _same_as_fresh(catalog: Path, site: Path, fresh: Path) -> dict[str, bytes]:
     return built
 
 
-def _built_twice(tmp_path: Path) -> tuple[Path, Path, Path]:
+def built_twice(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A catalog built twice (so an earlier site is kept beside the live one)."""
     catalog = _catalog(tmp_path / "catalog")
     site, fresh = tmp_path / "site", tmp_path / "fresh"
-    _same_as_fresh(catalog, site, fresh)
-    _same_as_fresh(catalog, site, fresh)
+    same_as_fresh(catalog, site, fresh)
+    same_as_fresh(catalog, site, fresh)
     assert spare_path(site).is_dir()
     return catalog, site, fresh
 
 
-def _change(catalog: Path, name: str, version: str, minute: int, tag: str) -> None:
+def change_entry(catalog: Path, name: str, version: str, minute: int, tag: str) -> None:
     add_image(catalog, name, version, f"2026-01-01T00:{minute:02d}:00Z", tags=(tag,))
 
 
 def _cached_documents(catalog: Path) -> list[bytes | None]:
-    payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
+    payload, _ = site_cache.read_site_cache(site_cache.site_cache_path(catalog))
     assert payload is not None
     return [entry.document for entry in payload.entries.values()]
 
 
 def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     assert _cached_documents(catalog) == [None] * 32
-    payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
+    payload, _ = site_cache.read_site_cache(site_cache.site_cache_path(catalog))
     assert payload is not None
     assert {"images/img0.json", "images/many.json", "latest.json"} <= set(payload.files)
     assert "views/distro/autosd10/all.json" in payload.files
@@ -78,8 +78,8 @@ def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path
     folders = ("views/", "schemas/")
     views = {p: (site / p).stat().st_ino for p in site_bytes(site) if p.startswith(folders)}
     old = site_bytes(site)
-    _change(catalog, "img1", "1.1", 1, "changed")
-    built = _same_as_fresh(catalog, site, fresh)
+    change_entry(catalog, "img1", "1.1", 1, "changed")
+    built = same_as_fresh(catalog, site, fresh)
     assert b"changed" in built["images/img1.json"]
     assert (same.stat().st_ino, image.stat().st_ino) == before
     # The views the change left as they were, and the schemas, are the same files too.
@@ -90,25 +90,25 @@ def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path
 
 
 def test_without_the_live_site_every_entry_is_rendered_again(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     shutil.rmtree(site)
-    _same_as_fresh(catalog, site, fresh)
-    _change(catalog, "many", "2.3", 3, "changed")
-    _same_as_fresh(catalog, site, fresh)
+    same_as_fresh(catalog, site, fresh)
+    change_entry(catalog, "many", "2.3", 3, "changed")
+    same_as_fresh(catalog, site, fresh)
 
 
 def test_without_the_kept_site_files_are_linked_from_the_live_one(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     shutil.rmtree(spare_path(site))
-    _change(catalog, "img0", "1.3", 3, "changed")
-    _same_as_fresh(catalog, site, fresh)
+    change_entry(catalog, "img0", "1.3", 3, "changed")
+    same_as_fresh(catalog, site, fresh)
     shutil.rmtree(spare_path(site))
-    _same_as_fresh(catalog, site, fresh)
+    same_as_fresh(catalog, site, fresh)
 
 
 @pytest.mark.parametrize("kept", [True, False])
 def test_deleted_files_of_the_live_site_are_made_again(tmp_path: Path, kept: bool) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     if not kept:
         shutil.rmtree(spare_path(site))
     # The site's SHA256SUMS still lists them: a version document, an image file and a .gz, and a
@@ -117,12 +117,12 @@ def test_deleted_files_of_the_live_site_are_made_again(tmp_path: Path, kept: boo
         (site / relative).unlink()
     # Read from the kept site if there is one (it is private to the builds), else rendered again.
     (site / "images/img0/1.0.json").unlink()
-    _change(catalog, "img0", "1.6", 6, "changed")
-    _same_as_fresh(catalog, site, fresh)
+    change_entry(catalog, "img0", "1.6", 6, "changed")
+    same_as_fresh(catalog, site, fresh)
 
 
 def test_a_changed_file_of_the_live_site_is_not_trusted(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     # Changed with SHA256SUMS saying so: the entry is rendered again.
     sums = site / "SHA256SUMS"
     altered = site / "images/img2/1.2.json"
@@ -137,7 +137,7 @@ def test_a_changed_file_of_the_live_site_is_not_trusted(tmp_path: Path) -> None:
     for folder in (site, spare_path(site)):
         (folder / behind).unlink()
         (folder / behind).write_bytes(b'{"altered":true}\n')
-    _change(catalog, "img1", "1.1", 1, "changed")
+    change_entry(catalog, "img1", "1.1", 1, "changed")
     build_index_reusing(catalog, site)
     build_index(catalog, fresh)
     built, expected = site_bytes(site), site_bytes(fresh)
@@ -154,26 +154,26 @@ def test_an_invalid_catalog_found_after_its_entries_were_rendered_leaves_the_sit
 ) -> None:
     """Every changed entry renders (index.json is then made ahead), but the checks across
     entries fail: nothing of it reaches the site."""
-    catalog, site, _ = _built_twice(tmp_path)
+    catalog, site, _ = built_twice(tmp_path)
     before = site_bytes(site)
-    _change(catalog, "img0", "1.3", 3, "changed")
+    change_entry(catalog, "img0", "1.3", 3, "changed")
     copy = catalog / "images/img0/1.3-copy.yaml"
     copy.write_bytes((catalog / "images/img0/1.3.yaml").read_bytes())
     with pytest.raises(InvalidCatalog):
         build_index_reusing(catalog, site)
     assert site_bytes(site) == before
     copy.unlink()
-    _same_as_fresh(catalog, site, tmp_path / "fresh2")
+    same_as_fresh(catalog, site, tmp_path / "fresh2")
 
 
 def test_a_build_without_cache_after_cached_ones_gives_the_same_bytes(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
-    _change(catalog, "img2", "1.8", 8, "changed")
+    catalog, site, fresh = built_twice(tmp_path)
+    change_entry(catalog, "img2", "1.8", 8, "changed")
     code = main(["index", "build", "--catalog", str(catalog), "--out", str(site), "--no-cache"])
     assert code == 0
     build_index(catalog, fresh)
     assert site_bytes(site) == site_bytes(fresh)
-    _same_as_fresh(catalog, site, tmp_path / "fresh2")
+    same_as_fresh(catalog, site, tmp_path / "fresh2")
 
 
 def test_states_of_a_status_are_set_on_entries_known_by_hash(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import image_catalog.build.render as index_module
-import image_catalog.build.writer as sitewrite
+import image_catalog.build.storing as storing
 import pytest
 from conftest import GitWork
 from image_catalog.build.pipeline import build_index_reusing
@@ -140,18 +140,18 @@ def test_a_failed_update_leaves_the_site_and_drops_the_kept_one(
     catalog, site = _site_with_a_kept_one(tmp_path)
     before = site_bytes(site)
     add_image(catalog, "qemu", "1.0", "2026-01-02T00:00:00Z", architectures=("x86_64",))
-    real_write = sitewrite._write
+    real_write = storing.write_files
 
     def disk_full(root: str, files: list[tuple[str, bytes]], *rest: Any) -> Any:
         raise OSError(28, "No space left on device", root + files[0][0])
 
-    monkeypatch.setattr(sitewrite, "_write", disk_full)
+    monkeypatch.setattr(storing, "write_files", disk_full)
     with pytest.raises(SiteWriteError, match="No space left on device"):
         build_index(catalog, site)
     assert site_bytes(site) == before
     assert not spare_path(site).exists()  # half updated: never used again
     assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "catalog", "site"]
-    monkeypatch.setattr(sitewrite, "_write", real_write)
+    monkeypatch.setattr(storing, "write_files", real_write)
     build_index(catalog, site)
     build_index(catalog, tmp_path / "fresh")
     assert site_bytes(site) == site_bytes(tmp_path / "fresh")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import gzip
 import hashlib
 import os
 import shutil
@@ -25,13 +24,18 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISDIR, S_ISREG
+from stat import S_ISDIR
 
+from image_catalog.build.storing import (
+    GZIP_MIN_BYTES,
+    Item,
+    PreviousSite,
+    real_folders,
+    store_all,
+)
 from image_catalog.site.sums import SIGNATURE_FILE, SUMS_FILE, format_sums, read_sums_file
 
-GZIP_MIN_BYTES = 4096
 _WRITERS = 4
 # Jobs and bytes that may wait for the threads before the main thread waits for the oldest: a
 # few large files (index.json, views) are hashed and compressed while it goes on.
@@ -62,34 +66,15 @@ class SiteWriter:
         when the caller has read it already."""
         self.root = root
         self._root = os.path.join(root, "")  # plain strings in the loops: Path costs too much
-        here: dict[str, str] = {}
-        if update:
-            here = read_sums_file(root / SUMS_FILE)
-            # From here on the folder no longer says what it holds: a build that stops now
-            # leaves nothing a later one would trust.
-            for name in (SUMS_FILE, SIGNATURE_FILE):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._root + name)
-            if not _real_folders(self._root, here):
-                # A folder of it replaced by a link (to elsewhere) or a file while it was the live
-                # site: nothing in it is trusted, and nothing is written or removed through it.
-                shutil.rmtree(root)  # which follows no link
-                os.mkdir(root)
-                os.chmod(root, 0o755)  # noqa: S103 (a site is public)
-                here = {}
+        here = open_earlier_site(root) if update else {}
         self._here = here
         self._update = bool(here)  # new folders are checked: no link followed in an earlier site
         # A file whose bytes the previous site already has is linked from it: not written nor
         # compressed again, and its modification time is the previous one.
-        self._reuse = (
-            _Previous(
-                os.path.join(previous, ""),
-                live if live is not None else read_sums_file(previous / SUMS_FILE),
-                here,
-            )
-            if previous
-            else None
-        )
+        self._reuse = None
+        if previous:
+            sums = live if live is not None else read_sums_file(previous / SUMS_FILE)
+            self._reuse = PreviousSite(os.path.join(previous, ""), sums, here)
         self.reused = 0
         self._linked: set[str] = set()  # share the previous file's inode, hence its mtime
         self.sums: dict[str, str] = {}
@@ -98,7 +83,7 @@ class SiteWriter:
         self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="site-writer")
         self._pending: deque[tuple[Future[list[tuple[str, str, int]]], int]] = deque()
         self._in_flight = 0  # bytes of the pending jobs
-        self._batch: list[_Item] = []
+        self._batch: list[Item] = []
 
     def __enter__(self) -> SiteWriter:
         return self
@@ -123,7 +108,7 @@ class SiteWriter:
         """Create these folders now, before the threads write, rather than one by one later."""
         for folder in folders:
             if folder not in self._folders:
-                self._make_folder(folder)
+                _make_folder(self._root, folder, self._folders, self._update)
 
     def write(self, relative: str, data: bytes, sha256: str | None = None) -> None:
         """Queue one file: `data` (UTF-8 JSON) and a final newline; `sha256`, that file's hash
@@ -134,7 +119,7 @@ class SiteWriter:
             return
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
-            self._make_folder(folder)
+            _make_folder(self._root, folder, self._folders, self._update)
         self._batch.append((relative, data + b"\n", sha256, None))
         if len(self._batch) >= _BATCH or len(data) >= _ALONE:
             self._submit()
@@ -147,7 +132,7 @@ class SiteWriter:
         starts at once."""
         folder = relative.rpartition("/")[0]
         if folder and folder not in self._folders:
-            self._make_folder(folder)
+            _make_folder(self._root, folder, self._folders, self._update)
         self._batch.append((relative, file, None, packed))
         self._submit()
 
@@ -191,54 +176,18 @@ class SiteWriter:
             self.sums[relative] = sha256
             self.sizes[relative] = size
             return True
-        packed = f"{relative}.gz"
-        gz = reuse.sums.get(packed) if size >= GZIP_MIN_BYTES else None
-        if size >= GZIP_MIN_BYTES and gz is None:
+        folder = relative.rpartition("/")[0]
+        if folder and folder not in self._folders:
+            _make_folder(self._root, folder, self._folders, self._update)
+        rows = reuse.keep_pair(self._root, relative, sha256, size, gz_size)
+        if rows is None:
             return False
-        here = self._here
-        kept = here.get(relative) == sha256 and (gz is None or here.get(packed) == gz)
-        if not kept:
-            folder = relative.rpartition("/")[0]
-            if folder and folder not in self._folders:
-                self._make_folder(folder)
-            if reuse.link(self._root, relative, sha256, size) is None:
-                return False
-        packed_size = 0
-        if gz is not None:
-            found = reuse.link(self._root, packed, gz, gz_size)
-            if found is None:
-                # Not left half-done: `write` then starts from a folder without the file.
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._root + relative)
-                return False
-            packed_size = found
-        for path, digest, length in ((relative, sha256, size), (packed, gz, packed_size)):
-            if digest is not None:
-                self.reused += 1
-                self._linked.add(path)
-                self.sums[path] = digest
-                self.sizes[path] = length
+        for path, digest, length in rows:
+            self.reused += 1
+            self._linked.add(path)
+            self.sums[path] = digest
+            self.sizes[path] = length
         return True
-
-    def _make_folder(self, folder: str) -> None:
-        """Create `folder` (and its parents); in an earlier site, whatever is at its place and is
-        not a folder (a link to elsewhere) is removed first, so nothing is written through it."""
-        if not self._update:
-            os.makedirs(self._root + folder, exist_ok=True)
-        else:
-            parts = folder.split("/")
-            for i in range(1, len(parts) + 1):
-                step = "/".join(parts[:i])
-                if step in self._folders:
-                    continue
-                try:
-                    if not S_ISDIR(os.lstat(self._root + step).st_mode):
-                        os.unlink(self._root + step)  # the link itself: its parent is checked
-                        os.mkdir(self._root + step)
-                except FileNotFoundError:
-                    os.mkdir(self._root + step)
-                self._folders.add(step)
-        self._folders.add(folder)
 
     def _kept(self, relative: str, digest: str) -> bool:
         """Whether the folder's own copy of a file stays: the same bytes as here and as live."""
@@ -256,7 +205,7 @@ class SiteWriter:
     def _submit(self) -> None:
         batch, self._batch = self._batch, []
         size = sum(len(item[1]) for item in batch)
-        self._pending.append((self._pool.submit(_store_all, self._root, batch, self._reuse), size))
+        self._pending.append((self._pool.submit(store_all, self._root, batch, self._reuse), size))
         self._in_flight += size
         while len(self._pending) > _IN_FLIGHT_JOBS or self._in_flight > _IN_FLIGHT_BYTES:
             self._collect_oldest()
@@ -282,7 +231,7 @@ class SiteWriter:
             self._submit()
         while self._pending:
             self._collect_oldest()
-        self._remove_stale()
+        _remove_stale(self._root, self._here, self.sums)
         data = format_sums(self.sums, header)
         (self.root / SUMS_FILE).write_bytes(data)
         self.sums[SUMS_FILE] = hashlib.sha256(data).hexdigest()
@@ -291,160 +240,82 @@ class SiteWriter:
             old, before = self._reuse.sums, self._reuse.root
         else:
             old, before = read_sums_file(previous / SUMS_FILE), os.path.join(previous, "")
-        for relative, digest in self.sums.items():
-            if relative not in self._linked and old.get(relative) == digest:
-                try:
-                    stat = os.stat(before + relative)
-                except FileNotFoundError:
-                    continue
-                os.utime(self._root + relative, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-
-    def _remove_stale(self) -> None:
-        """Remove what the earlier site in the folder holds and this one does not."""
-        emptied: set[str] = set()
-        for relative in self._here:
-            if relative not in self.sums:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._root + relative)
-                emptied.add(relative.rpartition("/")[0])
-        while emptied:
-            folder = max(emptied, key=len)  # the deepest first
-            emptied.discard(folder)
-            if folder:
-                try:
-                    os.rmdir(self._root + folder)
-                except OSError:
-                    continue  # not empty
-                emptied.add(folder.rpartition("/")[0])
+        _carry_mtimes(self._root, self.sums, self._linked, old, before)
 
 
-@dataclass(frozen=True)
-class _Previous:
-    """The site being replaced, and the sha256 of each of its files; and those of the files the
-    folder being written holds already (`here`, empty unless it holds an earlier site)."""
-
-    root: str  # ending in a slash, as every `root` below
-    sums: dict[str, str]
-    here: dict[str, str]
-
-    def link(self, root: str, relative: str, digest: str, size: int | None = None) -> int | None:
-        """Keep or link the previous copy of `relative` if it has these bytes; its size (`size`
-        when known), or None."""
-        if self.sums.get(relative) != digest:
-            return None
-        path = root + relative
-        try:
-            if relative in self.here:
-                if self.here[relative] == digest:
-                    # The same bytes as live, and its mtime.
-                    return size if size is not None else os.stat(path).st_size
-                os.unlink(path)
-            # Not a link followed: whoever can write the live site may have put a symbolic link
-            # (to a key, to /dev/zero) or a FIFO in a file's place, which must not become part of
-            # the new site. What was linked is checked: a regular file of the size expected.
-            os.link(self.root + relative, path, follow_symlinks=False)
-            info = os.lstat(path)
-            if not S_ISREG(info.st_mode) or (size is not None and info.st_size != size):
-                os.unlink(path)
-                return None
-            return info.st_size
-        except OSError:
-            return None  # gone, another file system, links not allowed: write it instead
+def _make_folder(root: str, folder: str, folders: set[str], update: bool) -> None:
+    """Create `folder` (and its parents) under `root` and add it to `folders`, those made; with
+    `update` (in an earlier site), whatever is at its place and is not a folder (a link to
+    elsewhere) is removed first, so nothing is written through it."""
+    if not update:
+        os.makedirs(root + folder, exist_ok=True)
+    else:
+        parts = folder.split("/")
+        for i in range(1, len(parts) + 1):
+            step = "/".join(parts[:i])
+            if step in folders:
+                continue
+            try:
+                if not S_ISDIR(os.lstat(root + step).st_mode):
+                    os.unlink(root + step)  # the link itself: its parent is checked
+                    os.mkdir(root + step)
+            except FileNotFoundError:
+                os.mkdir(root + step)
+            folders.add(step)
+    folders.add(folder)
 
 
-# A file to write: relative path, bytes, sha256 if known, what gives its .gz if made elsewhere.
-_Item = tuple[str, bytes, str | None, Callable[[], bytes] | None]
+def _carry_mtimes(
+    root: str, sums: dict[str, str], linked: set[str], old: dict[str, str], before: str
+) -> None:
+    """Give each file of the site at `root` that the previous one at `before` had with the same
+    bytes (`old`: its sums) the previous file's times; a linked file shares them already."""
+    for relative, digest in sums.items():
+        if relative not in linked and old.get(relative) == digest:
+            try:
+                stat = os.stat(before + relative)
+            except FileNotFoundError:
+                continue
+            os.utime(root + relative, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
-def _store_all(
-    root: str, batch: list[_Item], previous: _Previous | None
-) -> list[tuple[str, str, int]]:
-    """`_store` each item of the batch."""
-    return [
-        row
-        for relative, data, known, packed in batch
-        for row in _store(root, relative, data, previous, known, packed)
-    ]
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """The .gz of a file's bytes: mtime=0 and no file name in the header, so the same input
-    gives the same bytes."""
-    return gzip.compress(data, compresslevel=6, mtime=0)
-
-
-def _gzip(data: bytes, packed: Callable[[], bytes] | None) -> bytes:
-    return packed() if packed is not None else gzip_bytes(data)
-
-
-def _store(
-    root: str,
-    relative: str,
-    data: bytes,
-    previous: _Previous | None,
-    known: str | None = None,
-    packed: Callable[[], bytes] | None = None,
-) -> list[tuple[str, str, int]]:
-    """Write one file, and its .gz when large; (path, sha256, size) of each.
-
-    `known` is the sha256 of `data` if already known; `packed` gives its .gz if made elsewhere.
-    A size below zero (-size - 1) marks a file linked from the previous site.
-    """
-    digest = known if known is not None else hashlib.sha256(data).hexdigest()
-    big = len(data) >= GZIP_MIN_BYTES
-    if previous is not None and previous.link(root, relative, digest, len(data)) is not None:
-        linked = [(relative, digest, -len(data) - 1)]
-        gz_path = f"{relative}.gz"
-        gz_digest = previous.sums.get(gz_path)
-        if not big:
-            return linked
-        if gz_digest is not None:
-            size = previous.link(root, gz_path, gz_digest)
-            if size is not None:
-                return [*linked, (gz_path, gz_digest, -size - 1)]
-        files = [(f"{relative}.gz", _gzip(data, packed))]
-        return [*linked, *_write(root, files, bool(previous.here))]
-    files = [(relative, data)]
-    if big:
-        files.append((f"{relative}.gz", _gzip(data, packed)))
-    return _write(root, files, previous is not None and bool(previous.here))
-
-
-_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-
-
-def _write(
-    root: str, files: list[tuple[str, bytes]], replace: bool = False
-) -> list[tuple[str, str, int]]:
-    """Create each file; with `replace`, whatever is at its path is removed first (it may be a
-    link to the live site's file, which must stay as it is)."""
-    written = []
-    for path, content in files:
-        if replace:
+def _remove_stale(root: str, here: dict[str, str], sums: dict[str, str]) -> None:
+    """Remove what the earlier site in the folder holds (`here`) and this one does not (`sums`),
+    and the folders that leaves empty."""
+    emptied: set[str] = set()
+    for relative in here:
+        if relative not in sums:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(root + path)
-        # Plain system calls: a file object would ask whether it is a terminal and where it is.
-        fd = os.open(root + path, _NEW, 0o666)
-        try:
-            done = 0
-            while done < len(content):
-                done += os.write(fd, content[done:] if done else content)
-        finally:
-            os.close(fd)
-        written.append((path, hashlib.sha256(content).hexdigest(), len(content)))
-    return written
+                os.unlink(root + relative)
+            emptied.add(relative.rpartition("/")[0])
+    while emptied:
+        folder = max(emptied, key=len)  # the deepest first
+        emptied.discard(folder)
+        if folder:
+            try:
+                os.rmdir(root + folder)
+            except OSError:
+                continue  # not empty
+            emptied.add(folder.rpartition("/")[0])
 
 
-def _real_folders(root: str, here: dict[str, str]) -> bool:
-    """Whether every folder the files of `here` are in (and each above it) is a folder, not a
-    link, under `root`."""
-    folders = {relative.rpartition("/")[0] for relative in here}
-    steps = {folder[:i] for folder in folders for i, c in enumerate(folder + "/") if c == "/"}
-    steps.discard("")
-    try:
-        return all(S_ISDIR(os.lstat(root + step).st_mode) for step in steps)
-    except OSError:
-        return False
+def open_earlier_site(root: Path) -> dict[str, str]:
+    """The sums of the earlier site at `root` to update in place, which from then on no longer
+    says what it holds; {} when it cannot be trusted, `root` then emptied."""
+    here = read_sums_file(root / SUMS_FILE)
+    prefix = os.path.join(root, "")
+    # A build that stops now leaves nothing a later one would trust.
+    for name in (SUMS_FILE, SIGNATURE_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(prefix + name)
+    if real_folders(prefix, here):
+        return here
+    # A folder of it replaced by a link (to elsewhere) or a file while it was the live site:
+    # nothing in it is trusted, and nothing is written or removed through it.
+    shutil.rmtree(root)  # which follows no link
+    os.mkdir(root)
+    os.chmod(root, 0o755)  # noqa: S103 (a site is public)
+    return {}
 
 
 def swap_in(staging: Path, out: Path) -> None:
@@ -452,7 +323,7 @@ def swap_in(staging: Path, out: Path) -> None:
     if not out.exists():
         os.rename(staging, out)
         return
-    if _exchange(staging, out):
+    if exchange(staging, out):
         return  # `staging` now holds the previous site; the caller removes it
     # No atomic exchange on this system: two renames, and put the old site back if the second fails.
     old = staging.with_name(staging.name + ".previous")
@@ -469,7 +340,7 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 
-def _exchange(a: Path, b: Path) -> bool:
+def exchange(a: Path, b: Path) -> bool:
     """Swap two folders in one step with Linux renameat2(RENAME_EXCHANGE); False if unsupported.
 
     With it, a web server serving `out` never sees a moment without a site.

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.commands.export import ExportSettings, export
 from image_catalog.errors import ExitCode
-from image_catalog.export.crs import ExportOptions, export_catalog, write_export
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,48 +32,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "written unless --skip-unexpressible.",
     )
     add_catalog_option(crs)
-    crs.add_argument("--out", type=Path, required=True, metavar="DIR", help="the export folder")
-    crs.add_argument(
-        "--namespace", metavar="NS", help="the namespace of every resource (default: none set)"
-    )
-    crs.add_argument(
-        "--include-deprecated",
-        action="store_true",
-        help="also export deprecated versions (labelled ...deprecated=true)",
-    )
-    crs.add_argument(
-        "--public-hosts",
-        action="store_true",
-        help="point registryUrl at each registry's publicHost instead of its host",
-    )
-    crs.add_argument(
-        "--skip-unexpressible",
-        action="store_true",
-        help="write the entries that can be expressed and list the others as warnings",
-    )
+    ExportSettings.register_argparse_arguments(crs)
     crs.set_defaults(run=run_crs)
 
 
 def run_crs(args: argparse.Namespace) -> int:
-    options = ExportOptions(
-        namespace=args.namespace,
-        include_deprecated=args.include_deprecated,
-        public_hosts=args.public_hosts,
-    )
-    export = export_catalog(args.catalog, options)
-    write_export(export, args.out, skip_unexpressible=args.skip_unexpressible)
-    for warning in export.warnings:
+    settings = ExportSettings.from_argparse(args)
+    made = export(settings)
+    for warning in made.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    for problem in export.skipped:
+    for problem in made.skipped:
         print(f"warning: not exported: {problem}", file=sys.stderr)
     left_out = (
-        f"; {export.deprecated_left_out} deprecated "
-        f"{'version' if export.deprecated_left_out == 1 else 'versions'} left out"
-        if export.deprecated_left_out
+        f"; {made.deprecated_left_out} deprecated "
+        f"{'version' if made.deprecated_left_out == 1 else 'versions'} left out"
+        if made.deprecated_left_out
         else ""
     )
     print(
-        f"{args.out}: {len(export.resources)} CatalogImage resources, listed in "
+        f"{settings.out}: {len(made.resources)} CatalogImage resources, listed in "
         f"kustomization.yaml{left_out}"
     )
     return int(ExitCode.OK)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.signing import SIGNING_KEY_ENV, SigningKey
 from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand
+from image_catalog.commands.build_index import BuildIndexSettings, build_index
 from image_catalog.errors import ExitCode
-from image_catalog.site.contract import StatusDoc
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,55 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_catalog_option(build)
     add_cache_option(build)
-    build.add_argument("--out", type=Path, required=True, metavar="DIR", help="the site folder")
-    build.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="where the site is published (recorded as baseUrl; links inside stay relative)",
-    )
-    build.add_argument(
-        "--status",
-        metavar="FILE|URL",
-        help="a health status (from `check`, or the published site's status.json URL): each "
-        "entry then carries its state, and the site holds status.json",
-    )
-    build.add_argument(
-        "--crs",
-        action="store_true",
-        help="also write the operator's CatalogImage resources and their kustomization.yaml "
-        "into crs/ (as 'export crs' does; entries it cannot express are warnings here)",
-    )
-    build.add_argument(
-        "--crs-namespace", metavar="NS", help="with --crs: the namespace of every resource"
-    )
-    build.add_argument(
-        "--sign-key",
-        type=Path,
-        metavar="FILE",
-        help=f"sign SHA256SUMS into SHA256SUMS.sig with this ed25519 SSH private key (default: "
-        f"${SIGNING_KEY_ENV}; without either the index is unsigned)",
-    )
+    BuildIndexSettings.register_argparse_arguments(build)
     build.set_defaults(run=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
-    key = SigningKey.load(args.sign_key)  # before the build: a bad key fails at once
-    status: StatusDoc | None = None
-    warnings: list[str] = []
-    if args.status:
-        from image_catalog.health import check as health  # only with --status: slow to import
-
-        status, warnings = health.load(args.status)
-    if args.crs:
-        from image_catalog.export.crs import ExportOptions, build_index_with_crs  # only with --crs
-
-        options = ExportOptions(namespace=args.crs_namespace)
-        result = build_index_with_crs(args.catalog, args.out, args.base_url, options, status, key)
-    else:
-        result = build_index_reusing(
-            args.catalog, args.out, args.base_url, status, key, use_cache=not args.no_cache
-        )
-    for warning in [*warnings, *result.warnings]:
+    result = build_index(BuildIndexSettings.from_argparse(args))
+    for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     commit = result.commit[:12] if result.commit else "no git commit"
     gzipped = (

@@ -11,40 +11,32 @@ One catalog version becomes:
 - and one resource per architecture for its disk-image artifact (the thing `caib flash` writes to a
   board), since it is a manifest of its own with its own digest.
 
-Names are DNS-1123 subdomains of at most 63 characters built from the entry alone (`NAME.VERSION`,
-then `-ARCH`, then `-disk`), so adding an entry never renames another; a name that would be lossy
-(a version with upper case or `_`), too long, or shared gets a short hash of its exact identity.
-Output is a pure function of the catalog (and the commits that last changed each entry file), byte
+Each entry's part (`EntryExport`) is a pure function of the entry, its registry, the options and
+the commit that last changed its file, so a build keeps it with the entry's rendered documents and
+makes it again only for a changed file; the parts are then named (`names.py`) and listed. Output
+is a pure function of the catalog (and the commits that last changed each entry file), byte
 for byte, so a GitOps diff shows only real changes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from image_catalog.build.render import BuildResult, build_site, catalog_commit
-from image_catalog.build.signing import SigningKey
-from image_catalog.build.writer import swap_in
-from image_catalog.catalog.audit import images_folder
-from image_catalog.catalog.git import GitRepo, first_parent_steps, folder_blobs
-from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded, entry_id
+import msgspec
+
+from image_catalog.catalog.loader import IMAGES_DIR, Loaded, display_path
 from image_catalog.catalog.problems import Problem, locate_all
-from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
+from image_catalog.export.names import NAME_MAX, Part, Resource, make_unique, resource_name
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.load import dump_plain
 from image_catalog.manifest.model import CatalogImage, ManifestRef, Registry, Variant
 from image_catalog.manifest.reference import Reference
 from image_catalog.naming import OPERATOR_GROUP, SCHEDULE_LABEL
-from image_catalog.scratch import make_scratch
-from image_catalog.site.contract import StatusDoc
 
 API_VERSION = "automotive.sdv.cloud.redhat.com/v1alpha1"
 KIND = "CatalogImage"
@@ -85,17 +77,9 @@ REGISTRY_URL_PATTERN = re.compile(
 DIGEST_PATTERN = re.compile(r"^sha256:[a-f0-9]{64}$")
 BUILD_MODES = ("bootc", "image", "package")
 
-# A subdomain may have 253 characters, but controllers copy a resource's name into label values
-# and the names of what they create (63 at most), so names stay within 63.
-_NAME_MAX = 63
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_VALUE_MAX = 63
-# A DNS-1123 subdomain: dot-separated labels, each lower-case letters, digits and inner '-'.
-_CLEAN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_HASH_LENGTH = 10
-
-Part = Literal["index", "container", "disk"]
 
 
 @dataclass(frozen=True)
@@ -108,27 +92,17 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         if self.namespace is not None and not (
-            _NAMESPACE.match(self.namespace) and len(self.namespace) <= _NAME_MAX
+            _NAMESPACE.match(self.namespace) and len(self.namespace) <= NAME_MAX
         ):
             raise UsageError(
                 f"namespace {self.namespace!r} is not a Kubernetes namespace name (lower-case "
                 "letters, digits and '-', at most 63)"
             )
 
-
-@dataclass(frozen=True)
-class Resource:
-    """One CatalogImage resource and the catalog entry it stands for."""
-
-    name: str
-    entry: str
-    part: Part
-    architecture: str | None
-    document: dict[str, Any]
-
     @property
-    def file(self) -> str:
-        return f"{self.name}.yaml"
+    def key(self) -> tuple[str | None, bool, bool]:
+        """What an entry's part of the export depends on of these options."""
+        return (self.namespace, self.include_deprecated, self.public_hosts)
 
 
 @dataclass
@@ -168,63 +142,97 @@ class ExportRefused(CatalogError):
         )
 
 
-# --- entry points --------------------------------------------------------------------------------
+class Unexpressible(msgspec.Struct, frozen=True, array_like=True):
+    """Why one manifest of an entry cannot be a resource, located in the entry's file."""
+
+    message: str
+    path: tuple[str | int, ...]
+    line: int | None
+    column: int | None
 
 
-def export_catalog(root: Path, options: ExportOptions) -> Export:
-    """Validate the catalog offline, then express it as CatalogImage resources (nothing written)."""
-    catalog = valid_catalog(root, "export it")
-    commits, warnings = entry_commits(catalog)
-    export = build_export(catalog, options, commits, catalog_commit(catalog.root))
-    export.warnings[:0] = warnings
+class EntryExport(msgspec.Struct, frozen=True, array_like=True):
+    """One entry's part of the export, before the names are made unique: its resources, or why
+    it has none. A build keeps it with the entry (`build/site_cache.py`) while `made_with` and
+    `commit` are those the build would use."""
+
+    entry: str  # NAME@VERSION
+    made_with: tuple[str | None, bool, bool]  # `ExportOptions.key` of the options
+    commit: str | None  # annotated on its resources
+    left_out: bool  # deprecated, and the options leave those out
+    resources: list[Resource]
+    problems: list[Unexpressible]
+
+
+def entry_export(
+    loaded: Loaded[CatalogImage],
+    registries: dict[str, Registry],
+    options: ExportOptions,
+    commit: str | None,
+) -> EntryExport:
+    """The entry's resources annotated with `commit`, or the located reasons it has none."""
+    image = loaded.model
+    key = options.key
+    if image.spec.lifecycle.deprecated is not None and not options.include_deprecated:
+        return EntryExport(image.id, key, commit, True, [], [])
+    resources, problems = _entry_resources(loaded, registries, options, commit)
+    if not problems:
+        return EntryExport(image.id, key, commit, False, resources, [])
+    locate_all(problems)
+    located = [Unexpressible(p.message, p.path, p.line, p.column) for p in problems]
+    return EntryExport(image.id, key, commit, False, [], located)
+
+
+def assemble_export(
+    parts: Iterable[tuple[str, EntryExport]], root: Path, head: str | None
+) -> Export:
+    """The export of a catalog at `root` from each entry file's part (relative path, part):
+    entries in id order, every resource named for good."""
+    export = Export(commit=head)
+    for relative, part in sorted(parts, key=lambda item: item[1].entry):
+        if part.left_out:
+            export.deprecated_left_out += 1
+            continue
+        export.resources += part.resources
+        if part.problems:
+            shown, source = display_path(root, relative), root / relative
+            export.skipped += [
+                Problem(shown, p.message, p.path, p.line, p.column, "not_exportable", source=source)
+                for p in part.problems
+            ]
+    make_unique(export.resources)
     return export
 
 
-def build_index_with_crs(
-    root: Path,
-    out: Path,
-    base_url: str | None,
-    options: ExportOptions,
-    status: StatusDoc | None = None,
-    sign_key: SigningKey | None = None,
-) -> BuildResult:
-    """`index build --crs`: the site with the export under `crs/`, so a cluster can sync the
-    published site. Entries the CRD cannot express are left out with a warning each: the index
-    itself must not fail for them."""
-    catalog = valid_catalog(root, "build the index")
-    commits, warnings = entry_commits(catalog)
-    export = build_export(catalog, options, commits, catalog_commit(catalog.root))
-    files = {f"{SITE_FOLDER}/{name}": text for name, text in export.files().items()}
-    result = build_site(catalog, out, base_url, status=status, extra=files, sign_key=sign_key)
-    notes = [*warnings, *(f"not in {SITE_FOLDER}/: {problem}" for problem in export.skipped)]
-    return replace(result, warnings=(*result.warnings, *notes))
+@dataclass
+class ExportRenderer:
+    """Makes each valid entry's `EntryExport` while the catalog's validation loads it
+    (`catalog.incremental.Renderer`): every entry is wanted. Sent to the worker processes."""
 
+    registries: dict[str, Registry]
+    options: ExportOptions
+    commits: dict[str, str]  # entry id -> the commit that last changed its file
+    head: str | None  # for an entry `commits` lacks
 
-def write_export(export: Export, out: Path, *, skip_unexpressible: bool = False) -> None:
-    """Replace `out` with the export's files in one step; refuse when entries were skipped,
-    unless told to write the others."""
-    if export.skipped and not skip_unexpressible:
-        raise ExportRefused(export.skipped)
-    check_out(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # Locked while this export lives; what a killed export left is removed here.
-        scratch = make_scratch(out.parent, f".{out.name}.export-")
-        staging = scratch.path
-    except OSError as exc:
-        raise CatalogError(f"cannot write into {out}: {exc.strerror or exc}") from exc
-    try:
-        os.chmod(staging, 0o755)  # noqa: S103 - a GitOps folder is read by other tools
-        for name, text in export.files().items():
-            (staging / name).write_text(text, encoding="utf-8")
-        swap_in(staging, out)
-    except OSError as exc:
-        raise CatalogError(
-            f"cannot write into {out}: {exc.strerror or exc}; the previous export is left as it was"
-        ) from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        scratch.release()
+    def commit(self, entry: str) -> str | None:
+        return self.commits.get(entry, self.head)
+
+    def made_alike(self, part: EntryExport | None) -> bool:
+        """Whether `part` is what this renderer would make of its entry's unchanged file."""
+        return (
+            part is not None
+            and part.made_with == self.options.key
+            and part.commit == self.commit(part.entry)
+        )
+
+    def wanted(self, relative: str, blob: str | None) -> bool:
+        return True
+
+    def known(self, relative: str) -> bool:
+        return False
+
+    def __call__(self, loaded: Loaded[CatalogImage]) -> EntryExport:
+        return entry_export(loaded, self.registries, self.options, self.commit(loaded.model.id))
 
 
 def check_out(out: Path) -> None:
@@ -244,34 +252,6 @@ def _is_export(path: Path) -> bool:
             return handle.readline().startswith(MARKER)
     except (OSError, UnicodeDecodeError):
         return False
-
-
-# --- from entries to resources -------------------------------------------------------------------
-
-
-def build_export(
-    catalog: Catalog,
-    options: ExportOptions,
-    commits: dict[str, str] | None = None,
-    head: str | None = None,
-) -> Export:
-    """Every entry as resources; `commits` maps an entry id to the commit that last changed it."""
-    export = Export(commit=head)
-    registries = {loaded.model.spec.host: loaded.model for loaded in catalog.registries}
-    for loaded in sorted(catalog.images, key=lambda item: item.model.id):
-        image = loaded.model
-        if image.spec.lifecycle.deprecated is not None and not options.include_deprecated:
-            export.deprecated_left_out += 1
-            continue
-        commit = (commits or {}).get(image.id, head)
-        resources, problems = _entry_resources(loaded, registries, options, commit)
-        if problems:
-            export.skipped += problems
-        else:
-            export.resources += resources
-    _make_unique(export.resources)
-    locate_all(export.skipped)
-    return export
 
 
 @dataclass(frozen=True)
@@ -430,100 +410,6 @@ def _fits_label(value: str) -> bool:
     return len(value) <= _LABEL_VALUE_MAX and bool(_LABEL_VALUE.match(value))
 
 
-# --- names ---------------------------------------------------------------------------------------
-
-
-def _identity(entry: str, part: Part, architecture: str | None) -> str:
-    return f"{entry}#{part}:{architecture or ''}"
-
-
-def _short_hash(identity: str) -> str:
-    return hashlib.sha256(identity.encode()).hexdigest()[:_HASH_LENGTH]
-
-
-def resource_name(name: str, version: str, part: Part, architecture: str | None) -> str:
-    """`NAME.VERSION[-ARCH][-disk]`, or with a hash where that would be lossy or too long.
-
-    A catalog name has no dot, so the first dot always ends it. A version or architecture that is
-    not already DNS text is folded (lower case; a run of other characters becomes `.` if it holds
-    a dot, else `-`) and the hash added, so two versions that fold alike still get two names.
-    """
-    arch = architecture.replace("_", "-") if architecture else None
-    words = [version] + ([arch] if arch else []) + (["disk"] if part == "disk" else [])
-    lossy = not _CLEAN.match(version) or (arch is not None and not _CLEAN.match(arch))
-    readable = f"{name}.{'-'.join(_fold(word) for word in words)}"
-    if lossy or len(readable) > _NAME_MAX:
-        return _with_hash(readable, _identity(f"{name}@{version}", part, architecture))
-    return readable
-
-
-def _fold(word: str) -> str:
-    def separator(run: re.Match[str]) -> str:
-        return "." if "." in run.group() else "-"
-
-    return re.sub(r"[^a-z0-9]+", separator, word.lower()).strip("-.") or "x"
-
-
-def _with_hash(name: str, identity: str) -> str:
-    suffix = "-" + _short_hash(identity)
-    return name[: _NAME_MAX - len(suffix)].rstrip("-.") + suffix
-
-
-def _make_unique(resources: list[Resource]) -> None:
-    """Give every resource its final name; names that still meet get the hash of their identity."""
-    by_name: dict[str, list[Resource]] = {}
-    for resource in resources:
-        by_name.setdefault(resource.name, []).append(resource)
-    final: list[Resource] = []
-    for name, group in sorted(by_name.items()):
-        if len(group) == 1:
-            final.append(group[0])
-            continue
-        for resource in group:
-            identity = _identity(resource.entry, resource.part, resource.architecture)
-            final.append(_renamed(resource, _with_hash(name, identity)))
-    taken = [r.name for r in final]
-    if len(set(taken)) != len(taken):
-        raise CatalogError("two CatalogImage resources would share a name even with hashes")
-    resources[:] = [_renamed(r, r.name) for r in final]
-
-
-def _renamed(resource: Resource, name: str) -> Resource:
-    document = dict(resource.document)
-    document["metadata"] = {**document["metadata"], "name": name}
-    return Resource(name, resource.entry, resource.part, resource.architecture, document)
-
-
 def _render(resource: Resource) -> str:
     header = f"{MARKER} from {resource.document['metadata']['annotations'][ANNOTATION_FILE]}"
     return dump_plain(resource.document, header)
-
-
-# --- commits -------------------------------------------------------------------------------------
-
-
-def entry_commits(catalog: Catalog) -> tuple[dict[str, str], list[str]]:
-    """For each entry file: the commit on the first-parent line that last changed it.
-
-    Annotating that commit (not the catalog's HEAD) keeps a resource unchanged by merges that do
-    not touch its entry. Outside git, or in a shallow clone, nothing (HEAD is used instead).
-    """
-    try:
-        git = GitRepo(catalog.root)
-    except UsageError:
-        return {}, []
-    if git.repo.is_shallow:
-        return {}, [
-            f"{catalog.root}: a shallow clone: each resource is annotated with the catalog's "
-            "HEAD commit, not the commit that last changed its entry (fetch the full history)"
-        ]
-    images = images_folder(git, catalog.root)
-    if git.head_commit_id() is None:
-        return {}, []
-    present = set(folder_blobs(git, "HEAD", images))
-    found: dict[str, str] = {}
-    for step in first_parent_steps(git, "HEAD", images):
-        for change in step.changes:
-            if change.status != "deleted" and change.path in present:
-                found[change.path] = step.commit.id
-    return {entry_id(path): commit for path, commit in found.items()}, []

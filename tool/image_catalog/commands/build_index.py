@@ -1,0 +1,103 @@
+"""`index build` as one call: load the signing key and the health status, then build the site
+through the one cached pipeline (`build/pipeline.py`), with the operator's resources under crs/
+when asked for.
+
+`build_index(BuildIndexSettings(...))` returns the `BuildResult`, its warnings those of the status
+first; the command line builds the same settings from its arguments and only prints the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from image_catalog.build.pipeline import build_index_reusing
+from image_catalog.build.render import BuildResult
+from image_catalog.build.signing import SIGNING_KEY_ENV, SigningKey
+from image_catalog.export.crs import ExportOptions
+from image_catalog.site.contract import StatusDoc
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildIndexSettings:
+    """What `index build` builds and how; `from_argparse` builds it from the command's arguments."""
+
+    catalog: Path
+    out: Path  # the site folder
+    base_url: str | None = None  # where the site is published (recorded as baseUrl)
+    status: str | None = None  # a health status file or URL: each entry then carries its state
+    crs: bool = False  # also write the operator's CatalogImage resources into crs/
+    crs_namespace: str | None = None  # with crs: the namespace of every resource
+    sign_key: Path | None = None  # else $IMAGE_CATALOG_SIGNING_KEY_FILE, else unsigned
+    use_cache: bool = True  # reuse the checks and rendered entries of unchanged files
+
+    @classmethod
+    def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--out", type=Path, required=True, metavar="DIR", help="the site folder"
+        )
+        parser.add_argument(
+            "--base-url",
+            metavar="URL",
+            help="where the site is published (recorded as baseUrl; links inside stay relative)",
+        )
+        parser.add_argument(
+            "--status",
+            metavar="FILE|URL",
+            help="a health status (from `check`, or the published site's status.json URL): each "
+            "entry then carries its state, and the site holds status.json",
+        )
+        parser.add_argument(
+            "--crs",
+            action="store_true",
+            help="also write the operator's CatalogImage resources and their kustomization.yaml "
+            "into crs/ (as 'export crs' does; entries it cannot express are warnings here)",
+        )
+        parser.add_argument(
+            "--crs-namespace", metavar="NS", help="with --crs: the namespace of every resource"
+        )
+        parser.add_argument(
+            "--sign-key",
+            type=Path,
+            metavar="FILE",
+            help=f"sign SHA256SUMS into SHA256SUMS.sig with this ed25519 SSH private key "
+            f"(default: ${SIGNING_KEY_ENV}; without either the index is unsigned)",
+        )
+
+    @classmethod
+    def from_argparse(cls, args: argparse.Namespace) -> BuildIndexSettings:
+        return cls(
+            catalog=args.catalog,
+            out=args.out,
+            base_url=args.base_url,
+            status=args.status,
+            crs=args.crs,
+            crs_namespace=args.crs_namespace,
+            sign_key=args.sign_key,
+            use_cache=not args.no_cache,
+        )
+
+
+def build_index(settings: BuildIndexSettings) -> BuildResult:
+    """Validate the catalog and build its site into `settings.out`, reusing what did not change."""
+    key = SigningKey.load(settings.sign_key)  # before the build: a bad key fails at once
+    status: StatusDoc | None = None
+    warnings: list[str] = []
+    if settings.status:
+        from image_catalog.health import check as health  # only with a status: slow to import
+
+        status, warnings = health.load(settings.status)
+    export = ExportOptions(namespace=settings.crs_namespace) if settings.crs else None
+    result = build_index_reusing(
+        settings.catalog,
+        settings.out,
+        base_url=settings.base_url,
+        status=status,
+        sign_key=key,
+        use_cache=settings.use_cache,
+        export=export,
+    )
+    if not warnings:
+        return result
+    return replace(result, warnings=(*warnings, *result.warnings))

@@ -143,7 +143,6 @@ class Answer:
         # Whether the body runs up to the close of the connection (which then cannot be kept).
         self.to_close = not self.done and not self.chunked and self.length is None
 
-
     def chunks(self, limit: int, what: str) -> Iterator[bytes]:
         """The body as it arrives, in pieces; `TooLarge` as soon as it would pass `limit`."""
         if self.done:

@@ -33,7 +33,7 @@ from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
 from test_export import _resources
 
-FIXTURES = Path(__file__).parent / "fixtures" / "imagebuild"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "imagebuild"
 AIB = "automotive.sdv.cloud.redhat.com/"
 SCHEDULE_LABEL = AIB + "scheduledimagebuild-name"
 RCAR = "images/autosd10-rcar-s4-aarch64"

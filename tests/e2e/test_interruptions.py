@@ -23,7 +23,7 @@ from image_catalog.scratch import make_scratch, scratch_dir, sweep_stale
 from support.processes import descendants, survivors, wait_for
 from support.registry import LocalRegistry
 
-TOOL = Path(__file__).resolve().parents[1] / "tool"
+TOOL = Path(__file__).resolve().parents[2] / "tool"
 
 
 def command(*args: str) -> list[str]:

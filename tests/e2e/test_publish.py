@@ -16,7 +16,7 @@ from image_catalog.manifest.load import load_mapping
 from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
 
-FIXTURES = Path(__file__).parent / "fixtures" / "imagebuild"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "imagebuild"
 AIB = "automotive.sdv.cloud.redhat.com/"
 IDENTITY = pygit2.Signature("Catalog Tester", "tester@example.com", 1767225600, 0)
 

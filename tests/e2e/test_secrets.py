@@ -30,8 +30,8 @@ from support.processes import survivors
 from support.registry import LocalRegistry, require_tools, write_authfile
 
 USER = "serviceaccount"
-TOOL = Path(__file__).resolve().parents[1] / "tool"
-FIXTURES = Path(__file__).parent / "fixtures" / "imagebuild"
+TOOL = Path(__file__).resolve().parents[2] / "tool"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "imagebuild"
 AIB = "automotive.sdv.cloud.redhat.com/"
 NEEDLES = (
     REGISTRY_PASSWORD.encode(),

@@ -22,7 +22,7 @@ from image_catalog.export import crs
 from support.entries import entry_text
 
 OPERATOR_SCHEMA = (
-    Path(__file__).parent / "fixtures" / "operator" / "catalogimage.v1alpha1.schema.json"
+    Path(__file__).parents[1] / "fixtures" / "operator" / "catalogimage.v1alpha1.schema.json"
 )
 SCHEMA = json.loads(OPERATOR_SCHEMA.read_text(encoding="utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

@@ -157,7 +157,7 @@ def _document(path: Path) -> dict[str, Any]:
 IMAGE = _document(EXAMPLES / "valid" / "disk-partitions.yaml")
 REGISTRY = _document(EXAMPLES / "valid" / "registry-local.yaml")
 IMAGEBUILD = yaml.safe_load(
-    (Path(__file__).parent / "fixtures" / "imagebuild" / "nested-bootc-disk.yaml").read_text()
+    (Path(__file__).parents[1] / "fixtures" / "imagebuild" / "nested-bootc-disk.yaml").read_text()
 )
 
 

@@ -9,7 +9,7 @@ import pytest
 from image_catalog.manifest.load import load_mapping
 from image_catalog.publish.imagebuild import PHASES, BuildNotPublishable, parse_imagebuild
 
-FIXTURES = Path(__file__).parent / "fixtures" / "imagebuild"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "imagebuild"
 
 
 def _fixture(name: str) -> dict[str, Any]:

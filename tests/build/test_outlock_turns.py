@@ -22,8 +22,8 @@ from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import build_index
 from image_catalog.catalog.incremental import check_and_render
 from image_catalog.export.crs import ExportOptions, build_index_with_crs
+from support.builds import add_tagged, built_twice, same_as_fresh
 from support.site import site_bytes
-from test_site_reuse_files import _built_twice, _change, _same_as_fresh
 
 
 def _mismatches(site: Path) -> list[str]:
@@ -98,20 +98,20 @@ def watched(monkeypatch: pytest.MonkeyPatch) -> list[_Build]:
 def test_a_build_swapped_in_while_another_one_ran_does_not_break_its_site(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, watched: list[_Build]
 ) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     lock = site.with_name(f".{site.name}.lock")  # beside the site, never in it; kept
     assert lock.is_file()
     assert not [p for p in site.rglob("*") if p.name.endswith(".lock")]
-    _change(catalog, "img1", "1.1", 1, "one")
-    _same_as_fresh(catalog, site, fresh)  # a site live, the one before kept beside it
+    add_tagged(catalog, "img1", "1.1", 1, "one")
+    same_as_fresh(catalog, site, fresh)  # a site live, the one before kept beside it
     other = tmp_path / "other"
     shutil.copytree(catalog, other, ignore=shutil.ignore_patterns(".cache"))
-    _change(other, "img1", "1.1", 1, "two")
+    add_tagged(other, "img1", "1.1", 1, "two")
     live_seen: list[list[str]] = []
 
     def builds_of_other() -> None:
         build_index_reusing(other, site)
-        _change(other, "img1", "1.1", 1, "ten")  # as long: the sizes match
+        add_tagged(other, "img1", "1.1", 1, "ten")  # as long: the sizes match
         build_index_reusing(other, site)
 
     second = _Build(site, builds_of_other)
@@ -151,9 +151,9 @@ def _builders() -> dict[str, Callable[[Path, Path], object]]:
 def test_a_build_waits_while_another_holds_the_lock(
     tmp_path: Path, builder: str, watched: list[_Build]
 ) -> None:
-    catalog, site, _ = _built_twice(tmp_path)
+    catalog, site, _ = built_twice(tmp_path)
     before = site_bytes(site)
-    _change(catalog, "img0", "1.3", 3, "changed")
+    add_tagged(catalog, "img0", "1.3", 3, "changed")
     lock = site.with_name(f".{site.name}.lock")
     fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
     try:

@@ -18,44 +18,10 @@ from image_catalog.build.render import build_index
 from image_catalog.build.spare import spare_path
 from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.cli import main
+from support.builds import add_tagged, built_twice, same_as_fresh
+from support.health import T0, build, checked, files
 from support.registry import LocalRegistry
-from support.site import add_image, new_catalog, site_bytes
-from test_health_index import T0, build, checked, files, fleet  # noqa: F401 (a fixture)
-
-
-def _catalog(root: Path) -> Path:
-    catalog = new_catalog(root)
-    for i in range(12):
-        add_image(catalog, f"img{i % 3}", f"1.{i}", f"2026-01-01T00:{i:02d}:00Z", disk=i % 2 == 0)
-    # Files big enough for a .gz beside them.
-    for i in range(20):
-        add_image(catalog, "many", f"2.{i}", f"2026-01-02T00:{i:02d}:00Z", disk=True)
-    return catalog
-
-
-def _same_as_fresh(catalog: Path, site: Path, fresh: Path) -> dict[str, bytes]:
-    reused = build_index_reusing(catalog, site)
-    shutil.rmtree(fresh, ignore_errors=True)
-    expected = build_index(catalog, fresh)
-    built = site_bytes(site)
-    assert built == site_bytes(fresh)
-    # What it says it wrote too (files kept or linked are counted with their sizes).
-    assert (reused.files, reused.total_bytes) == (expected.files, expected.total_bytes)
-    return built
-
-
-def _built_twice(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A catalog built twice (so an earlier site is kept beside the live one)."""
-    catalog = _catalog(tmp_path / "catalog")
-    site, fresh = tmp_path / "site", tmp_path / "fresh"
-    _same_as_fresh(catalog, site, fresh)
-    _same_as_fresh(catalog, site, fresh)
-    assert spare_path(site).is_dir()
-    return catalog, site, fresh
-
-
-def _change(catalog: Path, name: str, version: str, minute: int, tag: str) -> None:
-    add_image(catalog, name, version, f"2026-01-01T00:{minute:02d}:00Z", tags=(tag,))
+from support.site import site_bytes
 
 
 def _cached_documents(catalog: Path) -> list[bytes | None]:
@@ -65,7 +31,7 @@ def _cached_documents(catalog: Path) -> list[bytes | None]:
 
 
 def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     assert _cached_documents(catalog) == [None] * 32
     payload, _ = reuse._read_site_cache(reuse._site_cache(catalog))
     assert payload is not None
@@ -78,8 +44,8 @@ def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path
     folders = ("views/", "schemas/")
     views = {p: (site / p).stat().st_ino for p in site_bytes(site) if p.startswith(folders)}
     old = site_bytes(site)
-    _change(catalog, "img1", "1.1", 1, "changed")
-    built = _same_as_fresh(catalog, site, fresh)
+    add_tagged(catalog, "img1", "1.1", 1, "changed")
+    built = same_as_fresh(catalog, site, fresh)
     assert b"changed" in built["images/img1.json"]
     assert (same.stat().st_ino, image.stat().st_ino) == before
     # The views the change left as they were, and the schemas, are the same files too.
@@ -90,25 +56,25 @@ def test_the_cache_holds_hashes_and_unchanged_files_stay_the_same_files(tmp_path
 
 
 def test_without_the_live_site_every_entry_is_rendered_again(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     shutil.rmtree(site)
-    _same_as_fresh(catalog, site, fresh)
-    _change(catalog, "many", "2.3", 3, "changed")
-    _same_as_fresh(catalog, site, fresh)
+    same_as_fresh(catalog, site, fresh)
+    add_tagged(catalog, "many", "2.3", 3, "changed")
+    same_as_fresh(catalog, site, fresh)
 
 
 def test_without_the_kept_site_files_are_linked_from_the_live_one(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     shutil.rmtree(spare_path(site))
-    _change(catalog, "img0", "1.3", 3, "changed")
-    _same_as_fresh(catalog, site, fresh)
+    add_tagged(catalog, "img0", "1.3", 3, "changed")
+    same_as_fresh(catalog, site, fresh)
     shutil.rmtree(spare_path(site))
-    _same_as_fresh(catalog, site, fresh)
+    same_as_fresh(catalog, site, fresh)
 
 
 @pytest.mark.parametrize("kept", [True, False])
 def test_deleted_files_of_the_live_site_are_made_again(tmp_path: Path, kept: bool) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     if not kept:
         shutil.rmtree(spare_path(site))
     # The site's SHA256SUMS still lists them: a version document, an image file and a .gz, and a
@@ -117,12 +83,12 @@ def test_deleted_files_of_the_live_site_are_made_again(tmp_path: Path, kept: boo
         (site / relative).unlink()
     # Read from the kept site if there is one (it is private to the builds), else rendered again.
     (site / "images/img0/1.0.json").unlink()
-    _change(catalog, "img0", "1.6", 6, "changed")
-    _same_as_fresh(catalog, site, fresh)
+    add_tagged(catalog, "img0", "1.6", 6, "changed")
+    same_as_fresh(catalog, site, fresh)
 
 
 def test_a_changed_file_of_the_live_site_is_not_trusted(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
+    catalog, site, fresh = built_twice(tmp_path)
     # Changed with SHA256SUMS saying so: the entry is rendered again.
     sums = site / "SHA256SUMS"
     altered = site / "images/img2/1.2.json"
@@ -137,7 +103,7 @@ def test_a_changed_file_of_the_live_site_is_not_trusted(tmp_path: Path) -> None:
     for folder in (site, spare_path(site)):
         (folder / behind).unlink()
         (folder / behind).write_bytes(b'{"altered":true}\n')
-    _change(catalog, "img1", "1.1", 1, "changed")
+    add_tagged(catalog, "img1", "1.1", 1, "changed")
     build_index_reusing(catalog, site)
     build_index(catalog, fresh)
     built, expected = site_bytes(site), site_bytes(fresh)
@@ -154,31 +120,31 @@ def test_an_invalid_catalog_found_after_its_entries_were_rendered_leaves_the_sit
 ) -> None:
     """Every changed entry renders (index.json is then made ahead), but the checks across
     entries fail: nothing of it reaches the site."""
-    catalog, site, _ = _built_twice(tmp_path)
+    catalog, site, _ = built_twice(tmp_path)
     before = site_bytes(site)
-    _change(catalog, "img0", "1.3", 3, "changed")
+    add_tagged(catalog, "img0", "1.3", 3, "changed")
     copy = catalog / "images/img0/1.3-copy.yaml"
     copy.write_bytes((catalog / "images/img0/1.3.yaml").read_bytes())
     with pytest.raises(InvalidCatalog):
         build_index_reusing(catalog, site)
     assert site_bytes(site) == before
     copy.unlink()
-    _same_as_fresh(catalog, site, tmp_path / "fresh2")
+    same_as_fresh(catalog, site, tmp_path / "fresh2")
 
 
 def test_a_build_without_cache_after_cached_ones_gives_the_same_bytes(tmp_path: Path) -> None:
-    catalog, site, fresh = _built_twice(tmp_path)
-    _change(catalog, "img2", "1.8", 8, "changed")
+    catalog, site, fresh = built_twice(tmp_path)
+    add_tagged(catalog, "img2", "1.8", 8, "changed")
     code = main(["index", "build", "--catalog", str(catalog), "--out", str(site), "--no-cache"])
     assert code == 0
     build_index(catalog, fresh)
     assert site_bytes(site) == site_bytes(fresh)
-    _same_as_fresh(catalog, site, tmp_path / "fresh2")
+    same_as_fresh(catalog, site, tmp_path / "fresh2")
 
 
 def test_states_of_a_status_are_set_on_entries_known_by_hash(
     registry: LocalRegistry,
-    fleet: tuple[Path, str],  # noqa: F811
+    fleet: tuple[Path, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

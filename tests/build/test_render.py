@@ -18,7 +18,6 @@ import image_catalog.build.writer as sitewrite
 import msgspec
 import pygit2
 import pytest
-from conftest import REPO, SHIPPED_CATALOG, GitWork
 from image_catalog.build.render import SiteWriteError, build_index, normalize_base_url
 from image_catalog.cli import main
 from image_catalog.errors import CatalogError, UsageError
@@ -31,6 +30,8 @@ from image_catalog.site.contract import (
     VersionDoc,
     ViewDoc,
 )
+from support.git import GitWork
+from support.paths import REPO, SHIPPED_CATALOG
 from support.site import add_image, new_catalog, site_bytes
 
 MODELS: dict[str, Any] = {

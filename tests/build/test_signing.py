@@ -21,31 +21,10 @@ from image_catalog.reader.trust import (
     verify_signature,
 )
 from image_catalog.site.sums import sums_header
+from support.keys import allowed_signers, make_key
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 NEWER = "89abcdef0123456789abcdef0123456789abcdef"
-
-
-def make_key(folder: Path, name: str = "signing", *args: str) -> Path:
-    """A fresh private key (ed25519 unless `args` say otherwise) and its .pub beside it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path), *args],
-        check=True,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-    )
-    return path
-
-
-def allowed_signers(path: Path, *keys: Path) -> Path:
-    lines = [
-        f'catalog namespaces="image-catalog-index" {(k.parent / (k.name + ".pub")).read_text()}'
-        for k in keys
-    ]
-    path.write_text("".join(lines))
-    return path
 
 
 def sums_text(files: dict[str, bytes], commit: str = COMMIT, time: str = "2026-01-02") -> str:

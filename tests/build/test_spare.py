@@ -9,15 +9,15 @@ from typing import Any
 import image_catalog.build.render as index_module
 import image_catalog.build.writer as sitewrite
 import pytest
-from conftest import GitWork
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import SiteWriteError, build_index
 from image_catalog.build.spare import spare_path
 from image_catalog.cli import main
 from image_catalog.reader.client import IndexClient, Query
+from support.git import GitWork
+from support.keys import allowed_signers, make_key
 from support.registry import require_tools
 from support.site import add_image, new_catalog, site_bytes
-from test_signing import allowed_signers, make_key
 
 PAST = 1_700_000_000
 

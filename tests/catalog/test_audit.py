@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG, GitWork, fake_digest, image_document
 from image_catalog.catalog.audit import audit_history, first_published, pull_request_number
 from image_catalog.cli import main
+from support.catalogs import fake_digest, image_document
+from support.git import GitWork
+from support.paths import SHIPPED_CATALOG
 
 
 @dataclass

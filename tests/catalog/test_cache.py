@@ -12,7 +12,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import GitWork, fake_digest, image_document
 from image_catalog.build.render import build_index
 from image_catalog.catalog import cache as cache_module
 from image_catalog.catalog.blobs import blob_id
@@ -21,6 +20,8 @@ from image_catalog.catalog.git import worktree_blobs
 from image_catalog.catalog.incremental import check_catalog
 from image_catalog.catalog.validate import ValidationReport, validate_catalog
 from image_catalog.cli import main
+from support.catalogs import fake_digest, image_document
+from support.git import GitWork
 
 RPI4_OLD = "images/autosd10-rpi4/20260110.0812.yaml"
 RPI4_NEW = "images/autosd10-rpi4/20260124.0805.yaml"  # what RPI4_OLD is superseded by

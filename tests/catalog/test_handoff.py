@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import empty_catalog
 from image_catalog.catalog.handoff import HandoffRefused, Limits, unpack
 from image_catalog.cli import main
+from support.catalogs import empty_catalog
 
 ENTRY = "apiVersion: x\nkind: CatalogImage\n"
 

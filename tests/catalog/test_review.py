@@ -7,10 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG, GitWork, fake_digest, image_document
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.catalog.review import aspects, compare_with_base, field_differences
 from image_catalog.cli import main
+from support.catalogs import fake_digest, image_document
+from support.git import GitWork
+from support.paths import SHIPPED_CATALOG
 
 QEMU = "images/autosd9-qemu-bootc/2026.01.15.yaml"
 QEMU_AARCH64 = "d4332469d7342f3df93955e433428aaf02bed46699b991f749b9e2c7d015a419"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
-from examples import Example, examples
 from image_catalog.catalog.validate import validate_catalog
+from support.examples import Example, examples
+from support.paths import EXAMPLES
 
 
 def _problems(catalog: Path) -> list[str]:

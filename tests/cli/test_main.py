@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from image_catalog.cli import main
+from support.paths import REPO
 
 BAD_ARCH = "spec.variants[1].architecture: 'arm' is not a known architecture"
 

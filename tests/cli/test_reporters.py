@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GitWork, empty_catalog, fake_digest, image_document, registry_manifest
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.catalog.review import ChangeSet, compare_with_base
 from image_catalog.cli import main
@@ -16,6 +15,8 @@ from image_catalog.cli.reporters import ReviewReporter, escape_data
 from image_catalog.commands.validate import ValidateSettings, trusted_registries, validate
 from image_catalog.errors import ExitCode, UsageError
 from image_catalog.manifest.model import NoAuth
+from support.catalogs import empty_catalog, fake_digest, image_document, registry_manifest
+from support.git import GitWork
 from support.oci import push_image
 from support.registry import LocalRegistry
 

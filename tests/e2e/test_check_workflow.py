@@ -11,14 +11,14 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import empty_catalog, registry_manifest
 from image_catalog.build.render import build_index
 from image_catalog.health import check as health
+from support.catalogs import empty_catalog, registry_manifest
 from support.oci import push_image
+from support.pushed import container, write_entry
 from support.registry import LocalRegistry, require_tools
 from support.site import SiteServer
-from test_validate_online import container, write_entry
-from test_workflows import run_step, step, workflow
+from support.workflows import run_step, step, workflow
 
 SHARDS = 4
 CHECK = "Check this shard against the registries"

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import empty_catalog
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.cli import main
@@ -29,9 +28,10 @@ from image_catalog.export import crs
 from image_catalog.manifest.load import load_mapping
 from image_catalog.publish.imagebuild import parse_imagebuild
 from image_catalog.registry.client import RegistryClient
+from support.catalogs import empty_catalog
+from support.exports import exported_resources
 from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
-from test_export import _resources
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "imagebuild"
 AIB = "automotive.sdv.cloud.redhat.com/"
@@ -235,7 +235,7 @@ def test_the_os_and_cpu_variant_an_image_says(
     assert (
         main(["export", "crs", "--catalog", str(catalog), "--out", str(out), "--public-hosts"]) == 0
     )
-    resources = _resources(out)
+    resources = exported_resources(out)
     [arm] = [r for n, r in resources.items() if n.startswith("arm-v8.")]
     assert arm["spec"]["metadata"]["os"] == "linux"
     assert arm["spec"]["metadata"]["variant"] == "v8"
@@ -279,7 +279,7 @@ def test_imagebuilds_of_both_shapes_exported(
     )
     args = ["export", "crs", "--catalog", str(catalog), "--out", str(out), "--public-hosts"]
     assert main([*args, "--namespace", "automotive"]) == 0
-    resources = _resources(out)
+    resources = exported_resources(out)
     assert sorted(resources) == [
         "autosd10-rcar-s4-aarch64.20260203.014217-aarch64",
         "autosd10-rcar-s4-aarch64.20260203.014217-aarch64-disk",

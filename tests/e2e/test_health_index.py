@@ -8,50 +8,9 @@ from pathlib import Path
 
 import pytest
 from image_catalog.cli import main
-from image_catalog.health import check as health
 from image_catalog.reader.client import IndexClient, NotInIndex, Query
-from support.oci import push_image
+from support.health import T0, build, checked, files
 from support.registry import LocalRegistry
-from test_validate_online import container, write_entry
-
-T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
-
-
-def checked(catalog: Path, when: dt.datetime, status: Path) -> None:
-    """A check at `when` on top of the history in `status` (if any), written back to it."""
-    settings = health.CheckSettings(
-        catalog=catalog, previous=str(status) if status.exists() else None, retries=0
-    )
-    health.write(status, health.run_check(settings, clock=lambda: when).status)
-
-
-def build(
-    catalog: Path, site: Path, status: Path | None, capsys: pytest.CaptureFixture[str]
-) -> str:
-    extra = ["--status", str(status)] if status is not None else []
-    code = main(["index", "build", "--catalog", str(catalog), "--out", str(site), *extra])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out + captured.err
-
-
-def files(site: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()
-    }
-
-
-@pytest.fixture
-def fleet(registry: LocalRegistry, local_catalog: Path) -> tuple[Path, str]:
-    """app 1.0 and 2.0 (2.0 newer), tool 1.0; returns the catalog and app 2.0's digest."""
-    for version, day in (("1.0", "15"), ("2.0", "16")):
-        image = push_image(registry, "health/app", version, "arm64")
-        entry = write_entry(local_catalog, "app", [container(image)], version=version)
-        entry.write_text(entry.read_text().replace("2026-01-15T", f"2026-01-{day}T"))
-    write_entry(local_catalog, "tool", [container(push_image(registry, "health/tool", "v"))])
-    newest = (local_catalog / "images/app/2.0.yaml").read_text()
-    digest = newest.split("@", 1)[1].split()[0]
-    return local_catalog, digest
 
 
 def test_index_with_status_shows_states_and_query_available_filters(

@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, SHIPPED_CATALOG, empty_catalog, registry_manifest
-from examples import Example, read_example
 from image_catalog.build.render import build_index
 from image_catalog.cli import main
 from image_catalog.fsutil import NotAFile, read_regular_file
+from support.catalogs import empty_catalog, registry_manifest
+from support.examples import Example, read_example
+from support.paths import EXAMPLES, SHIPPED_CATALOG
 
 # Generous: validating the shipped catalog takes about a second; a hang never ends.
 DEADLINE = 120

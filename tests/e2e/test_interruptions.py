@@ -17,9 +17,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import empty_catalog, fake_digest, image_document, registry_manifest
 from image_catalog.cli import main
 from image_catalog.scratch import make_scratch, scratch_dir, sweep_stale
+from support.catalogs import empty_catalog, fake_digest, image_document, registry_manifest
 from support.processes import descendants, survivors, wait_for
 from support.registry import LocalRegistry
 

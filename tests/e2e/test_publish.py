@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import empty_catalog, registry_manifest
 from image_catalog.catalog.validate import validate_catalog
 from image_catalog.cli import main
 from image_catalog.manifest.load import load_mapping
+from support.catalogs import empty_catalog, registry_manifest
 from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import REGISTRY_PASSWORD, empty_catalog, image_document, registry_manifest
+from support.catalogs import empty_catalog, image_document, registry_manifest
 from support.oci import DiskFile, push_disk_artifact, push_image
 from support.processes import survivors
-from support.registry import LocalRegistry, require_tools, write_authfile
+from support.registry import REGISTRY_PASSWORD, LocalRegistry, require_tools, write_authfile
 
 USER = "serviceaccount"
 TOOL = Path(__file__).resolve().parents[2] / "tool"

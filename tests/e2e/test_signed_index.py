@@ -15,14 +15,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, GitWork
 from image_catalog.cli import main
 from image_catalog.reader.client import Cache, IndexClient, NotInIndex, Query
 from image_catalog.reader.trust import DigestMismatch, SignatureRefused
+from support.git import GitWork
+from support.keys import allowed_signers, make_key
+from support.paths import REPO
 from support.registry import require_tools
 from support.site import SiteServer, add_image, new_catalog, site_bytes
-from test_signing import allowed_signers, make_key
-from test_workflows import run_step
+from support.workflows import run_step
 
 README_HOST = "https://images.example.com/catalog"
 GOOD = 'Good "image-catalog-index" signature for catalog with ED25519 key SHA256:'

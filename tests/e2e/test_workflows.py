@@ -8,45 +8,27 @@ commands it relies on.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pygit2
 import pytest
 import yaml
-from conftest import REPO, GitWork, registry_manifest
+from support.catalogs import registry_manifest
+from support.git import GitWork
 from support.oci import push_image
+from support.paths import REPO
 from support.registry import LocalRegistry, require_tools
+from support.workflows import WORKFLOWS, run_step, step, steps, workflow
 
-WORKFLOWS = REPO / ".github" / "workflows"
 # Every workflow is held to the same rules, including ones added later.
 FILES = tuple(sorted(p.name for p in WORKFLOWS.glob("*.y*ml")))
 # `uses: owner/repo[/path]@<40 hex> # vX.Y.Z`: a commit cannot be moved the way a tag can, and the
 # comment says which release it is.
 PINNED = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
-
-
-def workflow(name: str) -> dict[str, Any]:
-    document = yaml.safe_load((WORKFLOWS / name).read_text())
-    assert isinstance(document, dict)
-    if True in document:  # YAML 1.1 reads the key `on` as true
-        document["on"] = document.pop(True)
-    return document
-
-
-def steps(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
-
-
-def step(name: str, label: str) -> dict[str, Any]:
-    found = [s for s in steps(workflow(name)) if s.get("id") == label or s.get("name") == label]
-    assert len(found) == 1, f"{name}: no single step {label!r}"
-    return found[0]
 
 
 # --- static checks -------------------------------------------------------------------------------
@@ -248,28 +230,6 @@ def test_pre_commit_hook() -> None:
 
 
 # --- the steps, run: publish -> pull request -> validate -> merge -> index and audit --------------
-
-
-def run_step(
-    name: str, label: str, cwd: Path, values: dict[str, str], context: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    """Run a step's script as the runner does, with `values` for each of the step's `env:`."""
-    found = step(name, label)
-    assert set(found.get("env", {})) == set(values), f"{name}: {label}: env names differ"
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "IMAGE_CATALOG_"))
-    }
-    environment.update(context)
-    environment.update(values)
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", found["run"]],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 @pytest.fixture

@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-import yaml
-from conftest import (
-    SHIPPED_CATALOG,
-    GitWork,
-    empty_catalog,
-    fake_digest,
-    image_document,
-    registry_manifest,
-)
 from image_catalog.cli import main
 from image_catalog.export import crs
+from support.catalogs import empty_catalog, fake_digest, image_document, registry_manifest
 from support.entries import entry_text
+from support.exports import SCHEMA, exported_resources
+from support.git import GitWork
+from support.paths import SHIPPED_CATALOG
 
-OPERATOR_SCHEMA = (
-    Path(__file__).parents[1] / "fixtures" / "operator" / "catalogimage.v1alpha1.schema.json"
-)
-SCHEMA = json.loads(OPERATOR_SCHEMA.read_text(encoding="utf-8"))
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 MEDIA = "application/vnd.oci.image.manifest.v1+json"
 
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(root.iterdir())}
-
-
-def _resources(out: Path) -> dict[str, dict[str, Any]]:
-    """Every resource the export wrote, by name, after checking the kustomization lists them
-    all and each fits the operator's CRD."""
-    kustomization = yaml.safe_load((out / "kustomization.yaml").read_text())
-    files = sorted(p.name for p in out.iterdir() if p.name != "kustomization.yaml")
-    assert sorted(kustomization["resources"]) == files
-    found = {}
-    for name in files:
-        document = yaml.safe_load((out / name).read_text())
-        errors = [e.message for e in VALIDATOR.iter_errors(document)]
-        assert errors == [], f"{name}: {errors}"
-        assert name == f"{document['metadata']['name']}.yaml"
-        found[document["metadata"]["name"]] = document
-    return found
 
 
 def _export(catalog: Path, out: Path, *extra: str) -> int:
@@ -60,7 +32,7 @@ def test_shipped_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         f"{out}: 9 CatalogImage resources, listed in kustomization.yaml; 1 deprecated version "
         "left out\n"
     )
-    resources = _resources(out)
+    resources = exported_resources(out)
     assert sorted(resources) == [
         "autosd10-acrn.1.2.0-x86-64",
         "autosd10-rpi4.20260124.0805-aarch64-disk",
@@ -101,7 +73,7 @@ def test_shipped_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_deprecated_versions_only_when_asked(tmp_path: Path) -> None:
     out = tmp_path / "crs"
     assert _export(SHIPPED_CATALOG, out, "--include-deprecated") == 0
-    old = _resources(out)["autosd10-rpi4.20260110.0812-aarch64-disk"]
+    old = exported_resources(out)["autosd10-rpi4.20260110.0812-aarch64-disk"]
     assert old["metadata"]["labels"][crs.LABEL_DEPRECATED] == "true"
     assert "namespace" not in old["metadata"]
 
@@ -192,7 +164,7 @@ def test_names_that_meet_or_fold_alike_get_hashes(catalog_dir: Path, tmp_path: P
         r["metadata"]["annotations"][crs.ANNOTATION_ENTRY]
         + "#"
         + r["metadata"]["labels"][crs.LABEL_PART]: n
-        for n, r in _resources(out).items()
+        for n, r in exported_resources(out).items()
     }
     mine = {k: v for k, v in names.items() if k.startswith(("coll@", "fold@"))}
     hashed = crs._short_hash
@@ -213,7 +185,7 @@ def test_over_long_names_and_versions(catalog_dir: Path, tmp_path: Path) -> None
     out = tmp_path / "crs"
     assert _export(catalog_dir, out) == 0
     [(resource_name, resource)] = [
-        (n, r) for n, r in _resources(out).items() if n.startswith("a-very-long")
+        (n, r) for n, r in exported_resources(out).items() if n.startswith("a-very-long")
     ]
     identity = f"{name}@{version}#container:x86_64"
     assert len(resource_name) == 63
@@ -259,7 +231,7 @@ def test_an_entry_the_crd_cannot_express_is_reported(
     captured = capsys.readouterr()
     assert "warning: not exported: " in captured.err
     assert "local-image/1.0.yaml" in captured.err
-    assert sorted(_resources(out)) == ["fine.1.0-x86-64"]
+    assert sorted(exported_resources(out)) == ["fine.1.0-x86-64"]
 
 
 # --- the same set in the site --------------------------------------------------------------------
@@ -283,7 +255,7 @@ def test_index_build_leaves_out_what_the_crd_cannot_express(
     assert main(["index", "build", "--catalog", str(catalog), "--out", str(site), "--crs"]) == 0
     err = capsys.readouterr().err
     assert f"warning: not in crs/: {catalog}/images/local-image/1.0.yaml:15:9: " in err
-    assert sorted(_resources(site / "crs")) == ["fine.1.0-x86-64"]
+    assert sorted(exported_resources(site / "crs")) == ["fine.1.0-x86-64"]
     assert (site / "images" / "local-image.json").is_file()  # the index itself lists it
 
 
@@ -302,7 +274,7 @@ def test_what_the_crd_has_no_field_for_goes_into_annotations(
     _write(catalog_dir, "from-disk", "1.0", text)
     out = tmp_path / "crs"
     assert _export(catalog_dir, out) == 0
-    resource = _resources(out)["from-disk.1.0-x86-64"]
+    resource = exported_resources(out)["from-disk.1.0-x86-64"]
     assert resource["metadata"]["annotations"][crs.ANNOTATION_BUILD_MODE] == "disk"
     assert resource["spec"]["metadata"]["targets"] == [
         {"name": "qemu", "verified": True, "notes": "tested"}
@@ -333,7 +305,7 @@ def test_a_resource_names_the_commit_that_last_changed_its_entry(
     assert {k: v for k, v in after.items() if k in before and k != "kustomization.yaml"} == {
         k: v for k, v in before.items() if k != "kustomization.yaml"
     }
-    resources = _resources(out)
+    resources = exported_resources(out)
     assert resources["newer.1.0-x86-64"]["metadata"]["annotations"][crs.ANNOTATION_COMMIT] == added
     acrn = resources["autosd10-acrn.1.2.0-x86-64"]
     assert acrn["metadata"]["annotations"][crs.ANNOTATION_COMMIT] == str(first)

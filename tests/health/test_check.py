@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REGISTRY_PASSWORD, empty_catalog, registry_manifest
 from image_catalog.cli import main
 from image_catalog.health import check as health
 from image_catalog.health.observe import EntryObservation, Observation, VariantObservation
 from image_catalog.site.contract import Check, Shard, StatusDoc
 from image_catalog.site.status import decode
+from support.catalogs import empty_catalog, registry_manifest
 from support.oci import push_image, push_index
-from support.registry import LocalRegistry
+from support.pushed import board_artifact, container, disk, write_entry
+from support.registry import REGISTRY_PASSWORD, LocalRegistry
 from support.site import SiteServer
-from test_validate_online import board_artifact, container, disk, write_entry
 
 T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 

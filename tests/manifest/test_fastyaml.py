@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, REPO, SHIPPED_CATALOG
-from examples import read_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from image_catalog.manifest.fastyaml import parse_block_mapping
@@ -29,6 +27,8 @@ from image_catalog.manifest.load import (
     dump_plain,
     parse_mapping,
 )
+from support.examples import read_example
+from support.paths import EXAMPLES, REPO, SHIPPED_CATALOG
 
 SETTINGS = settings(
     max_examples=100,

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import EXAMPLES, SHIPPED_CATALOG
-from examples import read_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from image_catalog.cli import main
 from image_catalog.manifest.load import LoadError, decode_text, parse_mapping
 from image_catalog.publish.imagebuild import BuildInfo, BuildNotPublishable, parse_imagebuild
+from support.examples import read_example
+from support.paths import EXAMPLES, SHIPPED_CATALOG
 
 SETTINGS = settings(
     max_examples=50,

@@ -21,11 +21,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import EXAMPLES, REPO, SHIPPED_CATALOG
-from examples import Example, examples
 from image_catalog.catalog.validate import validate_catalog
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from support.examples import Example, examples
+from support.paths import EXAMPLES, REPO, SHIPPED_CATALOG
 
 CROSS_FILE_RULES = {
     # The vocabulary (another file) names the architectures, distros and targets.

@@ -10,11 +10,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG
 from image_catalog import collector
 from image_catalog.catalog.incremental import check_catalog
 from image_catalog.collector import paused
 from image_catalog.manifest.workers import start_worker
+from support.paths import SHIPPED_CATALOG
 
 
 def _collector_state(_: object) -> tuple[tuple[int, int, int], int]:

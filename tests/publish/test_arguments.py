@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import empty_catalog, registry_manifest
 from image_catalog.cli import main
+from support.catalogs import empty_catalog, registry_manifest
 
 NOBODY = "127.0.0.1:9"  # the discard port: nothing answers there on a test machine
 REF = f"{NOBODY}/vendor/image:1.0"

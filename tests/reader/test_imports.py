@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG
+from support.paths import SHIPPED_CATALOG
 from support.site import SiteServer
 
 # The commands inherit the environment: the user's proxy or index variables must not reach them.

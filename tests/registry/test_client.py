@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REGISTRY_PASSWORD
 from image_catalog.errors import CatalogError, ExitCode, RegistryUnavailable
 from image_catalog.manifest.model import API_VERSION, Registry
 from image_catalog.manifest.reference import Reference
@@ -50,7 +49,13 @@ from support.oci import (
     push_image,
     push_index,
 )
-from support.registry import LocalRegistry, require_tools, sha256_digest, write_authfile
+from support.registry import (
+    REGISTRY_PASSWORD,
+    LocalRegistry,
+    require_tools,
+    sha256_digest,
+    write_authfile,
+)
 
 USER = "serviceaccount"
 

@@ -1,7 +1,6 @@
 """`validate --online`: catalog entries checked against what a real registry holds.
 
-The builders at the top turn pushed content into catalog entries the way `publish` records them;
-the benchmark (benchmarks/validate_online.py) uses them too.
+The entries are built from pushed content by `support.pushed`, the way `publish` records them.
 """
 
 from __future__ import annotations
@@ -15,110 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REGISTRY_PASSWORD, GitWork, empty_catalog, registry_manifest
 from image_catalog.catalog.loader import load_catalog
 from image_catalog.cli import main
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.online import OnlineResult, check_online
-from support.entries import write_entry as write_file
+from support.catalogs import empty_catalog, registry_manifest
+from support.git import GitWork
 from support.oci import (
-    DiskFile,
-    PushedArtifact,
-    PushedImage,
-    PushedIndex,
-    push_disk_artifact,
     push_image,
     push_index,
 )
-from support.registry import LocalRegistry
+from support.pushed import AIB, board_artifact, container, disk, write_entry
+from support.registry import REGISTRY_PASSWORD, LocalRegistry
 
-AIB = "automotive.sdv.cloud.redhat.com/"
-
-# --- building entries from pushed content -------------------------------------------------------
-
-
-def pinned(pushed: PushedImage | PushedIndex | PushedArtifact) -> dict[str, Any]:
-    return {"ref": pushed.ref, "mediaType": pushed.media_type, "size": pushed.size}
-
-
-def container(
-    image: PushedImage | PushedArtifact, architecture: str | None = None
-) -> dict[str, Any]:
-    """A variant with a container image (an artifact only to test that it is refused)."""
-    if architecture is None:
-        assert isinstance(image, PushedImage)
-        architecture = image.architecture
-    return {"architecture": architecture, "container": pinned(image)}
-
-
-def disk(artifact: PushedArtifact, architecture: str = "aarch64") -> dict[str, Any]:
-    files = []
-    for layer in artifact.layers:
-        file: dict[str, Any] = {
-            "title": layer.title,
-            "mediaType": layer.media_type,
-            "sha256": layer.digest.removeprefix("sha256:"),
-            "size": layer.size,
-        }
-        if layer.partition is not None:
-            file["partition"] = layer.partition
-        if layer.decompressed_size is not None:
-            file["decompressedSize"] = layer.decompressed_size
-        files.append(file)
-    recorded = {**pinned(artifact), "files": files}
-    if artifact.artifact_type is not None:
-        recorded["artifactType"] = artifact.artifact_type
-    return {"architecture": architecture, "disk": recorded}
-
-
-def write_entry(
-    catalog: Path,
-    name: str,
-    variants: list[dict[str, Any]],
-    *,
-    version: str = "1.0",
-    index: PushedIndex | None = None,
-    distro: str = "autosd9-sig",
-    targets: tuple[str, ...] = ("qemu",),
-) -> Path:
-    spec: dict[str, Any] = {
-        "displayName": f"{name} {version}",
-        "distro": distro,
-        "targets": [{"name": target} for target in targets],
-    }
-    if index is not None:
-        spec["index"] = {**pinned(index), "tag": index.tag}
-    spec |= {
-        "variants": variants,
-        "source": {"prebuilt": {"origin": "tests"}},
-        "publishedAt": "2026-01-15T09:30:00Z",
-    }
-    return write_file(catalog, name, version, spec)
-
-
-def board_artifact(
-    registry: LocalRegistry,
-    repo: str,
-    *,
-    notes: dict[str, str] | None = None,
-    style: str = "oras-1.1",
-) -> PushedArtifact:
-    """A two-partition disk image for an aarch64 board, annotated as AIB does."""
-    files = [
-        DiskFile(f"boot-{repo.replace('/', '-')}.img.gz", repo.encode(), partition="boot_a"),
-        DiskFile(
-            "root.img.gz", f"root of {repo}".encode(), partition="root_a", decompressed_size=8
-        ),
-    ]
-    annotations = {f"{AIB}distro": "autosd", f"{AIB}target": "ridesx4", f"{AIB}arch": "arm64"}
-    return push_disk_artifact(
-        registry,
-        repo,
-        "disk",
-        files,
-        annotations if notes is None else notes,
-        style="legacy" if style == "legacy" else "oras-1.1",
-    )
+# --- helpers -------------------------------------------------------------------------------------
 
 
 def edit(path: Path, old: str, new: str) -> None:

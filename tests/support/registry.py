@@ -30,6 +30,10 @@ from typing import NamedTuple, Self
 import pytest
 
 REGISTRY_BINARY = "docker-registry"
+# What a test with a registry needs on PATH.
+REGISTRY_TOOLS = ("skopeo", REGISTRY_BINARY, "htpasswd")
+# Token-like, so a leak is easy to grep for in outputs.
+REGISTRY_PASSWORD = "sha256~Zm9vYmFyLXRva2VuLXRoYXQtbXVzdC1uZXZlci1sZWFr"
 
 # Media types accepted when fetching a manifest: everything a catalog may meet.
 MANIFEST_ACCEPT = ", ".join(

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from image_catalog.catalog.audit import audit_history, first_published, pull_request_number
 from image_catalog.cli import main
-from support.catalogs import fake_digest, image_document
+from support.catalogs import empty_catalog, fake_digest, image_document
+from support.entries import write_document
 from support.git import GitWork
 from support.paths import SHIPPED_CATALOG
+
+QUAY = (SHIPPED_CATALOG / "registries/quay-automotive.yaml").read_text()
 
 
 @dataclass
@@ -26,9 +29,8 @@ class History:
 
 
 def write_entry(catalog: Path, name: str, version: str, seed: str, **extra: object) -> None:
-    path = catalog / "images" / name / f"{version}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(image_document(name, version, fake_digest(seed), **extra))  # type: ignore[arg-type]
+    document = image_document(name, version, fake_digest(seed), **extra)  # type: ignore[arg-type]
+    write_document(catalog, name, version, document)
 
 
 @pytest.fixture
@@ -39,9 +41,7 @@ def history(tmp_path: Path) -> History:
     """
     work = GitWork(tmp_path / "repo")
     catalog = work.root / "catalog"
-    (catalog / "registries").mkdir(parents=True)
-    shutil.copy(SHIPPED_CATALOG / "vocabulary.yaml", catalog)
-    shutil.copy(SHIPPED_CATALOG / "registries/quay-automotive.yaml", catalog / "registries")
+    empty_catalog(catalog, {"quay-automotive": QUAY})
     ids = {"init": work.commit("Initial catalog", author="Admin")}  # 11:00
 
     work.branch("publish-a")
@@ -259,9 +259,7 @@ def test_text_output_escapes_what_commits_say(
 ) -> None:
     work = GitWork(tmp_path / "repo")
     catalog = work.root / "catalog"
-    (catalog / "registries").mkdir(parents=True)
-    shutil.copy(SHIPPED_CATALOG / "vocabulary.yaml", catalog)
-    shutil.copy(SHIPPED_CATALOG / "registries/quay-automotive.yaml", catalog / "registries")
+    empty_catalog(catalog, {"quay-automotive": QUAY})
     work.commit("Initial catalog", author="Admin")
     write_entry(catalog, "a", "1.0", "a1")
     work.commit("Publish a@1.0", author="Mallory\x1b[2K\rAlice\u202e")

@@ -11,6 +11,7 @@ from image_catalog.catalog.loader import load_catalog
 from image_catalog.catalog.review import aspects, compare_with_base, field_differences
 from image_catalog.cli import main
 from support.catalogs import fake_digest, image_document
+from support.entries import write_document
 from support.git import GitWork
 from support.paths import SHIPPED_CATALOG
 
@@ -30,10 +31,9 @@ def validate(
 
 
 def add_entry(work: GitWork, name: str, version: str, seed: str) -> Path:
-    path = work.root / "catalog/images" / name / f"{version}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(image_document(name, version, fake_digest(seed)))
-    return path
+    return write_document(
+        work.root / "catalog", name, version, image_document(name, version, fake_digest(seed))
+    )
 
 
 def edit(path: Path, old: str, new: str) -> None:

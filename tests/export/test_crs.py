@@ -9,7 +9,7 @@ import pytest
 from image_catalog.cli import main
 from image_catalog.export import crs
 from support.catalogs import empty_catalog, fake_digest, image_document, registry_manifest
-from support.entries import entry_text
+from support.entries import entry_text, write_document
 from support.exports import SCHEMA, exported_resources
 from support.git import GitWork
 from support.paths import SHIPPED_CATALOG
@@ -113,9 +113,7 @@ def test_patterns_agree_with_the_crd() -> None:
 
 
 def _write(catalog: Path, name: str, version: str, document: str) -> None:
-    folder = catalog / "images" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{version}.yaml").write_text(document)
+    write_document(catalog, name, version, document)
 
 
 def _index_document(name: str, version: str) -> str:

@@ -19,6 +19,26 @@ from support.paths import SHIPPED_CATALOG
 from support.pushed import container, write_entry
 from support.registry import REGISTRY_PASSWORD, REGISTRY_TOOLS, LocalRegistry, require_tools
 
+# --- markers for what a test needs ----------------------------------------------------------------
+
+# A test that takes one of these fixtures, directly or through another fixture, needs that marker's
+# tool; tests that start a registry, make a repository or a key themselves carry the marker.
+MARKERS_BY_FIXTURE = {
+    "registry": "registry",
+    "auth_registry": "registry",
+    "own_registry": "registry",
+    "git_catalog": "git",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        for marker in sorted(
+            {MARKERS_BY_FIXTURE[name] for name in used if name in MARKERS_BY_FIXTURE}
+        ):
+            item.add_marker(marker)
+
 
 @pytest.fixture
 def catalog_dir(tmp_path: Path) -> Path:

@@ -278,6 +278,7 @@ def test_own_download_url_wins(tmp_path: Path) -> None:
     assert artifacts[1]["url"].startswith("https://images.example.com/v2/")
 
 
+@pytest.mark.git
 def test_commit_and_base_url(git_catalog: GitWork, tmp_path: Path) -> None:
     first = str(git_catalog.repo.head.target)
     (git_catalog.root / "NOTES.md").write_text("a later commit that touches no entry\n")
@@ -446,6 +447,7 @@ def test_out_must_be_a_site_or_empty(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "exists and is not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.git
 def test_cli_build_reports_what_it_wrote(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

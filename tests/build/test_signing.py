@@ -46,6 +46,7 @@ def test_no_key_means_no_signing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert SigningKey.load(None) is None
 
 
+@pytest.mark.ssh
 def test_key_from_the_environment(monkeypatch: pytest.MonkeyPatch, key: Path) -> None:
     monkeypatch.setenv(SIGNING_KEY_ENV, str(key))
     loaded = SigningKey.load(None)
@@ -57,6 +58,7 @@ def test_key_from_the_environment(monkeypatch: pytest.MonkeyPatch, key: Path) ->
     assert str(key) not in repr(loaded)
 
 
+@pytest.mark.ssh
 @pytest.mark.parametrize(
     ("problem", "message"),
     [
@@ -96,6 +98,7 @@ def test_unusable_keys_are_refused_without_naming_them(
 # --- signing and verifying --------------------------------------------------------------------
 
 
+@pytest.mark.ssh
 def test_a_signed_sums_verifies_with_ssh_keygen_and_here(tmp_path: Path, key: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
@@ -121,6 +124,7 @@ def test_a_signed_sums_verifies_with_ssh_keygen_and_here(tmp_path: Path, key: Pa
     verify_signature((site / "SHA256SUMS").read_bytes(), signature, trust, "here")
 
 
+@pytest.mark.ssh
 def test_another_key_or_another_message_is_refused(tmp_path: Path, key: Path) -> None:
     other = make_key(tmp_path / "other-keys", "other")
     loaded = SigningKey.load(key)
@@ -137,6 +141,7 @@ def test_another_key_or_another_message_is_refused(tmp_path: Path, key: Path) ->
         verify_signature(message, "not a signature\n", trust, "sums")
 
 
+@pytest.mark.ssh
 def test_rotation_a_second_key_in_allowed_signers_verifies(tmp_path: Path, key: Path) -> None:
     new = make_key(tmp_path / "new-keys", "new")
     trust = allowed_signers(tmp_path / "allowed_signers", key, new)

@@ -183,6 +183,8 @@ def test_a_link_in_place_of_the_kept_site_is_left_alone(tmp_path: Path) -> None:
     assert "images/newer.json" in site_bytes(site)
 
 
+@pytest.mark.ssh
+@pytest.mark.git
 def test_signed_sites_built_over_the_kept_one_verify(tmp_path: Path) -> None:
     require_tools("ssh-keygen")
     work = GitWork(tmp_path / "repo")

@@ -110,6 +110,7 @@ def row(event: dict[str, object]) -> tuple[object, ...]:
     )
 
 
+@pytest.mark.git
 def test_the_audit_of_a_scripted_history_is_exact(
     history: History, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -156,6 +157,7 @@ def test_the_audit_of_a_scripted_history_is_exact(
     }
 
 
+@pytest.mark.git
 def test_text_output_filters_and_since(
     history: History, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -185,6 +187,7 @@ def test_text_output_filters_and_since(
     assert "added         c@1.0" in capsys.readouterr().out
 
 
+@pytest.mark.git
 def test_audit_errors(history: History, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = ["--catalog", str(history.catalog)]
     assert main(["audit", "c", *catalog]) == 1
@@ -201,6 +204,7 @@ def test_audit_errors(history: History, capsys: pytest.CaptureFixture[str]) -> N
     assert "'last tuesday' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
 
 
+@pytest.mark.git
 def test_first_published(history: History) -> None:
     ids = history.ids
     repo = history.work.root
@@ -215,6 +219,7 @@ def test_first_published(history: History) -> None:
     )
 
 
+@pytest.mark.git
 def test_a_shallow_clone_is_refused(history: History, tmp_path: Path) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -244,6 +249,7 @@ def test_pull_request_numbers(message: str, number: int | None) -> None:
     assert pull_request_number(message) == number
 
 
+@pytest.mark.git
 def test_a_catalog_at_the_top_of_the_repository(tmp_path: Path) -> None:
     work = GitWork(tmp_path / "top")
     shutil.copy(SHIPPED_CATALOG / "vocabulary.yaml", work.root)
@@ -254,6 +260,7 @@ def test_a_catalog_at_the_top_of_the_repository(tmp_path: Path) -> None:
     assert first_published(work.root, Path()) == {"solo@1": (commit, "2026-01-01T11:00:00Z")}
 
 
+@pytest.mark.git
 def test_text_output_escapes_what_commits_say(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -188,6 +188,7 @@ def test_no_cache_option_neither_reads_nor_writes(
     assert out.count(f"{catalog_dir / ACRN}:2:1: YAML syntax error") == 2
 
 
+@pytest.mark.git
 def test_git_ids_come_from_head_and_changed_files_are_hashed(git_catalog: GitWork) -> None:
     root = git_catalog.root / "catalog"
     listed = worktree_blobs(root)
@@ -283,6 +284,7 @@ def test_same_size_change_with_its_time_set_back_is_checked_again(
     assert [p.code for p in report.errors] == ["unknown_architecture"]
 
 
+@pytest.mark.git
 def test_copied_work_tree_with_its_cache_asks_git_and_reads_nothing(
     git_catalog: GitWork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -337,6 +339,7 @@ def built_three_ways(git_catalog: GitWork) -> tuple[Path, Path, Path, Path]:
     return root, reused, fresh, plain
 
 
+@pytest.mark.git
 def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> None:
     root, reused, fresh, plain = built_three_ways(git_catalog)
     kept = reused / "images/autosd10-acrn/1.2.0.json"
@@ -367,6 +370,7 @@ def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> No
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
+@pytest.mark.git
 def test_first_published_is_found_once_per_commit(
     git_catalog: GitWork, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -406,6 +410,7 @@ def test_index_build_refuses_an_invalid_catalog_from_cached_facts(catalog_dir: P
     assert (site / "images/autosd10-rpi4/20260124.0805.json").is_file()  # the previous site
 
 
+@pytest.mark.git
 def test_index_build_rendered_in_worker_processes_gives_the_same_bytes(
     git_catalog: GitWork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -416,6 +421,7 @@ def test_index_build_rendered_in_worker_processes_gives_the_same_bytes(
     assert b'"firstPublished":' in site_files(reused)["index.json"]  # the workers had it
 
 
+@pytest.mark.git
 def test_review_against_a_base_is_the_same_with_the_cache(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:

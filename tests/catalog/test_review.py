@@ -46,6 +46,7 @@ def line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
+@pytest.mark.git
 def test_two_branches_adding_one_digest_pass_alone_and_the_second_fails_after_the_first(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -79,6 +80,7 @@ def test_two_branches_adding_one_digest_pass_alone_and_the_second_fails_after_th
     ]
 
 
+@pytest.mark.git
 def test_an_edited_digest_is_refused(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -97,6 +99,7 @@ def test_an_edited_digest_is_refused(
     ]
 
 
+@pytest.mark.git
 def test_other_edits_are_refused_field_by_field(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -112,6 +115,7 @@ def test_other_edits_are_refused_field_by_field(
     ]
 
 
+@pytest.mark.git
 def test_a_removal_is_refused_unless_allowed(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -131,6 +135,7 @@ def test_a_removal_is_refused_unless_allowed(
     assert out[0].endswith(": 0 added, 0 deprecated, 0 changed, 1 removed")
 
 
+@pytest.mark.git
 def test_lifecycle_and_labels_may_change(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -151,6 +156,7 @@ def test_lifecycle_and_labels_may_change(
     ]
 
 
+@pytest.mark.git
 def test_formatting_and_alias_spellings_are_not_edits(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -163,6 +169,7 @@ def test_formatting_and_alias_spellings_are_not_edits(
     assert out[0].endswith(": 0 added, 0 deprecated, 0 changed, 0 removed")
 
 
+@pytest.mark.git
 def test_the_summary_goes_to_the_step_summary_with_github_format(
     git_catalog: GitWork,
     capsys: pytest.CaptureFixture[str],
@@ -193,6 +200,7 @@ def test_the_summary_goes_to_the_step_summary_with_github_format(
     )
 
 
+@pytest.mark.git
 def test_json_format_carries_the_changes(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -211,6 +219,7 @@ def test_json_format_carries_the_changes(
     }
 
 
+@pytest.mark.git
 def test_only_added_and_changed_entries_are_touched(git_catalog: GitWork) -> None:
     catalog = git_catalog.root / "catalog"
     add_entry(git_catalog, "fresh", "2.0", seed="fresh")
@@ -222,6 +231,7 @@ def test_only_added_and_changed_entries_are_touched(git_catalog: GitWork) -> Non
     assert changes.problems == []
 
 
+@pytest.mark.git
 def test_a_catalog_at_the_top_of_the_repository(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -233,6 +243,7 @@ def test_a_catalog_at_the_top_of_the_repository(
     assert "autosd10-acrn@1.2.0 is published in main and was removed" in capsys.readouterr().out
 
 
+@pytest.mark.git
 def test_a_base_that_no_longer_validates_is_compared_as_written(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -251,6 +262,7 @@ def test_a_base_that_no_longer_validates_is_compared_as_written(
     ]
 
 
+@pytest.mark.git
 def test_an_unknown_base_is_a_usage_error(
     git_catalog: GitWork, capsys: pytest.CaptureFixture[str]
 ) -> None:

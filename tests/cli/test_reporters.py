@@ -23,6 +23,7 @@ from support.registry import LocalRegistry
 AUTH = {"method": "environment", "usernameVariable": "USER"}
 
 
+@pytest.mark.git
 def test_a_library_caller_gets_the_report_with_the_change(git_catalog: GitWork) -> None:
     catalog = git_catalog.root / "catalog"
     entry = catalog / "images/fresh/2.0.yaml"
@@ -40,6 +41,7 @@ def test_removal_without_a_base_is_refused_by_the_settings(tmp_path: Path) -> No
         ValidateSettings(catalog=tmp_path, allow_removal=True)
 
 
+@pytest.mark.git
 def test_a_registry_the_change_redirects_gets_no_credentials(tmp_path: Path) -> None:
     work = GitWork(tmp_path / "repo")
     before = registry_manifest("secure", "registry.example.com", {**AUTH, "passwordVariable": "A"})
@@ -88,6 +90,7 @@ def test_the_review_renders_in_every_form() -> None:
     assert "| added (1) | `a@1` |" in forms["github"].splitlines()
 
 
+@pytest.mark.git
 def test_audit_in_the_github_form(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     work = GitWork(tmp_path / "repo")
     catalog = empty_catalog(work.root / "catalog", {})

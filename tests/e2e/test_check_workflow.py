@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from image_catalog.build.render import build_index
 from image_catalog.health import check as health
 from support.catalogs import empty_catalog, registry_manifest
@@ -82,6 +83,7 @@ def _hour(root: Path, site: Path, url: str, runner: dict[str, str]) -> list[str]
     return shown + merged.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_check_workflow_runs_shards_merge_and_index(
     registry: LocalRegistry, tmp_path: Path
 ) -> None:

@@ -253,6 +253,7 @@ def test_target_that_does_not_support_the_architecture(
     assert _tree(local_catalog) == before
 
 
+@pytest.mark.slow
 def test_registry_down_writes_nothing(
     tmp_path: Path, own_registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -294,6 +295,7 @@ def _git_catalog(root: Path, registry: LocalRegistry) -> pygit2.Repository:
     return repo
 
 
+@pytest.mark.git
 def test_branch_commit_and_pull_request(
     tmp_path: Path, registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -345,6 +347,7 @@ def test_branch_commit_and_pull_request(
     )
 
 
+@pytest.mark.git
 def test_branch_that_exists_writes_nothing(
     tmp_path: Path, registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -413,6 +416,7 @@ def test_prebuilt_image_without_metadata_names_the_missing_flags(
     assert entry["spec"]["variants"][0]["architecture"] == "x86_64"
 
 
+@pytest.mark.git
 def test_branch_without_identity_writes_nothing(
     tmp_path: Path,
     registry: LocalRegistry,

@@ -217,6 +217,7 @@ CASES = [
 ]
 
 
+@pytest.mark.git
 @pytest.mark.parametrize(
     ("command", "method", "at_call", "signum"),
     CASES,

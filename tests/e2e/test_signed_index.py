@@ -68,6 +68,8 @@ def run_readme_lines(url: str, folder: Path) -> subprocess.CompletedProcess[str]
 # --- building and signing ---------------------------------------------------------------------
 
 
+@pytest.mark.ssh
+@pytest.mark.git
 def test_a_signed_site_verifies_with_the_readme_lines(
     git_catalog: GitWork, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -98,6 +100,8 @@ def test_a_signed_site_verifies_with_the_readme_lines(
     assert first in done.stdout
 
 
+@pytest.mark.ssh
+@pytest.mark.git
 @pytest.mark.parametrize("where", ["SHA256SUMS", "latest.json"])
 def test_the_readme_lines_refuse_one_changed_byte(
     git_catalog: GitWork, key: Path, tmp_path: Path, where: str
@@ -121,6 +125,8 @@ def test_the_readme_lines_refuse_one_changed_byte(
         assert "latest.json: FAILED" in done.stdout
 
 
+@pytest.mark.ssh
+@pytest.mark.git
 def test_the_signing_key_from_the_environment(
     git_catalog: GitWork, key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,6 +138,8 @@ def test_the_signing_key_from_the_environment(
     assert not (tmp_path / "site/SHA256SUMS.sig").exists()  # without a key: unsigned, as before
 
 
+@pytest.mark.ssh
+@pytest.mark.git
 def test_a_bad_key_fails_before_the_build_and_keeps_the_site(
     git_catalog: GitWork, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,6 +158,7 @@ def test_a_bad_key_fails_before_the_build_and_keeps_the_site(
     assert site_bytes(site) == before
 
 
+@pytest.mark.ssh
 def test_signing_needs_the_catalog_in_git(
     key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -168,6 +177,8 @@ BUILD_STEP = "Build the index from the whole catalog"
 VERIFY_STEP = "Verify the signed index with the repository's allowed_signers"
 
 
+@pytest.mark.ssh
+@pytest.mark.git
 def test_the_workflow_signs_with_the_secret_and_removes_it(
     git_catalog: GitWork, key: Path, tmp_path: Path
 ) -> None:
@@ -196,6 +207,7 @@ def test_the_workflow_signs_with_the_secret_and_removes_it(
     assert refused.returncode != 0
 
 
+@pytest.mark.git
 def test_the_workflow_without_the_secret_publishes_unsigned(
     git_catalog: GitWork, tmp_path: Path
 ) -> None:
@@ -270,6 +282,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
+@pytest.mark.ssh
 def test_the_client_verifies_a_signed_site(
     signed: Signed, signed_site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -297,6 +310,7 @@ def test_the_client_verifies_a_signed_site(
     assert out.splitlines()[1].startswith("board")
 
 
+@pytest.mark.ssh
 def test_the_trust_file_from_the_environment(
     signed: Signed, signed_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -319,6 +333,7 @@ READS = {
 }
 
 
+@pytest.mark.ssh
 @pytest.mark.parametrize("relative", list(READS))
 def test_one_changed_byte_is_refused_and_never_cached(
     signed: Signed,
@@ -351,6 +366,7 @@ def test_one_changed_byte_is_refused_and_never_cached(
     assert code == 0
 
 
+@pytest.mark.ssh
 def test_a_copy_held_in_memory_is_checked_for_every_reader_with_a_trust_file(
     signed: Signed, signed_site: Path, tmp_path: Path
 ) -> None:
@@ -372,6 +388,7 @@ def test_a_copy_held_in_memory_is_checked_for_every_reader_with_a_trust_file(
         assert server.count("latest.json", 304) == 1
 
 
+@pytest.mark.ssh
 def test_a_key_not_in_the_trust_file_is_refused(
     signed: Signed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -384,6 +401,7 @@ def test_a_key_not_in_the_trust_file_is_refused(
     assert f"by a key that {signed.trust} allows for 'catalog'" in err
 
 
+@pytest.mark.ssh
 def test_rotation_a_second_key_in_allowed_signers(signed: Signed, tmp_path: Path) -> None:
     site = signed.build(tmp_path / "site", signed.second)
     assert IndexClient(site, trust=signed.both).show("board").version.version == "2"
@@ -391,6 +409,7 @@ def test_rotation_a_second_key_in_allowed_signers(signed: Signed, tmp_path: Path
         IndexClient(site, trust=signed.trust).show("board")
 
 
+@pytest.mark.ssh
 def test_an_unsigned_site_is_refused_with_a_trust_file_only(
     signed: Signed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -407,6 +426,7 @@ def test_an_unsigned_site_is_refused_with_a_trust_file_only(
     assert "board" in out
 
 
+@pytest.mark.ssh
 def test_a_file_the_signed_sums_does_not_list_is_not_read(
     signed: Signed, signed_site: Path, tmp_path: Path
 ) -> None:
@@ -420,6 +440,7 @@ def test_a_file_the_signed_sums_does_not_list_is_not_read(
         IndexClient(site, trust=signed.trust).status()
 
 
+@pytest.mark.ssh
 def test_a_replayed_older_site_is_refused_once_a_newer_was_seen(
     signed: Signed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -251,6 +251,8 @@ def update_origin(work: GitWork) -> None:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.git
 def test_publish_validate_merge_audit(
     repository: GitWork, registry: LocalRegistry, tmp_path: Path
 ) -> None:

@@ -283,6 +283,7 @@ def test_what_the_crd_has_no_field_for_goes_into_annotations(
     )  # a container, as the operator says
 
 
+@pytest.mark.git
 def test_a_resource_names_the_commit_that_last_changed_its_entry(
     git_catalog: GitWork, tmp_path: Path
 ) -> None:

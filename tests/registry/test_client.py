@@ -57,6 +57,8 @@ from support.registry import (
     write_authfile,
 )
 
+pytestmark = pytest.mark.registry
+
 USER = "serviceaccount"
 
 

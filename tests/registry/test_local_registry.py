@@ -42,6 +42,8 @@ from support.registry import (
     write_authfile,
 )
 
+pytestmark = pytest.mark.registry
+
 USER = "catalog"
 PASSWORD = "s3cret-for-tests"
 

@@ -445,6 +445,7 @@ def test_progress_is_shown_on_a_terminal_only(
     )
 
 
+@pytest.mark.git
 def test_a_change_cannot_point_the_registry_credentials_elsewhere(
     tmp_path: Path,
     auth_registry: LocalRegistry,

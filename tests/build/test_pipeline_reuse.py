@@ -19,9 +19,10 @@ from image_catalog.build.spare import spare_path
 from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.cli import main
 from support.builds import add_tagged, built_twice, same_as_fresh
-from support.health import T0, build, checked, files
+from support.health import T0, build, checked
 from support.registry import LocalRegistry
 from support.site import site_bytes
+from support.site import site_bytes as files
 
 
 def _cached_documents(catalog: Path) -> list[bytes | None]:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from image_catalog.cli import main
 from image_catalog.reader.client import IndexClient, NotInIndex, Query
-from support.health import T0, build, checked, files
+from support.health import T0, build, checked
 from support.registry import LocalRegistry
+from support.site import site_bytes as files
 
 
 def test_index_with_status_shows_states_and_query_available_filters(

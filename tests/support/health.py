@@ -28,9 +28,3 @@ def build(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     return captured.out + captured.err
-
-
-def files(site: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()
-    }

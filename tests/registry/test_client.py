@@ -539,7 +539,7 @@ def test_service_account_token_is_read_at_every_call(tmp_path: Path) -> None:
             token_file.write_text(old + "\n")
             assert client.inspect(image.ref, config=False).digest == image.digest
             # Rotation: the registry now accepts only the new token (htpasswd is read at start).
-            htpasswd = registry_module._make_htpasswd(USER, new)
+            htpasswd = registry_module.make_htpasswd(USER, new)
             (private.storage_dir.parent / "htpasswd").write_text(htpasswd)
             private.restart()
             token_file.write_text(new + "\n")

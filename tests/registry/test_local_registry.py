@@ -271,10 +271,8 @@ def test_start_retries_when_a_neighbour_registry_took_the_port(
 ) -> None:
     """The probe must not mistake another registry on the picked port for its own."""
     ports = iter([registry.port])
-    real_pick = registry_module._pick_free_port
-    monkeypatch.setattr(
-        registry_module, "_pick_free_port", lambda: next(ports, None) or real_pick()
-    )
+    real_pick = registry_module.pick_free_port
+    monkeypatch.setattr(registry_module, "pick_free_port", lambda: next(ports, None) or real_pick())
     with LocalRegistry() as reg:
         assert reg.port != registry.port
         assert reg.running
@@ -287,7 +285,7 @@ def test_start_gives_up_when_every_port_is_taken(monkeypatch: pytest.MonkeyPatch
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         taken: int = squatter.getsockname()[1]
-        monkeypatch.setattr(registry_module, "_pick_free_port", lambda: taken)
+        monkeypatch.setattr(registry_module, "pick_free_port", lambda: taken)
         reg = LocalRegistry()
         try:
             with pytest.raises(RegistryError, match="no free port") as caught:

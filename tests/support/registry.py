@@ -102,7 +102,7 @@ def upload_url(base_url: str, location: str, digest: str) -> str:
     return f"{absolute}{separator}{urllib.parse.urlencode({'digest': digest})}"
 
 
-def _pick_free_port() -> int:
+def pick_free_port() -> int:
     """Ask the kernel for a free loopback port; it may be taken again before the registry binds."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,7 +110,7 @@ def _pick_free_port() -> int:
         return port
 
 
-def _make_htpasswd(user: str, password: str) -> str:
+def make_htpasswd(user: str, password: str) -> str:
     """Return one bcrypt htpasswd line; the password goes through stdin, never argv."""
     result = subprocess.run(
         ["htpasswd", "-iBn", user],
@@ -193,7 +193,7 @@ class LocalRegistry:
             return
         last_error: RegistryError | None = None
         for _ in range(_START_ATTEMPTS):
-            port = _pick_free_port()
+            port = pick_free_port()
             try:
                 self._launch(port)
             except RegistryError as error:
@@ -259,7 +259,7 @@ class LocalRegistry:
             (self._workdir / "storage").mkdir()
             if self.username is not None and self.password is not None:
                 htpasswd = self._workdir / "htpasswd"
-                htpasswd.write_text(_make_htpasswd(self.username, self.password), encoding="utf-8")
+                htpasswd.write_text(make_htpasswd(self.username, self.password), encoding="utf-8")
                 htpasswd.chmod(0o600)
         return self._workdir
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from conftest import empty_catalog, registry_manifest
+from support.catalogs import empty_catalog, registry_manifest
 from support.oci import DiskFile, push_disk_artifact, push_index
 from support.registry import LocalRegistry
 

@@ -19,13 +19,13 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
-from conftest import empty_catalog, registry_manifest  # noqa: E402
 from image_catalog.catalog.loader import Catalog, load_catalog  # noqa: E402
 from image_catalog.registry.client import RegistryClient  # noqa: E402
 from image_catalog.registry.online import OnlineResult, check_online  # noqa: E402
+from support.catalogs import empty_catalog, registry_manifest  # noqa: E402
 from support.oci import push_index  # noqa: E402
+from support.pushed import board_artifact, container, disk, write_entry  # noqa: E402
 from support.registry import LocalRegistry  # noqa: E402
-from test_validate_online import board_artifact, container, disk, write_entry  # noqa: E402
 
 
 def populate(registry: LocalRegistry, root: Path, entries: int, max_concurrency: int) -> Path:

@@ -1,23 +1,43 @@
-"""Shared fixtures: a copy of the shipped catalog in a temp folder, example manifests, loopback
-registries, the reader's environment and the shipped site, and real git repositories."""
+"""Shared fixtures: a copy of the shipped catalog in a temp folder, loopback registries, the
+reader's environment and the shipped site, and real git repositories.
+
+Only fixtures live here; the helpers and constants they use are in `support/`, which test files
+import from (never from this file)."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pygit2
 import pytest
 from image_catalog.build.render import build_index
-from support.entries import entry_text
-from support.registry import LocalRegistry, require_tools
+from support.catalogs import empty_catalog, registry_manifest
+from support.git import GitWork
+from support.oci import push_image
+from support.paths import READER_VARIABLES, SHIPPED_CATALOG
+from support.pushed import container, write_entry
+from support.registry import REGISTRY_PASSWORD, REGISTRY_TOOLS, LocalRegistry, require_tools
 
-REPO = Path(__file__).resolve().parent.parent
-SHIPPED_CATALOG = REPO / "catalog"
-EXAMPLES = Path(__file__).resolve().parent / "examples"
+# --- markers for what a test needs ----------------------------------------------------------------
+
+# A test that takes one of these fixtures, directly or through another fixture, needs that marker's
+# tool; tests that start a registry, make a repository or a key themselves carry the marker.
+MARKERS_BY_FIXTURE = {
+    "registry": "registry",
+    "auth_registry": "registry",
+    "own_registry": "registry",
+    "git_catalog": "git",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        for marker in sorted(
+            {MARKERS_BY_FIXTURE[name] for name in used if name in MARKERS_BY_FIXTURE}
+        ):
+            item.add_marker(marker)
 
 
 @pytest.fixture
@@ -29,10 +49,6 @@ def catalog_dir(tmp_path: Path) -> Path:
 
 
 # --- real registries on loopback -----------------------------------------------------------------
-
-REGISTRY_TOOLS = ("skopeo", "docker-registry", "htpasswd")
-# Token-like, so a leak is easy to grep for in outputs.
-REGISTRY_PASSWORD = "sha256~Zm9vYmFyLXRva2VuLXRoYXQtbXVzdC1uZXZlci1sZWFr"
 
 
 @pytest.fixture(scope="session")
@@ -59,34 +75,6 @@ def own_registry() -> Iterator[LocalRegistry]:
         yield running
 
 
-def registry_manifest(name: str, host: str, auth: dict[str, str] | None = None) -> str:
-    """A Registry file for a loopback registry (plain HTTP, so TLS verification is off)."""
-    lines = [
-        "apiVersion: catalog.automotive.sdv.cloud.redhat.com/v1alpha1",
-        "kind: Registry",
-        "metadata:",
-        f"  name: {name}",
-        "spec:",
-        "  kind: generic",
-        f"  host: '{host}'",
-        "  tlsVerify: false",
-    ]
-    if auth:
-        lines.append("  auth:")
-        lines += [f"    {key}: '{value}'" for key, value in auth.items()]
-    return "\n".join(lines) + "\n"
-
-
-def empty_catalog(root: Path, registries: dict[str, str]) -> Path:
-    """A catalog with the shipped vocabulary, the given registry files and no images."""
-    (root / "images").mkdir(parents=True)
-    (root / "registries").mkdir()
-    shutil.copy(SHIPPED_CATALOG / "vocabulary.yaml", root / "vocabulary.yaml")
-    for name, text in registries.items():
-        (root / "registries" / f"{name}.yaml").write_text(text)
-    return root
-
-
 @pytest.fixture
 def local_catalog(tmp_path: Path, registry: LocalRegistry) -> Path:
     """An empty catalog whose one registry, `local`, is the session's anonymous registry."""
@@ -94,20 +82,6 @@ def local_catalog(tmp_path: Path, registry: LocalRegistry) -> Path:
 
 
 # --- the reader: its environment and the shipped site ---------------------------------------------
-
-# Variables that would send the reader to the user's index, trust file or key, or through a proxy.
-READER_VARIABLES = (
-    "IMAGE_CATALOG_INDEX",
-    "IMAGE_CATALOG_TRUST",
-    "IMAGE_CATALOG_SIGNING_KEY_FILE",
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "no_proxy",
-    "NO_PROXY",
-)
 
 
 @pytest.fixture
@@ -131,99 +105,6 @@ def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- real git repositories -----------------------------------------------------------------------
 
-GIT_EPOCH = 1_767_261_600  # 2026-01-01T10:00:00Z; each commit is one hour after the previous one
-
-
-class GitWork:
-    """A git repository in a temp folder, written with pygit2 as people and GitHub would.
-
-    Identities are pinned (NAME <name@example.com>) and the clock advances one hour per commit,
-    so every run makes the same history and the tests can assert exact times.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.repo = pygit2.init_repository(str(root), initial_head="main")
-        self.clock = GIT_EPOCH
-
-    def person(self, name: str) -> pygit2.Signature:
-        return pygit2.Signature(name, f"{name.lower()}@example.com", self.clock, 0)
-
-    def commit(self, message: str, author: str = "Alice", committer: str | None = None) -> str:
-        """Commit the whole working tree (additions, edits, deletions) on the current branch."""
-        self.repo.index.clear()  # then add what is there: deleted files leave the index
-        self.repo.index.add_all()
-        self.repo.index.write()
-        parents = [] if self.repo.head_is_unborn else [self.repo.head.peel(pygit2.Commit).id]
-        return self._commit(message, self.repo.index.write_tree(), parents, author, committer)
-
-    def merge(self, branch: str, message: str, author: str, committer: str = "GitHub") -> str:
-        """A merge commit of `branch` into the current branch, as GitHub's merge button makes."""
-        ours = self.repo.head.peel(pygit2.Commit).id
-        theirs = self.repo.branches.local[branch].peel(pygit2.Commit).id
-        index = self.repo.merge_commits(ours, theirs)
-        assert not index.conflicts, f"merging {branch} conflicts"
-        tree = index.write_tree(self.repo)
-        commit = self._commit(message, tree, [ours, theirs], author, committer)
-        self.repo.checkout("HEAD", strategy=pygit2.enums.CheckoutStrategy.FORCE)
-        return commit
-
-    def branch(self, name: str, at: str = "HEAD") -> None:
-        self.repo.branches.local.create(name, self.repo.revparse_single(at).peel(pygit2.Commit))
-        self.checkout(name)
-
-    def checkout(self, name: str) -> None:
-        self.repo.checkout(
-            self.repo.branches.local[name], strategy=pygit2.enums.CheckoutStrategy.FORCE
-        )
-
-    def _commit(
-        self, message: str, tree: pygit2.Oid, parents: list[pygit2.Oid], author: str, by: str | None
-    ) -> str:
-        self.clock += 3600
-        who = self.person(author)
-        commit = self.repo.create_commit(
-            "HEAD", who, self.person(by or author), message, tree, parents
-        )
-        return str(commit)
-
-
-def fake_digest(seed: str) -> str:
-    """A well-formed digest that stands for one image: the same seed, the same digest."""
-    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
-
-
-def image_document(
-    name: str,
-    version: str,
-    digest: str,
-    *,
-    architecture: str = "x86_64",
-    deprecated: str | None = None,
-    labels: dict[str, str] | None = None,
-) -> str:
-    """A small valid CatalogImage on quay.io (a registry the shipped catalog declares)."""
-    spec: dict[str, Any] = {
-        "displayName": f"{name} {version}",
-        "distro": "autosd9-sig",
-        "targets": [{"name": "qemu"}],
-        "variants": [
-            {
-                "architecture": architecture,
-                "container": {
-                    "ref": f"quay.io/automotive-images/{name}@{digest}",
-                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                    "size": 1612,
-                },
-            }
-        ],
-        "source": {"prebuilt": {"origin": "tests"}},
-        "publishedAt": "2026-01-15T09:30:00Z",
-    }
-    if deprecated:
-        spec["lifecycle"] = {"deprecated": {"reason": deprecated, "date": "2026-02-01"}}
-    return entry_text(name, version, spec, labels)
-
 
 @pytest.fixture
 def git_catalog(tmp_path: Path) -> GitWork:
@@ -240,3 +121,19 @@ def crash_reports_stay_in_the_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     """A command that crashes (exit 3) writes its crash report under the test's own folder, not
     the user's ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+# --- health: entries checked against the session's registry ---------------------------------------
+
+
+@pytest.fixture
+def fleet(registry: LocalRegistry, local_catalog: Path) -> tuple[Path, str]:
+    """app 1.0 and 2.0 (2.0 newer), tool 1.0; returns the catalog and app 2.0's digest."""
+    for version, day in (("1.0", "15"), ("2.0", "16")):
+        image = push_image(registry, "health/app", version, "arm64")
+        entry = write_entry(local_catalog, "app", [container(image)], version=version)
+        entry.write_text(entry.read_text().replace("2026-01-15T", f"2026-01-{day}T"))
+    write_entry(local_catalog, "tool", [container(push_image(registry, "health/tool", "v"))])
+    newest = (local_catalog / "images/app/2.0.yaml").read_text()
+    digest = newest.split("@", 1)[1].split()[0]
+    return local_catalog, digest

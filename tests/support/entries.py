@@ -1,4 +1,4 @@
-"""Catalog entries for tests: the document around a spec, as the file holds it."""
+"""Catalog entries for tests: the document around a spec, as the file holds it, and its place."""
 
 from __future__ import annotations
 
@@ -23,7 +23,13 @@ def entry_text(
 
 def write_entry(catalog: Path, name: str, version: str, spec: dict[str, Any]) -> Path:
     """Write the entry at its place in `catalog`; returns the file."""
+    return write_document(catalog, name, version, entry_text(name, version, spec))
+
+
+def write_document(catalog: Path, name: str, version: str, text: str) -> Path:
+    """Write `text` as the entry NAME@VERSION, `images/NAME/VERSION.yaml` in `catalog` (the one
+    place that knows where an entry's file goes); returns the file."""
     path = catalog / "images" / name / f"{version}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(entry_text(name, version, spec))
+    path.write_text(text)
     return path

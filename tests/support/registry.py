@@ -30,6 +30,10 @@ from typing import NamedTuple, Self
 import pytest
 
 REGISTRY_BINARY = "docker-registry"
+# What a test with a registry needs on PATH.
+REGISTRY_TOOLS = ("skopeo", REGISTRY_BINARY, "htpasswd")
+# Token-like, so a leak is easy to grep for in outputs.
+REGISTRY_PASSWORD = "sha256~Zm9vYmFyLXRva2VuLXRoYXQtbXVzdC1uZXZlci1sZWFr"
 
 # Media types accepted when fetching a manifest: everything a catalog may meet.
 MANIFEST_ACCEPT = ", ".join(
@@ -98,7 +102,7 @@ def upload_url(base_url: str, location: str, digest: str) -> str:
     return f"{absolute}{separator}{urllib.parse.urlencode({'digest': digest})}"
 
 
-def _pick_free_port() -> int:
+def pick_free_port() -> int:
     """Ask the kernel for a free loopback port; it may be taken again before the registry binds."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,7 +193,7 @@ class LocalRegistry:
             return
         last_error: RegistryError | None = None
         for _ in range(_START_ATTEMPTS):
-            port = _pick_free_port()
+            port = pick_free_port()
             try:
                 self._launch(port)
             except RegistryError as error:

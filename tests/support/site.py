@@ -25,9 +25,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
+from support.catalogs import empty_catalog
 from support.entries import write_entry
-
-REPO = Path(__file__).resolve().parent.parent.parent
 
 # --- catalogs ----------------------------------------------------------------------------------
 
@@ -56,12 +55,7 @@ spec:
 def new_catalog(root: Path) -> Path:
     """A catalog with the shipped vocabulary, two registries (one with a public host, one plain
     HTTP) and no images."""
-    (root / "images").mkdir(parents=True)
-    (root / "registries").mkdir()
-    shutil.copy(REPO / "catalog/vocabulary.yaml", root / "vocabulary.yaml")
-    (root / "registries/internal.yaml").write_text(PUBLIC_REGISTRY)
-    (root / "registries/lab.yaml").write_text(LAB_REGISTRY)
-    return root
+    return empty_catalog(root, {"internal": PUBLIC_REGISTRY, "lab": LAB_REGISTRY})
 
 
 def _digest(*parts: object) -> str:

@@ -19,7 +19,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from image_catalog import process
 from image_catalog.build.signing import SigningKey
 from image_catalog.manifest.model import Registry
@@ -28,6 +27,7 @@ from image_catalog.reader.trust import SignatureRefused, verify_signature
 from image_catalog.registry.credentials import Credentials
 from image_catalog.registry.errors import ManifestNotFound, Unreachable
 from image_catalog.registry.skopeo import INHERITED_ENVIRONMENT, Skopeo
+from support.paths import REPO
 from support.processes import alive, survivors, wait_for
 
 PACKAGE = REPO / "tool" / "image_catalog"

@@ -81,7 +81,7 @@ def load_catalog(root: Path) -> Catalog:
     relatives = catalog.image_paths
     files = [(catalog.root / r, display_path(catalog.root, r)) for r in relatives]
     for relative, loaded in zip(relatives, load_mappings(files), strict=True):
-        image = _accept(catalog, relative, loaded, CatalogImage, "CatalogImage", context)
+        image = accept(catalog, relative, loaded, CatalogImage, "CatalogImage", context)
         if image is not None:
             catalog.images.append(image)
     return catalog
@@ -206,10 +206,10 @@ def _load(
         )
     except LoadError as exc:
         data = exc
-    return _accept(catalog, relative, data, model, kind, context)
+    return accept(catalog, relative, data, model, kind, context)
 
 
-def _accept(
+def accept(
     catalog: Catalog,
     relative: str,
     data: dict[str, Any] | LoadError,
@@ -217,7 +217,11 @@ def _accept(
     kind: str,
     context: dict[str, Any] | None,
 ) -> Loaded[M] | None:
-    """Validate one loaded file against its kind's model, or record why it cannot be used."""
+    """Validate one loaded file against its kind's model, or record why it cannot be used.
+
+    `data` is what reading the file gave (`LoadError` when it could not be read or parsed); the
+    problems go to `catalog.problems`, and the file counts in `catalog.files_read`.
+    """
     source = catalog.root / relative
     shown = display_path(catalog.root, relative)
     catalog.files_read += 1
@@ -241,3 +245,7 @@ def _accept(
         catalog.problems.extend(from_validation_error(exc, shown, data, source))
         return None
     return Loaded(validated, shown, source, data)
+
+
+# The name `build/pipeline.py` still imports; `accept` is the one to use.
+_accept = accept

@@ -108,7 +108,7 @@ def validate(settings: ValidateSettings) -> ValidationReport:
         base = GitRevision(settings.catalog, settings.base).files
         catalog, report = check_keeping_changes(settings.catalog, base)
     else:
-        catalog, report = validate_catalog(settings.catalog)
+        catalog, report = validate_catalog(settings.catalog, use_cache=settings.use_cache)
     if settings.base:
         report.changes = compare_with_base(
             catalog, settings.base, allow_removal=settings.allow_removal

@@ -11,8 +11,8 @@ import os
 
 from image_catalog.catalog.loader import Catalog, Loaded
 from image_catalog.catalog.problems import Problem
+from image_catalog.manifest.declarations import Registry
 from image_catalog.manifest.fieldpath import FieldPath
-from image_catalog.manifest.model import Registry
 
 
 def check_vocabulary(catalog: Catalog) -> list[Problem]:

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 from image_catalog.catalog.problems import Problem, from_validation_error
 from image_catalog.errors import UsageError
 from image_catalog.fsutil import link_message
+from image_catalog.manifest.declarations import Registry, VocabularyFile
 from image_catalog.manifest.load import LoadError, load_mapping, load_mappings
-from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile
+from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
 
 VOCABULARY_FILE = "vocabulary.yaml"

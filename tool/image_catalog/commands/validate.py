@@ -19,7 +19,7 @@ from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.problems import Problem, sort_key
 from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.errors import UsageError
-from image_catalog.manifest.model import NoAuth, Registry
+from image_catalog.manifest.declarations import NoAuth, Registry
 from image_catalog.registry.arguments import add_registry_arguments
 
 if TYPE_CHECKING:  # the review, git and the registries are loaded only when asked for

@@ -10,7 +10,6 @@ import re
 import shutil
 from pathlib import Path
 
-import msgspec
 import pytest
 from conftest import GitWork, fake_digest, image_document
 from image_catalog.build.render import build_index

@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from image_catalog.manifest.fieldpath import FieldPath, format_path
-from image_catalog.manifest.load import Locator, data_path
+from image_catalog.manifest.locate import Locator, data_path
 from image_catalog.manifest.reference import PINNED_PATTERN
 from image_catalog.manifest.types import (
     MAX_SIZE,

@@ -84,7 +84,7 @@ class Renderer(Protocol):
 class CatalogCheck:
     """What one run of the pipeline found, and what it kept."""
 
-    catalog: Catalog  # the vocabulary and registries; no image models are kept
+    catalog: Catalog  # the vocabulary and registries; image models only from `with_entries`
     report: ValidationReport
     stats: CheckStats
     blobs: dict[str, str | None]  # per image file, the blob id checked (None: unreadable)

@@ -10,7 +10,6 @@ import re
 import shutil
 from pathlib import Path
 
-import msgspec
 import pytest
 from image_catalog.build.render import build_index
 from image_catalog.catalog import cache as cache_module
@@ -131,9 +130,9 @@ def test_well_formed_cache_with_lying_content_is_refused(catalog_dir: Path) -> N
     """A cache with a valid checksum but the wrong shape is not decoded into facts."""
     _, stats = check_catalog(catalog_dir)
     assert stats.cache is not None
-    body = msgspec.msgpack.encode({"key": "x", "files": {ACRN: ["blob", "not facts"]}})
-    forged = cache_module._MAGIC + cache_module._checksum(body) + body
-    stats.cache.write_bytes(forged)
+    assert cache_module.write_cache(
+        stats.cache, {"key": "x", "files": {ACRN: ["blob", "not facts"]}}
+    )
     _, stats = check_catalog(catalog_dir)
     assert (stats.discarded, stats.checked) == ("malformed", 8)
 
@@ -226,22 +225,22 @@ def counted_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from image_catalog.catalog import incremental
 
     read: list[str] = []
-    hash_file = incremental._hash
+    hash_file = incremental.file_blob_id
 
     def counting(path: Path) -> str | None:
         if "images" in path.parts:
             read.append(path.name)
         return hash_file(path)
 
-    monkeypatch.setattr(incremental, "_hash", counting)
+    monkeypatch.setattr(incremental, "file_blob_id", counting)
     return read
 
 
 def trust_fresh_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files written by the test are seconds old: trust their status at once (see _RACY_NS)."""
+    """Files written by the test are seconds old: trust their status at once (see RACY_NS)."""
     from image_catalog.catalog import incremental
 
-    monkeypatch.setattr(incremental, "_RACY_NS", 0)
+    monkeypatch.setattr(incremental, "RACY_NS", 0)
 
 
 def test_unchanged_files_are_known_by_status_and_not_read(

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from image_catalog.manifest.fastyaml import parse_block_mapping
 from image_catalog.manifest.load import (
     LoadError,
-    _parse_full,
-    _plain_tag,
     dump_document,
     dump_plain,
+    parse_full,
     parse_mapping,
+    plain_tag,
 )
 from support.examples import read_example
 from support.paths import EXAMPLES, REPO, SHIPPED_CATALOG
@@ -50,11 +50,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def _agrees(text: str) -> bool:
     """True when the line reader read `text`, False when it declined; fails on a difference."""
-    quick = parse_block_mapping(text, _plain_tag)
+    quick = parse_block_mapping(text, plain_tag)
     if quick is None:
         return False
     try:
-        full: Any = _parse_full(text, "f.yaml")
+        full: Any = parse_full(text, "f.yaml")
     except LoadError as exc:
         pytest.fail(f"the line reader read text the full reader refuses ({exc}):\n{text}")
     assert _same(quick, full), f"{quick!r}\n!=\n{full!r}\nfor:\n{text}"

@@ -77,7 +77,7 @@ def build_index(
     sign_key: SigningKey | None = None,
 ) -> BuildResult:
     """Validate the catalog offline, then build its site into `out` (signed with `sign_key`)."""
-    catalog = valid_catalog(root, "build the index")
+    catalog = valid_catalog(root, "build the index", use_cache=False)  # the build from scratch
     return build_site(catalog, out, base_url, status=status, sign_key=sign_key)
 
 

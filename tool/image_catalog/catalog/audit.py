@@ -1,5 +1,5 @@
 """The publication history of the catalog, read from git: who added, changed, deprecated or
-removed which entry, when, in which commit and through which pull request (FR-009).
+removed which entry, when, in which commit and through which pull request.
 
 Git is the audit trail: every change reaches the main branch through a commit, and a merged pull
 request through its merge (or squash) commit. The history followed is the first-parent line of a

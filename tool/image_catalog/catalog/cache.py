@@ -28,7 +28,7 @@ from image_catalog.catalog.facts import EntryFacts
 from image_catalog.catalog.loader import FileStatus
 from image_catalog.collector import paused
 from image_catalog.fsutil import atomic_write_bytes
-from image_catalog.manifest.model import API_VERSION
+from image_catalog.manifest.types import API_VERSION
 
 CACHE_FOLDER = Path(".cache") / "image-catalog"
 _MAGIC = b"image-catalog facts cache 3\n"

@@ -6,7 +6,11 @@ when the id was found; from git's index, for files git knows unchanged since HEA
 many statuses are new, as in a fresh clone with a restored cache); else from the file's bytes. A
 file whose id is in the cache (`cache.py`) is not read again; the others are parsed and checked,
 in worker processes when there are many. The checks across entries then run over the facts of
-every file, so the report is the same as `validate.validate_catalog`'s, with or without a cache.
+every file, so the report is the same with or without a cache.
+
+This is the one validation pipeline: `validate.py` gives the commands their validated catalog
+through it (`check_keeping_entries`, then `with_entries` for the models), and the build renders
+the site's documents on the way (`check_and_render`).
 """
 
 from __future__ import annotations
@@ -23,23 +27,20 @@ from typing import Any, Protocol
 
 from image_catalog.catalog.blobs import blob_id
 from image_catalog.catalog.cache import FactsCache, cache_file, code_fingerprint
+from image_catalog.catalog.declarations import check_registries, check_vocabulary
 from image_catalog.catalog.facts import EntryFacts, check_entries, entry_facts
 from image_catalog.catalog.loader import (
     VOCABULARY_FILE,
     Catalog,
     FileStatus,
     Loaded,
-    _accept,
+    accept,
     display_path,
     load_catalog_files,
 )
-from image_catalog.catalog.validate import (
-    ValidationReport,
-    check_registries,
-    check_vocabulary,
-    finish,
-)
+from image_catalog.catalog.report import ValidationReport, finish
 from image_catalog.collector import paused
+from image_catalog.errors import CatalogError
 from image_catalog.fsutil import NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
@@ -80,12 +81,15 @@ class Renderer(Protocol):
 
 
 @dataclass
-class CheckResult:
-    catalog: Catalog  # the vocabulary and registries; no image models are kept
+class CatalogCheck:
+    """What one run of the pipeline found, and what it kept."""
+
+    catalog: Catalog  # the vocabulary and registries; image models only from `with_entries`
     report: ValidationReport
     stats: CheckStats
     blobs: dict[str, str | None]  # per image file, the blob id checked (None: unreadable)
     rendered: dict[str, object]  # what the renderer made of each entry it wanted
+    facts: dict[str, EntryFacts]  # per image file, what its checks found
 
 
 def check_catalog(root: Path, *, use_cache: bool = True) -> tuple[ValidationReport, CheckStats]:
@@ -100,7 +104,7 @@ def check_and_render(
     use_cache: bool = True,
     renderer: Callable[[Catalog], Renderer] | None = None,
     on_rendered: Callable[[str, object], None] | None = None,
-) -> CheckResult:
+) -> CatalogCheck:
     """`check_catalog`, rendering on the way the entries the renderer wants.
 
     Each file is read at most once: a file whose facts are cached is still parsed when the
@@ -112,19 +116,26 @@ def check_and_render(
         return _check_and_render(root, use_cache, renderer, on_rendered)
 
 
+def cache_key(root: Path) -> str:
+    """What the cached checks of the catalog folder `root` hold for: this code, this vocabulary."""
+    return f"{code_fingerprint()} vocabulary {file_blob_id(root / VOCABULARY_FILE) or 'none'}"
+
+
 def _check_and_render(
     root: Path,
     use_cache: bool,
     renderer: Callable[[Catalog], Renderer] | None,
     on_rendered: Callable[[str, object], None] | None,
-) -> CheckResult:
+    *,
+    render_read: bool = False,
+) -> CatalogCheck:
+    """`check_and_render`; with `render_read`, every file read is rendered, wanted or not."""
     started = time.time_ns()
     catalog = load_catalog_files(root)
     relatives = catalog.image_paths
     cache = None
     if use_cache:
-        key = f"{code_fingerprint()} vocabulary {_hash(root / VOCABULARY_FILE) or 'none'}"
-        cache = FactsCache.open(cache_file(root), key)
+        cache = FactsCache.open(cache_file(root), cache_key(root))
     render = renderer(catalog) if renderer is not None else None
     facts: dict[str, EntryFacts] = {}
     blobs: dict[str, str | None] = {}  # a file left out is read: its id comes from its bytes
@@ -138,7 +149,7 @@ def _check_and_render(
             found = cache.get(relative, blob)
         wanted = render is not None and render.wanted(relative, blob)
         if found is None or wanted:
-            pending.append((relative, wanted))
+            pending.append((relative, wanted or render_read))
         else:
             facts[relative] = found
             if cache is not None:  # found by its bytes: known by its status from now on
@@ -175,7 +186,7 @@ def _check_and_render(
         cache=cache.path if cache is not None else None,
         discarded=discarded,
     )
-    return CheckResult(catalog, report, stats, blobs, rendered)
+    return CatalogCheck(catalog, report, stats, blobs, rendered, facts)
 
 
 # Above this many files not known by their status, git's status of the work tree (which compares
@@ -183,7 +194,7 @@ def _check_and_render(
 ASK_GIT_FROM = 500
 # A status this close to when it was read may not show a change made in the same tick of the file
 # system's clock (as git's "racily clean" entries): such a file is read again next time.
-_RACY_NS = 2_000_000_000
+RACY_NS = 2_000_000_000
 
 
 def _blob_ids(
@@ -214,18 +225,18 @@ def _blob_ids(
 
         known = worktree_blobs(root)
     for relative in unknown:
-        blobs[relative] = known.get(relative) or _hash(root / relative)
+        blobs[relative] = known.get(relative) or file_blob_id(root / relative)
     return blobs
 
 
 def _trusted(status: FileStatus | None, started: int) -> FileStatus | None:
-    """`status` when it is old enough to tell a later change (see _RACY_NS), else None."""
-    if status is None or max(status[1], status[2]) >= started - _RACY_NS:
+    """`status` when it is old enough to tell a later change (see RACY_NS), else None."""
+    if status is None or max(status[1], status[2]) >= started - RACY_NS:
         return None
     return status
 
 
-def _hash(path: Path) -> str | None:
+def file_blob_id(path: Path) -> str | None:
     """The blob id of a file git does not know as it is (untracked, changed, or no git at all)."""
     try:
         return blob_id(read_regular_file(path, MAX_FILE_BYTES))
@@ -274,7 +285,7 @@ class _Checker:
         shown = display_path(self.root, relative)
         blob, data = _read(self.root / relative, shown)
         scratch = Catalog(root=self.root)
-        loaded: Loaded[CatalogImage] | None = _accept(
+        loaded: Loaded[CatalogImage] | None = accept(
             scratch, relative, data, CatalogImage, "CatalogImage", self.context
         )
         facts = entry_facts(loaded, scratch.problems, self.vocabulary)
@@ -351,3 +362,52 @@ def check_keeping_changes(
     catalog = result.catalog
     catalog.images = [made for made in result.rendered.values() if isinstance(made, Loaded)]
     return catalog, result.report
+
+
+class _KeepEntries:
+    """Keeps the entry of every file the checks read; wants none read for it alone."""
+
+    def wanted(self, relative: str, blob: str | None) -> bool:
+        return False
+
+    def known(self, relative: str) -> bool:
+        return False
+
+    def __call__(self, loaded: Loaded[CatalogImage]) -> Loaded[CatalogImage]:
+        return loaded
+
+
+def check_keeping_entries(root: Path, *, use_cache: bool = True) -> CatalogCheck:
+    """`check_catalog`, keeping in `rendered` the entry of every valid file it had to read.
+
+    `with_entries` then reads the others, once the checks are done: a command that refuses an
+    invalid catalog reads no file whose checks were cached.
+    """
+    with paused():
+        return _check_and_render(root, use_cache, lambda _: _KeepEntries(), None, render_read=True)
+
+
+def with_entries(checked: CatalogCheck) -> Catalog:
+    """The checked catalog with the model of every valid entry in `images`, in catalog order.
+
+    The entries the checks did not read (their facts came from the cache) are read now; each must
+    still hold the content whose facts were reused, or the catalog changed while it was checked.
+    """
+    catalog = checked.catalog
+    entries = {r: e for r, e in checked.rendered.items() if isinstance(e, Loaded)}
+    unread = [
+        (r, True)
+        for r in catalog.image_paths
+        if r not in checked.rendered and checked.facts[r].id is not None  # a valid entry
+    ]
+    with paused():
+        for relative, blob, _, made in _check_files(
+            catalog.root, unread, catalog.vocabulary, _KeepEntries()
+        ):
+            if blob is None or blob != checked.blobs.get(relative):
+                shown = display_path(catalog.root, relative)
+                raise CatalogError(f"{shown} changed while the catalog was checked; run again")
+            if isinstance(made, Loaded):
+                entries[relative] = made
+    catalog.images = [entries[r] for r in catalog.image_paths if r in entries]
+    return catalog

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 from image_catalog.catalog.problems import Problem, from_validation_error
 from image_catalog.errors import UsageError
 from image_catalog.fsutil import link_message
+from image_catalog.manifest.declarations import Registry, VocabularyFile
 from image_catalog.manifest.load import LoadError, load_mapping, load_mappings
-from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile
+from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
 
 VOCABULARY_FILE = "vocabulary.yaml"
@@ -81,7 +82,7 @@ def load_catalog(root: Path) -> Catalog:
     relatives = catalog.image_paths
     files = [(catalog.root / r, display_path(catalog.root, r)) for r in relatives]
     for relative, loaded in zip(relatives, load_mappings(files), strict=True):
-        image = _accept(catalog, relative, loaded, CatalogImage, "CatalogImage", context)
+        image = accept(catalog, relative, loaded, CatalogImage, "CatalogImage", context)
         if image is not None:
             catalog.images.append(image)
     return catalog
@@ -206,10 +207,10 @@ def _load(
         )
     except LoadError as exc:
         data = exc
-    return _accept(catalog, relative, data, model, kind, context)
+    return accept(catalog, relative, data, model, kind, context)
 
 
-def _accept(
+def accept(
     catalog: Catalog,
     relative: str,
     data: dict[str, Any] | LoadError,
@@ -217,7 +218,11 @@ def _accept(
     kind: str,
     context: dict[str, Any] | None,
 ) -> Loaded[M] | None:
-    """Validate one loaded file against its kind's model, or record why it cannot be used."""
+    """Validate one loaded file against its kind's model, or record why it cannot be used.
+
+    `data` is what reading the file gave (`LoadError` when it could not be read or parsed); the
+    problems go to `catalog.problems`, and the file counts in `catalog.files_read`.
+    """
     source = catalog.root / relative
     shown = display_path(catalog.root, relative)
     catalog.files_read += 1
@@ -241,3 +246,7 @@ def _accept(
         catalog.problems.extend(from_validation_error(exc, shown, data, source))
         return None
     return Loaded(validated, shown, source, data)
+
+
+# The name `build/pipeline.py` still imports; `accept` is the one to use.
+_accept = accept

@@ -12,8 +12,9 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from image_catalog.manifest.fieldpath import FieldPath, format_path
-from image_catalog.manifest.load import Locator, data_path
-from image_catalog.manifest.model import (
+from image_catalog.manifest.locate import Locator, data_path
+from image_catalog.manifest.reference import PINNED_PATTERN
+from image_catalog.manifest.types import (
     MAX_SIZE,
     Host,
     HttpUrl,
@@ -22,7 +23,6 @@ from image_catalog.manifest.model import (
     Name,
     Version,
 )
-from image_catalog.manifest.reference import PINNED_PATTERN
 from image_catalog.text import FREE_TEXT_PATTERN, LINE_PATTERN, SAFE_PATH_PATTERN
 
 

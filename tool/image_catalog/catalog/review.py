@@ -24,9 +24,10 @@ from image_catalog.catalog.loader import IMAGES_DIR, VOCABULARY_FILE, Catalog, L
 from image_catalog.catalog.loader import entry_id as entry_id_of
 from image_catalog.catalog.problems import Problem, locate_all, sort_key
 from image_catalog.catalog.source import CatalogSource, GitRevision, WorkTree
+from image_catalog.manifest.declarations import Registry, VocabularyFile
 from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.load import LoadError
-from image_catalog.manifest.model import CatalogImage, Registry, VocabularyFile, dump
+from image_catalog.manifest.model import CatalogImage, dump
 from image_catalog.manifest.vocabulary import Vocabulary
 
 # The fields a published version may still change: spec.lifecycle holds exactly `deprecated`

@@ -1,5 +1,5 @@
 """Rules a careless or hostile change slips past the schema: times that cannot be, successors in a
-circle. Each returns problems; the checks in `facts.py` and `validate.py` call them.
+circle. Each returns problems; the checks in `facts.py` call them.
 
 The clock rule (`published_in_future`) runs on every validation, never from a cache: a time in the
 future stops being one.

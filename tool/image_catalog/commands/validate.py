@@ -19,7 +19,7 @@ from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.problems import Problem, sort_key
 from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.errors import UsageError
-from image_catalog.manifest.model import NoAuth, Registry
+from image_catalog.manifest.declarations import NoAuth, Registry
 from image_catalog.registry.arguments import add_registry_arguments
 
 if TYPE_CHECKING:  # the review, git and the registries are loaded only when asked for
@@ -108,7 +108,7 @@ def validate(settings: ValidateSettings) -> ValidationReport:
         base = GitRevision(settings.catalog, settings.base).files
         catalog, report = check_keeping_changes(settings.catalog, base)
     else:
-        catalog, report = validate_catalog(settings.catalog)
+        catalog, report = validate_catalog(settings.catalog, use_cache=settings.use_cache)
     if settings.base:
         report.changes = compare_with_base(
             catalog, settings.base, allow_removal=settings.allow_removal

@@ -29,7 +29,7 @@ from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import DigestMismatch, RegistryError, Unauthorized
-from image_catalog.registry.online import EntryOutcome, MovedTag, Progress, check_entries
+from image_catalog.registry.online import EntryOutcome, Progress, TagMove, check_entries
 
 # The published format (site.contract.Observed) is a layer above and cannot be imported here;
 # mypy holds the two together where site.health turns an observation into a status.
@@ -125,7 +125,7 @@ def _incomplete(error: RegistryError | None) -> Observed:
     return "unreachable"
 
 
-def _note(moved: MovedTag) -> TagNote:
+def _note(moved: TagMove) -> TagNote:
     return TagNote(format_path(moved.path), moved.tag, moved.digest)
 
 

@@ -21,11 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+from image_catalog.manifest.yamltags import BOOL_TAG, INT_TAG, NULL_TAG, STR_TAG, TIMESTAMP_TAG
 
 MAX_NESTING = 32  # the full reader refuses beyond 64; anything near that is its business
 MAX_KEY = 128  # YAML caps implicit keys at 1024 characters; real keys are short
@@ -68,18 +64,19 @@ def parse_block_mapping(text: str, plain_tag: Callable[[str], str]) -> dict[str,
     elif _ODD_CHAR.search(text):
         return None
     try:
-        return _read(text, plain_tag)
+        found = _read(text, plain_tag)
     except _Declined:
         return None
+    return found if type(found) is dict else None  # nothing, or a list: not for this reader
 
 
-def _read(text: str, plain_tag: Callable[[str], str]) -> dict[str, Any]:
+def _read(text: str, plain_tag: Callable[[str], str]) -> Any:
+    """The document in `text` (any YAML value), when this reader is sure of every line."""
     top: list[Any] = [None]  # holds the document
     # The collection being filled, its indent and whether it is a sequence at its key's indent;
     # the collections around it, innermost last.
-    node: Any = top
-    indent_of_node = -1
-    indentless = False
+    node: Any
+    node, indent_of_node, indentless = top, -1, False
     stack: list[tuple[Any, int, bool]] = []
     # A key or item whose value starts on a later line: (container, key or index, its indent).
     pending: tuple[Any, Any, int] | None = (top, 0, -1)
@@ -95,11 +92,10 @@ def _read(text: str, plain_tag: Callable[[str], str]) -> dict[str, Any]:
         indent = len(spaces)
         opened = False
         if pending is not None:
-            parent, slot, parent_indent = pending
-            pending = None
+            (parent, slot, parent_indent), pending = pending, None
             # A sequence that is a mapping's value may start at the key's own indent.
             flush = indent == parent_indent and dash and type(parent) is dict
-            if indent > parent_indent or flush:
+            if indent > parent_indent or flush:  # else the value was empty: its null stays
                 child: Any = [] if dash else {}
                 parent[slot] = child
                 stack.append((node, indent_of_node, indentless))
@@ -107,7 +103,6 @@ def _read(text: str, plain_tag: Callable[[str], str]) -> dict[str, Any]:
                 if len(stack) > MAX_NESTING:
                     raise _Declined
                 opened = True
-            # else the value was empty: the null put in its place stays
         if not opened and (indent != indent_of_node or (indentless and not dash)):
             while indent < indent_of_node or (indentless and indent == indent_of_node and not dash):
                 node, indent_of_node, indentless = stack.pop()
@@ -145,7 +140,7 @@ def _read(text: str, plain_tag: Callable[[str], str]) -> dict[str, Any]:
             raise _Declined
         if key in node or len(key) > MAX_KEY:
             raise _Declined
-        if key[0] in _MAYBE_NOT_TEXT and plain_tag(key) != _STR:
+        if key[0] in _MAYBE_NOT_TEXT and plain_tag(key) != STR_TAG:
             raise _Declined
         if not rest or rest[0] == "#":
             node[key] = None
@@ -154,8 +149,6 @@ def _read(text: str, plain_tag: Callable[[str], str]) -> dict[str, Any]:
             node[key] = _scalar(rest, plain_tag)
         else:
             node[key] = rest  # the common case: plain text
-    if type(top[0]) is not dict:
-        raise _Declined  # nothing, or a list
     return top[0]
 
 
@@ -187,17 +180,17 @@ def _scalar(text: str, plain_tag: Callable[[str], str]) -> Any:
     if first in _NONZERO_DIGITS and len(value) <= 18 and value.isdigit() and value.isascii():
         return int(value)  # sizes: YAML 1.1 reads only [1-9][0-9]* of these patterns, as int
     tag = plain_tag(value)
-    if tag in (_STR, _TIMESTAMP):
+    if tag in (STR_TAG, TIMESTAMP_TAG):
         return value  # times stay text, as the full reader keeps them
-    if tag == _INT:
+    if tag == INT_TAG:
         if value.isdigit() and value.isascii() and len(value) <= 18 and value[0] != "0":
             return int(value)
         if value == "0":
             return 0
         raise _Declined  # signs, leading zeros, hex, octal, 1_000, base 60, long numbers
-    if tag == _BOOL:
+    if tag == BOOL_TAG:
         return value.lower() == "true"  # plain_tag leaves only true and false as booleans
-    if tag == _NULL:
+    if tag == NULL_TAG:
         return None
     raise _Declined  # floats, merge keys, `=`
 

@@ -1,40 +1,35 @@
-"""The one place that reads and writes YAML.
+"""The one place that reads YAML (writing is `dump.py`, positions of fields `locate.py`).
 
 Reading takes the fast path: plain block YAML, which is what catalog files hold, is read line by
 line (`fastyaml`); anything else goes to PyYAML's C parser with a constructor that refuses
 duplicate keys, anchors and aliases (so an alias bomb stops at its first alias) and non-string
-keys. Line numbers are only needed for files that have problems, so `Locator` parses those again
-with ruamel.yaml's round-trip loader, which keeps positions; writing also goes through round-trip
-so output stays stable and readable.
+keys. Line numbers are only needed for files that have problems, so `locate.Locator` parses those
+again with ruamel.yaml's round-trip loader, which keeps positions; writing also goes through
+round-trip so output stays stable and readable.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-import io
-import json
 import multiprocessing
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import YAMLError as RuamelYAMLError
-from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from image_catalog.errors import CatalogError
 from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.manifest.dump import dump_document, dump_plain
 from image_catalog.manifest.fastyaml import parse_block_mapping
 from image_catalog.manifest.fieldpath import FieldPath, format_path
 from image_catalog.manifest.workers import start_worker
+from image_catalog.manifest.yamltags import BOOL_TAG, INT_TAG, STR_TAG, TIMESTAMP_TAG, yaml11_tag
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # far beyond any catalog file; keeps a hostile file from exhausting the stack
@@ -78,9 +73,6 @@ class LoadError(CatalogError):
         return (LoadError, (self.file, self.message, self.position, self.path))
 
 
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _SCALARS = {
     "tag:yaml.org,2002:null": yaml.constructor.SafeConstructor.construct_yaml_null,
     "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
@@ -105,23 +97,24 @@ class _Composer(_Parser, yaml.resolver.Resolver):
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
-            return _plain_tag(value)  # plain scalars, keys above all, repeat across files
+            return plain_tag(value)  # plain scalars, keys above all, repeat across files
         return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
 
 @functools.lru_cache(maxsize=65536)
-def _plain_tag(value: str) -> str:
-    tag = str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
-    if tag == _STR and _YAML12_INT.fullmatch(value):
-        return _INT  # 0o17 and 0x1f are numbers to editors: refuse them as numbers
-    if tag == _BOOL and value.lower() not in ("true", "false"):
+def plain_tag(value: str) -> str:
+    """The tag of a plain scalar as catalog files are read: YAML 1.1's, except that what editors
+    (YAML 1.2) and JSON read otherwise is neither a number nor a boolean for the readers here."""
+    tag = yaml11_tag(value)
+    if tag == STR_TAG and _YAML12_INT.fullmatch(value):
+        return INT_TAG  # 0o17 and 0x1f are numbers to editors: refuse them as numbers
+    if tag == BOOL_TAG and value.lower() not in ("true", "false"):
         # YAML 1.1 reads yes/no/on/off as booleans, editors (YAML 1.2) and JSON as text; text it
         # is, so `verified: no` is refused rather than read one way here and another there.
-        return _STR
+        return STR_TAG
     return tag
 
 
-_BOOL = "tag:yaml.org,2002:bool"
 # Numbers in catalog files are sizes and counts: plain decimal, at most 19 digits (int64). YAML 1.1
 # also reads 0x1F, 017 (octal), 1_000 and 1:20 (base 60) as integers; JSON and editors do not.
 _YAML12_INT = re.compile(r"[-+]?(0o[0-7]+|0x[0-9a-fA-F]+)")
@@ -168,11 +161,11 @@ class _Builder:
             )
         self._seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            if node.tag in (_STR, _TIMESTAMP):
+            if node.tag in (STR_TAG, TIMESTAMP_TAG):
                 # A time stays text, as in JSON and for editors; the model parses it (YAML 1.1's
                 # own reading crashes on 2026-02-30 and drops nothing else of use).
                 return node.value
-            if node.tag == _INT:
+            if node.tag == INT_TAG:
                 value = node.value
                 if value.isdigit() and len(value) <= 18 and (value[0] != "0" or value == "0"):
                     return int(value)  # the common case, without a regular expression
@@ -204,7 +197,7 @@ class _Builder:
                 raise _refuse("merge keys ('<<') are not allowed", key_node)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _refuse("a mapping key must be a plain string", key_node)
-            if key_node.tag != _STR:
+            if key_node.tag != STR_TAG:
                 raise _refuse(f"key {key_node.value!r} is not a string; quote it", key_node)
             key = key_node.value
             if key in out:
@@ -271,13 +264,15 @@ def parse_mapping(text: str, display: str) -> dict[str, Any]:
     """Parse one YAML document that must be a mapping, with the fast loader."""
     # Plain block YAML, what catalog files hold, is read line by line; anything else (and every
     # file with a problem) goes through the C parser, which also says where the problem is.
-    quick = parse_block_mapping(text, _plain_tag)
+    quick = parse_block_mapping(text, plain_tag)
     if quick is not None:
         return quick
-    return _parse_full(text, display)
+    return parse_full(text, display)
 
 
-def _parse_full(text: str, display: str) -> dict[str, Any]:
+def parse_full(text: str, display: str) -> dict[str, Any]:
+    """Parse one YAML document that must be a mapping with the full reader (PyYAML's C parser):
+    any YAML, and a located error for what a catalog file must not hold."""
     composer = _Composer(text)
     try:
         node = composer.get_single_node()
@@ -354,183 +349,20 @@ def _load_or_error(file: tuple[Path, str]) -> dict[str, Any] | LoadError:
         return exc
 
 
-# --- round trip: positions and writing -------------------------------------------------------
-
-
-class _PositionsConstructor(RoundTripConstructor):
-    """Round-trip reading for positions only: times stay text, as the fast loader keeps them."""
-
-
-_PositionsConstructor.add_constructor(
-    "tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str
-)
-
-
-def _round_trip(positions: bool = False) -> YAML:
-    rt = YAML(typ="rt")
-    if positions:
-        rt.Constructor = _PositionsConstructor
-    rt.allow_duplicate_keys = False
-    rt.width = 4096  # never fold a long reference over two lines
-    rt.indent(mapping=2, sequence=4, offset=2)
-    rt.preserve_quotes = True
-    return rt
-
-
-class Locator:
-    """Finds where a field path sits in a file; parses each file at most once."""
-
-    def __init__(self, texts: Mapping[Path, str] | None = None) -> None:
-        """`texts` stand in for files not written yet (a manifest about to be published)."""
-        self._trees: dict[str, Any] = {}
-        for file, text in (texts or {}).items():
-            self._trees[str(file)] = _positions(text)
-
-    def position(self, file: Path, path: Sequence[str | int]) -> Position | None:
-        key = str(file)
-        if key not in self._trees:
-            try:
-                text = read_text(file)
-            except LoadError:  # the problem itself was reported when the file was loaded
-                self._trees[key] = None
-            else:
-                self._trees[key] = _positions(text)
-        return locate(self._trees[key], path)
-
-
-def _positions(text: str) -> Any:
-    """A round-trip tree of the text, which knows where each key and item sits; None when the
-    text is not YAML a catalog file may hold."""
-    try:
-        return _round_trip(positions=True).load(text)
-    except (ValueError, RecursionError, RuamelYAMLError):
-        return None
-
-
-def locate(tree: Any, path: Sequence[str | int]) -> Position | None:
-    """The position of the deepest part of `path` that exists in a round-trip tree."""
-    if not isinstance(tree, CommentedMap | CommentedSeq):
-        return None
-    best = Position(1, 1)
-    node: Any = tree
-    for part in path:
-        if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
-            line, column = node.lc.key(part)
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line, column = node.lc.item(part)
-            node = node[part]
-        else:
-            break
-        best = Position(line + 1, column + 1)
-    return best
-
-
-def data_path(loc: Sequence[str | int], data: Any) -> FieldPath:
-    """Drop the parts of a validation location that are not in the data (union member names)."""
-    out: list[str | int] = []
-    node = data
-    for i, part in enumerate(loc):
-        if part == "[key]":  # pydantic's marker for "the key itself" in a dict of constrained keys
-            continue
-        found, child = _child(node, part)
-        if not found and i + 1 < len(loc) and _child(node, loc[i + 1])[0]:
-            continue
-        out.append(part)
-        node = child
-    return tuple(out)
-
-
-def _child(node: Any, part: str | int) -> tuple[bool, Any]:
-    if isinstance(node, Mapping) and part in node:
-        return True, node[part]
-    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-        return True, node[part]
-    return False, None
-
-
-def dump_document(data: Mapping[str, Any], header: str | None = None) -> str:
-    """Render a mapping as round-trip YAML, with an optional first comment line."""
-    stream = io.StringIO()
-    if header:
-        stream.write(header.rstrip("\n") + "\n")
-    _round_trip().dump(_to_commented(data), stream)
-    return stream.getvalue()
-
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
-
-
-def dump_plain(data: Mapping[str, Any], header: str | None = None) -> str:
-    """Render generated data nobody edits (e.g. Kubernetes resources) as block YAML, fast.
-
-    Keys keep their order. Every string is written double-quoted, JSON style, so no YAML reader
-    (1.1 or 1.2) takes `true`, `1.0` or `0755` for anything but text; a plain word as a key stays
-    plain. Mappings, lists, strings, booleans and integers only. Same data, same text.
-    """
-    lines = [header.rstrip()] if header else []
-    _plain_mapping(data, "", lines)
-    return "\n".join(lines) + "\n"
-
-
-def _plain_scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    raise TypeError(f"cannot write {type(value).__name__} as plain YAML")
-
-
-def _plain_key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) else json.dumps(key, ensure_ascii=False)
-
-
-def _plain_mapping(data: Mapping[str, Any], indent: str, lines: list[str]) -> None:
-    for key, value in data.items():
-        _plain_item(f"{indent}{_plain_key(key)}:", value, indent + "  ", lines)
-
-
-def _plain_item(prefix: str, value: Any, indent: str, lines: list[str]) -> None:
-    """`prefix` (a key with its colon, or a list dash) followed by `value`."""
-    if isinstance(value, Mapping) and value:
-        lines.append(prefix)
-        _plain_mapping(value, indent, lines)
-    elif isinstance(value, list | tuple) and value:
-        lines.append(prefix)
-        for item in value:
-            if isinstance(item, Mapping) and item:
-                first, *rest = item.items()
-                _plain_item(f"{indent}- {_plain_key(first[0])}:", first[1], indent + "    ", lines)
-                _plain_mapping(dict(rest), indent + "  ", lines)
-            else:
-                _plain_item(f"{indent}-", item, indent + "  ", lines)
-    elif isinstance(value, Mapping):
-        lines.append(f"{prefix} {{}}")
-    elif isinstance(value, list | tuple):
-        lines.append(f"{prefix} []")
-    else:
-        lines.append(f"{prefix} {_plain_scalar(value)}")
-
-
-def _to_commented(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        out = CommentedMap()
-        for k, v in value.items():
-            out[k] = _to_commented(v)
-        return out
-    if isinstance(value, list | tuple):
-        return CommentedSeq(_to_commented(v) for v in value)
-    if isinstance(value, str) and _resolves_to(value) != _STR:
-        # ruamel writes YAML 1.2, where `yes` and `on` are text; the fast YAML 1.1 reader would
-        # read them as booleans, so quote every string that 1.1 would not read back as a string.
-        return SingleQuotedScalarString(value)
-    return value
-
-
-_RESOLVER = yaml.resolver.Resolver()
-
-
-def _resolves_to(text: str) -> str:
-    return str(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[no-untyped-call]
+# Writing is `dump.py`'s; its two functions are still found here by the modules that import them.
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "PARALLEL_FROM",
+    "LoadError",
+    "Position",
+    "decode_text",
+    "dump_document",
+    "dump_plain",
+    "load_mapping",
+    "load_mappings",
+    "parse_full",
+    "parse_mapping",
+    "plain_tag",
+    "read_text",
+]

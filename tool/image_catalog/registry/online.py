@@ -1,10 +1,11 @@
 """Online validation: every entry checked against what its registry really holds.
 
-For each entry: the registry answers (FR-008); every pinned manifest exists, hashes to its digest
+For each entry: the registry answers; every pinned manifest exists, hashes to its digest
 and has the recorded media type and size; a recorded image index lists exactly the variants'
 platforms and digests; each variant's architecture matches its platform in the index (or its image
 config when there is no index); a disk artifact's layers match the entry's files; the AIB
-annotations, where present, agree with the entry's distro, targets and architecture.
+annotations, where present, agree with the entry's distro, targets and architecture. This module
+does the fetching; the comparisons themselves are pure, in `checks.py`.
 
 Each distinct manifest is fetched once per run and no blob is downloaded: a manifest already lists
 its layers' digests and sizes, and an index its platforms. Only an image without an index needs its
@@ -16,7 +17,7 @@ invalid: observed state is not desired state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 
@@ -24,10 +25,10 @@ from image_catalog.catalog.loader import Catalog, Loaded
 from image_catalog.catalog.problems import Problem
 from image_catalog.errors import CatalogError
 from image_catalog.manifest.fieldpath import FieldPath
-from image_catalog.manifest.model import CatalogImage, DiskArtifact, DiskFile, ManifestRef, Variant
+from image_catalog.manifest.model import CatalogImage, ManifestRef
 from image_catalog.manifest.reference import Reference
 from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.naming import OPERATOR_GROUP
+from image_catalog.registry.checks import EntryComparison, Mismatch, manifest_mismatches
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import (
     ManifestNotFound,
@@ -37,20 +38,9 @@ from image_catalog.registry.errors import (
     Unreachable,
     UnsupportedManifest,
 )
-from image_catalog.registry.oci import (
-    Layer,
-    ManifestInfo,
-    ManifestKind,
-    Platform,
-)
+from image_catalog.registry.oci import ManifestInfo, ManifestKind
 
 Progress = Callable[[int, int], None]
-
-_KIND_WORDS = {
-    ManifestKind.IMAGE: "a container image",
-    ManifestKind.INDEX: "an image index",
-    ManifestKind.ARTIFACT: "an OCI artifact",
-}
 
 
 @dataclass
@@ -94,7 +84,7 @@ def check_online(
 
 
 @dataclass(frozen=True)
-class MovedTag:
+class TagMove:
     """A recorded tag hint that now names other content than the pinned digest."""
 
     path: FieldPath  # the pinned manifest (spec.index, spec.variants[i].disk)
@@ -109,7 +99,7 @@ class EntryOutcome:
     problems: list[Problem] = field(default_factory=list)
     unchecked: str | None = None  # why the entry could not be checked (fully)
     error: RegistryError | None = None  # the error behind `unchecked`
-    moved_tags: list[MovedTag] = field(default_factory=list)
+    moved_tags: list[TagMove] = field(default_factory=list)
 
 
 @dataclass
@@ -297,14 +287,21 @@ class _Session:
 
 
 class _EntryChecker:
+    """Fetches one entry's manifests and records, as its problems, how they compare with it."""
+
     def __init__(
         self, session: _Session, loaded: Loaded[CatalogImage], outcome: EntryOutcome
     ) -> None:
         self.session = session
         self.loaded = loaded
         self.spec = loaded.model.spec
+        self.compare = EntryComparison(self.spec, session.vocabulary)
         self.outcome = outcome
         self.out = outcome.problems
+
+    def add_all(self, mismatches: list[Mismatch]) -> None:
+        for mismatch in mismatches:
+            self.add(*mismatch)
 
     def add(self, message: str, path: FieldPath, code: str) -> None:
         # A deprecated version whose image is gone is what deprecation is for: say so, don't fail.
@@ -334,16 +331,16 @@ class _EntryChecker:
                 )
                 if image is not None:
                     if spec.index is None:
-                        self.check_config_architecture(path, variant, image)
-                    self.check_annotations(image, variant, path)
+                        self.add_all(self.compare.config_architecture(path, variant, image))
+                    self.add_all(self.compare.annotations(image, variant, path))
             if variant.disk is not None:
                 disk = self.fetch((*path, "disk"), variant.disk, ManifestKind.ARTIFACT, False)
                 if disk is not None:
-                    self.check_disk((*path, "disk"), variant.disk, disk)
-                    self.check_annotations(disk, variant, path)
+                    self.add_all(self.compare.disk((*path, "disk"), variant.disk, disk))
+                    self.add_all(self.compare.annotations(disk, variant, path))
         if spec.index is not None and index is not None:
-            self.check_index(index)
-            self.check_annotations(index, None, ("spec", "index"))
+            self.add_all(self.compare.index(index))
+            self.add_all(self.compare.annotations(index, None, ("spec", "index")))
 
     def fetch(
         self, path: FieldPath, recorded: ManifestRef, kind: ManifestKind, config: bool
@@ -353,7 +350,7 @@ class _EntryChecker:
             if self.session.tags and recorded.tag is not None:
                 now = self.session.resolve_tag(recorded)
                 if now != recorded.digest:
-                    self.outcome.moved_tags.append(MovedTag(path, recorded.tag, now))
+                    self.outcome.moved_tags.append(TagMove(path, recorded.tag, now))
             info = self.session.fetch(recorded.ref, config=config)
         except CatalogError:
             return None  # an undeclared host: the offline checks report it
@@ -372,169 +369,5 @@ class _EntryChecker:
             raise
         except RegistryError as error:
             raise _Incomplete(error) from error
-        if info.kind is not kind:
-            self.add(
-                f"{recorded.ref} is {_KIND_WORDS[info.kind]} in the registry, not "
-                f"{_KIND_WORDS[kind]}",
-                (*path, "ref"),
-                "registry_kind",
-            )
-            return None
-        if info.media_type != recorded.media_type:
-            self.add(
-                f"the registry says {info.media_type!r}",
-                (*path, "mediaType"),
-                "registry_mismatch",
-            )
-        if info.size != recorded.size:
-            self.add(
-                f"the manifest is {info.size} bytes in the registry, not {recorded.size}",
-                (*path, "size"),
-                "registry_mismatch",
-            )
-        return info
-
-    # -- architecture and index ------------------------------------------------------------------
-
-    def architecture(self, name: str) -> str:
-        vocabulary = self.session.vocabulary
-        canonical = vocabulary.architecture(name) if vocabulary is not None else None
-        return canonical or name
-
-    def check_config_architecture(
-        self, path: FieldPath, variant: Variant, image: ManifestInfo
-    ) -> None:
-        found = image.architecture
-        if found is None:
-            return
-        if self.architecture(found) != variant.architecture:
-            self.add(
-                f"the image's config says architecture {found!r}, not {variant.architecture!r}",
-                (*path, "architecture"),
-                "architecture_mismatch",
-            )
-
-    def check_index(self, index: ManifestInfo) -> None:
-        """The index lists exactly the variants' images, each under the variant's architecture."""
-        assert self.spec.index is not None
-        platforms = [p for p in index.platforms if not p.is_attestation]
-        by_digest = {p.digest: p for p in platforms}
-        recorded: set[str] = set()
-        for i, variant in enumerate(self.spec.variants):
-            if variant.container is None:
-                continue  # reported offline: an entry with an index needs a container per variant
-            digest = variant.container.digest
-            recorded.add(digest)
-            path: FieldPath = ("spec", "variants", i)
-            platform = by_digest.get(digest)
-            if platform is None:
-                self.add(
-                    f"the index {self.spec.index.ref} does not list this image (it lists: "
-                    f"{_listing(platforms)})",
-                    (*path, "container", "ref"),
-                    "index_mismatch",
-                )
-            elif self.architecture(platform.architecture) != variant.architecture:
-                self.add(
-                    f"the index lists this image as platform {platform}, not architecture "
-                    f"{variant.architecture!r}",
-                    (*path, "architecture"),
-                    "architecture_mismatch",
-                )
-        for platform in platforms:
-            if platform.digest not in recorded:
-                self.add(
-                    f"the index also lists {platform} {platform.digest}, which no variant "
-                    "records: add a variant for it",
-                    ("spec", "index", "ref"),
-                    "index_mismatch",
-                )
-
-    # -- disk artifacts --------------------------------------------------------------------------
-
-    def check_disk(self, path: FieldPath, disk: DiskArtifact, info: ManifestInfo) -> None:
-        if disk.artifact_type is not None and disk.artifact_type != info.artifact_type:
-            self.add(
-                f"the registry says artifact type {info.artifact_type!r}",
-                (*path, "artifactType"),
-                "artifact_mismatch",
-            )
-        unmatched = list(info.layers)
-        for j, file in enumerate(disk.files):
-            layer = next((x for x in unmatched if x.title == file.title), None)
-            if layer is None:
-                self.add(
-                    f"the artifact has no layer titled {file.title!r} (its layers: "
-                    f"{_titles(info.layers)})",
-                    (*path, "files", j, "title"),
-                    "artifact_mismatch",
-                )
-                continue
-            unmatched.remove(layer)
-            self.check_file((*path, "files", j), file, layer)
-        if unmatched:
-            self.add(
-                f"the artifact also has {_titles(unmatched)}, not listed here: add them",
-                (*path, "files"),
-                "artifact_mismatch",
-            )
-
-    def check_file(self, path: FieldPath, file: DiskFile, layer: Layer) -> None:
-        expected: list[tuple[str, object, object]] = [
-            ("sha256", file.sha256, layer.digest.removeprefix("sha256:")),
-            ("size", file.size, layer.size),
-            ("mediaType", file.media_type, layer.media_type),
-        ]
-        # What the registry's annotations say is what a flasher will use.
-        if file.partition is not None:
-            expected.append(("partition", file.partition, layer.partition))
-        if file.decompressed_size is not None:
-            expected.append(("decompressedSize", file.decompressed_size, layer.decompressed_size))
-        for name, mine, theirs in expected:
-            if mine != theirs:
-                said = "has none" if theirs is None else f"says {theirs!r}"
-                self.add(f"the artifact's layer {said}", (*path, name), "artifact_mismatch")
-
-    # -- AIB annotations -------------------------------------------------------------------------
-
-    def check_annotations(
-        self, info: ManifestInfo, variant: Variant | None, path: FieldPath
-    ) -> None:
-        notes = info.annotations
-        distro = notes.get(OPERATOR_GROUP + "distro")
-        if distro is not None and self.distro(distro) != self.distro(self.spec.distro):
-            self.add(
-                f"{info.reference} is annotated distro {distro!r}",
-                ("spec", "distro"),
-                "annotation_mismatch",
-            )
-        target = notes.get(OPERATOR_GROUP + "target")
-        targets = [t.name for t in self.spec.targets]
-        if target is not None and target not in targets:
-            self.add(
-                f"{info.reference} is annotated target {target!r}, which is not among them",
-                ("spec", "targets"),
-                "annotation_mismatch",
-            )
-        arch = notes.get(OPERATOR_GROUP + "arch")
-        if arch is None or variant is None:
-            return
-        if self.architecture(arch) != variant.architecture:
-            self.add(
-                f"{info.reference} is annotated arch {arch!r}",
-                (*path, "architecture"),
-                "annotation_mismatch",
-            )
-
-    def distro(self, name: str) -> str:
-        vocabulary = self.session.vocabulary
-        canonical = vocabulary.distro(name) if vocabulary is not None else None
-        return canonical or name
-
-
-def _listing(platforms: Iterable[Platform]) -> str:
-    return ", ".join(f"{p} {p.digest}" for p in platforms) or "nothing"
-
-
-def _titles(layers: Iterable[Layer]) -> str:
-    return ", ".join(repr(x.title) if x.title else f"untitled {x.digest}" for x in layers) or "none"
+        self.add_all(manifest_mismatches(path, recorded, kind, info))
+        return info if info.kind is kind else None

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import SHIPPED_CATALOG
 from image_catalog.catalog.loader import load_catalog_files
 from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import API_VERSION, CatalogImage, schema_header
 from image_catalog.publish.draft import DiskData, Draft, ManifestData, VariantData
+from support.paths import SHIPPED_CATALOG
 
 HOST = "quay.io/automotive-images"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -49,7 +49,7 @@ from image_catalog.build.site_cache import (
 from image_catalog.build.spare import can_update
 from image_catalog.build.staging import Staging
 from image_catalog.build.writer import SiteWriter
-from image_catalog.catalog.incremental import CheckResult, check_and_render
+from image_catalog.catalog.incremental import CatalogCheck, check_and_render
 from image_catalog.catalog.loader import Catalog
 from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.collector import paused
@@ -228,7 +228,7 @@ def _vocabulary(catalog: Catalog) -> Vocabulary:
     return catalog.vocabulary
 
 
-def _assemble(run: _Run, result: CheckResult) -> _Assembled:
+def _assemble(run: _Run, result: CatalogCheck) -> _Assembled:
     """Every entry, rendered now or cached; the content made of them; the export's files."""
     catalog = result.catalog
     vocabulary = _vocabulary(catalog)

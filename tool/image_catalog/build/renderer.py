@@ -21,7 +21,7 @@ import msgspec
 from image_catalog.build.entries import Hosts, RenderedEntry, render_entry
 from image_catalog.build.site_cache import CachedEntry, cache_entry
 from image_catalog.catalog.blobs import blob_id
-from image_catalog.catalog.loader import Catalog, Loaded, _accept, display_path
+from image_catalog.catalog.loader import Catalog, Loaded, accept, display_path
 from image_catalog.errors import CatalogError
 from image_catalog.export.crs import ExportRenderer
 from image_catalog.fsutil import NotAFile, read_regular_file
@@ -167,7 +167,7 @@ class DocumentLoader:
             raise changed
         scratch = Catalog(root=self.root)
         context = {"vocabulary": self.vocabulary}
-        loaded = _accept(scratch, relative, mapping, CatalogImage, "CatalogImage", context)
+        loaded = accept(scratch, relative, mapping, CatalogImage, "CatalogImage", context)
         if loaded is None:
             raise changed
         return self.renderer(loaded)

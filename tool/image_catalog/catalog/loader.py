@@ -246,7 +246,3 @@ def accept(
         catalog.problems.extend(from_validation_error(exc, shown, data, source))
         return None
     return Loaded(validated, shown, source, data)
-
-
-# The name `build/pipeline.py` still imports; `accept` is the one to use.
-_accept = accept

@@ -6,7 +6,6 @@ import functools
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED_CATALOG, fake_digest, image_document
 from image_catalog.catalog.facts import (
     EntryFacts,
     Finding,
@@ -21,6 +20,8 @@ from image_catalog.catalog.problems import Problem
 from image_catalog.manifest.load import load_mapping, parse_mapping
 from image_catalog.manifest.model import CatalogImage, VocabularyFile
 from image_catalog.manifest.vocabulary import Vocabulary
+from support.catalogs import fake_digest, image_document
+from support.paths import SHIPPED_CATALOG
 
 QUAY = "quay.io"
 

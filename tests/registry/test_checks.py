@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import fake_digest, image_document
 from image_catalog.manifest.load import parse_mapping
 from image_catalog.manifest.model import CatalogImage, DiskArtifact, DiskFile, ManifestRef
 from image_catalog.manifest.reference import Reference
@@ -22,6 +21,7 @@ from image_catalog.registry.oci import (
     ManifestKind,
     Platform,
 )
+from support.catalogs import fake_digest, image_document
 
 IMAGE_TYPE = "application/vnd.oci.image.manifest.v1+json"
 DIGEST = fake_digest("image")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from support.catalogs import empty_catalog, registry_manifest
 from support.git import GitWork
 from support.oci import push_image
@@ -99,7 +99,7 @@ def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped catalog's site, built once for the session: read it or serve it, never change
     it (copy it first, e.g. with support.site.serve_copy)."""
     out = tmp_path_factory.mktemp("shipped") / "site"
-    build_index(SHIPPED_CATALOG, out)
+    build_from_scratch(SHIPPED_CATALOG, out)
     return out
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import image_catalog.build.pipeline as reuse
 import pytest
 from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.catalog.incremental import check_and_render
 from image_catalog.export.crs import ExportOptions
 from support.builds import add_tagged, built_twice, same_as_fresh
@@ -135,13 +135,13 @@ def test_a_build_swapped_in_while_another_one_ran_does_not_break_its_site(
     assert live_seen == [[], []]
     assert second.waiting.is_set()
     shutil.rmtree(fresh)
-    build_index(other, fresh)
+    build_from_scratch(other, fresh)
     assert site_bytes(site) == site_bytes(fresh)
 
 
 def _builders() -> dict[str, Callable[[Path, Path], object]]:
     return {
-        "build_index": build_index,
+        "build_from_scratch": build_from_scratch,
         "build_index_reusing": build_index_reusing,
         "--crs": lambda catalog, out: build_index_reusing(catalog, out, export=ExportOptions()),
     }

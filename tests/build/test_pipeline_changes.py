@@ -7,7 +7,7 @@ from pathlib import Path
 import image_catalog.build.site_cache as site_cache
 import pytest
 from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from support.site import add_image, new_catalog, site_bytes
 
 
@@ -20,7 +20,7 @@ def _catalog(root: Path) -> Path:
 
 def _same_as_fresh(catalog: Path, site: Path, fresh: Path) -> None:
     build_index_reusing(catalog, site)
-    build_index(catalog, fresh)
+    build_from_scratch(catalog, fresh)
     assert site_bytes(site) == site_bytes(fresh)
 
 

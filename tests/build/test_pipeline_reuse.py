@@ -2,7 +2,7 @@
 
 The cache of rendered entries holds a version document's sha256 and size only: the live site holds
 its file. Whatever happened to the sites in between (removed, a file deleted or changed), the site
-built is byte for byte the one `build_index` makes without any cache.
+built is byte for byte the one `build_from_scratch` makes without any cache.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import image_catalog.build.site_cache as site_cache
 import pytest
 from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.build.spare import spare_path
 from image_catalog.catalog.validate import InvalidCatalog
 from image_catalog.cli import main
@@ -106,7 +106,7 @@ def test_a_changed_file_of_the_live_site_is_not_trusted(tmp_path: Path) -> None:
         (folder / behind).write_bytes(b'{"altered":true}\n')
     add_tagged(catalog, "img1", "1.1", 1, "changed")
     build_index_reusing(catalog, site)
-    build_index(catalog, fresh)
+    build_from_scratch(catalog, fresh)
     built, expected = site_bytes(site), site_bytes(fresh)
     assert built["images/img2/1.2.json"] == expected["images/img2/1.2.json"]
     assert built["images/img1.json"] == expected["images/img1.json"]
@@ -138,7 +138,7 @@ def test_a_build_without_cache_after_cached_ones_gives_the_same_bytes(tmp_path: 
     add_tagged(catalog, "img2", "1.8", 8, "changed")
     code = main(["index", "build", "--catalog", str(catalog), "--out", str(site), "--no-cache"])
     assert code == 0
-    build_index(catalog, fresh)
+    build_from_scratch(catalog, fresh)
     assert site_bytes(site) == site_bytes(fresh)
     same_as_fresh(catalog, site, tmp_path / "fresh2")
 

@@ -19,7 +19,7 @@ import image_catalog.build.writer as sitewrite
 import msgspec
 import pygit2
 import pytest
-from image_catalog.build.render import SiteWriteError, build_index, normalize_base_url
+from image_catalog.build.render import SiteWriteError, build_from_scratch, normalize_base_url
 from image_catalog.cli import main
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.site import contract
@@ -237,7 +237,7 @@ def test_views_hold_the_heads_and_the_history(shipped_site: Path) -> None:
 
 def test_small_catalog_heads_aliases_and_hosts(tmp_path: Path) -> None:
     catalog = _small_catalog(tmp_path / "catalog")
-    build_index(catalog, tmp_path / "site")
+    build_from_scratch(catalog, tmp_path / "site")
     site = tmp_path / "site"
     rpi = _load(site, "images/rpi.json")
     assert rpi["latest"] == "1"  # version 2 is newer but deprecated
@@ -257,7 +257,7 @@ def test_small_catalog_heads_aliases_and_hosts(tmp_path: Path) -> None:
 def test_every_version_deprecated_has_no_latest(tmp_path: Path) -> None:
     catalog = new_catalog(tmp_path / "catalog")
     add_image(catalog, "old", "1", "2026-01-01T00:00:00Z", deprecated=True)
-    build_index(catalog, tmp_path / "site")
+    build_from_scratch(catalog, tmp_path / "site")
     assert "latest" not in _load(tmp_path / "site", "images/old.json")
     heads = _load(tmp_path / "site", "latest.json")["images"]
     assert [(s["version"], s["deprecated"]) for s in heads] == [("1", True)]
@@ -273,7 +273,7 @@ def test_own_download_url_wins(tmp_path: Path) -> None:
         disk=True,
         boot_url="https://cdn.example.com/boot.gz",
     )
-    build_index(catalog, tmp_path / "site")
+    build_from_scratch(catalog, tmp_path / "site")
     artifacts = _load(tmp_path / "site", "images/mirror/1.json")["variants"][0]["artifacts"]
     assert artifacts[0]["url"] == "https://cdn.example.com/boot.gz"
     assert artifacts[1]["url"].startswith("https://images.example.com/v2/")
@@ -284,7 +284,7 @@ def test_commit_and_base_url(git_catalog: GitWork, tmp_path: Path) -> None:
     first = str(git_catalog.repo.head.target)
     (git_catalog.root / "NOTES.md").write_text("a later commit that touches no entry\n")
     head = git_catalog.commit("Add notes")
-    build_index(git_catalog.root / "catalog", tmp_path / "site", "https://cdn.example.com/c")
+    build_from_scratch(git_catalog.root / "catalog", tmp_path / "site", "https://cdn.example.com/c")
     for relative in ("catalog.json", "index.json"):
         doc = _load(tmp_path / "site", relative)
         assert doc["catalog"] == {"commit": head}
@@ -313,8 +313,8 @@ def test_path_segments_are_checked() -> None:
 
 def test_same_catalog_gives_identical_bytes(tmp_path: Path) -> None:
     catalog = _small_catalog(tmp_path / "catalog")
-    build_index(catalog, tmp_path / "one")
-    build_index(catalog, tmp_path / "two")
+    build_from_scratch(catalog, tmp_path / "one")
+    build_from_scratch(catalog, tmp_path / "two")
     first, second = site_bytes(tmp_path / "one"), site_bytes(tmp_path / "two")
     assert first == second
     assert len(first) > 50
@@ -323,13 +323,13 @@ def test_same_catalog_gives_identical_bytes(tmp_path: Path) -> None:
 def test_rebuild_keeps_mtimes_of_unchanged_files(tmp_path: Path) -> None:
     catalog = _small_catalog(tmp_path / "catalog")
     site = tmp_path / "site"
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     past = 1_700_000_000
     for path in site.rglob("*"):
         if path.is_file():
             os.utime(path, (past, past))
     add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z", targets=("pc",))
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     unchanged = site / "images/rpi/1.json"
     assert unchanged.stat().st_mtime == past
     assert (site / "views/target/rpi4/latest.json").stat().st_mtime == past
@@ -373,7 +373,7 @@ def test_failure_half_way_leaves_the_previous_site(
 ) -> None:
     catalog = _small_catalog(tmp_path / "catalog")
     site = tmp_path / "site"
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     before = site_bytes(site)
     add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
     real_store = storing.store_file
@@ -387,7 +387,7 @@ def test_failure_half_way_leaves_the_previous_site(
 
     monkeypatch.setattr(storing, "store_file", disk_full)
     with pytest.raises(SiteWriteError, match="No space left on device") as caught:
-        build_index(catalog, site)
+        build_from_scratch(catalog, site)
     assert "the previous site is left as it was" in str(caught.value)
     assert len(written) == 10
     assert site_bytes(site) == before
@@ -426,9 +426,9 @@ def test_swap_without_an_atomic_exchange(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(sitewrite, "exchange", lambda staging, out: False)
     catalog = _small_catalog(tmp_path / "catalog")
     site = tmp_path / "site"
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     assert "images/newer.json" in site_bytes(site)
     assert _debris(tmp_path, {"catalog", "site"}) == []
 

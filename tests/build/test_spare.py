@@ -10,7 +10,7 @@ import image_catalog.build.render as index_module
 import image_catalog.build.storing as storing
 import pytest
 from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.render import SiteWriteError, build_index
+from image_catalog.build.render import SiteWriteError, build_from_scratch
 from image_catalog.build.spare import spare_path
 from image_catalog.cli import main
 from image_catalog.reader.client import IndexClient, Query
@@ -45,9 +45,9 @@ def _site_with_a_kept_one(tmp_path: Path) -> tuple[Path, Path]:
     first one is kept beside it."""
     catalog = _catalog(tmp_path / "catalog")
     site = tmp_path / "site"
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     return catalog, site
 
 
@@ -55,7 +55,7 @@ def _empty_folders(site: Path) -> list[str]:
     return [str(p) for p in site.rglob("*") if p.is_dir() and not any(p.iterdir())]
 
 
-@pytest.mark.parametrize("build", [build_index, build_index_reusing])
+@pytest.mark.parametrize("build", [build_from_scratch, build_index_reusing])
 def test_the_kept_site_is_updated_into_the_same_bytes(tmp_path: Path, build: Any) -> None:
     catalog = _catalog(tmp_path / "catalog")
     site = tmp_path / "site"
@@ -73,7 +73,7 @@ def test_the_kept_site_is_updated_into_the_same_bytes(tmp_path: Path, build: Any
         (catalog / f"images/many/1.{i}.yaml").unlink()
     add_image(catalog, "later", "2", "2026-03-02T00:00:00Z", architectures=("aarch64",))
     build(catalog, site)
-    build_index(catalog, tmp_path / "fresh")
+    build_from_scratch(catalog, tmp_path / "fresh")
     assert site_bytes(site) == site_bytes(tmp_path / "fresh")
     assert _empty_folders(site) == []
     assert not (site / "images/lab").exists()
@@ -90,10 +90,10 @@ def test_mtimes_follow_the_live_site_not_the_kept_one(tmp_path: Path) -> None:
     catalog = _catalog(tmp_path / "catalog")
     site = tmp_path / "site"
     original = (catalog / "images/qemu/1.0.yaml").read_text()
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     _age(site)
     add_image(catalog, "qemu", "1.0", "2026-01-02T00:00:00Z", architectures=("x86_64",))
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     changed = site / "images/qemu/1.0.json"
     assert changed.stat().st_mtime != PAST
     assert (site / "images/rpi/1.json").stat().st_mtime == PAST
@@ -102,13 +102,13 @@ def test_mtimes_follow_the_live_site_not_the_kept_one(tmp_path: Path) -> None:
         if path.is_file() and path.stat().st_mtime != PAST:
             os.utime(path, (later, later))
     (catalog / "images/qemu/1.0.yaml").write_text(original)  # the bytes the kept site has
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     assert changed.stat().st_mtime > later  # written now, not the kept site's PAST
     assert (site / "images/rpi/1.json").stat().st_mtime == PAST
     assert (site / "images/rpi/1.json").stat().st_ino == (
         spare_path(site) / "images/rpi/1.json"
     ).stat().st_ino  # unchanged files are shared
-    build_index(catalog, tmp_path / "fresh")
+    build_from_scratch(catalog, tmp_path / "fresh")
     assert site_bytes(site) == site_bytes(tmp_path / "fresh")
 
 
@@ -129,7 +129,7 @@ def test_the_live_site_is_untouched_until_the_swap(
     monkeypatch.setattr(index_module, "swap_in", checked_swap)
     for i in range(30):
         add_image(catalog, "many", f"1.{i}", f"2026-01-03T00:{i:02d}:00Z", disk=True, tags=("x",))
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     assert seen == [True, True]
     assert site_bytes(spare_path(site)) == before
 
@@ -147,13 +147,13 @@ def test_a_failed_update_leaves_the_site_and_drops_the_kept_one(
 
     monkeypatch.setattr(storing, "write_files", disk_full)
     with pytest.raises(SiteWriteError, match="No space left on device"):
-        build_index(catalog, site)
+        build_from_scratch(catalog, site)
     assert site_bytes(site) == before
     assert not spare_path(site).exists()  # half updated: never used again
     assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "catalog", "site"]
     monkeypatch.setattr(storing, "write_files", real_write)
-    build_index(catalog, site)
-    build_index(catalog, tmp_path / "fresh")
+    build_from_scratch(catalog, site)
+    build_from_scratch(catalog, tmp_path / "fresh")
     assert site_bytes(site) == site_bytes(tmp_path / "fresh")
 
 
@@ -163,21 +163,21 @@ def test_a_kept_site_without_its_sums_is_not_used(tmp_path: Path) -> None:
     stray = spare_path(site) / "images/rpi/1.json"
     stray.unlink()  # not written into: the live site shares that file
     stray.write_text("not what it was\n")
-    build_index(catalog, site)
-    build_index(catalog, tmp_path / "fresh")
+    build_from_scratch(catalog, site)
+    build_from_scratch(catalog, tmp_path / "fresh")
     assert site_bytes(site) == site_bytes(tmp_path / "fresh")
 
 
 def test_a_link_in_place_of_the_kept_site_is_left_alone(tmp_path: Path) -> None:
     catalog = _catalog(tmp_path / "catalog")
     site = tmp_path / "site"
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     elsewhere = tmp_path / "elsewhere"
-    build_index(catalog, elsewhere)
+    build_from_scratch(catalog, elsewhere)
     spare_path(site).symlink_to(elsewhere)
     before = site_bytes(elsewhere)
     add_image(catalog, "newer", "1", "2026-03-01T00:00:00Z")
-    build_index(catalog, site)
+    build_from_scratch(catalog, site)
     assert site_bytes(elsewhere) == before
     assert spare_path(site).is_symlink()
     assert "images/newer.json" in site_bytes(site)

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.catalog import cache as cache_module
 from image_catalog.catalog.blobs import blob_id
 from image_catalog.catalog.cache import cache_file, code_fingerprint
@@ -333,7 +333,7 @@ def built_three_ways(git_catalog: GitWork) -> tuple[Path, Path, Path, Path]:
     assert site_files(reused) == site_files(fresh)
     # Both go through the worker pipeline; the plain build renders in this process, apart.
     plain = git_catalog.root.parent / "plain"
-    build_index(root, plain)
+    build_from_scratch(root, plain)
     assert site_files(plain) == site_files(fresh)
     return root, reused, fresh, plain
 
@@ -357,7 +357,7 @@ def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> No
         )
         files = site_files(reused)
         assert files == site_files(fresh)
-        build_index(root, plain)
+        build_from_scratch(root, plain)
         assert files == site_files(plain)
         assert "images/new-image/1.0.0.json" in files
         assert "images/autosd9-am69sk/9.4.1.json" not in files

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.commands import check as check_command
 from image_catalog.health import check as health
 from support.catalogs import empty_catalog, registry_manifest
@@ -96,7 +96,7 @@ def test_check_workflow_runs_shards_merge_and_index(
     earlier = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
     settings = check_command.CheckSettings(catalog=root / "catalog", retries=0)
     status = check_command.check(settings, clock=lambda: earlier).status
-    build_index(root / "catalog", site, status=status)
+    build_from_scratch(root / "catalog", site, status=status)
     registry.delete_manifest("workflow/check-3", digests[3])
     runner = {"RUNNER_TEMP": str(tmp_path)}
     with SiteServer(site) as server:

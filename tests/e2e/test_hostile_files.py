@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.cli import main
 from image_catalog.fsutil import NotAFile, read_regular_file
 from support.catalogs import empty_catalog, registry_manifest
@@ -90,7 +90,7 @@ def test_show_escapes_what_the_index_holds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     site = tmp_path / "site"
-    build_index(SHIPPED_CATALOG, site)
+    build_from_scratch(SHIPPED_CATALOG, site)
     hostile = json.dumps("AutoSD \x1b[2J\u202eevil\nforged: line")
     for path in site.rglob("*.json"):
         path.write_text(path.read_text().replace('"AutoSD 10 ACRN guest"', hostile))

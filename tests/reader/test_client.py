@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.cli import main
 from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.reader.client import (
@@ -52,7 +52,7 @@ def fleet_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
               distro="autosd", targets=("acrn",))  # fmt: skip
     add_image(catalog, "tie-b", "1", "2026-01-03T00:00:00Z", targets=("pc",))
     add_image(catalog, "tie-a", "1", "2026-01-03T00:00:00Z", targets=("pc",))
-    build_index(catalog, root / "site")
+    build_from_scratch(catalog, root / "site")
     return root / "site"
 
 
@@ -371,7 +371,7 @@ def test_changed_file_is_downloaded_again(server: SiteServer, tmp_path: Path) ->
     client.query(Query())
     catalog = new_catalog(tmp_path / "catalog2")
     add_image(catalog, "only", "1", "2026-05-01T00:00:00Z")
-    build_index(catalog, server.root)  # the served folder is replaced by a new site
+    build_from_scratch(catalog, server.root)  # the served folder is replaced by a new site
     assert [s.name for s in client.query(Query()).images] == ["only"]
     assert server.count("latest.json", 200) == 2
 

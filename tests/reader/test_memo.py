@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.reader import memo
 from image_catalog.reader.cache import Cache
 from image_catalog.reader.client import IndexClient, Query
@@ -53,7 +53,7 @@ def test_a_changed_file_is_never_answered_from_memory(server: SiteServer, tmp_pa
     assert "only" not in [s.name for s in before.images]
     catalog = new_catalog(tmp_path / "catalog2")
     add_image(catalog, "only", "1", "2026-05-01T00:00:00Z")
-    build_index(catalog, server.root)
+    build_from_scratch(catalog, server.root)
     after = IndexClient(server.url, cache_dir=cache, max_age=0).query(Query())
     assert [s.name for s in after.images] == ["only"]
     assert server.paths().count("latest.json") == 2  # one request each, the second a 200

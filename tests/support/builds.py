@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.build.spare import spare_path
 
 from support.site import add_image, new_catalog, site_bytes
@@ -30,7 +30,7 @@ def same_as_fresh(catalog: Path, site: Path, fresh: Path) -> dict[str, bytes]:
     Returns the site's files."""
     reused = build_index_reusing(catalog, site)
     shutil.rmtree(fresh, ignore_errors=True)
-    expected = build_index(catalog, fresh)
+    expected = build_from_scratch(catalog, fresh)
     built = site_bytes(site)
     assert built == site_bytes(fresh)
     # What it says it wrote too (files kept or linked are counted with their sizes).

@@ -15,15 +15,15 @@ from image_catalog.web.errors import (
     FetchError,
     ProtocolError,
     RedirectRefused,
+    ServerUnreachable,
     TooLarge,
-    Unreachable,
 )
-from image_catalog.web.fetch import Limits, follow, get
+from image_catalog.web.fetch import FetchLimits, follow, get
 from image_catalog.web.wire import Wire, gunzip, read_head
 from support.hostile import HostileServer, answer, endless, raw
 
 MiB = 1 << 20
-SMALL = Limits(max_bytes=MiB, deadline=5.0, timeout=2.0)
+SMALL = FetchLimits(max_bytes=MiB, deadline=5.0, timeout=2.0)
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_a_gzip_bomb_stops_at_the_decoded_cap(server: HostileServer) -> None:
     bomb = gzip_bomb()
     assert len(bomb) < 2 * MiB
     server.play("bomb", raw(answer(200, bomb, "Content-Encoding: gzip")))
-    limits = Limits(max_bytes=4 * MiB, max_decoded=8 * MiB, deadline=10.0)
+    limits = FetchLimits(max_bytes=4 * MiB, max_decoded=8 * MiB, deadline=10.0)
     with pytest.raises(TooLarge, match=f"decodes to more than {8 * MiB} bytes"):
         get(server.url + "bomb", {}, limits)
 
@@ -88,7 +88,7 @@ def test_a_dripping_server_meets_the_deadline(server: HostileServer) -> None:
     server.play("drip", endless(b"HTTP/1.1 200 OK\r\n", b"X", every=0.2))
     started = time.monotonic()
     with pytest.raises(DeadlineExceeded, match="within 1 s"):
-        get(server.url + "drip", {}, Limits(max_bytes=MiB, deadline=1.0, timeout=0.5))
+        get(server.url + "drip", {}, FetchLimits(max_bytes=MiB, deadline=1.0, timeout=0.5))
     assert time.monotonic() - started < 3
 
 
@@ -157,7 +157,7 @@ def test_an_answer_cut_short_and_a_closed_server_are_unreachable(server: Hostile
     server.play("short", raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
     with pytest.raises(ProtocolError, match="closed after 3 of 10 bytes"):
         get(server.url + "short", {}, SMALL)
-    with pytest.raises(Unreachable):
+    with pytest.raises(ServerUnreachable):
         get("http://127.0.0.1:9/", {}, SMALL)
 
 

@@ -6,8 +6,8 @@ only the files that changed are parsed, and rendered while they are (`renderer.p
 processes when there are many. Every other entry comes from the cache of the last build
 (`site_cache.py`), with its part of the export when the build writes one. The site is then
 assembled from every entry, and the writer links each file whose bytes the previous site already
-has instead of writing and compressing it again. The bytes are those of `render.build_index`, and
-the crs/ files those of `export crs` for the same options.
+has instead of writing and compressing it again. The bytes are those of
+`render.build_from_scratch`, and the crs/ files those of `export crs` for the same options.
 
 A version document is cached as its sha256 and size only, not its bytes: the live site holds its
 file (its SHA256SUMS says so, or the entry is rendered again), and the writer keeps or links that
@@ -41,8 +41,8 @@ from image_catalog.build.signing import SigningKey, sums_header_for
 from image_catalog.build.site_cache import (
     CachedEntry,
     SitePayload,
-    cache_key,
     read_site_cache,
+    site_cache_key,
     site_cache_path,
     write_site_cache,
 )
@@ -125,7 +125,7 @@ class _Run:
 
     def make_renderer(self, catalog: Catalog) -> SiteRenderer:
         """The renderer of this build, made once the vocabulary and registries are read."""
-        self.key = cache_key(catalog)
+        self.key = site_cache_key(catalog)
         reusable = self.payload.entries if self.payload is not None and self.fits else {}
         hosts = Hosts({r.model.spec.host: r.model for r in catalog.registries})
         vocabulary = catalog.vocabulary or Vocabulary()

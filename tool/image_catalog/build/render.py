@@ -69,7 +69,7 @@ class BuildResult:
     rendered: int | None = None
 
 
-def build_index(
+def build_from_scratch(
     root: Path,
     out: Path,
     base_url: str | None = None,

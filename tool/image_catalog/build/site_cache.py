@@ -2,7 +2,7 @@
 
 Each entry's rendered documents (its summary and version document) are kept next to the facts of
 `validate` (`catalog/cache.py`), under the blob id of the file they were made from and the entry's
-first-published commit, for one key (`cache_key`): the tool's code, the vocabulary and the
+first-published commit, for one key (`site_cache_key`): the tool's code, the vocabulary and the
 registries. An entry is used only for a file of the same blob id, so a stale entry could only cost
 a render, never give a wrong site.
 
@@ -115,7 +115,7 @@ class CacheChanges(msgspec.Struct, frozen=True):
 CHANGES_SHARE = 0.1
 
 
-def cache_key(catalog: Catalog) -> str:
+def site_cache_key(catalog: Catalog) -> str:
     """What every rendered entry depends on besides its file: code, vocabulary, registries."""
     digest = hashlib.sha256(code_fingerprint().encode())
     if catalog.vocabulary_file is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ from image_catalog.catalog.git import (
 )
 from image_catalog.catalog.loader import IMAGES_DIR, entry_id
 from image_catalog.catalog.review import Aspect, aspects, field_differences, is_deprecated
+from image_catalog.catalog.rules import rfc3339
 from image_catalog.catalog.source import blob_mapping
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.manifest.load import LoadError
@@ -71,11 +72,6 @@ def pull_request_number(message: str) -> int | None:
     title = message.split("\n", 1)[0].strip()
     found = _MERGE_TITLE.match(title) or _SQUASH_TITLE.search(title)
     return int(found.group(1)) if found else None
-
-
-def iso_time(time: datetime) -> str:
-    """ISO 8601 in UTC with a trailing Z, the form every date in the catalog uses."""
-    return time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def audit_history(
@@ -126,7 +122,7 @@ def first_published(
         for change in step.changes:
             entry = entry_id(change.path)
             if change.status == "added" and entry in present and entry not in found:
-                found[entry] = (step.commit.id, iso_time(step.commit.committer.time))
+                found[entry] = (step.commit.id, rfc3339(step.commit.committer.time))
     return found
 
 

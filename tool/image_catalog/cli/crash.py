@@ -34,7 +34,7 @@ def crash_log_path() -> Path:
     return Path(xdg if xdg else Path.home() / ".cache") / "image-catalog" / "crash.log"
 
 
-def redact(text: str) -> str:
+def redact_urls(text: str) -> str:
     """`text` with the user information of every URL (`user:password@`) replaced."""
     return _USERINFO.sub("[redacted]@", text)
 
@@ -74,7 +74,7 @@ def crash_report(error: BaseException, argv: Sequence[str]) -> str:
     lines.append(f"{type(error).__name__}: {error}")
     lines += ["", "## traceback", ""]
     lines.append("".join(traceback.format_exception(error)).rstrip())
-    return redact("\n".join(lines) + "\n")
+    return redact_urls("\n".join(lines) + "\n")
 
 
 def write_crash_log(error: BaseException, argv: Sequence[str]) -> Path | None:

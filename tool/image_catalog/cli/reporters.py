@@ -268,7 +268,7 @@ class AuditReporter(Reporter["AuditLog"]):
         pull_request = f"  #{event.pull_request}" if event.pull_request is not None else ""
         merged = f", merged by {event.commit.author}" if _merged(event) else ""
         return (
-            f"{iso_time(event.time)}  {event.action:<12}  {event.entry}{touched}  "
+            f"{utc_text(event.time)}  {event.action:<12}  {event.entry}{touched}  "
             f"{event.commit.id[:12]}{pull_request}  by {event.change.author}{merged}"
         )
 
@@ -278,7 +278,7 @@ class AuditReporter(Reporter["AuditLog"]):
             "entry": event.entry,
             "action": event.action,
             "aspects": list(event.aspects),
-            "time": iso_time(event.time),
+            "time": utc_text(event.time),
             "path": event.path,
             "commit": event.commit.id,
             "title": event.commit.title,
@@ -290,15 +290,15 @@ class AuditReporter(Reporter["AuditLog"]):
         }
 
 
-def iso_time(time: datetime) -> str:
+def utc_text(time: datetime) -> str:
     """ISO 8601 in UTC with a trailing Z, the form every date in the catalog uses."""
-    from image_catalog.catalog.audit import iso_time as audit_time
+    from image_catalog.catalog.rules import rfc3339  # only the audit's report needs it
 
-    return audit_time(time)
+    return rfc3339(time)
 
 
 def _person(person: Person) -> dict[str, str]:
-    return {"name": person.name, "email": person.email, "time": iso_time(person.time)}
+    return {"name": person.name, "email": person.email, "time": utc_text(person.time)}
 
 
 def _merged(event: AuditEvent) -> bool:

@@ -29,7 +29,7 @@ from image_catalog.export.crs import (
     ExportRefused,
     ExportRenderer,
     assemble_export,
-    check_out,
+    check_export_out,
 )
 from image_catalog.scratch import make_scratch
 
@@ -116,7 +116,7 @@ def _write_export(made: Export, out: Path, *, skip_unexpressible: bool = False) 
     unless told to write the others."""
     if made.skipped and not skip_unexpressible:
         raise ExportRefused(made.skipped)
-    check_out(out)
+    check_export_out(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         # Locked while this export lives; what a killed export left is removed here.

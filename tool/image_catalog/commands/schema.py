@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from image_catalog.errors import CatalogError
-from image_catalog.manifest.schema import render_all, stale_files, write_all
+from image_catalog.manifest.schema import render_all, stale_files, write_schemas
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,5 +62,5 @@ def schema(settings: SchemaSettings) -> SchemaResult:
                 "schema' and commit the result"
             )
         return SchemaResult(settings.directory, len(rendered), checked=True)
-    written = write_all(settings.directory, rendered)
+    written = write_schemas(settings.directory, rendered)
     return SchemaResult(settings.directory, len(rendered), checked=False, written=written)

@@ -235,7 +235,7 @@ class ExportRenderer:
         return entry_export(loaded, self.registries, self.options, self.commit(loaded.model.id))
 
 
-def check_out(out: Path) -> None:
+def check_export_out(out: Path) -> None:
     """Refuse to replace anything but an empty folder or an earlier export."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UsageError(f"--out {out} exists and is not a folder; pick another --out")

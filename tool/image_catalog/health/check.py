@@ -35,6 +35,7 @@ from image_catalog.site.contract import (
     State,
     StatusDoc,
     VariantHealth,
+    encode,
 )
 from image_catalog.site.status import (
     INVALID_STATES,
@@ -43,7 +44,6 @@ from image_catalog.site.status import (
     WINDOW,
     availability,
     decode,
-    encode,
     figures,
 )
 from image_catalog.text import printable
@@ -263,15 +263,15 @@ def load(source: str, *, timeout: float = 30.0) -> tuple[StatusDoc | None, list[
 
 
 def _fetch(url: str, timeout: float) -> bytes | None:
-    from image_catalog.web.errors import FetchError, Unreachable
-    from image_catalog.web.fetch import Limits, get
+    from image_catalog.web.errors import FetchError, ServerUnreachable
+    from image_catalog.web.fetch import FetchLimits, get
 
     shown = printable(redact(url))
     headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
-    limits = Limits(MAX_STATUS_BYTES, MAX_STATUS_BYTES, deadline=timeout, timeout=timeout)
+    limits = FetchLimits(MAX_STATUS_BYTES, MAX_STATUS_BYTES, deadline=timeout, timeout=timeout)
     try:
         reply = get(url, headers, limits, what=shown)
-    except Unreachable as exc:
+    except ServerUnreachable as exc:
         raise PreviousUnavailable(
             f"{shown} could not be reached ({printable(str(exc))}): the previous status is "
             "needed for the history; retry later"

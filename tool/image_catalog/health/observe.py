@@ -1,7 +1,8 @@
 """What the registries say now about each entry: one observation per entry and per variant.
 
 A health check is the online validation seen from the other side: the same checks
-(`online.check_entries`: each distinct manifest fetched once, no blob downloaded), but instead of
+(`online.check_entries_online`: each distinct manifest fetched once, no blob downloaded), but
+instead of
 problems to fix in a pull request, a state per entry and per variant:
 
 - `available`: every pinned manifest is there and matches what the entry records;
@@ -29,7 +30,7 @@ from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import DigestMismatch, RegistryError, Unauthorized
-from image_catalog.registry.online import EntryOutcome, Progress, TagMove, check_entries
+from image_catalog.registry.online import EntryOutcome, Progress, TagMove, check_entries_online
 
 # The published format (site.contract.Observed) is a layer above and cannot be imported here;
 # mypy holds the two together where site.health turns an observation into a status.
@@ -94,7 +95,7 @@ def observe(
     progress: Progress | None = None,
 ) -> Observation:
     """Check `entries` against their registries now and say what state each one is in."""
-    checked = check_entries(
+    checked = check_entries_online(
         entries, client, vocabulary, workers=workers, progress=progress, tags=True
     )
     return Observation(

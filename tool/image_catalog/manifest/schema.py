@@ -40,7 +40,7 @@ def stale_files(directory: Path, rendered: dict[str, str]) -> list[str]:
     return stale
 
 
-def write_all(directory: Path, rendered: dict[str, str]) -> list[str]:
+def write_schemas(directory: Path, rendered: dict[str, str]) -> list[str]:
     written = []
     try:
         directory.mkdir(parents=True, exist_ok=True)

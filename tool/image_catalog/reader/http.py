@@ -27,7 +27,7 @@ from image_catalog.errors import CatalogError, RegistryUnavailable, UsageError
 from image_catalog.reader import memo
 from image_catalog.reader.cache import Cache, CachedCopy, sha256_of
 from image_catalog.reader.limits import DEFAULT_DEADLINE, cap_for, max_index_bytes
-from image_catalog.reader.sources import INDEX_TIMEOUT, Answer, NotInIndex, site_path
+from image_catalog.reader.sources import INDEX_TIMEOUT, Answer, NotInIndex, checked_site_path
 from image_catalog.site.parse import D, Parse, model_of
 from image_catalog.text import printable
 
@@ -104,7 +104,7 @@ class HttpSource:
         return confirmed is not None and 0 <= self.clock() - confirmed < self.max_age
 
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
-        url = urljoin(self.location, site_path(self.location, relative))
+        url = urljoin(self.location, checked_site_path(self.location, relative))
         held = self.memo.get(url) if self.memo is not None else None
         if held is not None:
             return self._read_held(relative, url, held, parse)
@@ -245,8 +245,8 @@ class Fetcher:
 
     def get(self, url: str, cached: CachedCopy | None) -> _Response:
         """GET `url`, conditional on `cached`'s validators; a 304 only when `cached` is given."""
-        from image_catalog.web.errors import FetchError, Unreachable
-        from image_catalog.web.fetch import Limits, get
+        from image_catalog.web.errors import FetchError, ServerUnreachable
+        from image_catalog.web.fetch import FetchLimits, get
 
         headers = {
             "User-Agent": f"image-catalog/{__version__}",
@@ -259,10 +259,10 @@ class Fetcher:
         if cached is not None and cached.last_modified and _legal(cached.last_modified):
             headers["If-Modified-Since"] = cached.last_modified
         cap = cap_for(url.removeprefix(self.location), self.max_index)
-        limits = Limits(cap, cap, self.deadline, self.timeout)
+        limits = FetchLimits(cap, cap, self.deadline, self.timeout)
         try:
             reply = get(url, headers, limits, pool=self._connections(), what=url)
-        except Unreachable as exc:
+        except ServerUnreachable as exc:
             raise _Unreachable(printable(str(exc)) or type(exc).__name__) from exc
         except FetchError as exc:
             raise CatalogError(printable(str(exc))) from exc

@@ -71,7 +71,7 @@ class SiteReader(Protocol):
         ...
 
 
-def site_path(location: str, relative: str) -> str:
+def checked_site_path(location: str, relative: str) -> str:
     """`relative`, when it is a plain path inside a site (names from a site become paths and
     URLs: `../x` or `/x` would reach outside it)."""
     if SITE_PATH.fullmatch(relative) is None:
@@ -97,7 +97,7 @@ class DirectorySource:
         self.max_index = max_index_bytes(max_index)
 
     def read(self, relative: str, parse: Parse[D]) -> Answer[D]:
-        path = self.root / site_path(self.location, relative)
+        path = self.root / checked_site_path(self.location, relative)
         try:
             data = read_regular_file(path, cap_for(relative, self.max_index))
         except FileNotFoundError as exc:

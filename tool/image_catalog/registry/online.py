@@ -69,7 +69,9 @@ def check_online(
 ) -> OnlineResult:
     """Check the entries (all, or the NAME@VERSION ids in `only`) against their registries."""
     entries = [e for e in catalog.images if only is None or e.model.id in only]
-    checked = check_entries(entries, client, catalog.vocabulary, workers=workers, progress=progress)
+    checked = check_entries_online(
+        entries, client, catalog.vocabulary, workers=workers, progress=progress
+    )
     result = OnlineResult(
         entries=len(entries),
         registries=checked.registries,
@@ -112,7 +114,7 @@ class CheckedEntries:
     configs: int
 
 
-def check_entries(
+def check_entries_online(
     entries: Sequence[Loaded[CatalogImage]],
     client: RegistryClient,
     vocabulary: Vocabulary | None,

@@ -23,9 +23,6 @@ from image_catalog.site.contract import (
     State,
     StatusDoc,
 )
-from image_catalog.site.contract import (
-    encode as encode_document,
-)
 from image_catalog.site.parse import parser
 
 STATUS_FILE = "status.json"
@@ -65,11 +62,6 @@ def figures(entries: list[EntryHealth]) -> Figures:
         available_now=states["available"] / len(entries) if entries else None,
         availability_24h=sum(shares) / len(shares) if shares else None,
     )
-
-
-def encode(doc: StatusDoc) -> bytes:
-    """The file's bytes, as every site file: compact JSON with sorted keys."""
-    return encode_document(doc)
 
 
 def decode(data: bytes | str, where: str) -> StatusDoc:

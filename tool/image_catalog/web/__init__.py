@@ -3,12 +3,13 @@
 A site's server, a mirror, the published status a health check reads back, a registry a pull
 streams from: any of them may be hostile or broken. So every request here has
 
-- a total deadline (`Limits.deadline`): each read off the socket waits at most the time left, so a
-  server that drips one byte every second, or sends interim `100 Continue` answers forever, ends
-  in `DeadlineExceeded` (a retry may pass: callers exit 4), however many reads it takes;
-- a cap on the body as sent (`Limits.max_bytes`) and, for a gzip `Content-Encoding`, on the body
-  as decoded (`Limits.max_decoded`): a `Content-Length` over the cap is refused before a byte of
-  the body is read, a chunked or endless body at the cap, a gzip bomb at the decoded cap
+- a total deadline (`FetchLimits.deadline`): each read off the socket waits at most the time
+  left, so a server that drips one byte every second, or sends interim `100 Continue` answers
+  forever, ends in `DeadlineExceeded` (a retry may pass: callers exit 4), however many reads it
+  takes;
+- a cap on the body as sent (`FetchLimits.max_bytes`) and, for a gzip `Content-Encoding`, on the
+  body as decoded (`FetchLimits.max_decoded`): a `Content-Length` over the cap is refused before a
+  byte of the body is read, a chunked or endless body at the cap, a gzip bomb at the decoded cap
   (`TooLarge`: the file cannot be what it claims, callers exit 1);
 - header values read as the protocol allows them and no further: a `Content-Length` that is not a
   plain decimal, a chunk size longer than 16 hex digits, a line over 64 KiB, more than 100 headers

@@ -20,10 +20,10 @@ from image_catalog.web.errors import (
     CredentialsInUrl,
     FetchError,
     ProtocolError,
-    Unreachable,
+    ServerUnreachable,
     redact,
 )
-from image_catalog.web.wire import Answer, Deadline, Wire, keeps_open, read_head
+from image_catalog.web.wire import Deadline, Response, Wire, keeps_open, read_head
 
 if TYPE_CHECKING:
     import ssl
@@ -145,7 +145,7 @@ class Connection:
 
     def request(
         self, url: str, headers: Mapping[str, str], deadline: Deadline
-    ) -> tuple[Answer, Wire]:
+    ) -> tuple[Response, Wire]:
         """Send a GET for `url` and read its answer's head; the body is the caller's to read."""
         if self._sock is None or self._wire is None:
             self._open(deadline)
@@ -201,7 +201,7 @@ class Connection:
         wire.deadline = deadline
         answer = read_head(wire)
         if answer.status != 200:
-            raise Unreachable(f"the proxy refused the tunnel (HTTP {answer.status})")
+            raise ServerUnreachable(f"the proxy refused the tunnel (HTTP {answer.status})")
         # Anything the proxy sent beyond its answer would belong to TLS: there is none to read.
 
     def close(self) -> None:
@@ -242,7 +242,7 @@ class Pool:
 
     def open(
         self, url: str, origin: Origin, headers: Mapping[str, str], deadline: Deadline
-    ) -> tuple[Answer, Connection]:
+    ) -> tuple[Response, Connection]:
         connection = self.connection(origin)
         kept = connection.is_open
         try:
@@ -255,7 +255,7 @@ class Pool:
         return answer, connection
 
 
-def finish(answer: Answer, connection: Connection) -> None:
+def release(answer: Response, connection: Connection) -> None:
     """After the body was read (or given up): keep the connection only when it can be reused."""
     if not answer.done or not keeps_open(answer):
         connection.close()

@@ -1,5 +1,6 @@
-"""What can go wrong with an answer from a server, by what a caller does about it: `Unreachable`
-(and its kinds) may pass on a retry or with a cached copy; the others will not."""
+"""What can go wrong with an answer from a server, by what a caller does about it:
+`ServerUnreachable` (and its kinds) may pass on a retry or with a cached copy; the others will
+not."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ class FetchError(Exception):
     """An answer that cannot be used."""
 
 
-class Unreachable(FetchError):
+class ServerUnreachable(FetchError):
     """No usable answer came: the connection failed, broke off or took too long. A retry, or a
     copy cached earlier, may do."""
 
 
-class DeadlineExceeded(Unreachable):
+class DeadlineExceeded(ServerUnreachable):
     """The whole answer did not arrive within the request's deadline."""
 
 
-class ProtocolError(Unreachable):
+class ProtocolError(ServerUnreachable):
     """The answer is not HTTP/1.x as this client reads it, or it was cut short."""
 
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from image_catalog.web.connection import Pool, check_url, finish, origin_of
-from image_catalog.web.errors import RedirectRefused, Unreachable, redact
+from image_catalog.web.connection import Pool, check_url, origin_of, release
+from image_catalog.web.errors import RedirectRefused, ServerUnreachable, redact
 from image_catalog.web.wire import Deadline, gunzip
 
 MAX_REDIRECTS = 5
@@ -20,7 +20,7 @@ _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
-class Limits:
+class FetchLimits:
     """How much and how long one request may take.
 
     `max_bytes`: the body as sent; `max_decoded`: the body after its gzip Content-Encoding (the
@@ -70,7 +70,7 @@ def follow(url: str, location: str, sensitive: Mapping[str, str]) -> tuple[str, 
 def get(
     url: str,
     headers: Mapping[str, str],
-    limits: Limits,
+    limits: FetchLimits,
     *,
     pool: Pool | None = None,
     sensitive: Mapping[str, str] | None = None,
@@ -81,7 +81,7 @@ def get(
 
     `sensitive` headers (credentials) are sent to `url`'s own origin only, never after a
     redirect to another one. A non-2xx answer comes back with at most `MAX_ERROR_BODY` of its
-    body. Raises `Unreachable` (and its kinds), `TooLarge`, `RedirectRefused`, `FetchError`.
+    body. Raises `ServerUnreachable` (and its kinds), `TooLarge`, `RedirectRefused`, `FetchError`.
     """
     pool = pool or Pool(limits.timeout)
     deadline = Deadline(limits.deadline)
@@ -94,7 +94,7 @@ def get(
         except OSError as exc:
             if isinstance(exc, TimeoutError):
                 deadline.remaining()
-            raise Unreachable(str(exc) or type(exc).__name__) from exc
+            raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
         try:
             if answer.status in _REDIRECT_STATUS and "location" in answer.headers:
                 answer.read(MAX_ERROR_BODY, named)
@@ -107,13 +107,13 @@ def get(
             connection.close()
             if isinstance(exc, TimeoutError):
                 deadline.remaining()
-            raise Unreachable(str(exc) or type(exc).__name__) from exc
+            raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
         except BaseException:
             connection.close()
             raise
         finally:
             if answer.done:
-                finish(answer, connection)
+                release(answer, connection)
         encoding = answer.headers.get("content-encoding", "identity").strip().lower()
         if encoding == "gzip" and answer.status != 304:
             body = gunzip(body, limits.decoded_cap, named)

@@ -121,7 +121,7 @@ class Wire:
         return bytes(out)
 
 
-class Answer:
+class Response:
     """An answer whose status line and headers are read; its body is read on demand, once."""
 
     def __init__(self, wire: Wire, status: int, reason: str, headers: dict[str, str]) -> None:
@@ -219,7 +219,7 @@ def parse_length(text: str) -> int:
     return int(text)
 
 
-def read_head(wire: Wire) -> Answer:
+def read_head(wire: Wire) -> Response:
     """The next final answer's status line and headers (interim 1xx answers skipped)."""
     for index in range(MAX_INTERIM + 1):
         line = wire.readline()
@@ -236,7 +236,7 @@ def read_head(wire: Wire) -> Answer:
         if status == 101 or status < 100:
             raise ProtocolError(f"unexpected status {status} to a GET")
         if status >= 200:
-            answer = Answer(wire, status, reason.decode("latin-1"), headers)
+            answer = Response(wire, status, reason.decode("latin-1"), headers)
             answer.headers["\0version"] = version.decode("ascii")
             return answer
     raise ProtocolError(f"more than {MAX_INTERIM} interim answers")
@@ -270,7 +270,7 @@ def read_headers(wire: Wire) -> dict[str, str]:
     raise ProtocolError(f"more than {MAX_HEADERS} headers")
 
 
-def keeps_open(answer: Answer) -> bool:
+def keeps_open(answer: Response) -> bool:
     tokens = {t.strip().lower() for t in answer.headers.get("connection", "").split(",")}
     if answer.headers.get("\0version") == "HTTP/1.1":
         return "close" not in tokens and not answer.to_close

@@ -121,7 +121,11 @@ class CheckResult:
 def check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
     """Check the catalog's entries (or one shard of them) and record the result on the history."""
     catalog = valid_catalog(settings.catalog, "check")
-    previous, warnings = (None, []) if settings.previous is None else load(settings.previous)
+    previous, warnings = (
+        (None, [])
+        if settings.previous is None
+        else load(settings.previous, timeout=settings.timeout)
+    )
     ids = sorted(loaded.model.id for loaded in catalog.images)
     chosen = sorted(
         (

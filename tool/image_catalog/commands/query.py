@@ -25,6 +25,7 @@ from image_catalog.reader.client import (
     QueryResult,
     ShowResult,
 )
+from image_catalog.reader.limits import DEFAULT_DEADLINE, DEFAULT_MAX_INDEX_BYTES, MAX_INDEX_ENV
 
 _INDEX_HELP = (
     f"the index: a folder or an http(s) URL (default: ${INDEX_ENV} or ./site); URLs are cached "
@@ -43,6 +44,23 @@ _MAX_AGE_HELP = (
 )
 
 
+_DEADLINE_HELP = (
+    "over HTTP, the most seconds one request may take in all, however slowly the server sends "
+    f"(default {DEFAULT_DEADLINE:g}); past it the server counts as unreachable (exit 4)"
+)
+_MAX_INDEX_HELP = (
+    "the most bytes index.json and the files cut from it (views, image and version documents) "
+    f"may hold, as sent and as decoded (default: ${MAX_INDEX_ENV}, else "
+    f"{DEFAULT_MAX_INDEX_BYTES // (1 << 20)} MiB); a larger file is refused (exit 1)"
+)
+
+
+def _bytes(text: str) -> int:
+    if not text.isdigit() or not text.isascii() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes (more than 0)")
+    return int(text)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -54,9 +72,25 @@ def _seconds(text: str) -> float:
 
 
 def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
-    """--trust and --max-age, which both commands take after their own options."""
+    """How the index is read, which both commands take after their own options."""
     parser.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
     parser.add_argument("--max-age", type=_seconds, default=0.0, metavar="S", help=_MAX_AGE_HELP)
+    parser.add_argument(
+        "--deadline", type=_seconds, default=DEFAULT_DEADLINE, metavar="S", help=_DEADLINE_HELP
+    )
+    parser.add_argument("--max-index-bytes", type=_bytes, metavar="N", help=_MAX_INDEX_HELP)
+
+
+def _client(
+    index: str | Path | None,
+    trust: str | Path | None,
+    max_age: float,
+    deadline: float,
+    max_index_bytes: int | None,
+) -> IndexClient:
+    return IndexClient(
+        index, trust=trust, max_age=max_age, deadline=deadline, max_index=max_index_bytes
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +109,8 @@ class QuerySettings:
     schedule: str | None = None
     trust: str | Path | None = None  # default: $IMAGE_CATALOG_TRUST, else nothing is verified
     max_age: float = 0.0  # seconds a copy the server confirmed is used without asking again
+    deadline: float = DEFAULT_DEADLINE  # seconds one request over HTTP may take in all
+    max_index_bytes: int | None = None  # default: $IMAGE_CATALOG_MAX_INDEX_BYTES, else 256 MiB
 
     @classmethod
     def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -126,6 +162,8 @@ class QuerySettings:
             schedule=args.schedule,
             trust=args.trust,
             max_age=args.max_age,
+            deadline=args.deadline,
+            max_index_bytes=args.max_index_bytes,
         )
 
 
@@ -141,7 +179,13 @@ def query(settings: QuerySettings) -> QueryResult:
         available=settings.available,
         schedule=settings.schedule,
     )
-    client = IndexClient(settings.index, trust=settings.trust, max_age=settings.max_age)
+    client = _client(
+        settings.index,
+        settings.trust,
+        settings.max_age,
+        settings.deadline,
+        settings.max_index_bytes,
+    )
     return client.query(wanted)
 
 
@@ -155,6 +199,8 @@ class ShowSettings:
     index: str | Path | None = None  # default: $IMAGE_CATALOG_INDEX, else ./site
     trust: str | Path | None = None  # default: $IMAGE_CATALOG_TRUST, else nothing is verified
     max_age: float = 0.0  # seconds a copy the server confirmed is used without asking again
+    deadline: float = DEFAULT_DEADLINE  # seconds one request over HTTP may take in all
+    max_index_bytes: int | None = None  # default: $IMAGE_CATALOG_MAX_INDEX_BYTES, else 256 MiB
 
     @classmethod
     def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -173,10 +219,18 @@ class ShowSettings:
             index=args.index,
             trust=args.trust,
             max_age=args.max_age,
+            deadline=args.deadline,
+            max_index_bytes=args.max_index_bytes,
         )
 
 
 def show(settings: ShowSettings) -> ShowResult:
     """One image version in full, with the image's versions (see `IndexClient.show`)."""
-    client = IndexClient(settings.index, trust=settings.trust, max_age=settings.max_age)
+    client = _client(
+        settings.index,
+        settings.trust,
+        settings.max_age,
+        settings.deadline,
+        settings.max_index_bytes,
+    )
     return client.show(settings.name, settings.version)

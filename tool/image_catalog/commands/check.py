@@ -121,7 +121,11 @@ class CheckResult:
 def check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
     """Check the catalog's entries (or one shard of them) and record the result on the history."""
     catalog = valid_catalog(settings.catalog, "check")
-    previous, warnings = (None, []) if settings.previous is None else load(settings.previous)
+    # The check's time: the previous status is refused when it says it was written later.
+    now = clock()
+    previous, warnings = (
+        (None, []) if settings.previous is None else load(settings.previous, now=now)
+    )
     ids = sorted(loaded.model.id for loaded in catalog.images)
     chosen = sorted(
         (
@@ -131,7 +135,6 @@ def check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
         ),
         key=_order,
     )
-    now = clock()
     with RegistryClient(
         [loaded.model for loaded in catalog.registries],
         timeout=settings.timeout,
@@ -174,8 +177,10 @@ class MergeSettings:
         return cls(files=tuple(args.files), out=args.out)
 
 
-def merge_shards(settings: MergeSettings) -> StatusDoc:
-    """One status from the shards' files, written to `settings.out`; a gap or overlap is refused."""
-    status = merge([(str(path), read(path)) for path in settings.files])
+def merge_shards(settings: MergeSettings, *, clock: Clock = utc_now) -> StatusDoc:
+    """One status from the shards' files, written to `settings.out`; a gap or overlap is refused,
+    and nothing is written then."""
+    now = clock()
+    status = merge([(str(path), read(path, now=now)) for path in settings.files])
     write(settings.out, status)
     return status

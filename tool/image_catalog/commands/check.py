@@ -37,6 +37,7 @@ from image_catalog.registry.arguments import add_registry_arguments, positive
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.online import Progress
 from image_catalog.site.contract import Shard, StatusDoc
+from image_catalog.text import printable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +182,6 @@ def merge_shards(settings: MergeSettings, *, clock: Clock = utc_now) -> StatusDo
     """One status from the shards' files, written to `settings.out`; a gap or overlap is refused,
     and nothing is written then."""
     now = clock()
-    status = merge([(str(path), read(path, now=now)) for path in settings.files])
+    status = merge([(printable(str(path)), read(path, now=now)) for path in settings.files])
     write(settings.out, status)
     return status

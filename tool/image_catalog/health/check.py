@@ -42,6 +42,7 @@ from image_catalog.site.status import (
     INVALID_STATES,
     MAX_RECORD,
     MAX_STATUS_BYTES,
+    SHOWN_PROBLEMS,
     UNAVAILABLE_STATES,
     WINDOW,
     availability,
@@ -199,9 +200,12 @@ def merge(docs: Sequence[tuple[str, StatusDoc]]) -> StatusDoc:
     if not problems:
         problems = _catalog_problems(docs, seen)
     if problems:
+        # Listed up to a screenful: a forged shard may put every entry out of place.
+        more = len(problems) - SHOWN_PROBLEMS
+        shown = problems[:SHOWN_PROBLEMS] + ([f"and {more} more"] if more > 0 else [])
         raise CatalogError(
             "refusing to merge: the shards must cover every entry exactly once:\n"
-            + "\n".join(f"  {p}" for p in problems)
+            + "\n".join(f"  {p}" for p in shown)
         )
     _, first = docs[0]
     entries = sorted(

@@ -25,7 +25,7 @@ LATER = "2026-03-01T12:00:00Z"  # after NOW by more than the clock skew
 
 
 def status(**changes: object) -> StatusDoc:
-    """A status of IDS checked at T0, with top-level fields changed and entry 0's `entry.*`."""
+    """A status of IDS checked at T0; top-level fields changed, entry 0's given as `entry_NAME`."""
     document = status_json(IDS)
     for key, value in changes.items():
         if key.startswith("entry_"):

@@ -1,14 +1,21 @@
-"""Health checks written into a status file, and sites built with it, for the index tests."""
+"""Health checks written into a status file, and sites built with it, for the index tests; status
+documents made without a registry, as JSON to spoil one field at a time, for the hostile ones."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from image_catalog.cli import main
 from image_catalog.commands import check as check_command
 from image_catalog.health import check as health
+from image_catalog.health.observe import EntryObservation, Observation, VariantObservation
+from image_catalog.site.contract import Shard
+from image_catalog.site.status import encode
 
 T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 
@@ -29,3 +36,52 @@ def build(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     return captured.out + captured.err
+
+
+def status_json(
+    ids: Sequence[str],
+    *,
+    when: dt.datetime = T0,
+    shard: Shard | None = None,
+    catalog_ids: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The status a check at `when` writes when every entry of `ids` (NAME@VERSION) is available,
+    as the JSON it is written as; `catalog_ids` is the whole catalog (default: `ids`)."""
+    entries = [
+        EntryObservation(
+            name=entry_id.partition("@")[0],
+            version=entry_id.partition("@")[2],
+            state="available",
+            deprecated=False,
+            variants=(VariantObservation("x86_64", "available"),),
+        )
+        for entry_id in ids
+    ]
+    doc = health.record(
+        Observation(entries=entries),
+        None,
+        now=when,
+        fail_after=health.DEFAULT_FAIL_AFTER,
+        shard=shard,
+        catalog_ids=list(ids if catalog_ids is None else catalog_ids),
+    )
+    parsed: dict[str, Any] = json.loads(encode(doc))
+    return parsed
+
+
+def shard_files(folder: Path, ids: Sequence[str], count: int) -> list[tuple[Path, dict[str, Any]]]:
+    """Each shard's status of a run over `ids` in `count` shards: the file it is to be written to
+    and its JSON (written by `write_json`, after a test spoils it)."""
+    shards = []
+    for index in range(1, count + 1):
+        shard = Shard(index=index, count=count)
+        mine = [entry_id for entry_id in ids if health.in_shard(entry_id, shard)]
+        shards.append(
+            (folder / f"shard-{index}.json", status_json(mine, shard=shard, catalog_ids=ids))
+        )
+    return shards
+
+
+def write_json(path: Path, document: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(document))
+    return path

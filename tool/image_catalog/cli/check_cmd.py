@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "merge",
         "join the status files of the shards of one run",
         "Join the status files that `check --shard I/N` wrote into one status. Refused unless "
-        "the files come from one catalog and cover every entry exactly once.",
+        "the files come from one run over one catalog (its digest computed again from the "
+        "entries) and cover every entry exactly once; nothing is written then.",
     )
     MergeSettings.register_argparse_arguments(merge)
     merge.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)

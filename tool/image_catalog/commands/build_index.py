@@ -87,7 +87,8 @@ def build_index(settings: BuildIndexSettings) -> BuildResult:
     if settings.status:
         from image_catalog.health import check as health  # only with a status: slow to import
 
-        status, warnings = health.load(settings.status)
+        # Validated as of now: a status that says it was checked later is refused.
+        status, warnings = health.load(settings.status, now=health.utc_now())
     export = ExportOptions(namespace=settings.crs_namespace) if settings.crs else None
     result = build_index_reusing(
         settings.catalog,

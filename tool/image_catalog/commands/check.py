@@ -37,6 +37,7 @@ from image_catalog.registry.arguments import add_registry_arguments, positive
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.online import Progress
 from image_catalog.site.contract import Shard, StatusDoc
+from image_catalog.text import printable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,10 +122,12 @@ class CheckResult:
 def check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
     """Check the catalog's entries (or one shard of them) and record the result on the history."""
     catalog = valid_catalog(settings.catalog, "check")
+    # The check's time: the previous status is refused when it says it was written later.
+    now = clock()
     previous, warnings = (
         (None, [])
         if settings.previous is None
-        else load(settings.previous, timeout=settings.timeout)
+        else load(settings.previous, now=now, timeout=settings.timeout)
     )
     ids = sorted(loaded.model.id for loaded in catalog.images)
     chosen = sorted(
@@ -135,7 +138,6 @@ def check(settings: CheckSettings, *, clock: Clock = utc_now) -> CheckResult:
         ),
         key=_order,
     )
-    now = clock()
     with RegistryClient(
         [loaded.model for loaded in catalog.registries],
         timeout=settings.timeout,
@@ -178,8 +180,10 @@ class MergeSettings:
         return cls(files=tuple(args.files), out=args.out)
 
 
-def merge_shards(settings: MergeSettings) -> StatusDoc:
-    """One status from the shards' files, written to `settings.out`; a gap or overlap is refused."""
-    status = merge([(str(path), read(path)) for path in settings.files])
+def merge_shards(settings: MergeSettings, *, clock: Clock = utc_now) -> StatusDoc:
+    """One status from the shards' files, written to `settings.out`; a gap or overlap is refused,
+    and nothing is written then."""
+    now = clock()
+    status = merge([(printable(str(path)), read(path, now=now)) for path in settings.files])
     write(settings.out, status)
     return status

@@ -2,10 +2,12 @@
 
 `record` puts a check's observations (`health.observe`) onto the previous status: when each state
 began, failures in a row (after `fail_after` of them an entry is `failed`, and still listed), when
-it was last available, and a rolling 24-hour record. Shards split the catalog by a hash of each
-entry's name, the same on every run; `merge` joins the outputs of the shards of one run and
-refuses a gap or an overlap. A status is read from a file or the published site and written in one
-step. The use case that runs all this is `commands.check`.
+it was last available, and a rolling 24-hour record of at most `MAX_RECORD` checks. Shards split
+the catalog by a hash of each entry's name, the same on every run; `merge` joins the outputs of
+the shards of one run and refuses a gap, an overlap, shards of different runs and a catalog digest
+that is not the digest of the entries the shards hold. A status is read from a file or the
+published site, validated (`site.status.validate_status`) before anything is carried from it, and
+written in one step. The use case that runs all this is `commands.check`.
 
 Nothing here writes a manifest or drops an entry: the status is observed state, kept apart from
 the catalog (desired state). Time comes from a clock the caller may replace.
@@ -39,12 +41,15 @@ from image_catalog.site.contract import (
 )
 from image_catalog.site.status import (
     INVALID_STATES,
+    MAX_RECORD,
     MAX_STATUS_BYTES,
+    SHOWN_PROBLEMS,
     UNAVAILABLE_STATES,
     WINDOW,
     availability,
     decode,
     figures,
+    validate_status,
 )
 from image_catalog.text import printable
 from image_catalog.web.errors import redact
@@ -134,6 +139,9 @@ def _carry(
     state: State = "failed" if failures >= fail_after else now_seen.state
     start = now - WINDOW
     history = [c for c in before.record if start < c.at < now] if before else []
+    # The newest checks only: a record of a check run more often than once a minute stays within
+    # what a status may hold, so the next check reads it back.
+    history = history[-(MAX_RECORD - 1) :]
     checks = [*history, Check(now, now_seen.state)]
     previous_variants = {v.architecture: v for v in before.variants} if before else {}
     return EntryHealth(
@@ -178,9 +186,44 @@ def _moved(notes: Sequence[TagNote]) -> list[MovedTag]:
 
 
 def merge(docs: Sequence[tuple[str, StatusDoc]]) -> StatusDoc:
-    """One status from the outputs of every shard of one run; a gap or an overlap is refused."""
+    """One status from the outputs of every shard of one run.
+
+    Refused unless the shards are of one run (one count, one failure threshold, one catalog)
+    and cover every entry exactly once. Each shard is validated already (`load`), so its count
+    is small. The catalog's identity is recomputed from the entries merged, never taken from a
+    shard's word: a renamed entry or a forged digest does not match it.
+    """
     if not docs:
         raise UsageError("check merge needs at least one status file")
+    seen: dict[str, str] = {}  # id -> the file it came from
+    problems = [*_run_problems(docs), *_cover_problems(docs, seen)]
+    if not problems:
+        problems = _catalog_problems(docs, seen)
+    if problems:
+        # Listed up to a screenful: a forged shard may put every entry out of place.
+        more = len(problems) - SHOWN_PROBLEMS
+        shown = problems[:SHOWN_PROBLEMS] + ([f"and {more} more"] if more > 0 else [])
+        raise CatalogError(
+            "refusing to merge: the shards must cover every entry exactly once:\n"
+            + "\n".join(f"  {p}" for p in shown)
+        )
+    _, first = docs[0]
+    entries = sorted(
+        (entry for _, doc in docs for entry in doc.entries), key=lambda e: (e.name, e.version)
+    )
+    return StatusDoc(
+        schema_version=SCHEMA_VERSION,
+        checked_at=max(doc.checked_at for _, doc in docs),
+        fail_after=first.fail_after,
+        catalog_entries=len(entries),
+        catalog_digest=catalog_digest([e.id for e in entries]),
+        figures=figures(entries),
+        entries=entries,
+    )
+
+
+def _run_problems(docs: Sequence[tuple[str, StatusDoc]]) -> list[str]:
+    """Shards of other runs, another catalog or count, and shards given twice or missing."""
     first_file, first = docs[0]
     count = first.shard.count if first.shard else 1
     by_index: dict[int, str] = {}
@@ -188,9 +231,7 @@ def merge(docs: Sequence[tuple[str, StatusDoc]]) -> StatusDoc:
     for file, doc in docs:
         shard = doc.shard or Shard(index=1, count=1)
         if shard.count != count:
-            problems.append(
-                f"{file} is shard {shard.index}/{shard.count}, {first_file} one of {count}"
-            )
+            problems.append(f"{file}: shard.count: {shard.count}, where {first_file} has {count}")
             continue
         if (doc.catalog_digest, doc.catalog_entries) != (
             first.catalog_digest,
@@ -199,7 +240,7 @@ def merge(docs: Sequence[tuple[str, StatusDoc]]) -> StatusDoc:
             problems.append(f"{file} checked another catalog than {first_file}")
         if doc.fail_after != first.fail_after:
             problems.append(
-                f"{file} fails after {doc.fail_after} checks, {first_file} after {first.fail_after}"
+                f"{file}: failAfter: {doc.fail_after}, where {first_file} has {first.fail_after}"
             )
         if shard.index in by_index:
             problems.append(
@@ -209,43 +250,58 @@ def merge(docs: Sequence[tuple[str, StatusDoc]]) -> StatusDoc:
     missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in by_index]
     if missing:
         problems.append(f"shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing")
-    seen: dict[str, str] = {}
+    return problems
+
+
+def _cover_problems(docs: Sequence[tuple[str, StatusDoc]], seen: dict[str, str]) -> list[str]:
+    """Entries outside their shard or in two shards; `seen` gets every id and its file."""
+    problems: list[str] = []
     for file, doc in docs:
-        for entry in doc.entries:
-            if entry.id in seen and seen[entry.id] != file:
-                problems.append(f"{entry.id} is in both {seen[entry.id]} and {file}")
+        shard = doc.shard or Shard(index=1, count=1)
+        for number, entry in enumerate(doc.entries):
+            shown = printable(entry.id)
+            if not in_shard(entry.id, shard):
+                problems.append(
+                    f"{file}: entries[{number}]: {shown} is not of shard {shard.index}/"
+                    f"{shard.count}"
+                )
+            if entry.id in seen and seen[entry.id] != file:  # the same file twice is said once
+                problems.append(f"{shown} is in both {seen[entry.id]} and {file}")
             seen.setdefault(entry.id, file)
-    if not problems and len(seen) != first.catalog_entries:
-        problems.append(f"the shards hold {len(seen)} entries, the catalog {first.catalog_entries}")
-    if problems:
-        raise CatalogError(
-            "refusing to merge: the shards must cover every entry exactly once:\n"
-            + "\n".join(f"  {p}" for p in problems)
-        )
-    entries = sorted(
-        (entry for _, doc in docs for entry in doc.entries), key=lambda e: (e.name, e.version)
-    )
-    return StatusDoc(
-        schema_version=SCHEMA_VERSION,
-        checked_at=max(doc.checked_at for _, doc in docs),
-        fail_after=first.fail_after,
-        catalog_entries=first.catalog_entries,
-        catalog_digest=first.catalog_digest,
-        figures=figures(entries),
-        entries=entries,
-    )
+    return problems
+
+
+def _catalog_problems(docs: Sequence[tuple[str, StatusDoc]], seen: dict[str, str]) -> list[str]:
+    """The catalog the shards claim to have checked, against the entries they hold."""
+    first_file, first = docs[0]
+    if len(seen) != first.catalog_entries:
+        return [
+            f"{first_file}: catalogEntries: {first.catalog_entries}, but the shards hold "
+            f"{len(seen)} entries"
+        ]
+    digest = catalog_digest(list(seen))
+    return [
+        f"{file}: catalogDigest: {printable(doc.catalog_digest)} is not the digest of the "
+        f"entries the shards hold ({digest})"
+        for file, doc in docs
+        if doc.catalog_digest != digest
+    ]
 
 
 # --- reading and writing -------------------------------------------------------------------------
 
 
-def load(source: str, *, timeout: float = 30.0) -> tuple[StatusDoc | None, list[str]]:
-    """A status from a file or an http(s) URL, and warnings.
+def load(
+    source: str, *, now: dt.datetime, timeout: float = 30.0
+) -> tuple[StatusDoc | None, list[str]]:
+    """A status from a file or an http(s) URL, validated as of `now`, and warnings.
 
     A URL that answers 404 gives no status (the first check of a new site) and a warning; one
     that cannot be reached within `timeout` seconds in all is an error, so that no history is
     lost by a hiccup. Either is read no further than a status can be (`MAX_STATUS_BYTES`), and a
-    file must be a regular file (no FIFO or device is waited on).
+    file must be a regular file (no FIFO or device is waited on). A status whose values cannot
+    be carried (`site.status.validate_status`: times after `now`, negative counts, an endless
+    record, a shard beyond its count) is refused, naming the field.
     """
     shown = printable(redact(source))
     if source.startswith(("http://", "https://")):
@@ -259,7 +315,9 @@ def load(source: str, *, timeout: float = 30.0) -> tuple[StatusDoc | None, list[
             raise CatalogError(f"{shown}: not a status file: {exc.message}") from exc
         except OSError as exc:
             raise UsageError(f"{shown}: cannot read the status file: {exc.strerror}") from exc
-    return decode(data, shown), []
+    status = decode(data, shown)
+    validate_status(status, shown, now)
+    return status, []
 
 
 def _fetch(url: str, timeout: float) -> bytes | None:
@@ -288,9 +346,9 @@ def _fetch(url: str, timeout: float) -> bytes | None:
     return reply.body
 
 
-def read(path: Path) -> StatusDoc:
-    """A status file given on the command line (check merge, index build --status)."""
-    doc, _ = load(str(path))
+def read(path: Path, *, now: dt.datetime) -> StatusDoc:
+    """A status file given on the command line (a shard's, for check merge), as of `now`."""
+    doc, _ = load(str(path), now=now)
     assert doc is not None
     return doc
 

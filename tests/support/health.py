@@ -14,8 +14,7 @@ from image_catalog.cli import main
 from image_catalog.commands import check as check_command
 from image_catalog.health import check as health
 from image_catalog.health.observe import EntryObservation, Observation, VariantObservation
-from image_catalog.site.contract import Shard
-from image_catalog.site.status import encode
+from image_catalog.site.contract import Shard, encode
 
 T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 

@@ -128,7 +128,7 @@ def test_an_encrypted_entry_is_refused(tmp_path: Path, catalog: Path) -> None:
     before = tree(catalog)
     with pytest.raises(HandoffRefused) as refused:
         unpack(artifact, catalog)
-    assert str(refused.value) == "catalog/images/a/1.0.yaml: encrypted; only plain files"
+    assert str(refused.value) == "'catalog/images/a/1.0.yaml': encrypted; only plain files"
     assert tree(catalog) == before
 
 
@@ -137,23 +137,23 @@ MISREAD_NAMES = {
     "NUL": (
         "catalog/images/a/1.0.yamlXsh",
         b"catalog/images/a/1.0.yaml\0sh",
-        "catalog/images/a/1.0.yaml\\x00sh: a NUL byte in the name (a zip reader cuts the name "
+        "'catalog/images/a/1.0.yaml\\x00sh': a NUL byte in the name (a zip reader cuts the name "
         "there)",
     ),
     "not UTF-8": (
         "catalog/images/a/1.\u00e9.yaml",
         b"catalog/images/a/1.\xff\xfe.yaml",
-        "{artifact}: catalog/images/a/1.\\xff\\xfe.yaml: the name is flagged as UTF-8 but is not",
+        "{artifact}: 'catalog/images/a/1.\\xff\\xfe.yaml': the name is flagged as UTF-8 but is not",
     ),
     "cp437 escape": (
         "catalog/images/a/1X.yaml",
         b"catalog/images/a/1\x1b.yaml",
-        "catalog/images/a/1\\x1b.yaml: a control or invisible character in the name",
+        "'catalog/images/a/1\\x1b.yaml': a control or invisible character in the name",
     ),
     "cp437 DEL": (
         "catalog/images/X/1.yaml",
         b"catalog/images/\x7f/1.yaml",
-        "catalog/images/\\x7f/1.yaml: a control or invisible character in the name",
+        "'catalog/images/\\x7f/1.yaml': a control or invisible character in the name",
     ),
 }
 

@@ -30,30 +30,30 @@ def catalog(tmp_path: Path) -> Path:
 HOSTILE = {
     "encrypted": (
         lambda path: encrypted_zip(path, "catalog/images/a/1.0.yaml", ENTRY),
-        "error: catalog/images/a/1.0.yaml: encrypted; only plain files",
+        "error: 'catalog/images/a/1.0.yaml': encrypted; only plain files",
     ),
     "NUL in the name": (
         lambda path: renamed_zip(
             path, "catalog/images/a/1.0.yamlXsh", b"catalog/images/a/1.0.yaml\0sh"
         ),
-        "error: catalog/images/a/1.0.yaml\\x00sh: a NUL byte in the name (a zip reader cuts the "
+        "error: 'catalog/images/a/1.0.yaml\\x00sh': a NUL byte in the name (a zip reader cuts the "
         "name there)",
     ),
     "flagged UTF-8, is not": (
         lambda path: renamed_zip(
             path, "catalog/images/a/1.\u00e9.yaml", b"catalog/images/a/1.\xff\xfe.yaml"
         ),
-        "catalog/images/a/1.\\xff\\xfe.yaml: the name is flagged as UTF-8 but is not",
+        "'catalog/images/a/1.\\xff\\xfe.yaml': the name is flagged as UTF-8 but is not",
     ),
     "cp437 escape sequence": (
         lambda path: renamed_zip(
             path, "catalog/images/a/1XXXX.yaml", b"catalog/images/a/1\x1b[2K.yaml"
         ),
-        "error: catalog/images/a/1\\x1b[2K.yaml: a control or invisible character in the name",
+        "error: 'catalog/images/a/1\\x1b[2K.yaml': a control or invisible character in the name",
     ),
     "cp437 C1 control": (
         lambda path: renamed_zip(path, "catalog/images/a/1X.yaml", b"catalog/images/a/1\x9b.yaml"),
-        "error: catalog/images/a/1\u00a2.yaml: '1\u00a2.yaml' is not a catalog file name",
+        "error: 'catalog/images/a/1\u00a2.yaml': '1\u00a2.yaml' is not a catalog file name",
     ),
 }
 

@@ -137,7 +137,7 @@ def _catalog_path(name: str) -> str | None:
     """The catalog-relative path of an artifact entry `catalog/...`; None for a folder entry.
 
     `name` is the entry's name as the artifact holds it, before any reader shortens it."""
-    shown = printable(name)
+    shown = _entry(name)
     if "\0" in name:
         raise HandoffRefused(f"{shown}: a NUL byte in the name (a zip reader cuts the name there)")
     if not name.isprintable():
@@ -176,7 +176,7 @@ def _zip_entries(artifact: Path, limits: Limits) -> Iterator[tuple[str, _Reader]
         # zipfile decodes every name flagged as UTF-8 while opening; the error holds the name.
         raw = bytes(exc.object).decode("utf-8", "backslashreplace")
         raise HandoffRefused(
-            f"{_shown(artifact)}: {printable(raw)}: the name is flagged as UTF-8 but is not"
+            f"{_shown(artifact)}: {_entry(raw)}: the name is flagged as UTF-8 but is not"
         ) from None
     except (zipfile.BadZipFile, OSError) as exc:
         raise HandoffRefused(
@@ -192,9 +192,9 @@ def _zip_entries(artifact: Path, limits: Limits) -> Iterator[tuple[str, _Reader]
             relative = _catalog_path(name)
             kind = stat.S_IFMT(info.external_attr >> 16)
             if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-                raise HandoffRefused(f"{printable(name)}: {_kind(kind)}; only plain files")
+                raise HandoffRefused(f"{_entry(name)}: {_kind(kind)}; only plain files")
             if info.flag_bits & _ENCRYPTED:
-                raise HandoffRefused(f"{printable(name)}: encrypted; only plain files")
+                raise HandoffRefused(f"{_entry(name)}: encrypted; only plain files")
             if relative is not None:
                 yield relative, _Reader(f"{ROOT}/{relative}", (archive, info))
 
@@ -220,7 +220,7 @@ def _folder_entries(artifact: Path) -> Iterator[tuple[str, _Reader]]:
                 yield relative, _Reader(f"{ROOT}/{relative}", here / name)
             else:
                 kind = _kind(stat.S_IFMT(mode))
-                raise HandoffRefused(f"{printable(entry)}: {kind}; only plain files")
+                raise HandoffRefused(f"{_entry(entry)}: {kind}; only plain files")
 
 
 def _read_file(path: Path, shown: str, limit: int) -> bytes:
@@ -248,6 +248,11 @@ _KINDS = {
 
 def _shown(path: Path | str) -> str:
     return printable(str(path))
+
+
+def _entry(name: str) -> str:
+    """An artifact entry's name as messages show it: quoted, every unprintable character escaped."""
+    return f"'{printable(name)}'"
 
 
 def _kind(kind: int) -> str:

@@ -203,6 +203,22 @@ def test_an_older_signed_site_is_a_rollback(tmp_path: Path) -> None:
     seen.check("https://elsewhere.example.com/", old)  # another site has its own history
 
 
+def test_another_commit_of_the_same_second_is_a_rollback(tmp_path: Path) -> None:
+    seen = SeenSites(tmp_path / "cache")
+    child = SignedSums.parse(sums_text({}, NEWER, "2026-01-01"), "SHA256SUMS")
+    parent = SignedSums.parse(sums_text({}, COMMIT, "2026-01-01"), "SHA256SUMS")
+    seen.check("https://example.com/", child)
+    seen.check("https://example.com/", child)  # the same site again
+    with pytest.raises(Rollback) as refused:
+        seen.check("https://example.com/", parent)
+    assert str(refused.value) == (
+        f"SHA256SUMS: signed for catalog commit {COMMIT[:12]} of 2026-01-01T03:04:05Z, not newer "
+        f"than catalog commit {NEWER[:12]} of 2026-01-01T03:04:05Z already seen from "
+        "https://example.com/: a replayed (rolled back) index; refusing it"
+    )
+    seen.check("https://example.com/", child)
+
+
 def test_an_unsigned_site_is_refused_with_a_trust_file(tmp_path: Path) -> None:
     trust = Trust(tmp_path / "allowed_signers", SeenSites(tmp_path / "cache"))
     with pytest.raises(

@@ -135,6 +135,32 @@ def test_check_entries_finds_duplicate_ids_and_digests() -> None:
     assert "already published in a.yaml" in problems[0].message
 
 
+def test_check_entries_finds_versions_that_differ_only_by_case() -> None:
+    entries = [
+        ("catalog/images/demo/1.0A.yaml", facts(id="demo@1.0A")),
+        ("catalog/images/demo/1.0a.yaml", facts(id="demo@1.0a")),
+        ("catalog/images/demo/1.0b.yaml", facts(id="demo@1.0b")),
+        ("catalog/images/other/1.0a.yaml", facts(id="other@1.0a")),
+    ]
+    problems = check_entries(entries, {QUAY}, set())
+    assert [(p.file, p.path, p.code, p.message) for p in problems] == [
+        (
+            "catalog/images/demo/1.0a.yaml",
+            ("metadata", "version"),
+            "duplicate",
+            "differs from 1.0A only by case (they collide on case-insensitive file systems)",
+        )
+    ]
+    assert check_entries(entries[1:], {QUAY}, set()) == []
+
+
+def test_a_name_that_differs_only_by_case_is_found_too() -> None:
+    entries = [("a.yaml", facts(id="demo@1.0")), ("b.yaml", facts(id="Demo@1.0"))]
+    (problem,) = check_entries(entries, {QUAY}, set())
+    assert (problem.file, problem.path) == ("b.yaml", ("metadata", "name"))
+    assert problem.message.startswith("differs from demo only by case")
+
+
 def test_check_entries_knows_invalid_files_from_their_path() -> None:
     entries = [("a.yaml", facts(superseded_by="demo@2.0")), ("b.yaml", facts(id=None))]
     assert check_entries(entries, {QUAY}, {"demo@2.0"}) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 import zipfile
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from image_catalog.catalog.handoff import HandoffRefused, Limits, unpack
 from image_catalog.cli import main
 from support.catalogs import empty_catalog
+from support.zips import encrypted_zip, make_zip, renamed_zip
 
 ENTRY = "apiVersion: x\nkind: CatalogImage\n"
 
@@ -22,17 +22,6 @@ def tree(root: Path) -> dict[str, bytes]:
 @pytest.fixture
 def catalog(tmp_path: Path) -> Path:
     return empty_catalog(tmp_path / "checkout" / "catalog", {"quay": "kind: Registry\n"})
-
-
-def make_zip(path: Path, entries: dict[str, bytes], links: tuple[str, ...] = ()) -> Path:
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-        for name in links:
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, "../../../../etc/passwd")
-    return path
 
 
 def test_a_pull_requests_files_are_copied_over_the_catalog(tmp_path: Path, catalog: Path) -> None:
@@ -132,3 +121,87 @@ def test_a_symlink_in_the_checkout_is_not_followed(tmp_path: Path, catalog: Path
     with pytest.raises(HandoffRefused, match="a symlink in the catalog checkout"):
         unpack(artifact, catalog)
     assert list(outside.iterdir()) == []
+
+
+def test_an_encrypted_entry_is_refused(tmp_path: Path, catalog: Path) -> None:
+    artifact = encrypted_zip(tmp_path / "locked.zip", "catalog/images/a/1.0.yaml", ENTRY.encode())
+    before = tree(catalog)
+    with pytest.raises(HandoffRefused) as refused:
+        unpack(artifact, catalog)
+    assert str(refused.value) == "'catalog/images/a/1.0.yaml': encrypted; only plain files"
+    assert tree(catalog) == before
+
+
+# The placeholder's name bytes, the raw bytes put in their place, the message.
+MISREAD_NAMES = {
+    "NUL": (
+        "catalog/images/a/1.0.yamlXsh",
+        b"catalog/images/a/1.0.yaml\0sh",
+        "'catalog/images/a/1.0.yaml\\x00sh': a NUL byte in the name (a zip reader cuts the name "
+        "there)",
+    ),
+    "not UTF-8": (
+        "catalog/images/a/1.\u00e9.yaml",
+        b"catalog/images/a/1.\xff\xfe.yaml",
+        "{artifact}: 'catalog/images/a/1.\\xff\\xfe.yaml': the name is flagged as UTF-8 but is not",
+    ),
+    "cp437 escape": (
+        "catalog/images/a/1X.yaml",
+        b"catalog/images/a/1\x1b.yaml",
+        "'catalog/images/a/1\\x1b.yaml': a control or invisible character in the name",
+    ),
+    "cp437 DEL": (
+        "catalog/images/X/1.yaml",
+        b"catalog/images/\x7f/1.yaml",
+        "'catalog/images/\\x7f/1.yaml': a control or invisible character in the name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISREAD_NAMES))
+def test_a_name_zipfile_would_misread_is_refused(tmp_path: Path, catalog: Path, case: str) -> None:
+    placeholder, raw, message = MISREAD_NAMES[case]
+    artifact = renamed_zip(tmp_path / "changes.zip", placeholder, raw)
+    before = tree(catalog)
+    with pytest.raises(HandoffRefused) as refused:
+        unpack(artifact, catalog)
+    assert str(refused.value) == message.format(artifact=artifact)
+    assert tree(catalog) == before
+
+
+THREE = {f"catalog/images/a/1.{n}.yaml": ENTRY.encode() for n in range(3)}
+
+
+def test_every_destination_is_checked_before_the_first_write(tmp_path: Path, catalog: Path) -> None:
+    artifact = make_zip(tmp_path / "changes.zip", THREE)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("mine\n")
+    (catalog / "images/a").mkdir(parents=True)
+    (catalog / "images/a/1.1.yaml").symlink_to(outside)
+    with pytest.raises(HandoffRefused) as refused:
+        unpack(artifact, catalog)
+    assert str(refused.value) == (f"{catalog}/images/a/1.1.yaml: a symlink in the catalog checkout")
+    assert sorted(p.name for p in (catalog / "images/a").iterdir()) == ["1.1.yaml"]
+    assert outside.read_text() == "mine\n"
+
+
+def test_a_destination_that_is_not_a_plain_file_is_refused(tmp_path: Path, catalog: Path) -> None:
+    artifact = make_zip(tmp_path / "changes.zip", THREE)
+    (catalog / "images/a/1.1.yaml").mkdir(parents=True)
+    with pytest.raises(HandoffRefused) as refused:
+        unpack(artifact, catalog)
+    assert str(refused.value) == (
+        f"{catalog}/images/a/1.1.yaml: a folder in the catalog checkout; only a plain file is "
+        "replaced"
+    )
+    (catalog / "images/a/1.1.yaml").rmdir()
+    os.mkfifo(catalog / "images/a/1.2.yaml")
+    with pytest.raises(HandoffRefused, match="a FIFO in the catalog checkout"):
+        unpack(artifact, catalog)
+    (catalog / "images/a/1.2.yaml").unlink()
+    (catalog / "images/a").rmdir()
+    (catalog / "images/a").write_text("a file where a folder goes\n")
+    with pytest.raises(HandoffRefused) as refused:
+        unpack(artifact, catalog)
+    assert str(refused.value) == f"{catalog}/images/a: a file in the catalog checkout, not a folder"
+    assert sorted(p.name for p in (catalog / "images").iterdir()) == ["a"]

@@ -17,7 +17,9 @@ import pytest
 from image_catalog.build.render import build_from_scratch
 from image_catalog.cli import main
 from image_catalog.fsutil import NotAFile, read_regular_file
-from support.catalogs import empty_catalog, registry_manifest
+from support.catalogs import empty_catalog, fake_digest, image_document, registry_manifest
+from support.confined import assert_refused, run_confined
+from support.entries import write_document
 from support.examples import Example, read_example
 from support.paths import EXAMPLES, SHIPPED_CATALOG
 
@@ -174,3 +176,28 @@ def test_publish_follows_a_link_named_on_the_command_line_to_a_regular_file_only
     (tmp_path / "build.yaml").symlink_to(target)
     assert main(["publish", "imagebuild", str(tmp_path / "build.yaml")]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_versions_that_differ_only_by_case_are_refused_and_not_published(
+    catalog_dir: Path,
+) -> None:
+    for version in ("1.0A", "1.0a"):
+        write_document(
+            catalog_dir, "demo", version, image_document("demo", version, fake_digest(version))
+        )
+    problem = (
+        "catalog/images/demo/1.0a.yaml:6:3: metadata.version: differs from 1.0A only by case "
+        "(they collide on case-insensitive file systems)"
+    )
+    validated = run_confined(["validate", "--catalog", "catalog"], cwd=catalog_dir.parent)
+    assert_refused(validated, 1, problem)
+    built = run_confined(
+        ["index", "build", "--catalog", "catalog", "--out", "site"], cwd=catalog_dir.parent
+    )
+    assert_refused(
+        built,
+        1,
+        "error: refusing to build the index: the catalog in catalog has 1 problem; fix them "
+        f"first:\n  {problem}\n",
+    )
+    assert not (catalog_dir.parent / "site").exists()

@@ -18,6 +18,7 @@ from image_catalog.cli import main
 from image_catalog.reader.cache import Cache
 from image_catalog.reader.client import IndexClient, NotInIndex, Query
 from image_catalog.reader.trust import HashMismatch, SignatureRefused
+from support.confined import assert_refused, run_confined
 from support.docs import EXAMPLE_SITE, doc_block
 from support.git import GitWork
 from support.keys import allowed_signers, make_key
@@ -463,6 +464,31 @@ def test_a_replayed_older_site_is_refused_once_a_newer_was_seen(
     finally:
         (signed.work.root / "catalog/images/newbox/1.yaml").unlink()
         signed.work.commit("Without it again", author="Admin")
+
+
+@pytest.mark.ssh
+@pytest.mark.git
+def test_a_parent_signed_in_the_same_second_as_its_child_is_refused(tmp_path: Path) -> None:
+    signed = Signed(tmp_path / "same-second")
+    parent = signed.build(tmp_path / "parent")
+    first = str(signed.work.repo.head.target)
+    signed.work.clock -= 3600  # the child is committed in the same second as its parent
+    add_image(signed.work.root / "catalog", "newbox", "1", "2026-01-09T00:00:00Z")
+    child = signed.work.commit("One more in the same second", author="Admin")
+    served = signed.build(tmp_path / "served")
+    query = ["query", "--index", str(served), "--trust", str(signed.trust)]
+    assert run_confined(query).code == 0
+    assert run_confined(query).code == 0  # the same site again is fine
+    shutil.rmtree(served)
+    shutil.copytree(parent, served)
+    assert_refused(
+        run_confined(query),
+        1,
+        f"error: {served}/SHA256SUMS: signed for catalog commit {first[:12]} of "
+        f"2026-01-01T11:00:00Z, not newer than catalog commit {child[:12]} of "
+        f"2026-01-01T11:00:00Z already seen from {served}: a replayed (rolled back) index; "
+        "refusing it\n",
+    )
 
 
 def _names(client: IndexClient) -> set[str]:

@@ -4,8 +4,8 @@ Checking one file (parsing, its schema, the rules that need only the file and th
 its `EntryFacts`: the problems found in it and the few values other entries are compared with
 (its id, digests, registry hosts, successor). Facts are plain data, so they can be kept between
 runs (`cache.py`) and reused while the file's content is the same; the checks across entries
-(duplicate ids and digests, undeclared registries, dangling supersededBy) run over the facts of
-the whole catalog every time.
+(duplicate ids and digests, ids that differ only by case, undeclared registries, dangling
+supersededBy) run over the facts of the whole catalog every time.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ def check_entries(
     """
     problems: list[Problem] = []
     ids: dict[str, str] = {}
+    folded: dict[str, str] = {}  # NAME@VERSION in lower case: the first id spelled so
     digests: dict[str, str] = {}
     known = {facts.id for _, facts in entries if facts.id is not None} | on_disk
     for shown, facts in entries:
@@ -125,6 +126,9 @@ def check_entries(
                 Problem(shown, message, ("metadata",), code="duplicate", source=Path(shown))
             )
         ids.setdefault(facts.id, shown)
+        twin = case_twin(shown, facts.id, folded)
+        if twin is not None:
+            problems.append(twin)
         for path, digest in facts.digests:
             other = digests.get(digest)
             if other is not None:
@@ -143,6 +147,27 @@ def check_entries(
     problems += supersede_cycles([(shown, str(f.id), f.superseded_by) for shown, f in valid])
     problems += published_in_future([(shown, f.published_at) for shown, f in valid])
     return problems
+
+
+def case_twin(shown: str, entry_id: str, folded: dict[str, str]) -> Problem | None:
+    """A problem when `entry_id` differs from an id seen before only by case; records it otherwise.
+
+    The site publishes a file per name and per version: on a case-insensitive file system (macOS,
+    Windows, a checkout there) `1.0a` and `1.0A` are one file, so one would overwrite the other.
+    """
+    first = folded.setdefault(entry_id.lower(), entry_id)
+    if first == entry_id:
+        return None
+    name = entry_id.partition("@")[0]
+    other_name, _, other_version = first.partition("@")
+    field, other = ("version", other_version) if name == other_name else ("name", other_name)
+    return Problem(
+        shown,
+        f"differs from {other} only by case (they collide on case-insensitive file systems)",
+        ("metadata", field),
+        code="duplicate",
+        source=Path(shown),
+    )
 
 
 def link_problems(

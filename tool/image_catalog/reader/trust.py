@@ -14,8 +14,10 @@ naming the principal `catalog`) accepts a site only when
 1. `ssh-keygen -Y verify` accepts the signature of SHA256SUMS with a key of the trust file;
 2. every file it reads has the sha256 SHA256SUMS lists for it (checked before the file is parsed,
    used or cached);
-3. the signed commit time is not older than the newest this reader has already accepted from the
-   same location (an attacker who replays an older, validly signed site is refused).
+3. the signed commit time is newer than the newest this reader has already accepted from the
+   same location, or it is that same commit (an attacker who replays an older, validly signed
+   site is refused, and so is another commit of the same second: a parent and its child can
+   share a commit time).
 
 Verification runs the stock `ssh-keygen` (OpenSSH 8.2 or later): it is the tool the README's
 manual check uses, so both read the allowed_signers file the same way, and it costs the reader no
@@ -219,19 +221,25 @@ class SeenSites:
             return None
 
     def check(self, location: str, sums: SignedSums) -> None:
-        """Refuse a site older than the newest seen here; remember this one if it is newer."""
+        """Refuse a site of another commit not newer than the newest seen here; remember this
+        one if it is newer.
+
+        Commit times have a resolution of one second, and a parent and its child can share one:
+        a different commit at the same time is refused too, since which of them is newer cannot
+        be told (the same commit again is the same site)."""
         seen = self.newest(location)
         if seen is not None:
             commit, committed = seen
-            if sums.committed < committed:
+            if sums.commit == commit and sums.committed == committed:
+                return
+            if sums.committed <= committed:
                 time = committed.isoformat().replace("+00:00", "Z")
+                than = "older than" if sums.committed < committed else "not newer than"
                 raise Rollback(
-                    f"{sums.where}: signed for {sums.described}, older than catalog commit "
+                    f"{sums.where}: signed for {sums.described}, {than} catalog commit "
                     f"{commit[:12]} of {time} already seen from {location}: a replayed "
                     "(rolled back) index; refusing it"
                 )
-            if sums.committed == committed:
-                return
         record = {
             "location": location,
             "commit": sums.commit,

@@ -207,3 +207,18 @@ def test_unwritable_output_is_an_input_error_not_a_crash(
     assert capsys.readouterr().err.startswith("error: cannot write the site into /proc/x: ")
     assert main(["schema", "--dir", "/proc/x"]) == 2
     assert capsys.readouterr().err.startswith("error: /proc/x: cannot write the schemas: ")
+
+
+def test_an_error_message_is_printed_escaped_line_by_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever a message quotes (a file, a server, a resource), no control reaches the terminal."""
+    import image_catalog.cli.validate_cmd as validate_cmd
+    from image_catalog.errors import CatalogError
+
+    def refuse(_: object) -> None:
+        raise CatalogError("f.json: 'a\x1b[2J\x85b\u202e'\nsecond line\t.")
+
+    monkeypatch.setattr(validate_cmd, "validate", refuse)
+    assert main(["validate"]) == 1
+    assert capsys.readouterr().err == ("error: f.json: 'a\\x1b[2J\\x85b\\u202e'\nsecond line\\t.\n")

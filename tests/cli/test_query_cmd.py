@@ -18,7 +18,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from image_catalog.cli import main
-from image_catalog.cli.query_cmd import write_all
+from image_catalog.cli.query_cmd import terminal_json, write_all
 from image_catalog.reader.client import IndexClient, Query
 from image_catalog.site.contract import encode
 
@@ -140,3 +140,14 @@ def test_short_writes_are_continued(most: int) -> None:
     write_all(writev, 9, list(parts))
     assert bytes(sink) == expected
     assert max(calls) <= 1024
+
+
+def test_json_for_a_terminal_escapes_what_a_terminal_would_act_on() -> None:
+    data = encode({"name": "a\x85\x9b2J\u202eb\u2066\x7fc\x1b", "plain": "é 中"})
+    shown = terminal_json(data)
+    assert shown == (
+        b'{"name":"a\\u0085\\u009b2J\\u202eb\\u2066\\u007fc\\u001b",'
+        b'"plain":"\xc3\xa9 \xe4\xb8\xad"}'
+    )
+    assert json.loads(shown) == json.loads(data)
+    assert terminal_json(b'{"a":"plain"}') == b'{"a":"plain"}'

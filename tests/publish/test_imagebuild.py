@@ -141,3 +141,12 @@ def test_fields_of_the_wrong_shape_are_refused_not_ignored(
     with pytest.raises(BuildNotPublishable) as caught:
         parse_imagebuild(data, "b.yaml")
     assert str(caught.value) == message
+
+
+def test_the_name_and_namespace_in_a_message_are_escaped() -> None:
+    data = _fixture("nested-bootc-disk.yaml")
+    data["metadata"].update(name="b\x1b[2J\x85", namespace="ns\u202e")
+    data["status"]["phase"] = "Failed"
+    with pytest.raises(BuildNotPublishable) as caught:
+        parse_imagebuild(data, "b.yaml")
+    assert str(caught.value).startswith("b.yaml: ImageBuild ns\\u202e/b\\x1b[2J\\x85 is in phase")

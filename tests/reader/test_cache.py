@@ -57,3 +57,11 @@ def test_a_torn_body_or_damaged_metadata_is_no_copy(tmp_path: Path) -> None:
     cache.drop(URL)
     assert not body.exists()
     assert not meta.exists()
+
+
+def test_metadata_nested_past_the_decoder_is_no_cached_copy(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    cache.put(URL, CachedCopy(b"{}", None, None, 1.0))
+    _, meta = cache.paths(URL)
+    meta.write_text('{"url":' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert cache.get(URL) is None

@@ -129,3 +129,13 @@ def test_recent_choices_answer_again_from_the_same_document(rows: list[Summary])
     for query in (Query(all_versions=True), Query(distro="autosd9")):
         assert recent.positions(object(), rows, query) == positions(rows, query)
     assert recent.positions(doc, rows, Query()) == positions(rows, Query())
+
+
+def test_resolve_escapes_the_known_values_a_site_names(site: SiteDoc) -> None:
+    vocabulary = msgspec.structs.replace(
+        site.vocabulary, architectures=["x86_64\x1b]0;owned\x07", "a\u202eb"]
+    )
+    hostile = msgspec.structs.replace(site, vocabulary=vocabulary)
+    with pytest.raises(UsageError) as caught:
+        resolve(Query(architecture="sparc"), hostile)
+    assert "(known: x86_64\\x1b]0;owned\\x07, a\\u202eb; aliases: " in str(caught.value)

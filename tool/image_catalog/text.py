@@ -34,6 +34,14 @@ def printable(text: str) -> str:
     return "".join(_escape(ch) for ch in text)
 
 
+def printable_lines(text: str) -> str:
+    """`text` made `printable` line by line: its line breaks kept, everything else escaped.
+
+    For a message as a whole (an error, a warning), whose values may come from any file.
+    """
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def _escape(ch: str) -> str:
     if ch.isprintable():
         return ch

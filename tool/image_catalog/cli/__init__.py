@@ -22,6 +22,7 @@ from image_catalog import __version__, collector
 from image_catalog.cli.common import COMMANDS_HELP, HelpFormatter, common_parent
 from image_catalog.cli.signals import Terminated, terminate_like_interrupt
 from image_catalog.errors import ExitCode, ImageCatalogError
+from image_catalog.text import printable_lines
 
 # Command -> the module under image_catalog.cli that adds its parser, in the order of the help.
 COMMANDS: dict[str, str] = {
@@ -98,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with terminate_like_interrupt():
             return int(args.run(args))
     except ImageCatalogError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # A message may quote any file, server or resource: escaped, as all output.
+        print(f"error: {printable_lines(str(exc))}", file=sys.stderr)
         return int(exc.exit_code)
     except Terminated:
         print("terminated", file=sys.stderr)
@@ -126,15 +128,15 @@ def _report_crash(error: Exception, argv: Sequence[str], *, debug: bool) -> None
     if debug:
         traceback.print_exception(error)
     path = write_crash_log(error, ["image-catalog", *argv])
+    said = f"{type(error).__name__}: {printable_lines(str(error))}"
     if path is not None:
         print(
-            f"internal error: {type(error).__name__}: {error}; a crash report is in {path} "
+            f"internal error: {said}; a crash report is in {path} "
             "(please attach it to a bug report)",
             file=sys.stderr,
         )
     elif not debug:
         print(
-            f"internal error: {type(error).__name__}: {error} (run again with --debug for the "
-            "traceback, and report it)",
+            f"internal error: {said} (run again with --debug for the traceback, and report it)",
             file=sys.stderr,
         )

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand
+from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand, warn
 from image_catalog.cli.health_report import HealthReporter
 from image_catalog.cli.reporters import FORMAT_HELP, FORMATS
 from image_catalog.commands.check import CheckSettings, MergeSettings, check, merge_shards
@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    warn(result.warnings)
     return _report(args.format, result.status)
 
 

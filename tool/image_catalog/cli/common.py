@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+from image_catalog.text import printable_lines
 
 COMMANDS_HELP = """exit codes:
   0  done, or the catalog is valid
@@ -22,6 +25,12 @@ COMMANDS_HELP = """exit codes:
 """
 
 DEFAULT_CATALOG = Path("catalog")
+
+
+def warn(warnings: Iterable[str]) -> None:
+    """Each warning on standard error, escaped: it may quote any file or server."""
+    for warning in warnings:
+        print(f"warning: {printable_lines(warning)}", file=sys.stderr)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

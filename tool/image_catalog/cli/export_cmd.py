@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.common import add_catalog_option, add_subcommand, warn
 from image_catalog.commands.export import ExportSettings, export
 from image_catalog.errors import ExitCode
 
@@ -39,10 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_crs(args: argparse.Namespace) -> int:
     settings = ExportSettings.from_argparse(args)
     made = export(settings)
-    for warning in made.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    for problem in made.skipped:
-        print(f"warning: not exported: {problem}", file=sys.stderr)
+    warn(made.warnings)
+    warn(f"not exported: {problem}" for problem in made.skipped)
     left_out = (
         f"; {made.deprecated_left_out} deprecated "
         f"{'version' if made.deprecated_left_out == 1 else 'versions'} left out"

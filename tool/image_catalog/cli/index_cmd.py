@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand
+from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand, warn
 from image_catalog.commands.build_index import BuildIndexSettings, build_index
 from image_catalog.errors import ExitCode
 
@@ -38,8 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run_build(args: argparse.Namespace) -> int:
     result = build_index(BuildIndexSettings.from_argparse(args))
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    warn(result.warnings)
     commit = result.commit[:12] if result.commit else "no git commit"
     gzipped = (
         f", {_size(result.index_gzip_size)} gzipped"

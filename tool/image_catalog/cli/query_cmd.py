@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -11,14 +12,14 @@ from typing import Any
 
 import msgspec
 
-from image_catalog.cli.common import add_subcommand
+from image_catalog.cli.common import add_subcommand, warn
 from image_catalog.collector import paused
 from image_catalog.commands.query import QuerySettings, ShowSettings, query, show
 from image_catalog.errors import ExitCode
 from image_catalog.reader.client import QueryResult, ShowResult
 from image_catalog.site import contract
 from image_catalog.site.contract import TargetRef, VariantDetail
-from image_catalog.text import printable
+from image_catalog.text import BIDI, printable
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_query(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
         result = query(QuerySettings.from_argparse(args))
-        _warn(result.warnings)
+        warn(result.warnings)
         if args.json:
             rows = result.encoded_images()
             _print_rows(result.source, rows)
@@ -72,17 +73,12 @@ def run_query(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
         result = show(ShowSettings.from_argparse(args))
-        _warn(result.warnings)
+        warn(result.warnings)
         if args.json:
             _print_json(result.version)
         else:
             sys.stdout.write(render_show(result))
         return int(ExitCode.OK)
-
-
-def _warn(warnings: Sequence[str]) -> None:
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _print_json(document: Any) -> None:
@@ -93,7 +89,7 @@ def _print_json(document: Any) -> None:
     """
     data = contract.encode(document)
     if sys.stdout.isatty():
-        data = msgspec.json.format(data, indent=2)
+        data = terminal_json(msgspec.json.format(data, indent=2))
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:
         sys.stdout.write(data.decode("utf-8") + "\n")
@@ -101,6 +97,24 @@ def _print_json(document: Any) -> None:
     sys.stdout.flush()
     stream.write(data)
     stream.write(b"\n")
+
+
+# What the JSON encoder writes as it is but a terminal would act on or reorder: DEL, C1 controls
+# and bidi controls (C0 controls are escaped by the encoder already).
+_TERMINAL_UNSAFE = re.compile(f"[\x7f-\x9f{BIDI}]")
+
+
+def terminal_json(data: bytes) -> bytes:
+    """JSON for a terminal: every character it would act on written as a \\uXXXX escape.
+
+    The same JSON value, since such characters only occur inside strings; a program reading a
+    pipe gets the bytes as published.
+    """
+    text = data.decode("utf-8")
+    if _TERMINAL_UNSAFE.search(text) is None:
+        return data
+    escaped = _TERMINAL_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    return escaped.encode("utf-8")
 
 
 def _print_rows(source: str, rows: list[msgspec.Raw]) -> None:

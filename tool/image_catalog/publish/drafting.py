@@ -84,7 +84,7 @@ def draft_from_imagebuild(catalog: Catalog, build: BuildInfo, client: RegistryCl
     if not distro or not target:
         missing = [n for n, v in (("distro", distro), ("target", target)) if not v]
         raise CatalogError(
-            f"ImageBuild {build.namespace}/{build.name} names no {' or '.join(missing)}, and the "
+            f"ImageBuild {build.shown} names no {' or '.join(missing)}, and the "
             "pushed image carries no AIB annotation for it"
         )
     tag = schedule_tag(build.schedule) if build.schedule else None
@@ -130,9 +130,7 @@ def _declared_architecture(catalog: Catalog, build: BuildInfo) -> str | None:
     try:
         return canonical_architecture(catalog, build.architecture)
     except CatalogError as exc:
-        raise CatalogError(
-            f"ImageBuild {build.namespace}/{build.name}: spec.architecture: {exc}"
-        ) from None
+        raise CatalogError(f"ImageBuild {build.shown}: spec.architecture: {exc}") from None
 
 
 def _refuse_other_architecture(
@@ -142,7 +140,7 @@ def _refuse_other_architecture(
         return
     other = ", ".join(sorted(a for a in found if a))
     raise CatalogError(
-        f"ImageBuild {build.namespace}/{build.name}: spec.architecture is {declared}, but "
+        f"ImageBuild {build.shown}: spec.architecture is {declared}, but "
         f"{reference} is for {other}; publish the build that made it"
     )
 
@@ -158,7 +156,7 @@ def _refuse_newer(info: ManifestInfo, build: BuildInfo) -> None:
     if created is not None and created > build.completion_time + _PUSH_CLOCK_SLACK:
         raise CatalogError(
             f"{info.reference} now holds an image created {rfc3339(created)}, after "
-            f"ImageBuild {build.namespace}/{build.name} completed "
+            f"ImageBuild {build.shown} completed "
             f"({rfc3339(build.completion_time)}): a later build has pushed to the same tag; "
             "publish that build instead"
         )

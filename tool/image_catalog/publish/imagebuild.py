@@ -24,6 +24,7 @@ from image_catalog.manifest.load import (
     parse_mapping,
 )
 from image_catalog.naming import OPERATOR_GROUP, SCHEDULE_LABEL
+from image_catalog.text import printable
 
 # The label the operator's ScheduledImageBuild controller puts on every build it makes
 # (api/v1alpha1/labels.go, LabelScheduledImageBuildName).
@@ -63,6 +64,16 @@ class BuildInfo:
     manifest: str | None
     manifest_config_map: str | None = None
     schedule: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """NAMESPACE/NAME as messages show it: escaped, as the resource may hold anything."""
+        return shown_build(self.namespace, self.name)
+
+
+def shown_build(namespace: str, name: str) -> str:
+    """An ImageBuild's NAMESPACE/NAME, escaped for a message (`text.printable`)."""
+    return printable(f"{namespace}/{name}")
 
 
 class _Shape(Exception):
@@ -166,17 +177,17 @@ def _parse(data: Mapping[str, Any], where: str) -> BuildInfo:
         )
     name = _text(data, "metadata", "name") or "(unnamed)"
     namespace = _text(data, "metadata", "namespace") or "default"
+    shown = shown_build(namespace, name)
     phase = _text(data, "status", "phase")
     if phase != "Completed":
         state = f"is in phase {phase!r}" if phase else "has no status.phase"
         raise BuildNotPublishable(
-            f"{where}: ImageBuild {namespace}/{name} {state}; only a Completed build can be "
-            "published"
+            f"{where}: ImageBuild {shown} {state}; only a Completed build can be published"
         )
     completion = _get(data, "status", "completionTime")
     if completion is None:
         raise BuildNotPublishable(
-            f"{where}: ImageBuild {namespace}/{name} is Completed but has no status.completionTime"
+            f"{where}: ImageBuild {shown} is Completed but has no status.completionTime"
         )
     spec = _get(data, "spec")
     if spec is not None and not isinstance(spec, Mapping):
@@ -195,7 +206,7 @@ def _parse(data: Mapping[str, Any], where: str) -> BuildInfo:
             else "spec.containerPush, spec.publishers.registry.repositoryUrl or spec.exportOci"
         )
         raise BuildNotPublishable(
-            f"{where}: ImageBuild {namespace}/{name} pushed nothing to a registry (no "
+            f"{where}: ImageBuild {shown} pushed nothing to a registry (no "
             f"{where_to_look}); only images in a registry can be published"
         )
     return BuildInfo(

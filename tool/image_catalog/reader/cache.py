@@ -42,8 +42,8 @@ class Cache:
         try:
             meta = msgspec.json.decode(meta_path.read_bytes())
             body = body_path.read_bytes()
-        except (OSError, msgspec.DecodeError):
-            return None
+        except (OSError, msgspec.DecodeError, RecursionError):
+            return None  # nested past the decoder's depth is as damaged as any other
         if not isinstance(meta, dict) or meta.get("url") != url:
             return None
         digest = sha256_of(body)

@@ -206,7 +206,7 @@ class IndexClient:
         try:
             return self._read(f"images/{name}/{version}.json", parser(VersionDoc))
         except NotInIndex as exc:
-            known = ", ".join(v.version for v in self.image(name).doc.versions)
+            known = printable(", ".join(v.version for v in self.image(name).doc.versions))
             raise NotInIndex(
                 f"no version {version!r} of {name} in the index at {self.location} "
                 f"(versions: {known})"

@@ -21,6 +21,7 @@ from image_catalog.naming import closest, is_name, is_version, schedule_tag
 from image_catalog.site import contract
 from image_catalog.site.contract import VIEW_DIMENSIONS, SiteDoc, Summary, VersionDoc, ViewBy
 from image_catalog.site.parse import decode_without_gc
+from image_catalog.text import printable
 
 
 class Query(msgspec.Struct, frozen=True):
@@ -103,12 +104,11 @@ def resolve(query: Query, site: SiteDoc) -> Query:
             return value
         if value in aliases:
             return aliases[value]
-        known = ", ".join(names)
-        alias_text = f"; aliases: {', '.join(aliases)}" if aliases else ""
-        raise UsageError(
-            f"unknown {kind} {value!r}{closest(value, [*names, *aliases])} "
-            f"(known: {known}{alias_text})"
-        )
+        # The known names come from the site, which may hold anything: escaped, as all output.
+        known = printable(", ".join(names))
+        alias_text = f"; aliases: {printable(', '.join(aliases))}" if aliases else ""
+        suggestion = printable(closest(value, [*names, *aliases]))
+        raise UsageError(f"unknown {kind} {value!r}{suggestion} (known: {known}{alias_text})")
 
     return Query(
         architecture=canonical(

@@ -47,6 +47,7 @@ from image_catalog.site.sums import (
     listed_digest,
     parse_header,
 )
+from image_catalog.site.times import FIRST_YEAR, LAST_YEAR
 
 _VERIFY_TIMEOUT = 60.0
 
@@ -216,9 +217,11 @@ class SeenSites:
             if not isinstance(data, dict) or data.get("location") != location:
                 return None
             committed = datetime.fromisoformat(str(data["committed"]).replace("Z", "+00:00"))
+            if committed.tzinfo is None or not FIRST_YEAR <= committed.year <= LAST_YEAR:
+                return None  # not comparable with a signed time: as damaged as any other
             return str(data["commit"]), committed
-        except (OSError, ValueError, KeyError):
-            return None
+        except (OSError, ValueError, KeyError, RecursionError):
+            return None  # nested past the decoder's depth is as damaged as any other
 
     def check(self, location: str, sums: SignedSums) -> None:
         """Refuse a site of another commit not newer than the newest seen here; remember this

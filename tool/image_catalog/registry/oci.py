@@ -143,6 +143,8 @@ def _json_object(raw: bytes, what: str) -> Mapping[str, Any]:
         doc = json.loads(raw)
     except ValueError as exc:
         raise ValueError(f"{what} is not JSON") from exc
+    except RecursionError as exc:
+        raise ValueError(f"{what} is nested deeper than a manifest can be") from exc
     if not isinstance(doc, Mapping):
         raise ValueError(f"{what} is not a JSON object")
     return doc

@@ -2,7 +2,10 @@
 says which of JSON, schemaVersion, kind or a field is wrong.
 
 The reader, the health check (a previous status) and the build (a status to publish) all parse
-through here, so a document is read the same way wherever it comes from.
+through here, so a document is read the same way wherever it comes from, and is refused the same
+way when it could not be used: JSON nested deeper than the decoder follows (a site document is
+a few levels deep; msgspec stops at Python's recursion limit, about a thousand), and a time
+outside the years 1970 to 9998 (`times`), which would overflow once converted to UTC.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import msgspec
 
 from image_catalog.errors import CatalogError
 from image_catalog.site.contract import SCHEMA_VERSION, Document
+from image_catalog.site.times import FIRST_YEAR, LAST_YEAR, out_of_range
 
 D = TypeVar("D", bound=Document)
 T = TypeVar("T")
@@ -64,8 +68,11 @@ def parser(model: type[D]) -> Parse[D]:
                 f"{where}: not valid JSON ({exc}); the file is truncated or corrupt: rebuild or "
                 "republish the index"
             ) from exc
+        except RecursionError as exc:
+            raise too_deep(where) from exc
         if doc.schema_version != SCHEMA_VERSION:
             _check_header(data, where, kind)
+        _check_times(doc, where, kind)
         return doc
 
     _PARSERS[model] = parse
@@ -88,11 +95,28 @@ def decode_without_gc(decoder: msgspec.json.Decoder[T], data: bytes | str) -> T:
             gc.enable()
 
 
+def too_deep(where: str) -> CatalogError:
+    """The error for JSON nested deeper than the decoder follows (it raised RecursionError)."""
+    return CatalogError(f"{where}: nested deeper than a site document can be")
+
+
+def _check_times(doc: Document, where: str, kind: object) -> None:
+    found = out_of_range(doc)
+    if found is not None:
+        path, moment = found
+        raise CatalogError(
+            f"{where}: not a valid {kind} document: {path}: {moment.isoformat()} is out of "
+            f"range (a site's times fall within the years {FIRST_YEAR} to {LAST_YEAR})"
+        )
+
+
 def _check_header(data: bytes | str, where: str, kind: object) -> None:
     try:
         header = msgspec.json.decode(data, type=_Header)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise CatalogError(f"{where}: not an image-catalog index document") from exc
+    except RecursionError as exc:
+        raise too_deep(where) from exc
     version = header.schema_version
     if version != SCHEMA_VERSION or isinstance(version, bool):
         advice = (

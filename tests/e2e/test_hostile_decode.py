@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from image_catalog.build.render import build_index
+from image_catalog.build.render import build_from_scratch
 from image_catalog.site import contract
 from image_catalog.site.contract import EntryHealth, Figures, StatusDoc
 from support.confined import RAW_CONTROL, assert_refused, run_confined
@@ -40,7 +40,7 @@ def site(tmp_path: Path) -> Path:
     """A site of one image, box@1, built from a catalog beside it (tmp_path / "catalog")."""
     catalog = new_catalog(tmp_path / "catalog")
     add_image(catalog, "box", "1", "2026-01-01T00:00:00Z")
-    build_index(catalog, tmp_path / "site")
+    build_from_scratch(catalog, tmp_path / "site")
     return tmp_path / "site"
 
 

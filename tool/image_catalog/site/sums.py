@@ -46,7 +46,11 @@ def parse_header(line: str) -> tuple[str, datetime] | None:
     found = _HEADER_PATTERN.fullmatch(line)
     if found is None:
         return None
-    return found["commit"], datetime.fromisoformat(found["time"].replace("Z", "+00:00"))
+    try:  # the pattern lets through a month 13 or a day 45
+        committed = datetime.fromisoformat(found["time"].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found["commit"], committed
 
 
 def format_sums(sums: Mapping[str, str], header: str | None) -> bytes:

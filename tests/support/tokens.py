@@ -145,7 +145,7 @@ class TokenIssuer:
         self._certificate_der = _openssl(
             "x509", "-in", str(self.certificate_path), "-outform", "DER"
         )
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -278,40 +278,41 @@ class TokenIssuer:
         with self._lock:
             self.requests.append(entry)
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+def _handler(issuer: TokenIssuer) -> type[BaseHTTPRequestHandler]:
+    """The request handler of ``issuer``'s server: ``GET /token`` only."""
 
-            def do_GET(self) -> None:
-                parsed = urlsplit(self.path)
-                query = parse_qs(parsed.query)
-                scopes = query.get("scope", [])
-                if parsed.path != "/token" or query.get("service") != [issuer.service]:
-                    self._answer(404, {"details": "unknown service or path"})
-                    return
-                accepted, subject = issuer.authenticate(self.headers.get("Authorization"))
-                if not accepted:
-                    issuer.record(TokenRequest(subject or "", tuple(scopes), (), 401))
-                    self._answer(401, {"details": "authentication required or refused"})
-                    return
-                access = issuer.grant(subject, scopes)
-                issuer.record(TokenRequest(subject or "", tuple(scopes), tuple(access), 200))
-                token = issuer.mint(subject or "", access)
-                self._answer(
-                    200, {"token": token, "access_token": token, "expires_in": issuer.lifetime}
-                )
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
 
-            def _answer(self, status: int, document: dict[str, Any]) -> None:
-                body = json.dumps(document).encode()
-                self.send_response(status)
-                if status == 401:
-                    self.send_header("WWW-Authenticate", f'Basic realm="{issuer.service}"')
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def do_GET(self) -> None:
+            parsed = urlsplit(self.path)
+            query = parse_qs(parsed.query)
+            scopes = query.get("scope", [])
+            if parsed.path != "/token" or query.get("service") != [issuer.service]:
+                self._answer(404, {"details": "unknown service or path"})
+                return
+            accepted, subject = issuer.authenticate(self.headers.get("Authorization"))
+            if not accepted:
+                issuer.record(TokenRequest(subject or "", tuple(scopes), (), 401))
+                self._answer(401, {"details": "authentication required or refused"})
+                return
+            access = issuer.grant(subject, scopes)
+            issuer.record(TokenRequest(subject or "", tuple(scopes), tuple(access), 200))
+            token = issuer.mint(subject or "", access)
+            self._answer(
+                200, {"token": token, "access_token": token, "expires_in": issuer.lifetime}
+            )
 
-        return Handler
+        def _answer(self, status: int, document: dict[str, Any]) -> None:
+            body = json.dumps(document).encode()
+            self.send_response(status)
+            if status == 401:
+                self.send_header("WWW-Authenticate", f'Basic realm="{issuer.service}"')
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler

@@ -17,6 +17,7 @@ reused, committed in a git repository of its own so that blob ids come from git.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -346,6 +347,8 @@ def registry_rows() -> list[Row]:
                 seconds <= 30,
             )
         )
+    pull = measure([PYTHON, str(HERE / "pull.py"), "--json"])
+    rows += [Row(**found) for found in json.loads(pull.output.strip().splitlines()[-1])]
     if (HERE / "health.py").exists():
         health = measure([PYTHON, str(HERE / "health.py"), "--entries", "1000"])
         found = re.search(r"check, no history: ([\d.]+) s", health.output)

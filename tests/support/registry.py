@@ -4,6 +4,10 @@ Tests that talk to a registry should hit a real one, so that the manifests, dige
 messages and auth challenges they see are the ones production sees. Debian's ``docker-registry``
 (Distribution 2.8) starts in well under a second on loopback, which makes that affordable.
 
+With ``token=TokenIssuer(...)`` (support/tokens.py) the registry runs with ``auth: token`` and
+trusts that issuer alone; the helpers here then answer its Bearer challenges with tokens the issuer
+mints directly, so test content is pushed through the registry's API as usual.
+
 This module holds plain classes and functions; pytest fixtures wrapping them belong in a conftest.
 """
 
@@ -28,6 +32,8 @@ from types import TracebackType
 from typing import NamedTuple, Self
 
 import pytest
+
+from .tokens import TokenIssuer
 
 REGISTRY_BINARY = "docker-registry"
 # What a test with a registry needs on PATH.
@@ -126,7 +132,8 @@ def make_htpasswd(user: str, password: str) -> str:
 
 
 class LocalRegistry:
-    """A Distribution registry on 127.0.0.1 with its own temp storage, optionally behind htpasswd.
+    """A Distribution registry on 127.0.0.1 with its own temp storage, optionally behind htpasswd
+    or, with ``token``, behind a bearer-token issuer (started by the caller, before the registry).
 
     ``stop()`` keeps storage and port so ``restart()`` can simulate an outage that ends; ``close()``
     (or leaving the ``with`` block) stops it and removes the storage.
@@ -139,9 +146,13 @@ class LocalRegistry:
         *,
         startup_timeout: float = 10.0,
         realm: str = "image-catalog-tests",
+        token: TokenIssuer | None = None,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
+        if token is not None and username is not None:
+            raise ValueError("a token registry takes its credentials from its token issuer")
+        self.token = token
         self.username = username
         self.password = password
         self.startup_timeout = startup_timeout
@@ -289,6 +300,8 @@ class LocalRegistry:
                 f"    realm: {json.dumps(self.realm)}",
                 f"    path: {json.dumps(str(workdir / 'htpasswd'))}",
             ]
+        if self.token is not None:
+            lines += self.token.registry_config()
         return "\n".join(lines) + "\n"
 
     def _launch(self, port: int) -> None:
@@ -352,14 +365,25 @@ class LocalRegistry:
     ) -> Response:
         """Call the registry; ``path`` is ``/v2/...`` or an absolute URL. 4xx/5xx do not raise.
 
-        Basic auth is added when the registry has credentials, unless ``auth=False``.
+        Basic auth is added when the registry has credentials, unless ``auth=False``; a token
+        registry's Bearer challenge is answered with a token from its issuer, unless ``auth=False``.
         """
         url = path if path.startswith(("http://", "https://")) else self.url + path
         all_headers = dict(headers or {})
         if auth and self.username is not None and self.password is not None:
             token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
             all_headers["Authorization"] = f"Basic {token}"
-        request = urllib.request.Request(url, data=data, headers=all_headers, method=method)
+        answer = self._send(method, url, data, all_headers, timeout)
+        challenge = answer.headers.get("WWW-Authenticate", "")
+        if answer.status == 401 and auth and self.token is not None and challenge:
+            all_headers["Authorization"] = self.token.authorization(challenge)
+            answer = self._send(method, url, data, all_headers, timeout)
+        return answer
+
+    def _send(
+        self, method: str, url: str, data: bytes | None, headers: dict[str, str], timeout: float
+    ) -> Response:
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with self._opener.open(request, timeout=timeout) as response:
                 return Response(response.status, response.headers, response.read())

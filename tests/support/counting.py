@@ -1,0 +1,188 @@
+"""A loopback TCP proxy that counts the bytes a server sent to its clients.
+
+Put it in front of a registry (``CountingProxy(registry.port)``) and point the client at
+``proxy.host``: a test can then assert how many bytes a download, or a resumed one, transferred
+(``served``), per connection too (``connections``). It relays raw TCP, so HTTP keep-alive,
+ranges and chunked answers pass through untouched, and the registry builds its upload and
+redirect URLs from the ``Host`` the client sent (the proxy's).
+
+Invariants: it listens on 127.0.0.1 on a port from the kernel; each accepted connection gets its
+own upstream connection and two relaying threads; counts only ever grow until ``reset()``;
+``close()`` (or leaving the ``with`` block) stops accepting, closes every open connection and
+joins the threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+from typing import Self
+
+_CHUNK = 256 * 1024
+
+
+class CountingProxy:
+    """Relays 127.0.0.1:``port`` (its own) to 127.0.0.1:``upstream_port``, counting."""
+
+    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self._lock = threading.Lock()
+        self._counts: list[int] = []  # bytes server -> client, one per connection
+        self._sent: list[int] = []  # bytes client -> server, one per connection
+        self._sockets: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._listener: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._listener is not None:
+            return
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        self._listener = listener
+        self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._acceptor.start()
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            _shut(sock)
+        if self._acceptor is not None:
+            self._acceptor.join(timeout=5)
+            self._acceptor = None
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- where it is and what it counted ---------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._listener is None:
+            raise RuntimeError("proxy has not been started")
+        port: int = self._listener.getsockname()[1]
+        return port
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``, the registry part of an image reference through the proxy."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def served(self) -> int:
+        """Bytes relayed from the server to clients since start (or ``reset()``)."""
+        with self._lock:
+            return sum(self._counts)
+
+    @property
+    def received(self) -> int:
+        """Bytes relayed from clients to the server since start (or ``reset()``)."""
+        with self._lock:
+            return sum(self._sent)
+
+    @property
+    def connections(self) -> list[int]:
+        """Bytes served on each connection, in the order they were accepted."""
+        with self._lock:
+            return list(self._counts)
+
+    def reset(self) -> None:
+        """Forget the counts so far (connections still open count on from zero)."""
+        with self._lock:
+            self._counts[:] = [0] * len(self._counts)
+            self._sent[:] = [0] * len(self._sent)
+
+    # -- relaying --------------------------------------------------------------------------------
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed by close()
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                index = len(self._counts)
+                self._counts.append(0)
+                self._sent.append(0)
+                self._sockets |= {client, server}
+            pair = _Pair(client, server)
+            for source, sink, counts in (
+                (server, client, self._counts),
+                (client, server, self._sent),
+            ):
+                thread = threading.Thread(
+                    target=self._pump, args=(pair, source, sink, counts, index), daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(
+        self,
+        pair: _Pair,
+        source: socket.socket,
+        sink: socket.socket,
+        counts: list[int],
+        index: int,
+    ) -> None:
+        try:
+            while chunk := source.recv(_CHUNK):
+                sink.sendall(chunk)
+                with self._lock:
+                    counts[index] += len(chunk)
+            # An orderly end of one direction is passed on as such (a half-close), so the
+            # other direction can still finish its answer.
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            # A reset or a write to a closed peer: end both directions now.
+            _shut(sink)
+            _shut(source)
+        with self._lock:
+            pair.ended += 1
+            last = pair.ended == 2
+            if last:
+                self._sockets -= {pair.client, pair.server}
+        if last:
+            _shut(pair.client)
+            _shut(pair.server)
+
+
+class _Pair:
+    """The two sockets of one relayed connection, closed once both directions ended."""
+
+    def __init__(self, client: socket.socket, server: socket.socket) -> None:
+        self.client = client
+        self.server = server
+        self.ended = 0
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

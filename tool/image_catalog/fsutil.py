@@ -47,17 +47,19 @@ def read_regular_file(path: Path, limit: int, follow_links: bool = False) -> byt
             raise NotAFile(f"is {kind}, not a regular file")
         if info.st_size > limit:
             raise NotAFile(f"file is {info.st_size} bytes; the limit is {limit} bytes")
-        chunks = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 16))
+        # The size fstat gave, and one byte more, in one read: a regular file gives it whole (an
+        # index of 20 MB in one read and no copy); a file that grows is read on to the limit.
+        chunks = [os.read(fd, min(info.st_size, limit) + 1)]
+        total = len(chunks[0])
+        while total <= limit:
+            chunk = os.read(fd, min(limit + 1 - total, 1 << 20))
             if not chunk:
                 break
             chunks.append(chunk)
-            left -= len(chunk)
+            total += len(chunk)
     finally:
         os.close(fd)
-    data = b"".join(chunks)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:
         raise NotAFile(f"file grew past the limit of {limit} bytes while it was read")
     return data

@@ -72,7 +72,6 @@ from image_catalog.site.contract import (
 )
 from image_catalog.site.parse import D, Parse, parser
 from image_catalog.text import printable
-from image_catalog.web.errors import redact
 
 if TYPE_CHECKING:
     from image_catalog.reader.trust import Check, SignedSums, Trust
@@ -120,6 +119,8 @@ def open_source(
     if "://" not in text:
         return DirectorySource(Path(text), max_index)
     parts = urlsplit(text)
+    from image_catalog.web.errors import redact  # a URL's credentials, never shown
+
     shown = printable(redact(text))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--index {shown!r}: only http:// and https:// URLs or a folder are read")

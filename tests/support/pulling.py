@@ -1,0 +1,146 @@
+"""Sites whose disk images sit in a loopback registry, for the tests of `image-catalog pull`, and
+a TCP proxy in front of the registry that counts (and may slow) what it serves.
+
+`disk_site` pushes a disk artifact as the build operator does (one annotated layer per file),
+records it in a small catalog whose registry host is `host` (the registry itself, or a proxy in
+front of it) and builds the site. `CountingProxy` forwards every connection to the registry and
+counts the bytes that went back to the client, so a test can assert what a pull transferred.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from image_catalog.build.render import build_from_scratch
+from support.catalogs import empty_catalog, registry_manifest
+from support.oci import ANNOTATION_PREFIX, DiskFile, PushedArtifact, push_disk_artifact
+from support.entries import write_entry
+from support.pushed import disk
+from support.registry import LocalRegistry
+
+BOARD = "ridesx4"  # an aarch64 board of the shipped vocabulary
+
+
+def push_board_disk(
+    registry: LocalRegistry, repo: str, files: Sequence[DiskFile]
+) -> PushedArtifact:
+    annotations = {
+        f"{ANNOTATION_PREFIX}distro": "autosd",
+        f"{ANNOTATION_PREFIX}target": BOARD,
+        f"{ANNOTATION_PREFIX}arch": "arm64",
+    }
+    return push_disk_artifact(registry, repo, "disk", files, annotations)
+
+
+def disk_site(
+    root: Path,
+    host: str,
+    artifact: PushedArtifact,
+    *,
+    name: str = "board",
+    version: str = "1.0",
+    **entry: object,
+) -> Path:
+    """A built site with one entry NAME@VERSION: the artifact as an aarch64 disk for `BOARD`,
+    recorded on the registry host `host`; returns the site folder."""
+    catalog = empty_catalog(root / "catalog", {"local": registry_manifest("local", host)})
+    variant = disk(artifact, "aarch64")
+    pinned = variant["disk"]
+    pinned["ref"] = pinned["ref"].replace(artifact.host, host, 1)
+    spec: dict[str, object] = {
+        "displayName": f"{name} {version}",
+        "distro": "autosd9-sig",
+        "targets": [{"name": BOARD}],
+        "variants": [variant],
+        "source": {"prebuilt": {"origin": "tests"}},
+        "publishedAt": "2026-01-15T09:30:00Z",
+        **entry,
+    }
+    write_entry(catalog, name, version, spec)
+    site = root / "site"
+    build_from_scratch(catalog, site)
+    return site
+
+
+class CountingProxy:
+    """A TCP proxy on 127.0.0.1 in front of `upstream` (HOST:PORT): counts the bytes sent back to
+    clients (`served`); `rate` (bytes per second, 0 for none) slows them."""
+
+    def __init__(self, upstream: str, rate: int = 0) -> None:
+        host, _, port = upstream.rpartition(":")
+        self.upstream = (host, int(port))
+        self.rate = rate
+        self.served = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, counted: bool) -> None:
+        try:
+            source.settimeout(None)
+            while not self.stop.is_set():
+                data = source.recv(16384)
+                if not data:
+                    break
+                sink.sendall(data)
+                if counted:
+                    with self.lock:
+                        self.served += len(data)
+                    if self.rate:
+                        time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -9,6 +9,7 @@ counts the bytes that went back to the client, so a test can assert what a pull 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -18,9 +19,12 @@ from types import TracebackType
 from typing import Self
 
 from image_catalog.build.render import build_from_scratch
+from image_catalog.cli import main
+
 from support.catalogs import empty_catalog, registry_manifest
-from support.oci import ANNOTATION_PREFIX, DiskFile, PushedArtifact, push_disk_artifact
 from support.entries import write_entry
+from support.git import GitWork
+from support.oci import ANNOTATION_PREFIX, DiskFile, PushedArtifact, push_disk_artifact
 from support.pushed import disk
 from support.registry import LocalRegistry
 
@@ -45,11 +49,15 @@ def disk_site(
     *,
     name: str = "board",
     version: str = "1.0",
+    sign_key: Path | None = None,
     **entry: object,
 ) -> Path:
     """A built site with one entry NAME@VERSION: the artifact as an aarch64 disk for `BOARD`,
-    recorded on the registry host `host`; returns the site folder."""
-    catalog = empty_catalog(root / "catalog", {"local": registry_manifest("local", host)})
+    recorded on the registry host `host` (signed with `sign_key` when given: the catalog is then
+    committed to a git repository first); returns the site folder."""
+    work = GitWork(root / "repo") if sign_key is not None else None
+    folder = work.root / "catalog" if work is not None else root / "catalog"
+    catalog = empty_catalog(folder, {"local": registry_manifest("local", host)})
     variant = disk(artifact, "aarch64")
     pinned = variant["disk"]
     pinned["ref"] = pinned["ref"].replace(artifact.host, host, 1)
@@ -64,7 +72,13 @@ def disk_site(
     }
     write_entry(catalog, name, version, spec)
     site = root / "site"
-    build_from_scratch(catalog, site)
+    if work is None:
+        build_from_scratch(catalog, site)
+        return site
+    work.commit("A disk image", author="Admin")
+    built = main(["index", "build", "--catalog", str(catalog), "--out", str(site),
+                  "--sign-key", str(sign_key)])  # fmt: skip
+    assert built == 0
     return site
 
 
@@ -123,10 +137,8 @@ class CountingProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.stop.set()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from image_catalog.errors import UsageError
 from image_catalog.reader.client import INDEX_ENV, TRUST_ENV, IndexClient
-from image_catalog.reader.download import Progress
+from image_catalog.reader.download import PullProgress
 from image_catalog.reader.pull import PullRequest, PullResult, pull_version
 
 __all__ = ["PullResult", "PullSettings", "Quiet", "pull"]
@@ -163,7 +163,7 @@ class PullSettings:
         )
 
 
-def pull(settings: PullSettings, progress: Progress | None = None) -> PullResult:
+def pull(settings: PullSettings, progress: PullProgress | None = None) -> PullResult:
     """Pull the settings' version into its folder (see `reader.pull`)."""
     client = IndexClient(settings.index, trust=settings.trust)
     request = PullRequest(

@@ -14,7 +14,7 @@ them to a helper, the message says so.
 Invariants: a file named by the user (`--authfile`, `$REGISTRY_AUTH_FILE`) must exist and parse;
 a default file that does not exist is skipped, one that exists but cannot be read or parsed is an
 error naming it. No message ever holds a credential or any part of the file's content beyond the
-host key; `Credentials` does not show its password in `repr`.
+host key; `StoredLogin` does not show its password in `repr`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ MAX_AUTH_FILE = 4 << 20  # an auth file holds a few entries; anything larger is 
 
 
 @dataclass(frozen=True)
-class Credentials:
+class StoredLogin:
     """A user name and password for one registry, and the file they came from (for messages)."""
 
     username: str
@@ -51,7 +51,7 @@ class Credentials:
 class Found:
     """What the search found for one host: credentials (or none) and the files looked at."""
 
-    credentials: Credentials | None
+    credentials: StoredLogin | None
     searched: tuple[Path, ...]
     helper: Path | None = None  # a file that leaves this host to a credential helper
 
@@ -137,7 +137,7 @@ def _key_host(key: str) -> str:
 
 def _lookup(
     document: dict[str, object], path: Path, host: str, repository: str
-) -> Credentials | None:
+) -> StoredLogin | None:
     auths = document.get("auths", {})
     if not isinstance(auths, dict):
         raise CatalogError(f"{path}: `auths` is not a JSON object")
@@ -168,7 +168,7 @@ def _lookup(
         raise CatalogError(
             f"{path}: the `auth` value for {printable(host)} is not base64 of user:password"
         )
-    return Credentials(username, password, path)
+    return StoredLogin(username, password, path)
 
 
 def _names_helper(document: dict[str, object], host: str) -> bool:

@@ -32,7 +32,7 @@ from image_catalog.reader.plan import PART_SUFFIX, PlannedFile
 READ_PIECE = 1 << 20
 
 
-class Progress(Protocol):
+class PullProgress(Protocol):
     """What a pull reports as it goes; the command line draws it, a library caller may ignore it."""
 
     def started(self, title: str, total: int, present: int) -> None: ...
@@ -76,7 +76,8 @@ class RawCopy:
         self.raw = raw
         self.part = raw.with_name(raw.name + PART_SUFFIX)
         self.limit = limit
-        self.handle = self.part.open("wb")
+        # Unbuffered: a full disk fails the write that hit it, not a later close.
+        self.handle = self.part.open("wb", buffering=0)
         self.inflater = inflater(compression)
         self.hasher = hashlib.sha256()
         self.written = 0
@@ -139,7 +140,7 @@ class FileFetch:
         planned: PlannedFile,
         out: Path,
         repository: Repository,
-        progress: Progress,
+        progress: PullProgress,
         stop: threading.Event,
     ) -> None:
         self.planned = planned
@@ -248,7 +249,7 @@ class FileFetch:
                     self.progress.advanced(artifact.title, -start)
                     hasher, start = hashlib.sha256(), 0
                     self._restart_raw()
-                with self.part.open("ab" if start else "wb") as handle:
+                with self.part.open("ab" if start else "wb", buffering=0) as handle:
                     handle.truncate(start)
                     written = self._copy(answer.chunks(1 << 62), handle, hasher, start)
                 self._verify(hasher.hexdigest(), written)

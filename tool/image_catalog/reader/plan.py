@@ -72,7 +72,7 @@ def check_title(title: str, where: str) -> None:
     )
     if bad:
         raise CatalogError(
-            f"{where}: the file title {printable(title)!r} is not a plain file name (no path "
+            f"{where}: the file title '{printable(title)}' is not a plain file name (no path "
             "separator, `..`, leading dot, control character, .part suffix or name the pull "
             f"writes itself: {', '.join(sorted(_RESERVED))}); refused"
         )

@@ -32,7 +32,7 @@ from image_catalog.errors import CatalogError, ImageCatalogError, RegistryUnavai
 from image_catalog.reader.auth import find_credentials
 from image_catalog.reader.client import IndexClient
 from image_catalog.reader.distribution import IDLE_TIMEOUT, Repository
-from image_catalog.reader.download import Fetched, FileFetch, Progress, Stopped
+from image_catalog.reader.download import Fetched, FileFetch, PullProgress, Stopped
 from image_catalog.reader.plan import (
     LAYOUT_FILE,
     PART_SUFFIX,
@@ -107,7 +107,7 @@ class PullResult:
         return sum(f.transferred for f in self.fetched)
 
 
-def resolve(client: IndexClient, request: PullRequest) -> tuple[VersionDoc, list[str]]:
+def resolve_version(client: IndexClient, request: PullRequest) -> tuple[VersionDoc, list[str]]:
     """The version document (the latest version when none is named) and the reading's warnings."""
     shown = client.show(request.name, request.version)
     return shown.version, list(shown.warnings)
@@ -132,7 +132,7 @@ def make_plan(client: IndexClient, doc: VersionDoc, request: PullRequest) -> Pla
     return Plan(doc, variant, request.target, files, out, warnings)
 
 
-def tls_context(verify: bool, cert_dir: Path | None) -> ssl.SSLContext | None:
+def registry_tls(verify: bool, cert_dir: Path | None) -> ssl.SSLContext | None:
     """The TLS context for registries: None (the default, verified) unless told otherwise.
     `cert_dir` holds CA certificates (`*.crt`), as containers' certs.d folders do."""
     if verify and cert_dir is None:
@@ -204,7 +204,7 @@ def _mib(count: int) -> str:
 
 
 def fetch_all(
-    plan: Plan, repository: Repository, progress: Progress, jobs: int
+    plan: Plan, repository: Repository, progress: PullProgress, jobs: int
 ) -> tuple[Fetched, ...]:
     """Every file, `jobs` at a time; Ctrl-C or SIGTERM stop them all, keeping their `.part`."""
     stop = threading.Event()
@@ -290,12 +290,16 @@ def write_layout(out: Path, layout: PullDoc) -> None:
 
 
 def pull_version(
-    client: IndexClient, request: PullRequest, progress: Progress, *, timeout: float = IDLE_TIMEOUT
+    client: IndexClient,
+    request: PullRequest,
+    progress: PullProgress,
+    *,
+    timeout: float = IDLE_TIMEOUT,
 ) -> PullResult:
-    doc, warnings = resolve(client, request)
+    doc, warnings = resolve_version(client, request)
     plan = make_plan(client, doc, request)
     warnings += plan.warnings
-    pool = Pool(timeout, tls_context(request.tls_verify, request.cert_dir))
+    pool = Pool(timeout, registry_tls(request.tls_verify, request.cert_dir))
     repository = repository_of(plan, request, pool)
     check_manifest(plan, repository)
     try:

@@ -10,6 +10,7 @@ the registry served, so the tests can say what a pull transferred.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import lzma
 import os
@@ -21,11 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from image_catalog.build.render import build_from_scratch
 from support.confined import assert_refused, run_confined
 from support.keys import allowed_signers, make_key
 from support.oci import DiskFile
 from support.pulling import BOARD, CountingProxy, disk_site, push_board_disk
 from support.registry import REGISTRY_PASSWORD, LocalRegistry, require_tools, write_authfile
+from support.site import add_image, new_catalog
 
 pytestmark = [pytest.mark.registry, pytest.mark.usefixtures("isolated_reader", "own_home")]
 
@@ -144,8 +147,8 @@ def test_a_credential_helper_is_named_when_credentials_are_needed(
     docker.mkdir()
     (docker / "config.json").write_text(json.dumps({"credsStore": "desktop"}))
     done = pull(site, tmp_path / "out")
-    assert_refused(done, 4, f"{docker / 'config.json'} leaves its credentials to a credential "
-                   "helper (credHelpers or credsStore), which image-catalog does not run")  # fmt: skip
+    said = "leaves its credentials to a credential helper (credHelpers or credsStore), which "
+    assert_refused(done, 4, f"{docker / 'config.json'} {said}image-catalog does not run")
 
 
 def blob_file(registry: LocalRegistry, digest: str) -> Path:
@@ -163,7 +166,7 @@ def test_a_blob_altered_in_the_registry_is_refused(
     data = bytearray(stored.read_bytes())
     data[1000] ^= 0xFF
     stored.write_bytes(bytes(data))
-    received = __import__("hashlib").sha256(data).hexdigest()
+    received = hashlib.sha256(data).hexdigest()
     out = tmp_path / "out"
     done = pull(site, out)
     assert_refused(done, 1, f"{out / 'root.img'}: the registry's bytes do not match the index: "
@@ -330,10 +333,6 @@ def test_a_full_disk_is_refused_before_the_first_byte(
 
 
 def test_a_container_only_version_says_how_to_fetch_it(tmp_path: Path) -> None:
-    from support.site import add_image, new_catalog
-
-    from image_catalog.build.render import build_from_scratch
-
     catalog = new_catalog(tmp_path / "catalog")
     add_image(catalog, "app", "1.0", "2026-01-01T00:00:00Z", architectures=("aarch64",),
               targets=(BOARD,))  # fmt: skip
@@ -347,8 +346,8 @@ def test_a_container_only_version_says_how_to_fetch_it(tmp_path: Path) -> None:
 
 def test_the_gates(registry: LocalRegistry, tmp_path: Path) -> None:
     artifact = push_board_disk(registry, "pull/gates", small_files("gates"))
-    site = disk_site(tmp_path, registry.host, artifact,
-                     lifecycle={"deprecated": {"reason": "broken boot", "date": "2026-02-01"}})  # fmt: skip
+    deprecated = {"reason": "broken boot", "date": "2026-02-01"}
+    site = disk_site(tmp_path, registry.host, artifact, lifecycle={"deprecated": deprecated})
     done = pull(site, tmp_path / "out")
     assert_refused(done, 1, "board 1.0 is deprecated (broken boot); pass "
                    "--allow-deprecated to pull it anyway")  # fmt: skip

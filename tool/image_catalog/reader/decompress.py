@@ -59,31 +59,28 @@ class _Stdlib:
     def __init__(self, make: Callable[[], Any]) -> None:
         self._make = make
         self._engine = make()
-        self._started = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         try:
             while True:
                 engine = self._engine
                 if engine.eof:
+                    # What follows a stream's end is in unused_data (zlib also leaves it in
+                    # unconsumed_tail: taken from unused_data only, once).
                     data = engine.unused_data + data
-                    if not data:
-                        return
                     if not data.strip(b"\0"):  # xz streams may be padded with zeros
                         return
                     self._engine = engine = self._make()
                 out = engine.decompress(data, PIECE)
-                data = getattr(engine, "unconsumed_tail", b"")
+                data = b"" if engine.eof else getattr(engine, "unconsumed_tail", b"")
                 if out:
                     yield out
-                more = (
-                    len(out) == PIECE
-                    if hasattr(engine, "unconsumed_tail")
-                    else not (engine.needs_input)
-                )
-                if not data and not more and not engine.eof:
-                    return
-                if engine.eof and not engine.unused_data and not data:
+                if engine.eof:
+                    continue
+                if isinstance(engine, lzma.LZMADecompressor):
+                    if engine.needs_input:
+                        return
+                elif not data and len(out) < PIECE:
                     return
         except (zlib.error, lzma.LZMAError, EOFError) as exc:
             raise Corrupt(str(exc)) from exc

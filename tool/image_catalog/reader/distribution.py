@@ -124,8 +124,8 @@ class Repository:
     @contextmanager
     def open_blob(self, url: str, start: int) -> Iterator[Stream]:
         """A blob's body from byte `start` (a `Range` request when over 0): status 206 when the
-        server honoured the range, 200 when it sends the whole blob. Registry credentials go
-        only to the registry's own origin."""
+        server honoured the range, 200 when it sends the whole blob, 416 when it refuses it.
+        Registry credentials go only to the registry's own origin."""
         headers = dict(self._headers)
         if start:
             headers["Range"] = f"bytes={start}-"
@@ -139,7 +139,7 @@ class Repository:
                     if answer.status == 401 and own and attempt == 0:
                         challenge = answer.headers.get("www-authenticate", "")
                     else:
-                        if answer.status not in (200, 206):
+                        if answer.status not in (200, 206, 416):
                             self.check_status(answer.status, f"the blob {url.rpartition('/')[2]}")
                         yield answer
                         return

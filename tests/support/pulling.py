@@ -10,7 +10,11 @@ counts the bytes that went back to the client, so a test can assert what a pull 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -18,10 +22,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import pytest
 from image_catalog.build.render import build_from_scratch
 from image_catalog.cli import main
 
 from support.catalogs import empty_catalog, registry_manifest
+from support.confined import Outcome, run_confined
 from support.entries import write_entry
 from support.git import GitWork
 from support.oci import ANNOTATION_PREFIX, DiskFile, PushedArtifact, push_disk_artifact
@@ -156,3 +162,54 @@ class CountingProxy:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def isolate_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No auth file of the user's: HOME and the runtime folder are the test's own."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    return home
+
+
+def small_files(seed: str) -> list[DiskFile]:
+    """A gzip boot partition and a 1 MiB raw root partition."""
+    raw = f"boot of {seed}".encode() * 100
+    boot = gzip.compress(raw, mtime=0)
+    root = os.urandom(1 << 20)
+    return [
+        DiskFile("boot.img.gz", boot, partition="boot_a", decompressed_size=len(raw)),
+        DiskFile("root.img", root, media_type="application/vnd.automotive.disk.raw",
+                 partition="root_a"),
+    ]  # fmt: skip
+
+
+def pull(site: Path, out: Path, *options: str, timeout: float = 60) -> Outcome:
+    """`image-catalog pull board@1.0 --target BOARD` of `site` into `out`, confined."""
+    args = ["pull", "board@1.0", "--target", BOARD, "--index", str(site), "--out", str(out)]
+    return run_confined([*args, *options], timeout=timeout)
+
+
+def blob_file(registry: LocalRegistry, digest: str) -> Path:
+    """Where the registry stores the blob `digest` (Distribution's filesystem driver)."""
+    hexa = digest.removeprefix("sha256:")
+    return registry.storage_dir / "docker/registry/v2/blobs/sha256" / hexa[:2] / hexa / "data"
+
+
+def start_pull(site: Path, out: Path) -> subprocess.Popen[bytes]:
+    """A pull running in the background, for a test to interrupt."""
+    args = ["pull", "board@1.0", "--target", BOARD, "--index", str(site), "--out", str(out)]
+    return subprocess.Popen([sys.executable, "-m", "image_catalog", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_for_part(part: Path, size: int, child: subprocess.Popen[bytes]) -> None:
+    """Wait until `part` holds `size` bytes (the child still running)."""
+    deadline = time.monotonic() + 30
+    while not (part.exists() and part.stat().st_size >= size):
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the pull did not start"
+        time.sleep(0.05)

@@ -129,16 +129,17 @@ def test_an_interrupted_pull_resumes_with_what_was_missing(
     assert (out / "disk.raw").read_bytes() == data
 
 
-def test_sigterm_keeps_the_part_and_exits_143(
-    big: tuple[Path, bytes, CountingProxy], tmp_path: Path
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_keeps_the_part(
+    big: tuple[Path, bytes, CountingProxy], tmp_path: Path, sent: signal.Signals, code: int
 ) -> None:
     site, _, _ = big
     out = tmp_path / "out"
     child = start_pull(site, out)
     wait_for_part(out / "disk.raw.part", 3 * MiB, child)
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(sent)
     _, err = child.communicate(timeout=30)
-    assert child.returncode == 143, err
+    assert child.returncode == code, err
     assert b"Traceback" not in err
     assert (out / "disk.raw.part").stat().st_size > 0
     assert not (out / "disk.raw").exists()

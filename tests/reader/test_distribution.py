@@ -123,3 +123,10 @@ def test_token_of_refuses_what_is_not_a_token() -> None:
     for body in (b"nope", b"[]", b'{"token": 5}', b'{"token": "a\\nb"}'):
         with pytest.raises(RegistryUnavailable, match="realm"):
             token_of(body, "realm")
+
+
+def test_credentials_never_go_to_a_plain_http_realm_of_an_https_registry() -> None:
+    found = Found(LOGIN, (Path("/auth.json"),))
+    https = Repository("https://127.0.0.1:9", "team/disk", found, Pool(1.0))
+    with pytest.raises(RegistryUnavailable, match="which is not https: the credentials are not"):
+        https.authenticate('Bearer realm="http://127.0.0.1:9/token",service="reg"')

@@ -182,6 +182,11 @@ class Repository:
         url = f"{realm}{separator}{urlencode(query)}"
         credentials = self.found.credentials
         secret = {"Authorization": credentials.basic()} if credentials is not None else {}
+        if secret and self.base.startswith("https:") and not realm.startswith("https:"):
+            raise RegistryUnavailable(
+                f"{self.host} names the token service {printable(realm[:200])}, which is not "
+                "https: the credentials are not sent there in clear text"
+            )
         limits = FetchLimits(MAX_TOKEN_ANSWER, MAX_TOKEN_ANSWER, HEAD_DEADLINE, IDLE_TIMEOUT)
         shown = printable(realm[:200])
         try:

@@ -18,7 +18,7 @@ from image_catalog.web.errors import (
     ServerUnreachable,
     TooLarge,
 )
-from image_catalog.web.fetch import FetchLimits, follow, get
+from image_catalog.web.fetch import FetchLimits, follow, get, stream
 from image_catalog.web.wire import Wire, gunzip, read_head
 from support.hostile import HostileServer, answer, endless, raw
 
@@ -170,3 +170,48 @@ def test_a_recorded_answer_is_read_off_bytes() -> None:
     head = read_head(wire)
     assert (head.status, head.headers["etag"]) == (200, '"a b"')
     assert head.read(100, "x") == b"hello!"
+
+
+# --- stream: a body read by the caller, bounded by the idle time --------------------------------
+
+
+def test_stream_hands_the_body_over_in_pieces(server: HostileServer) -> None:
+    server.files["blob"] = b"x" * (3 * MiB)
+    with stream(server.url + "blob", {}, SMALL) as answer:
+        pieces = list(answer.chunks(4 * MiB))
+    assert answer.status == 200
+    assert sum(map(len, pieces)) == 3 * MiB
+    assert max(map(len, pieces)) <= MiB
+
+
+def test_stream_has_no_total_deadline_but_an_idle_time(server: HostileServer) -> None:
+    # A body that keeps coming outlives the head's deadline; one that stops does not.
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"
+    server.play("slow", endless(head, b"y" * 1024, every=0.05))
+    limits = FetchLimits(max_bytes=MiB, deadline=0.5, timeout=1.0)
+    started = time.monotonic()
+    seen = 0
+    with stream(server.url + "slow", {}, limits) as answer:
+        for piece in answer.chunks(1 << 40):
+            seen += len(piece)
+            if time.monotonic() - started > 1.5:
+                break
+    assert seen > 10 * 1024  # read past the 0.5 s deadline
+    server.play("stalls", endless(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", b"a", every=3))
+    started = time.monotonic()
+    with pytest.raises(ServerUnreachable), stream(server.url + "stalls", {}, limits) as answer:
+        list(answer.chunks(100))
+    assert time.monotonic() - started < 2.5  # the idle time, not the 3 s pause
+
+
+def test_stream_drops_credentials_on_a_redirect_to_another_origin(server: HostileServer) -> None:
+    with HostileServer() as store:
+        store.files["data"] = b"blob bytes"
+        server.play("blob", raw(answer(307, b"", f"Location: {store.url}data")))
+        secret = {"Authorization": "Bearer s3cr3t"}
+        with stream(server.url + "blob", {}, SMALL, sensitive=secret) as got:
+            body = b"".join(got.chunks(MiB))
+        assert body == b"blob bytes"
+        assert got.url == store.url + "data"
+        assert server.requests[0].headers["authorization"] == "Bearer s3cr3t"
+        assert "authorization" not in store.requests[0].headers

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "index": "index_cmd",
     "query": "query_cmd",
     "show": "query_cmd",
+    "pull": "pull_cmd",
     "export": "export_cmd",
     "check": "check_cmd",
     "handoff": "handoff_cmd",

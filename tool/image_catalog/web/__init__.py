@@ -25,6 +25,9 @@ proxy configured in the environment (`http_proxy`, `https_proxy`, `no_proxy`) is
 would: plain requests in absolute form for http, a CONNECT tunnel for https. TLS certificates are
 verified (`ssl` is loaded only for https: it takes longer to load than a whole query).
 
-`web.fetch.get` is the one call; the other modules are its parts. Standard library only: the
-reader stands on it, and so does the health check.
+`web.fetch.get` reads a whole answer; `web.fetch.stream` hands a body over unread, for a file of
+any size: its head within the deadline, then each read of the body within the idle time only
+(`FetchLimits.timeout`), since a large blob over a slow link takes as long as it takes while a
+server that stops sending must still be found out. The other modules are their parts. Standard
+library only: the reader stands on it, and so does the health check.
 """

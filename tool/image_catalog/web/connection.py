@@ -133,9 +133,10 @@ def _proxy_for(scheme: str, netloc: str) -> str | None:
 class Connection:
     """One connection to one origin, opened when first needed; used by one thread at a time."""
 
-    def __init__(self, origin: Origin, timeout: float) -> None:
+    def __init__(self, origin: Origin, timeout: float, tls: ssl.SSLContext | None = None) -> None:
         self.origin = origin
         self.timeout = timeout
+        self.tls = tls
         self._sock: socket.socket | None = None
         self._wire: Wire | None = None
 
@@ -182,7 +183,7 @@ class Connection:
                 self._tunnel(sock, deadline)
             if origin.scheme == "https":
                 sock.settimeout(min(self.timeout, deadline.remaining()))
-                sock = tls_context().wrap_socket(sock, server_hostname=origin.host)
+                sock = (self.tls or tls_context()).wrap_socket(sock, server_hostname=origin.host)
         except BaseException:
             sock.close()
             raise
@@ -223,8 +224,9 @@ class Pool:
     connection. A new connection that fails, or a kept one that times out, is an error.
     """
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
+        self.tls = tls  # a context of the caller's (other CAs, no verification); else the default
         self._local = threading.local()
 
     def connection(self, origin: Origin) -> Connection:
@@ -237,7 +239,7 @@ class Pool:
         connections: dict[Origin, Connection] = local.connections
         found = connections.get(origin)
         if found is None:
-            found = connections[origin] = Connection(origin, self.timeout)
+            found = connections[origin] = Connection(origin, self.timeout, self.tls)
         return found
 
     def open(

@@ -6,13 +6,14 @@ it guarantees.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from image_catalog.web.connection import Pool, check_url, origin_of, release
 from image_catalog.web.errors import RedirectRefused, ServerUnreachable, redact
-from image_catalog.web.wire import Deadline, gunzip
+from image_catalog.web.wire import Deadline, Response, gunzip
 
 MAX_REDIRECTS = 5
 MAX_ERROR_BODY = 64 * 1024  # what is read of a non-2xx answer's body to keep its connection
@@ -118,4 +119,77 @@ def get(
         if encoding == "gzip" and answer.status != 304:
             body = gunzip(body, limits.decoded_cap, named)
         return Reply(answer.status, answer.reason, answer.headers, body, url)
+    raise RedirectRefused(f"{named}: more than {MAX_REDIRECTS} redirects")
+
+
+@dataclass
+class Stream:
+    """An answer whose body is read by the caller, piece by piece (`chunks`), within the
+    stream's idle time; `url` is where it came from after redirects."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    url: str
+    response: Response
+
+    def chunks(self, limit: int) -> Iterator[bytes]:
+        """The body as it arrives; `TooLarge` past `limit`, `ServerUnreachable` when it stops."""
+        try:
+            yield from self.response.chunks(limit, redact(self.url))
+        except OSError as exc:
+            raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
+
+
+@contextmanager
+def stream(
+    url: str,
+    headers: Mapping[str, str],
+    limits: FetchLimits,
+    *,
+    pool: Pool | None = None,
+    sensitive: Mapping[str, str] | None = None,
+    what: str | None = None,
+) -> Iterator[Stream]:
+    """GET `url` as `get` does (redirects, `sensitive` headers kept to their origin), but hand
+    the body over unread: the `Stream` yielded reads it in pieces, so a file of any size costs
+    one piece of memory.
+
+    `limits.deadline` bounds the answer's head (redirects included); the body then has no total
+    deadline, only `limits.timeout` for each read: a 4 GiB blob over a slow link takes as long as
+    it takes, while a server that stops sending is found out within `timeout` seconds. A non-2xx
+    answer is yielded too, its body left to the caller (read at most `MAX_ERROR_BODY` of it).
+    The connection is kept for the next request only when the body was read to its end.
+    """
+    pool = pool or Pool(limits.timeout)
+    deadline = Deadline(limits.deadline)
+    named = what or redact(url)
+    secret = dict(sensitive or {})
+    for _ in range(MAX_REDIRECTS + 1):
+        origin = origin_of(url)
+        try:
+            answer, connection = pool.open(url, origin, {**headers, **secret}, deadline)
+        except OSError as exc:
+            if isinstance(exc, TimeoutError):
+                deadline.remaining()
+            raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
+        if answer.status in _REDIRECT_STATUS and "location" in answer.headers:
+            try:
+                answer.read(MAX_ERROR_BODY, named)
+            except OSError as exc:
+                connection.close()
+                raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
+            except BaseException:
+                connection.close()
+                raise
+            release(answer, connection)
+            url, keep = follow(url, answer.headers["location"], secret)
+            secret = secret if keep else {}
+            continue
+        answer.wire.deadline = None  # from here on, each read waits at most the idle time
+        try:
+            yield Stream(answer.status, answer.reason, answer.headers, url, answer)
+        finally:
+            release(answer, connection)
+        return
     raise RedirectRefused(f"{named}: more than {MAX_REDIRECTS} redirects")

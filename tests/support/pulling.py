@@ -1,0 +1,215 @@
+"""Sites whose disk images sit in a loopback registry, for the tests of `image-catalog pull`, and
+a TCP proxy in front of the registry that counts (and may slow) what it serves.
+
+`disk_site` pushes a disk artifact as the build operator does (one annotated layer per file),
+records it in a small catalog whose registry host is `host` (the registry itself, or a proxy in
+front of it) and builds the site. `CountingProxy` forwards every connection to the registry and
+counts the bytes that went back to the client, so a test can assert what a pull transferred.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import pytest
+from image_catalog.build.render import build_from_scratch
+from image_catalog.cli import main
+
+from support.catalogs import empty_catalog, registry_manifest
+from support.confined import Outcome, run_confined
+from support.entries import write_entry
+from support.git import GitWork
+from support.oci import ANNOTATION_PREFIX, DiskFile, PushedArtifact, push_disk_artifact
+from support.pushed import disk
+from support.registry import LocalRegistry
+
+BOARD = "ridesx4"  # an aarch64 board of the shipped vocabulary
+
+
+def push_board_disk(
+    registry: LocalRegistry, repo: str, files: Sequence[DiskFile]
+) -> PushedArtifact:
+    annotations = {
+        f"{ANNOTATION_PREFIX}distro": "autosd",
+        f"{ANNOTATION_PREFIX}target": BOARD,
+        f"{ANNOTATION_PREFIX}arch": "arm64",
+    }
+    return push_disk_artifact(registry, repo, "disk", files, annotations)
+
+
+def disk_site(
+    root: Path,
+    host: str,
+    artifact: PushedArtifact,
+    *,
+    name: str = "board",
+    version: str = "1.0",
+    sign_key: Path | None = None,
+    **entry: object,
+) -> Path:
+    """A built site with one entry NAME@VERSION: the artifact as an aarch64 disk for `BOARD`,
+    recorded on the registry host `host` (signed with `sign_key` when given: the catalog is then
+    committed to a git repository first); returns the site folder."""
+    work = GitWork(root / "repo") if sign_key is not None else None
+    folder = work.root / "catalog" if work is not None else root / "catalog"
+    catalog = empty_catalog(folder, {"local": registry_manifest("local", host)})
+    variant = disk(artifact, "aarch64")
+    pinned = variant["disk"]
+    pinned["ref"] = pinned["ref"].replace(artifact.host, host, 1)
+    spec: dict[str, object] = {
+        "displayName": f"{name} {version}",
+        "distro": "autosd9-sig",
+        "targets": [{"name": BOARD}],
+        "variants": [variant],
+        "source": {"prebuilt": {"origin": "tests"}},
+        "publishedAt": "2026-01-15T09:30:00Z",
+        **entry,
+    }
+    write_entry(catalog, name, version, spec)
+    site = root / "site"
+    if work is None:
+        build_from_scratch(catalog, site)
+        return site
+    work.commit("A disk image", author="Admin")
+    built = main(["index", "build", "--catalog", str(catalog), "--out", str(site),
+                  "--sign-key", str(sign_key)])  # fmt: skip
+    assert built == 0
+    return site
+
+
+class CountingProxy:
+    """A TCP proxy on 127.0.0.1 in front of `upstream` (HOST:PORT): counts the bytes sent back to
+    clients (`served`); `rate` (bytes per second, 0 for none) slows them."""
+
+    def __init__(self, upstream: str, rate: int = 0) -> None:
+        host, _, port = upstream.rpartition(":")
+        self.upstream = (host, int(port))
+        self.rate = rate
+        self.served = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, counted: bool) -> None:
+        try:
+            source.settimeout(None)
+            while not self.stop.is_set():
+                data = source.recv(16384)
+                if not data:
+                    break
+                sink.sendall(data)
+                if counted:
+                    with self.lock:
+                        self.served += len(data)
+                    if self.rate:
+                        time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def isolate_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No auth file of the user's: HOME and the runtime folder are the test's own."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    return home
+
+
+def small_files(seed: str) -> list[DiskFile]:
+    """A gzip boot partition and a 1 MiB raw root partition."""
+    raw = f"boot of {seed}".encode() * 100
+    boot = gzip.compress(raw, mtime=0)
+    root = os.urandom(1 << 20)
+    return [
+        DiskFile("boot.img.gz", boot, partition="boot_a", decompressed_size=len(raw)),
+        DiskFile("root.img", root, media_type="application/vnd.automotive.disk.raw",
+                 partition="root_a"),
+    ]  # fmt: skip
+
+
+def pull(site: Path, out: Path, *options: str, timeout: float = 60) -> Outcome:
+    """`image-catalog pull board@1.0 --target BOARD` of `site` into `out`, confined."""
+    args = ["pull", "board@1.0", "--target", BOARD, "--index", str(site), "--out", str(out)]
+    return run_confined([*args, *options], timeout=timeout)
+
+
+def blob_file(registry: LocalRegistry, digest: str) -> Path:
+    """Where the registry stores the blob `digest` (Distribution's filesystem driver)."""
+    hexa = digest.removeprefix("sha256:")
+    return registry.storage_dir / "docker/registry/v2/blobs/sha256" / hexa[:2] / hexa / "data"
+
+
+def start_pull(site: Path, out: Path) -> subprocess.Popen[bytes]:
+    """A pull running in the background, for a test to interrupt."""
+    args = ["pull", "board@1.0", "--target", BOARD, "--index", str(site), "--out", str(out)]
+    return subprocess.Popen([sys.executable, "-m", "image_catalog", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_for_part(part: Path, size: int, child: subprocess.Popen[bytes]) -> None:
+    """Wait until `part` holds `size` bytes (the child still running)."""
+    deadline = time.monotonic() + 30
+    while not (part.exists() and part.stat().st_size >= size):
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the pull did not start"
+        time.sleep(0.05)

@@ -1,0 +1,156 @@
+"""`image-catalog pull`: parse, draw the progress, render the result.
+
+Progress goes to standard error: on a terminal one line redrawn at most every `REDRAW` seconds
+(bytes, rate and time left, overall and for each file in flight); otherwise one quiet line when a
+file starts and one when it is done. The result goes to standard output: a summary, or with
+--json the folder's pull.json document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from typing import TextIO
+
+import msgspec
+
+from image_catalog.cli.common import add_subcommand
+from image_catalog.commands.pull import PullResult, PullSettings, pull
+from image_catalog.errors import ExitCode
+from image_catalog.text import printable
+
+REDRAW = 0.25
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_subcommand(
+        subparsers,
+        "pull",
+        "download a version's disk image for a board, verified",
+        "Download the disk image of NAME (its latest version, or NAME@VERSION) for a board into "
+        "a folder: each file fetched by digest from its registry with your own credentials "
+        "(podman's and docker's auth files), checked against the index's size and sha256 before "
+        "it takes its name, with SHA256SUMS and pull.json beside them. A re-run continues "
+        "interrupted files and skips the ones in place. Exit 1: a wrong input or a verification "
+        "failure; 4: the registry or the index unreachable, or the credentials refused.",
+    )
+    PullSettings.register_argparse_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the folder's pull.json")
+    parser.set_defaults(run=run_pull)
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    settings = PullSettings.from_argparse(args)
+    drawing = Drawing(sys.stderr) if sys.stderr.isatty() else Lines(sys.stderr)
+    try:
+        result = pull(settings, drawing)
+    finally:
+        drawing.close()
+    for warning in result.warnings:
+        print(f"warning: {printable(warning)}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(result.layout).decode() + "\n")
+    else:
+        sys.stdout.write(render(result))
+    return int(ExitCode.OK)
+
+
+def render(result: PullResult) -> str:
+    layout = result.layout
+    reused = sum(1 for f in result.fetched if f.reused)
+    lines = [
+        f"pulled {layout.name} {layout.version} ({layout.architecture}) for {layout.target} "
+        f"into {result.out}: {len(layout.files)} file(s), {result.transferred} bytes transferred"
+        + (f", {reused} already in place" if reused else ""),
+    ]
+    for file in layout.files:
+        part = f"{file.partition}: " if file.partition else "whole disk: "
+        lines.append(f"  {part}{file.file} ({file.size} bytes, sha256:{file.sha256})")
+    lines.append(f"verify again with: (cd {result.out} && sha256sum -c SHA256SUMS)")
+    return "\n".join(lines) + "\n"
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+class Lines:
+    """Progress for a log: a line when a file starts and when it is done."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def started(self, title: str, total: int, present: int) -> None:
+        resumed = f", resuming at {present}" if 0 < present < total else ""
+        with self.lock:
+            print(f"{printable(title)}: {total} bytes{resumed}", file=self.stream, flush=True)
+
+    def advanced(self, title: str, count: int) -> None:
+        pass
+
+    def finished(self, title: str, transferred: int, reused: bool) -> None:
+        said = (
+            "already in place, verified" if reused else f"verified, {transferred} bytes transferred"
+        )
+        with self.lock:
+            print(f"{printable(title)}: {said}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class Drawing(Lines):
+    """Progress on a terminal: one line, redrawn, with rate and time left."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.active: set[str] = set()
+        self.began = time.monotonic()
+        self.moved = 0
+        self.drawn = 0.0
+
+    def started(self, title: str, total: int, present: int) -> None:
+        with self.lock:
+            self.totals[title] = total
+            self.done[title] = present
+            self.active.add(title)
+
+    def advanced(self, title: str, count: int) -> None:
+        with self.lock:
+            self.done[title] = self.done.get(title, 0) + count
+            self.moved += count
+            now = time.monotonic()
+            if now - self.drawn >= REDRAW:
+                self.drawn = now
+                self._draw(now)
+
+    def finished(self, title: str, transferred: int, reused: bool) -> None:
+        with self.lock:
+            self.active.discard(title)
+            self.done[title] = self.totals.get(title, 0)
+
+    def _draw(self, now: float) -> None:
+        rate = self.moved / max(now - self.began, 1e-3)
+        total, done = sum(self.totals.values()), sum(self.done.values())
+        left = f"{(total - done) / rate:.0f} s left" if rate > 0 else "--"
+        files = " ".join(
+            f"{printable(t)[:24]} {100 * self.done[t] // max(self.totals[t], 1)}%"
+            for t in sorted(self.active)
+        )
+        line = f"{_size(done)} of {_size(total)}, {_size(rate)}/s, {left}  {files}"
+        self.stream.write("\r\x1b[K" + line[:200])
+        self.stream.flush()
+
+    def close(self) -> None:
+        with self.lock:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

@@ -1,0 +1,310 @@
+"""Fetching one file of a pull: streamed to `TITLE.part`, hashed as it comes, renamed when right.
+
+Invariants:
+- nothing is ever under a file's title unless its size and sha256 are the index's (and, with
+  decompression, the raw copy's size is the index's `decompressedSize`): the bytes go to
+  `TITLE.part`, renamed (`os.replace`, in the same folder) only after the check;
+- a `.part` left by an interrupted run is continued from its end with a `Range` request, its
+  bytes hashed again from the disk first; a server that ignores the range (200) restarts the
+  file from zero; a file already under its title and verified is not fetched again;
+- a mismatch deletes the `.part` (its bytes are wrong, a re-run must not continue them) and is
+  `CatalogError` naming the file, the expected and the received digest;
+- an interruption (Ctrl-C, SIGTERM: `stop` is set) or a registry gone mid-file keeps the `.part`;
+- memory is one piece of the answer (and of the decompressed output) at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, NoReturn, Protocol
+
+from image_catalog.errors import CatalogError
+from image_catalog.reader.decompress import Corrupt, inflater
+from image_catalog.reader.distribution import Repository
+from image_catalog.reader.plan import PART_SUFFIX, PlannedFile
+
+READ_PIECE = 1 << 20
+
+
+class PullProgress(Protocol):
+    """What a pull reports as it goes; the command line draws it, a library caller may ignore it."""
+
+    def started(self, title: str, total: int, present: int) -> None: ...
+
+    def advanced(self, title: str, count: int) -> None: ...
+
+    def finished(self, title: str, transferred: int, reused: bool) -> None: ...
+
+
+class Stopped(Exception):
+    """The pull was asked to stop (Ctrl-C, SIGTERM in the main thread)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A file in place: how many bytes came over the network for it, the raw copy's sha256."""
+
+    title: str
+    transferred: int
+    reused: bool
+    decompressed_sha256: str | None = None
+
+
+def write_to(handle: IO[bytes], data: bytes, path: Path) -> None:
+    """Write, a full disk (or any failure to write) said plainly, naming the file."""
+    try:
+        handle.write(data)
+    except OSError as exc:
+        raise CatalogError(
+            f"{path}: cannot write ({exc.strerror or exc}); the .part is kept, free some "
+            "space and run the same command again"
+        ) from None
+
+
+class RawCopy:
+    """The decompressed copy of one file, written to `RAW.part` as the compressed bytes come,
+    renamed to `RAW` by `close` only when its size is the index's `decompressedSize`."""
+
+    def __init__(self, final: Path, raw: Path, compression: str, limit: int | None) -> None:
+        self.final = final  # the compressed file, for messages
+        self.raw = raw
+        self.part = raw.with_name(raw.name + PART_SUFFIX)
+        self.limit = limit
+        # Unbuffered: a full disk fails the write that hit it, not a later close.
+        self.handle = self.part.open("wb", buffering=0)
+        self.inflater = inflater(compression)
+        self.hasher = hashlib.sha256()
+        self.written = 0
+
+    def feed(self, data: bytes) -> None:
+        try:
+            for out in self.inflater.feed(data):
+                self._take(out)
+        except Corrupt as exc:
+            self.refuse(f"it cannot be decompressed ({exc})")
+
+    def _take(self, out: bytes) -> None:
+        self.written += len(out)
+        if self.limit is not None and self.written > self.limit:
+            self.refuse(f"it decompresses to more than the {self.limit} bytes the index gives")
+        self.hasher.update(out)
+        write_to(self.handle, out, self.part)
+
+    def close(self) -> str:
+        """Put the copy under its name; its sha256."""
+        try:
+            for out in self.inflater.finish():
+                self._take(out)
+        except Corrupt as exc:
+            self.refuse(f"it cannot be decompressed ({exc})")
+        if self.limit is not None and self.written != self.limit:
+            self.refuse(f"it decompresses to {self.written} bytes, the index gives {self.limit}")
+        self.handle.close()
+        os.replace(self.part, self.raw)
+        return self.hasher.hexdigest()
+
+    def drop(self) -> None:
+        self.handle.close()
+        self.part.unlink(missing_ok=True)
+
+    def refuse(self, why: str) -> NoReturn:
+        self.drop()
+        raise CatalogError(
+            f"{self.final}: {why}; the decompressed copy {self.raw.name} is not kept"
+        )
+
+
+def _sha256_of(path: Path, stop: threading.Event) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while piece := handle.read(READ_PIECE):
+            if stop.is_set():
+                raise Stopped
+            hasher.update(piece)
+            size += len(piece)
+    return hasher.hexdigest(), size
+
+
+class FileFetch:
+    """One file's fetch into `out` (see the module documentation)."""
+
+    def __init__(
+        self,
+        planned: PlannedFile,
+        out: Path,
+        repository: Repository,
+        progress: PullProgress,
+        stop: threading.Event,
+    ) -> None:
+        self.planned = planned
+        self.artifact = planned.artifact
+        self.final = out / planned.title
+        self.part = out / (planned.title + PART_SUFFIX)
+        self.raw_final = out / planned.decompressed if planned.decompressed else None
+        self.repository = repository
+        self.progress = progress
+        self.stop = stop
+        self.raw: RawCopy | None = None  # the decompressed copy being written
+        self.raw_digest: str | None = None
+
+    def run(self) -> Fetched:
+        try:
+            return self._run()
+        finally:
+            if self.raw is not None:
+                self.raw.handle.close()
+
+    def _run(self) -> Fetched:
+        artifact = self.artifact
+        if self._present():
+            self.progress.started(artifact.title, artifact.size, artifact.size)
+            raw_digest = self._raw_in_place()
+            self.progress.finished(artifact.title, 0, True)
+            return Fetched(artifact.title, 0, True, raw_digest)
+        transferred = self._fetch()
+        self.progress.finished(artifact.title, transferred, False)
+        return Fetched(artifact.title, transferred, False, self.raw_digest)
+
+    def _present(self) -> bool:
+        """Whether the file is under its title already, with the right size and sha256."""
+        try:
+            if self.final.stat().st_size != self.artifact.size:
+                return False
+        except FileNotFoundError:
+            return False
+        digest, _ = _sha256_of(self.final, self.stop)
+        return digest == self.artifact.sha256
+
+    def _raw_in_place(self) -> str | None:
+        """With decompression: the raw copy made (from the verified file, on disk) when it is
+        not there yet; its sha256."""
+        if self.raw_final is None:
+            return None
+        expected = self.artifact.decompressed_size
+        with contextlib.suppress(FileNotFoundError):
+            if expected is not None and self.raw_final.stat().st_size == expected:
+                return _sha256_of(self.raw_final, self.stop)[0]
+        self.raw = raw = self._open_raw()
+        with self.final.open("rb") as handle:
+            while piece := handle.read(READ_PIECE):
+                if self.stop.is_set():
+                    raise Stopped
+                raw.feed(piece)
+        return raw.close()
+
+    def _open_raw(self) -> RawCopy:
+        assert self.raw_final is not None
+        assert self.planned.compression is not None
+        limit = self.artifact.decompressed_size
+        return RawCopy(self.final, self.raw_final, self.planned.compression, limit)
+
+    def _fetch(self) -> int:
+        """Stream the file into its `.part` (and, decompressing, its raw copy as the bytes come)
+        and put it under its title; the bytes transferred."""
+        artifact = self.artifact
+        start = 0
+        with contextlib.suppress(FileNotFoundError):
+            start = self.part.stat().st_size
+        if start > artifact.size:
+            start = 0
+        self.raw = self._open_raw() if self.raw_final is not None else None
+        hasher = hashlib.sha256()
+        if start:
+            with self.part.open("rb") as handle:
+                while piece := handle.read(READ_PIECE):
+                    if self.stop.is_set():
+                        raise Stopped
+                    hasher.update(piece)
+                    if self.raw is not None:
+                        self.raw.feed(piece)
+        self.progress.started(artifact.title, artifact.size, start)
+        transferred = 0
+        if start < artifact.size:
+            transferred = self._receive(start, hasher)
+        else:
+            self._verify(hasher.hexdigest(), start)
+        os.replace(self.part, self.final)
+        return transferred
+
+    def _restart_raw(self) -> None:
+        if self.raw is not None:
+            self.raw.drop()
+            self.raw = self._open_raw()
+
+    def _receive(self, start: int, hasher: hashlib._Hash) -> int:
+        artifact = self.artifact
+        with self.repository.open_blob(artifact.url, start) as answer:
+            again = answer.status == 416 or (
+                answer.status == 206 and not _range_starts(answer.headers, start)
+            )
+            if not again:
+                if answer.status == 200 and start:  # the server ignored the range
+                    self.progress.advanced(artifact.title, -start)
+                    hasher, start = hashlib.sha256(), 0
+                    self._restart_raw()
+                with self.part.open("ab" if start else "wb", buffering=0) as handle:
+                    handle.truncate(start)
+                    written = self._copy(answer.chunks(1 << 62), handle, hasher, start)
+                self._verify(hasher.hexdigest(), written)
+                return written - start
+        if not start:
+            raise CatalogError(f"{self.final}: the registry answered HTTP 416 to a whole blob")
+        # A range the server would not serve as asked: the whole file again.
+        self.progress.advanced(artifact.title, -start)
+        self.part.unlink(missing_ok=True)
+        self._restart_raw()
+        return self._receive(0, hashlib.sha256())
+
+    def _copy(
+        self, chunks: Iterator[bytes], handle: IO[bytes], hasher: hashlib._Hash, start: int
+    ) -> int:
+        written = start
+        size = self.artifact.size
+        for piece in chunks:
+            if self.stop.is_set():
+                raise Stopped
+            written += len(piece)
+            if written > size:
+                handle.close()
+                self.part.unlink(missing_ok=True)
+                raise CatalogError(
+                    f"{self.final}: the registry sent more than the {size} bytes the index "
+                    "gives; nothing is kept under its title"
+                )
+            hasher.update(piece)
+            write_to(handle, piece, self.part)
+            if self.raw is not None:
+                self.raw.feed(piece)
+            self.progress.advanced(self.artifact.title, len(piece))
+        return written
+
+    def _verify(self, received: str, size: int) -> None:
+        artifact = self.artifact
+        if size == artifact.size and received == artifact.sha256:
+            if self.raw is not None:
+                self.raw_digest = self.raw.close()
+            return
+        if self.raw is not None:
+            self.raw.drop()
+        self.part.unlink(missing_ok=True)
+        got = f"{size} bytes, " if size != artifact.size else ""
+        raise CatalogError(
+            f"{self.final}: the registry's bytes do not match the index: expected sha256:"
+            f"{artifact.sha256} ({artifact.size} bytes), received {got}sha256:{received}; "
+            "nothing is kept under its title"
+        )
+
+
+def _range_starts(headers: Mapping[str, str], start: int) -> bool:
+    """Whether a 206's `Content-Range` begins at `start` (`bytes START-END/TOTAL`)."""
+    value = str(headers.get("content-range", ""))
+    unit, _, spec = value.partition(" ")
+    first = spec.partition("-")[0]
+    return unit.strip() == "bytes" and first.isdigit() and int(first) == start

@@ -33,7 +33,13 @@ from image_catalog.health.check import (
 )
 from image_catalog.health.observe import Observation, observe
 from image_catalog.manifest.model import CatalogImage
-from image_catalog.registry.arguments import add_registry_arguments, positive
+from image_catalog.registry.arguments import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WORKERS,
+    add_registry_arguments,
+    positive,
+)
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.online import Progress
 from image_catalog.site.contract import Shard, StatusDoc
@@ -48,9 +54,9 @@ class CheckSettings:
     previous: str | None = None  # a file, or the published site's status URL
     shard: Shard | None = None
     fail_after: int = DEFAULT_FAIL_AFTER
-    workers: int = 8
-    timeout: float = 30.0  # per registry call, in seconds
-    retries: int = 3
+    workers: int = DEFAULT_WORKERS
+    timeout: float = DEFAULT_TIMEOUT  # per registry call, in seconds
+    retries: int = DEFAULT_RETRIES
     out: Path | None = None  # where to write the new status
     progress: Progress | None = None  # called with (done, total) as entries are checked
 

@@ -20,7 +20,12 @@ from image_catalog.catalog.problems import Problem, sort_key
 from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.errors import UsageError
 from image_catalog.manifest.declarations import NoAuth, Registry
-from image_catalog.registry.arguments import add_registry_arguments
+from image_catalog.registry.arguments import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WORKERS,
+    add_registry_arguments,
+)
 
 if TYPE_CHECKING:  # the review, git and the registries are loaded only when asked for
     from image_catalog.catalog.review import ChangeSet
@@ -35,9 +40,9 @@ class ValidateSettings:
     base: str | None = None  # also review the change against this git revision
     allow_removal: bool = False  # with base: published versions may be removed
     online: bool = False
-    workers: int = 8
-    timeout: float = 30.0  # per registry call, in seconds
-    retries: int = 3
+    workers: int = DEFAULT_WORKERS
+    timeout: float = DEFAULT_TIMEOUT  # per registry call, in seconds
+    retries: int = DEFAULT_RETRIES
     progress: Progress | None = None  # called with (done, total) as online checks finish
     use_cache: bool = True  # reuse the offline checks of unchanged files (`catalog/cache.py`)
 
@@ -131,9 +136,9 @@ def check_changes_online(
     catalog: Catalog,
     changes: ChangeSet | None,
     *,
-    workers: int = 8,
-    timeout: float = 30.0,
-    retries: int = 3,
+    workers: int = DEFAULT_WORKERS,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
     progress: Callable[[int, int], None] | None = None,
 ) -> OnlineResult:
     """The online checks of every entry, or with `changes` of the entries the change touched.

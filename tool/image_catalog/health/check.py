@@ -28,6 +28,7 @@ from image_catalog.health.observe import (
     TagNote,
     VariantObservation,
 )
+from image_catalog.registry.arguments import DEFAULT_TIMEOUT
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     Check,
@@ -292,7 +293,7 @@ def _catalog_problems(docs: Sequence[tuple[str, StatusDoc]], seen: dict[str, str
 
 
 def load(
-    source: str, *, now: dt.datetime, timeout: float = 30.0
+    source: str, *, now: dt.datetime, timeout: float = DEFAULT_TIMEOUT
 ) -> tuple[StatusDoc | None, list[str]]:
     """A status from a file or an http(s) URL, validated as of `now`, and warnings.
 

@@ -28,6 +28,7 @@ from image_catalog.catalog.problems import Problem
 from image_catalog.manifest.fieldpath import format_path
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.registry.arguments import DEFAULT_WORKERS
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import DigestMismatch, RegistryError, Unauthorized
 from image_catalog.registry.online import EntryOutcome, Progress, TagMove, check_entries_online
@@ -91,7 +92,7 @@ def observe(
     client: RegistryClient,
     vocabulary: Vocabulary | None,
     *,
-    workers: int = 8,
+    workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> Observation:
     """Check `entries` against their registries now and say what state each one is in."""

@@ -16,6 +16,7 @@ from typing import Self
 from image_catalog.errors import CatalogError
 from image_catalog.manifest.model import Registry
 from image_catalog.manifest.reference import Reference
+from image_catalog.registry.arguments import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from image_catalog.registry.credentials import CredentialStore
 from image_catalog.registry.errors import (
     DigestMismatch,
@@ -81,8 +82,8 @@ class RegistryClient:
         self,
         registries: Sequence[Registry],
         *,
-        timeout: float = 30.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
         skopeo: str = "skopeo",
         backoff: float = 0.5,
     ) -> None:

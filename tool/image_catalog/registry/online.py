@@ -28,6 +28,7 @@ from image_catalog.manifest.fieldpath import FieldPath
 from image_catalog.manifest.model import CatalogImage, ManifestRef
 from image_catalog.manifest.reference import Reference
 from image_catalog.manifest.vocabulary import Vocabulary
+from image_catalog.registry.arguments import DEFAULT_WORKERS
 from image_catalog.registry.checks import EntryComparison, Mismatch, manifest_mismatches
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import (
@@ -64,7 +65,7 @@ def check_online(
     client: RegistryClient,
     *,
     only: set[str] | None = None,
-    workers: int = 8,
+    workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> OnlineResult:
     """Check the entries (all, or the NAME@VERSION ids in `only`) against their registries."""
@@ -119,7 +120,7 @@ def check_entries_online(
     client: RegistryClient,
     vocabulary: Vocabulary | None,
     *,
-    workers: int = 8,
+    workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
     tags: bool = False,
 ) -> CheckedEntries:

@@ -25,6 +25,7 @@ from image_catalog.manifest.model import (
     ServiceAccountTokenAuth,
 )
 from image_catalog.manifest.reference import Reference
+from image_catalog.registry.arguments import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from image_catalog.registry.credentials import Credentials
 from image_catalog.registry.errors import (
     ManifestNotFound,
@@ -139,8 +140,8 @@ class Skopeo:
         registries: Sequence[Registry],
         *,
         executable: str = "skopeo",
-        timeout: float = 30.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
         backoff: float = 0.5,
     ) -> None:
         found = shutil.which(executable)

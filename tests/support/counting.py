@@ -153,9 +153,10 @@ class CountingProxy:
     ) -> None:
         try:
             while chunk := source.recv(_CHUNK):
-                sink.sendall(chunk)
+                # Counted before it is passed on: once the client has the bytes, so has the count.
                 with self._lock:
                     counts[index] += len(chunk)
+                sink.sendall(chunk)
             # An orderly end of one direction is passed on as such (a half-close), so the
             # other direction can still finish its answer.
             sink.shutdown(socket.SHUT_WR)

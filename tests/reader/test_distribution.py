@@ -13,8 +13,15 @@ from pathlib import Path
 import pytest
 from image_catalog.errors import CatalogError, RegistryUnavailable
 from image_catalog.reader.auth import Found, StoredLogin
-from image_catalog.reader.distribution import Repository, parse_challenge, token_of
+from image_catalog.reader.distribution import (
+    Repository,
+    check_download_status,
+    parse_challenge,
+    token_of,
+    untrusted_certificate,
+)
 from image_catalog.web.connection import Pool
+from image_catalog.web.errors import ServerUnreachable
 from support.hostile import HostileServer, Request, answer
 
 MANIFEST = b'{"schemaVersion":2,"layers":[]}'
@@ -130,3 +137,49 @@ def test_credentials_never_go_to_a_plain_http_realm_of_an_https_registry() -> No
     https = Repository("https://127.0.0.1:9", "team/disk", found, Pool(1.0))
     with pytest.raises(RegistryUnavailable, match="which is not https: the credentials are not"):
         https.authenticate('Bearer realm="http://127.0.0.1:9/token",service="reg"')
+
+
+def test_a_download_url_is_named_as_its_own_server_never_the_registry() -> None:
+    repository = Repository("http://reg.example.com", "team/disk", Found(LOGIN, ()), Pool(5))
+    assert repository.owns("http://reg.example.com/v2/team/disk/blobs/sha256:ab")
+    assert not repository.owns("http://reg.example.com.evil.example/v2/x")
+    assert repository.source_of("http://reg.example.com/v2/team/disk/blobs/x") == "the registry"
+    shown = repository.source_of("https://u:p@cdn.example.com/disk.img?Signature=s3cret#f")
+    assert shown == "the server of https://***@cdn.example.com/disk.img?***"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "said"),
+    [
+        (404, CatalogError, "URL: the file's downloadUrl is not there (HTTP 404)"),
+        (401, RegistryUnavailable, "URL refused the download (HTTP 401); it is the file's "
+                                   "own downloadUrl, to which the registry's credentials are "
+                                   "never sent"),
+        (502, RegistryUnavailable, "URL is unavailable (HTTP 502); retry later"),
+        (418, CatalogError, "URL: the file's downloadUrl answered an unexpected HTTP 418"),
+    ],
+)  # fmt: skip
+def test_check_download_status(status: int, kind: type[Exception], said: str) -> None:
+    check_download_status(200, "https://cdn.example.com/disk.img")
+    with pytest.raises(kind) as refused:
+        check_download_status(status, "https://cdn.example.com/disk.img?token=s3cret")
+    assert str(refused.value) == said.replace("URL", "https://cdn.example.com/disk.img?***")
+
+
+def caused(cause: Exception) -> ServerUnreachable:
+    """A `ServerUnreachable` raised from `cause`, as `web.fetch` raises it."""
+    error = ServerUnreachable(str(cause))
+    error.__cause__ = cause
+    return error
+
+
+def test_an_untrusted_certificate_is_told_from_an_unreachable_server() -> None:
+    import ssl
+
+    error = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    error.verify_message = "self-signed certificate"
+    assert untrusted_certificate(caused(error)) == (
+        "its TLS certificate is not trusted (self-signed certificate); pass --cert-dir DIR with "
+        "the CA that signed it in DIR/ca.crt, or --tls-verify=false to skip the check"
+    )
+    assert untrusted_certificate(caused(ConnectionRefusedError(111, "refused"))) is None

@@ -16,8 +16,11 @@ from support.entries import entry_text
 from support.paths import SHIPPED_CATALOG
 
 
-def registry_manifest(name: str, host: str, auth: dict[str, str] | None = None) -> str:
-    """A Registry file for a loopback registry (plain HTTP, so TLS verification is off)."""
+def registry_manifest(
+    name: str, host: str, auth: dict[str, str] | None = None, *, tls_verify: bool = False
+) -> str:
+    """A Registry file for a loopback registry: plain HTTP, so TLS verification is off, unless
+    `tls_verify` (an HTTPS registry: its blob URLs are then https)."""
     lines = [
         "apiVersion: catalog.automotive.sdv.cloud.redhat.com/v1alpha1",
         "kind: Registry",
@@ -26,7 +29,7 @@ def registry_manifest(name: str, host: str, auth: dict[str, str] | None = None) 
         "spec:",
         "  kind: generic",
         f"  host: '{host}'",
-        "  tlsVerify: false",
+        f"  tlsVerify: {str(tls_verify).lower()}",
     ]
     if auth:
         lines.append("  auth:")

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -56,16 +56,23 @@ def disk_site(
     name: str = "board",
     version: str = "1.0",
     sign_key: Path | None = None,
+    tls_verify: bool = False,
+    download_urls: Mapping[str, str] | None = None,
     **entry: object,
 ) -> Path:
     """A built site with one entry NAME@VERSION: the artifact as an aarch64 disk for `BOARD`,
-    recorded on the registry host `host` (signed with `sign_key` when given: the catalog is then
-    committed to a git repository first); returns the site folder."""
+    recorded on the registry host `host` (an HTTPS one with `tls_verify`; signed with `sign_key`
+    when given: the catalog is then committed to a git repository first); `download_urls` gives
+    files (by title) a `downloadUrl` of their own; returns the site folder."""
     work = GitWork(root / "repo") if sign_key is not None else None
     folder = work.root / "catalog" if work is not None else root / "catalog"
-    catalog = empty_catalog(folder, {"local": registry_manifest("local", host)})
+    registry = registry_manifest("local", host, tls_verify=tls_verify)
+    catalog = empty_catalog(folder, {"local": registry})
     variant = disk(artifact, "aarch64")
     pinned = variant["disk"]
+    for file in pinned["files"]:
+        if download_urls and file["title"] in download_urls:
+            file["downloadUrl"] = download_urls[file["title"]]
     pinned["ref"] = pinned["ref"].replace(artifact.host, host, 1)
     spec: dict[str, object] = {
         "displayName": f"{name} {version}",
@@ -187,10 +194,17 @@ def small_files(seed: str) -> list[DiskFile]:
     ]  # fmt: skip
 
 
-def pull(site: Path, out: Path, *options: str, timeout: float = 60) -> Outcome:
-    """`image-catalog pull board@1.0 --target BOARD` of `site` into `out`, confined."""
+def pull(
+    site: Path,
+    out: Path,
+    *options: str,
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
+    """`image-catalog pull board@1.0 --target BOARD` of `site` into `out`, confined (with `env`
+    added to the environment)."""
     args = ["pull", "board@1.0", "--target", BOARD, "--index", str(site), "--out", str(out)]
-    return run_confined([*args, *options], timeout=timeout)
+    return run_confined([*args, *options], timeout=timeout, env=env)
 
 
 def blob_file(registry: LocalRegistry, digest: str) -> Path:

@@ -6,7 +6,9 @@ messages and auth challenges they see are the ones production sees. Debian's ``d
 
 With ``token=TokenIssuer(...)`` (support/tokens.py) the registry runs with ``auth: token`` and
 trusts that issuer alone; the helpers here then answer its Bearer challenges with tokens the issuer
-mints directly, so test content is pushed through the registry's API as usual.
+mints directly, so test content is pushed through the registry's API as usual. With
+``tls=(certificate, key)`` it serves HTTPS with that certificate (``http.tls``), and the helpers
+here trust exactly that certificate.
 
 This module holds plain classes and functions; pytest fixtures wrapping them belong in a conftest.
 """
@@ -20,6 +22,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -147,7 +150,9 @@ class LocalRegistry:
         startup_timeout: float = 10.0,
         realm: str = "image-catalog-tests",
         token: TokenIssuer | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """tls: (certificate, key) PEM files to serve HTTPS with."""
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
         if token is not None and username is not None:
@@ -161,7 +166,13 @@ class LocalRegistry:
         self._workdir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._instance = secrets.token_hex(8)
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.tls = tls
+        self._bearer: str | None = None  # the last token minted for a challenge
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        if tls is not None:
+            context = ssl.create_default_context(cafile=str(tls[0]))
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self._opener = urllib.request.build_opener(*handlers)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -179,8 +190,9 @@ class LocalRegistry:
 
     @property
     def url(self) -> str:
-        """Base URL of the registry API."""
-        return f"http://{self.host}"
+        """Base URL of the registry API (https when it serves TLS)."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}"
 
     @property
     def storage_dir(self) -> Path:
@@ -293,6 +305,13 @@ class LocalRegistry:
             "  headers:",
             f"    {_INSTANCE_HEADER}: [{self._instance}]",
         ]
+        if self.tls is not None:
+            certificate, key = self.tls
+            lines += [
+                "  tls:",
+                f"    certificate: {json.dumps(str(certificate))}",
+                f"    key: {json.dumps(str(key))}",
+            ]
         if self.username is not None:
             lines += [
                 "auth:",
@@ -340,7 +359,8 @@ class LocalRegistry:
 
     def _probe(self, port: int) -> bool:
         """True when ``GET /v2/`` answers 200 or 401 from this very registry, i.e. it is up."""
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/", method="GET")
+        scheme = "https" if self.tls is not None else "http"
+        request = urllib.request.Request(f"{scheme}://127.0.0.1:{port}/v2/", method="GET")
         try:
             with self._opener.open(request, timeout=0.25) as response:
                 status, headers = response.status, response.headers
@@ -366,17 +386,23 @@ class LocalRegistry:
         """Call the registry; ``path`` is ``/v2/...`` or an absolute URL. 4xx/5xx do not raise.
 
         Basic auth is added when the registry has credentials, unless ``auth=False``; a token
-        registry's Bearer challenge is answered with a token from its issuer, unless ``auth=False``.
+        registry's Bearer challenge is answered with a token from its issuer, unless ``auth=False``,
+        and that token is sent first on the next request: the registry answers an unauthorised
+        upload with 401 before reading its body and closes, which breaks the pipe of a client
+        still sending a large one (a push always starts with a bodiless POST that gets the token).
         """
         url = path if path.startswith(("http://", "https://")) else self.url + path
         all_headers = dict(headers or {})
         if auth and self.username is not None and self.password is not None:
             token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
             all_headers["Authorization"] = f"Basic {token}"
+        if auth and self.token is not None and self._bearer is not None:
+            all_headers["Authorization"] = self._bearer
         answer = self._send(method, url, data, all_headers, timeout)
         challenge = answer.headers.get("WWW-Authenticate", "")
         if answer.status == 401 and auth and self.token is not None and challenge:
-            all_headers["Authorization"] = self.token.authorization(challenge)
+            self._bearer = self.token.authorization(challenge)
+            all_headers["Authorization"] = self._bearer
             answer = self._send(method, url, data, all_headers, timeout)
         return answer
 

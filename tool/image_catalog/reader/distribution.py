@@ -6,7 +6,9 @@ realm (`GET realm?service=…&scope=repository:REPO:pull`, with the stored crede
 there are any, anonymously otherwise; the answer's `token` or `access_token`), as Distribution's
 token authentication specifies. The `Authorization` found is kept for the repository's next
 requests, and is sent as a sensitive header: a redirect to a blob store on another origin (S3, a
-CDN) is followed without it.
+CDN) is followed without it. A file with its own `downloadUrl` is fetched from there without the
+registry's credentials, and what goes wrong there is said of that server (its URL shown without
+user information or query: a pre-signed URL's signature is a secret), never of the registry.
 
 Invariants: a manifest is returned only when its bytes hash to the digest asked for; every request
 is bounded (`web.fetch`: a head within `HEAD_DEADLINE`, each read of a body within `IDLE_TIMEOUT`);
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +33,7 @@ from image_catalog.errors import CatalogError, RegistryUnavailable
 from image_catalog.reader.auth import Found
 from image_catalog.text import printable
 from image_catalog.web.connection import Pool
-from image_catalog.web.errors import FetchError, ServerUnreachable
+from image_catalog.web.errors import FetchError, ServerUnreachable, redact
 from image_catalog.web.fetch import FetchLimits, Stream, get, stream
 
 MANIFEST_ACCEPT = ", ".join(
@@ -92,6 +95,14 @@ class Repository:
     def blob_url(self, digest: str) -> str:
         return f"{self.base}/v2/{self.repository}/blobs/{digest}"
 
+    def owns(self, url: str) -> bool:
+        """Whether `url` is on the registry itself (its credentials may go there)."""
+        return url.startswith(self.base + "/")
+
+    def source_of(self, url: str) -> str:
+        """Where the bytes of `url` come from, for messages."""
+        return "the registry" if self.owns(url) else f"the server of {printable(redact(url))}"
+
     def manifest(self, digest: str) -> bytes:
         """The manifest pinned by `digest`, its bytes checked to hash to it."""
         url = f"{self.base}/v2/{self.repository}/manifests/{digest}"
@@ -130,7 +141,7 @@ class Repository:
         if start:
             headers["Range"] = f"bytes={start}-"
         limits = FetchLimits(1 << 62, None, HEAD_DEADLINE, IDLE_TIMEOUT)
-        own = url.startswith(self.base + "/")
+        own = self.owns(url)
         for attempt in range(2):
             try:
                 with stream(
@@ -140,10 +151,20 @@ class Repository:
                         challenge = answer.headers.get("www-authenticate", "")
                     else:
                         if answer.status not in (200, 206, 416):
+                            if not own:
+                                check_download_status(answer.status, url)
                             self.check_status(answer.status, f"the blob {url.rpartition('/')[2]}")
                         yield answer
                         return
             except ServerUnreachable as exc:
+                untrusted = untrusted_certificate(exc)
+                if not own and untrusted is not None:
+                    raise RegistryUnavailable(f"{self.source_of(url)}: {untrusted}") from exc
+                if not own:
+                    raise RegistryUnavailable(
+                        f"{self.source_of(url)} is unreachable ({printable(str(exc))}); run the "
+                        "same command again to continue"
+                    ) from exc
                 raise self.unreachable(exc) from exc
             except FetchError as exc:
                 raise CatalogError(printable(str(exc))) from exc
@@ -221,6 +242,9 @@ class Repository:
         )
 
     def unreachable(self, exc: Exception) -> RegistryUnavailable:
+        untrusted = untrusted_certificate(exc)
+        if untrusted is not None:
+            return RegistryUnavailable(f"the registry {self.host}: {untrusted}")
         return RegistryUnavailable(
             f"the registry {self.host} is unreachable ({printable(str(exc))}); run the same "
             "command again to continue"
@@ -241,3 +265,36 @@ class Repository:
                 f"the registry {self.host} is unavailable (HTTP {status}); retry later"
             )
         raise CatalogError(f"{self.host}/{self.repository}: {what}: unexpected HTTP {status}")
+
+
+def untrusted_certificate(exc: BaseException) -> str | None:
+    """What to say when `exc` is a TLS certificate that did not verify (no retry would help);
+    None for anything else. `ssl` is looked up, not imported: a plain-http pull never loads it,
+    and no certificate was checked then."""
+    ssl = sys.modules.get("ssl")
+    cause = exc.__cause__
+    if ssl is None or not isinstance(cause, ssl.SSLCertVerificationError):
+        return None
+    reason = printable(str(cause.verify_message or cause.reason or "not verified"))
+    return (
+        f"its TLS certificate is not trusted ({reason}); pass --cert-dir DIR with the CA that "
+        "signed it in DIR/ca.crt, or --tls-verify=false to skip the check"
+    )
+
+
+def check_download_status(status: int, url: str) -> None:
+    """Nothing for a 2xx answer of a file's own `downloadUrl`; otherwise the error its status
+    means, said of that server (the registry's credentials never go there)."""
+    if 200 <= status < 300:
+        return
+    shown = printable(redact(url))
+    if status in (401, 403):
+        raise RegistryUnavailable(
+            f"{shown} refused the download (HTTP {status}); it is the file's own downloadUrl, "
+            "to which the registry's credentials are never sent"
+        )
+    if status in (404, 410):
+        raise CatalogError(f"{shown}: the file's downloadUrl is not there (HTTP {status})")
+    if status in _UNREACHABLE:
+        raise RegistryUnavailable(f"{shown} is unavailable (HTTP {status}); retry later")
+    raise CatalogError(f"{shown}: the file's downloadUrl answered an unexpected HTTP {status}")

@@ -255,7 +255,8 @@ class FileFetch:
                 self._verify(hasher.hexdigest(), written)
                 return written - start
         if not start:
-            raise CatalogError(f"{self.final}: the registry answered HTTP 416 to a whole blob")
+            source = self.repository.source_of(artifact.url)
+            raise CatalogError(f"{self.final}: {source} answered HTTP 416 to a whole blob")
         # A range the server would not serve as asked: the whole file again.
         self.progress.advanced(artifact.title, -start)
         self.part.unlink(missing_ok=True)
@@ -275,7 +276,8 @@ class FileFetch:
                 handle.close()
                 self.part.unlink(missing_ok=True)
                 raise CatalogError(
-                    f"{self.final}: the registry sent more than the {size} bytes the index "
+                    f"{self.final}: {self.repository.source_of(self.artifact.url)} sent more "
+                    f"than the {size} bytes the index "
                     "gives; nothing is kept under its title"
                 )
             hasher.update(piece)
@@ -295,8 +297,10 @@ class FileFetch:
             self.raw.drop()
         self.part.unlink(missing_ok=True)
         got = f"{size} bytes, " if size != artifact.size else ""
+        source = self.repository.source_of(artifact.url)
+        said = "the registry's bytes" if source == "the registry" else f"the bytes from {source}"
         raise CatalogError(
-            f"{self.final}: the registry's bytes do not match the index: expected sha256:"
+            f"{self.final}: {said} do not match the index: expected sha256:"
             f"{artifact.sha256} ({artifact.size} bytes), received {got}sha256:{received}; "
             "nothing is kept under its title"
         )

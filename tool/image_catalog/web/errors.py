@@ -44,9 +44,11 @@ class CredentialsInUrl(FetchError):
 
 
 def redact(url: str) -> str:
-    """`url` with any user information replaced, for messages."""
+    """`url` with any user information and its query replaced, for messages: a query is where
+    pre-signed URLs (S3, a CDN) carry their signature, a secret as much as a password."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    if "@" not in parts.netloc and not parts.query and not parts.fragment:
         return url
     host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"***@{host}").geturl()
+    netloc = f"***@{host}" if "@" in parts.netloc else parts.netloc
+    return parts._replace(netloc=netloc, query="***" if parts.query else "", fragment="").geturl()

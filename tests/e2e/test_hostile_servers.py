@@ -111,12 +111,14 @@ def test_a_hostile_answer_is_refused(
     assert_refused(run_confined(query(hostile)), code, message)
 
 
+@pytest.mark.slow  # waits out a deadline or an idle time of seconds
 def test_a_dripping_server_meets_the_deadline(hostile: HostileServer) -> None:
     hostile.play(FIRST, endless(b"HTTP/1.1 200 OK\r\n", b"X", every=0.3))
     outcome = run_confined(query(hostile, "--target", "rpi4", "--deadline", "2"), timeout=20)
     assert_refused(outcome, 4, "no complete answer within 2 s")
 
 
+@pytest.mark.slow  # waits out a deadline or an idle time of seconds
 def test_a_previous_status_from_a_dripping_server_meets_the_deadline(
     hostile: HostileServer, tmp_path: Path
 ) -> None:

@@ -184,6 +184,7 @@ def test_stream_hands_the_body_over_in_pieces(server: HostileServer) -> None:
     assert max(map(len, pieces)) <= MiB
 
 
+@pytest.mark.slow  # waits out a deadline or an idle time of seconds
 def test_stream_has_no_total_deadline_but_an_idle_time(server: HostileServer) -> None:
     # A body that keeps coming outlives the head's deadline; one that stops does not.
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,38 @@ def test_anonymous_pull_then_nothing_again(registry: LocalRegistry, tmp_path: Pa
         assert again.code == 0, again.output
         assert "0 bytes transferred, 2 already in place" in again.stdout
         assert proxy.served - before < 8192  # the manifest, nothing of the files
+
+
+def test_files_in_place_are_known_by_their_recorded_status(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    files = small_files("state")
+    with CountingProxy(registry.host) as proxy:
+        artifact = push_board_disk(registry, "pull/state", files)
+        site = disk_site(tmp_path, proxy.host, artifact)
+        out = tmp_path / "out"
+        assert pull(site, out, "--decompress").code == 0
+        assert (out / ".pull-state").is_file()
+        # Recorded within RACY_NS of their writing: the next pull hashes them and records them
+        # anew, old enough then to be trusted.
+        time.sleep(2.2)
+        again = pull(site, out, "--decompress")
+        assert again.code == 0, again.output
+        assert "bytes already on disk read again to verify them" in again.stdout
+        before = proxy.served
+        third = pull(site, out, "--decompress")
+        assert third.code == 0, third.output
+        assert "2 already in place (2 verified by its recorded status)" in third.stdout
+        assert "read again" not in third.stdout
+        assert proxy.served - before < 8192  # the manifest, nothing of the files
+
+        # Changed in place, same size, a new mtime: hashed, found wrong, fetched again.
+        root = out / "root.img"
+        root.write_bytes(bytes(len(files[1].data)))
+        changed = pull(site, out, "--decompress")
+        assert changed.code == 0, changed.output
+        assert f"{len(files[1].data)} bytes transferred, 1 already in place" in changed.stdout
+        assert root.read_bytes() == files[1].data
 
 
 def test_basic_auth_with_the_consumers_auth_file(

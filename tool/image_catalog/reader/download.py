@@ -6,7 +6,8 @@ Invariants:
   `TITLE.part`, renamed (`os.replace`, in the same folder) only after the check;
 - a `.part` left by an interrupted run is continued from its end with a `Range` request, its
   bytes hashed again from the disk first; a server that ignores the range (200) restarts the
-  file from zero; a file already under its title and verified is not fetched again;
+  file from zero; a file already under its title and verified is not fetched again: it is known
+  by the status a previous pull recorded (`reader.state`) or else hashed;
 - a mismatch deletes the `.part` (its bytes are wrong, a re-run must not continue them) and is
   `CatalogError` naming the file, the expected and the received digest;
 - an interruption (Ctrl-C, SIGTERM: `stop` is set) or a registry gone mid-file keeps the `.part`;
@@ -28,6 +29,7 @@ from image_catalog.errors import CatalogError
 from image_catalog.reader.decompress import Corrupt, inflater
 from image_catalog.reader.distribution import Repository
 from image_catalog.reader.plan import PART_SUFFIX, PlannedFile
+from image_catalog.reader.state import Recorded, observe, recorded, trusted
 
 READ_PIECE = 1 << 20
 
@@ -48,12 +50,21 @@ class Stopped(Exception):
 
 @dataclass(frozen=True)
 class Fetched:
-    """A file in place: how many bytes came over the network for it, the raw copy's sha256."""
+    """A file in place: how many bytes came over the network for it, the raw copy's sha256, how
+    many bytes already on disk were read again to verify it and its raw copy (none when both were
+    known by their recorded status), and the records of both for the next pull."""
 
     title: str
     transferred: int
     reused: bool
     decompressed_sha256: str | None = None
+    hashed: int = 0
+    records: tuple[tuple[str, Recorded], ...] = ()
+
+    @property
+    def by_status(self) -> bool:
+        """In place already, and known to be right by its recorded status alone."""
+        return self.reused and self.hashed == 0
 
 
 def write_to(handle: IO[bytes], data: bytes, path: Path) -> None:
@@ -142,8 +153,12 @@ class FileFetch:
         repository: Repository,
         progress: PullProgress,
         stop: threading.Event,
+        known: Mapping[str, Recorded] | None = None,
     ) -> None:
         self.planned = planned
+        self.known = known or {}
+        self.hashed = 0  # bytes on disk read again to verify
+        self.records: dict[str, Recorded] = {}
         self.artifact = planned.artifact
         self.final = out / planned.title
         self.part = out / (planned.title + PART_SUFFIX)
@@ -167,20 +182,41 @@ class FileFetch:
             self.progress.started(artifact.title, artifact.size, artifact.size)
             raw_digest = self._raw_in_place()
             self.progress.finished(artifact.title, 0, True)
-            return Fetched(artifact.title, 0, True, raw_digest)
+            return self._fetched(0, True, raw_digest)
         transferred = self._fetch()
         self.progress.finished(artifact.title, transferred, False)
-        return Fetched(artifact.title, transferred, False, self.raw_digest)
+        return self._fetched(transferred, False, self.raw_digest)
+
+    def _fetched(self, transferred: int, reused: bool, raw_digest: str | None) -> Fetched:
+        records = tuple(self.records.items())
+        return Fetched(self.artifact.title, transferred, reused, raw_digest, self.hashed, records)
+
+    def _record(self, path: Path, sha256: str, source: str | None = None) -> None:
+        """Keep the status of a file just put in place or verified, for the next pull."""
+        with contextlib.suppress(OSError):  # a file gone again is hashed next time, no harm
+            info, at = observe(path)
+            self.records[path.name] = recorded(info, at, sha256, source)
 
     def _present(self) -> bool:
-        """Whether the file is under its title already, with the right size and sha256."""
+        """Whether the file is under its title already, with the right size and sha256: known by
+        its recorded status, else hashed."""
+        artifact = self.artifact
         try:
-            if self.final.stat().st_size != self.artifact.size:
-                return False
+            info, at = observe(self.final)
         except FileNotFoundError:
             return False
-        digest, _ = _sha256_of(self.final, self.stop)
-        return digest == self.artifact.sha256
+        if info.st_size != artifact.size:
+            return False
+        record = self.known.get(artifact.title)
+        if record is not None and trusted(record, info, artifact.sha256):
+            self.records[artifact.title] = record
+            return True
+        digest, size = _sha256_of(self.final, self.stop)
+        self.hashed += size
+        if digest != artifact.sha256:
+            return False
+        self.records[artifact.title] = recorded(info, at, digest)
+        return True
 
     def _raw_in_place(self) -> str | None:
         """With decompression: the raw copy made (from the verified file, on disk) when it is
@@ -188,16 +224,27 @@ class FileFetch:
         if self.raw_final is None:
             return None
         expected = self.artifact.decompressed_size
+        source = self.artifact.sha256
         with contextlib.suppress(FileNotFoundError):
-            if expected is not None and self.raw_final.stat().st_size == expected:
-                return _sha256_of(self.raw_final, self.stop)[0]
+            info, at = observe(self.raw_final)
+            record = self.known.get(self.raw_final.name)
+            if record is not None and trusted(record, info, None, source):
+                self.records[self.raw_final.name] = record
+                return record.sha256
+            if expected is not None and info.st_size == expected:
+                digest, size = _sha256_of(self.raw_final, self.stop)
+                self.hashed += size
+                self.records[self.raw_final.name] = recorded(info, at, digest, source)
+                return digest
         self.raw = raw = self._open_raw()
         with self.final.open("rb") as handle:
             while piece := handle.read(READ_PIECE):
                 if self.stop.is_set():
                     raise Stopped
                 raw.feed(piece)
-        return raw.close()
+        digest = raw.close()
+        self._record(self.raw_final, digest, source)
+        return digest
 
     def _open_raw(self) -> RawCopy:
         assert self.raw_final is not None
@@ -231,6 +278,9 @@ class FileFetch:
         else:
             self._verify(hasher.hexdigest(), start)
         os.replace(self.part, self.final)
+        self._record(self.final, artifact.sha256)
+        if self.raw_final is not None and self.raw_digest is not None:
+            self._record(self.raw_final, self.raw_digest, artifact.sha256)
         return transferred
 
     def _restart_raw(self) -> None:

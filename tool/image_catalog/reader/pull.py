@@ -5,7 +5,9 @@ file verifies the version document before anything else), plans the files (`read
 variant, the gates, the titles), fetches the variant's manifest and checks it hashes to the
 pinned digest and lists exactly the index's files, checks the free space, then fetches the files
 `jobs` at a time (`reader.download`) and writes the layout: each file under its title,
-`SHA256SUMS` (for `sha256sum -c`) and `pull.json` (`PullDoc`), both written atomically last.
+`SHA256SUMS` (for `sha256sum -c`) and `pull.json` (`PullDoc`), both written atomically last,
+then `.pull-state` (`reader.state`): what was verified, so that a re-run knows the files in place
+by their status instead of reading them again.
 
 Invariants: no byte of a file is downloaded before the manifest and the free space are checked;
 the layout files are written only when every file is in place; a failure of one file lets the
@@ -42,6 +44,7 @@ from image_catalog.reader.plan import (
     choose_variant,
     plan_files,
 )
+from image_catalog.reader.state import read_state, write_state
 from image_catalog.site.contract import VersionDoc
 from image_catalog.web.connection import Pool
 
@@ -105,6 +108,12 @@ class PullResult:
     @property
     def transferred(self) -> int:
         return sum(f.transferred for f in self.fetched)
+
+    @property
+    def hashed(self) -> int:
+        """Bytes already on disk read again to verify them (none when all were known by their
+        recorded status)."""
+        return sum(f.hashed for f in self.fetched)
 
 
 def resolve_version(client: IndexClient, request: PullRequest) -> tuple[VersionDoc, list[str]]:
@@ -208,7 +217,8 @@ def fetch_all(
 ) -> tuple[Fetched, ...]:
     """Every file, `jobs` at a time; Ctrl-C or SIGTERM stop them all, keeping their `.part`."""
     stop = threading.Event()
-    fetches = [FileFetch(p, plan.out, repository, progress, stop) for p in plan.files]
+    known = read_state(plan.out)
+    fetches = [FileFetch(p, plan.out, repository, progress, stop, known) for p in plan.files]
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="pull")
     futures: list[Future[Fetched]] = [pool.submit(f.run) for f in fetches]
     try:
@@ -311,6 +321,7 @@ def pull_version(
     layout = layout_of(plan, fetched)
     try:
         write_layout(plan.out, layout)
+        write_state(plan.out, (record for f in fetched for record in f.records))
     except OSError as exc:
         raise CatalogError(f"{plan.out}: cannot write the layout ({exc.strerror})") from None
     return PullResult(plan.out, layout, fetched, warnings)

@@ -93,7 +93,7 @@ def test_files_in_place_are_known_by_their_recorded_status(
         before = proxy.served
         third = pull(site, out, "--decompress")
         assert third.code == 0, third.output
-        assert "2 already in place (2 verified by its recorded status)" in third.stdout
+        assert "2 already in place (2 verified by their recorded status)" in third.stdout
         assert "read again" not in third.stdout
         assert proxy.served - before < 8192  # the manifest, nothing of the files
 

@@ -13,8 +13,9 @@ from image_catalog.errors import CatalogError
 from image_catalog.fsutil import RACY_NS
 from image_catalog.reader.auth import Found
 from image_catalog.reader.distribution import Repository
-from image_catalog.reader.download import Fetched, FileFetch, write_to
+from image_catalog.reader.download import Fetched, FileFetch
 from image_catalog.reader.plan import PlannedFile
+from image_catalog.reader.rawcopy import write_to
 from image_catalog.reader.state import Recorded, observe, recorded
 from image_catalog.site.contract import Artifact
 from image_catalog.web.connection import Pool

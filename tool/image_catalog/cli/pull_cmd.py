@@ -64,11 +64,12 @@ def render(result: PullResult) -> str:
     layout = result.layout
     reused = sum(1 for f in result.fetched if f.reused)
     known = sum(1 for f in result.fetched if f.by_status)
+    whose = "its" if known == 1 else "their"
     lines = [
         f"pulled {layout.name} {layout.version} ({layout.architecture}) for {layout.target} "
         f"into {result.out}: {len(layout.files)} file(s), {result.transferred} bytes transferred"
         + (f", {reused} already in place" if reused else "")
-        + (f" ({known} verified by its recorded status)" if known else ""),
+        + (f" ({known} verified by {whose} recorded status)" if known else ""),
     ]
     if result.hashed:
         lines.append(f"  {result.hashed} bytes already on disk read again to verify them")

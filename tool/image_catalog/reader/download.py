@@ -11,7 +11,9 @@ Invariants:
 - a mismatch deletes the `.part` (its bytes are wrong, a re-run must not continue them) and is
   `CatalogError` naming the file, the expected and the received digest;
 - an interruption (Ctrl-C, SIGTERM: `stop` is set) or a registry gone mid-file keeps the `.part`;
-- memory is one piece of the answer (and of the decompressed output) at a time.
+- memory is one piece of the answer at a time, read into one buffer (`READ_PIECE` bytes) that is
+  hashed and written as it is, with no copy; decompressing, the raw copy's thread
+  (`reader.rawcopy`) holds a bounded queue of pieces more.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NoReturn, Protocol
+from typing import IO, Protocol
 
 from image_catalog.errors import CatalogError
-from image_catalog.reader.decompress import Corrupt, inflater
 from image_catalog.reader.distribution import Repository
 from image_catalog.reader.plan import PART_SUFFIX, PlannedFile
+from image_catalog.reader.rawcopy import RawCopy, write_to
 from image_catalog.reader.state import Recorded, observe, recorded, trusted
 
 READ_PIECE = 1 << 20
@@ -67,79 +69,22 @@ class Fetched:
         return self.reused and self.hashed == 0
 
 
-def write_to(handle: IO[bytes], data: bytes, path: Path) -> None:
-    """Write, a full disk (or any failure to write) said plainly, naming the file."""
-    try:
-        handle.write(data)
-    except OSError as exc:
-        raise CatalogError(
-            f"{path}: cannot write ({exc.strerror or exc}); the .part is kept, free some "
-            "space and run the same command again"
-        ) from None
-
-
-class RawCopy:
-    """The decompressed copy of one file, written to `RAW.part` as the compressed bytes come,
-    renamed to `RAW` by `close` only when its size is the index's `decompressedSize`."""
-
-    def __init__(self, final: Path, raw: Path, compression: str, limit: int | None) -> None:
-        self.final = final  # the compressed file, for messages
-        self.raw = raw
-        self.part = raw.with_name(raw.name + PART_SUFFIX)
-        self.limit = limit
-        # Unbuffered: a full disk fails the write that hit it, not a later close.
-        self.handle = self.part.open("wb", buffering=0)
-        self.inflater = inflater(compression)
-        self.hasher = hashlib.sha256()
-        self.written = 0
-
-    def feed(self, data: bytes) -> None:
-        try:
-            for out in self.inflater.feed(data):
-                self._take(out)
-        except Corrupt as exc:
-            self.refuse(f"it cannot be decompressed ({exc})")
-
-    def _take(self, out: bytes) -> None:
-        self.written += len(out)
-        if self.limit is not None and self.written > self.limit:
-            self.refuse(f"it decompresses to more than the {self.limit} bytes the index gives")
-        self.hasher.update(out)
-        write_to(self.handle, out, self.part)
-
-    def close(self) -> str:
-        """Put the copy under its name; its sha256."""
-        try:
-            for out in self.inflater.finish():
-                self._take(out)
-        except Corrupt as exc:
-            self.refuse(f"it cannot be decompressed ({exc})")
-        if self.limit is not None and self.written != self.limit:
-            self.refuse(f"it decompresses to {self.written} bytes, the index gives {self.limit}")
-        self.handle.close()
-        os.replace(self.part, self.raw)
-        return self.hasher.hexdigest()
-
-    def drop(self) -> None:
-        self.handle.close()
-        self.part.unlink(missing_ok=True)
-
-    def refuse(self, why: str) -> NoReturn:
-        self.drop()
-        raise CatalogError(
-            f"{self.final}: {why}; the decompressed copy {self.raw.name} is not kept"
-        )
-
-
-def _sha256_of(path: Path, stop: threading.Event) -> tuple[str, int]:
-    hasher = hashlib.sha256()
+def read_back(path: Path, stop: threading.Event, *sinks: Callable[[bytes], object]) -> int:
+    """Hand the bytes of `path` on disk to each of `sinks`, piece by piece; their count."""
     size = 0
     with path.open("rb") as handle:
         while piece := handle.read(READ_PIECE):
             if stop.is_set():
                 raise Stopped
-            hasher.update(piece)
+            for sink in sinks:
+                sink(piece)
             size += len(piece)
+    return size
+
+
+def _sha256_of(path: Path, stop: threading.Event) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = read_back(path, stop, hasher.update)
     return hasher.hexdigest(), size
 
 
@@ -174,7 +119,7 @@ class FileFetch:
             return self._run()
         finally:
             if self.raw is not None:
-                self.raw.handle.close()
+                self.raw.abandon()
 
     def _run(self) -> Fetched:
         artifact = self.artifact
@@ -237,11 +182,7 @@ class FileFetch:
                 self.records[self.raw_final.name] = recorded(info, at, digest, source)
                 return digest
         self.raw = raw = self._open_raw()
-        with self.final.open("rb") as handle:
-            while piece := handle.read(READ_PIECE):
-                if self.stop.is_set():
-                    raise Stopped
-                raw.feed(piece)
+        read_back(self.final, self.stop, raw.feed)
         digest = raw.close()
         self._record(self.raw_final, digest, source)
         return digest
@@ -264,13 +205,8 @@ class FileFetch:
         self.raw = self._open_raw() if self.raw_final is not None else None
         hasher = hashlib.sha256()
         if start:
-            with self.part.open("rb") as handle:
-                while piece := handle.read(READ_PIECE):
-                    if self.stop.is_set():
-                        raise Stopped
-                    hasher.update(piece)
-                    if self.raw is not None:
-                        self.raw.feed(piece)
+            sinks = (hasher.update,) if self.raw is None else (hasher.update, self.raw.feed)
+            read_back(self.part, self.stop, *sinks)
         self.progress.started(artifact.title, artifact.size, start)
         transferred = 0
         if start < artifact.size:
@@ -301,7 +237,8 @@ class FileFetch:
                     self._restart_raw()
                 with self.part.open("ab" if start else "wb", buffering=0) as handle:
                     handle.truncate(start)
-                    written = self._copy(answer.chunks(1 << 62), handle, hasher, start)
+                    pieces = answer.pieces_into(bytearray(READ_PIECE), 1 << 62)
+                    written = self._copy(pieces, handle, hasher, start)
                 self._verify(hasher.hexdigest(), written)
                 return written - start
         if not start:
@@ -313,11 +250,12 @@ class FileFetch:
         return self._receive(0, hashlib.sha256())
 
     def _copy(
-        self, chunks: Iterator[bytes], handle: IO[bytes], hasher: hashlib._Hash, start: int
+        self, pieces: Iterator[memoryview], handle: IO[bytes], hasher: hashlib._Hash, start: int
     ) -> int:
         written = start
         size = self.artifact.size
-        for piece in chunks:
+        title = self.artifact.title
+        for piece in pieces:
             if self.stop.is_set():
                 raise Stopped
             written += len(piece)
@@ -332,7 +270,7 @@ class FileFetch:
             write_to(handle, piece, self.part)
             if self.raw is not None:
                 self.raw.feed(piece)
-            self.progress.advanced(self.artifact.title, len(piece))
+            self.progress.advanced(title, len(piece))
         return written
 
     def _verify(self, received: str, size: int) -> None:

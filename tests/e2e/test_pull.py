@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from image_catalog.build.render import build_from_scratch
 from support.confined import assert_refused, run_confined
-from support.oci import DiskFile
+from support.containers import container_site
+from support.oci import DiskFile, push_image
 from support.pulling import (
     BOARD,
     CountingProxy,
@@ -188,6 +189,26 @@ def test_a_container_only_version_says_how_to_fetch_it(tmp_path: Path) -> None:
     assert (
         "fetch it with: skopeo copy docker://images.example.com/builds/app@sha256:" in done.stderr
     )
+
+
+def test_a_container_only_version_is_copied_with_container(
+    auth_registry: LocalRegistry, tmp_path: Path, own_home: Path
+) -> None:
+    image = push_image(auth_registry, "pull/app", None, architecture="arm64")
+    site = container_site(tmp_path, image)
+    authfile = write_authfile(tmp_path / "auth.json", auth_registry.host, "serviceaccount",
+                              REGISTRY_PASSWORD)  # fmt: skip
+    out = tmp_path / "out"
+    done = run_confined(["pull", "app@1.0", "--target", BOARD, "--index", str(site),
+                         "--out", str(out), "--container", "--tls-verify=false",
+                         "--authfile", str(authfile)], timeout=120)  # fmt: skip
+    assert done.code == 0, done.output
+    assert f"into {out / 'app'} (an OCI image layout): oci:{out / 'app'}:1.0" in done.stdout
+    index = json.loads((out / "app" / "index.json").read_text())
+    [manifest] = index["manifests"]
+    assert manifest["digest"] == image.digest
+    assert manifest["annotations"]["org.opencontainers.image.ref.name"] == "1.0"
+    assert REGISTRY_PASSWORD not in done.output
 
 
 def test_the_gates(registry: LocalRegistry, tmp_path: Path) -> None:

@@ -62,6 +62,13 @@ def run_pull(args: argparse.Namespace) -> int:
 
 def render(result: PullResult) -> str:
     layout = result.layout
+    if result.container is not None:
+        image = f"oci:{result.container}:{layout.version}"
+        return (
+            f"copied the container image of {layout.name} {layout.version} "
+            f"({layout.architecture}) for {layout.target} into {result.container} "
+            f"(an OCI image layout): {image}\n  from {layout.ref}\n"
+        )
     reused = sum(1 for f in result.fetched if f.reused)
     known = sum(1 for f in result.fetched if f.by_status)
     whose = "its" if known == 1 else "their"

@@ -16,7 +16,7 @@ from image_catalog.reader.distribution import Repository
 from image_catalog.reader.download import Fetched, FileFetch
 from image_catalog.reader.plan import PlannedFile
 from image_catalog.reader.rawcopy import write_to
-from image_catalog.reader.state import Recorded, observe, recorded
+from image_catalog.reader.state import Recorded, recorded, status_now
 from image_catalog.site.contract import Artifact
 from image_catalog.web.connection import Pool
 from support.hostile import HostileServer, Request, answer
@@ -84,7 +84,7 @@ def fetch_with(
 
 def record_later(path: Path, seconds_after: float) -> Recorded:
     """The record of `path` as a pull would have made it `seconds_after` its last change."""
-    info, _ = observe(path)
+    info, _ = status_now(path)
     changed = max(info.st_mtime_ns, info.st_ctime_ns)
     return recorded(info, changed + int(seconds_after * 1e9), DIGEST)
 

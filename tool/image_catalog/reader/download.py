@@ -31,7 +31,7 @@ from image_catalog.errors import CatalogError
 from image_catalog.reader.distribution import Repository
 from image_catalog.reader.plan import PART_SUFFIX, PlannedFile
 from image_catalog.reader.rawcopy import RawCopy, write_to
-from image_catalog.reader.state import Recorded, observe, recorded, trusted
+from image_catalog.reader.state import Recorded, recorded, status_now, trusted
 
 READ_PIECE = 1 << 20
 
@@ -139,7 +139,7 @@ class FileFetch:
     def _record(self, path: Path, sha256: str, source: str | None = None) -> None:
         """Keep the status of a file just put in place or verified, for the next pull."""
         with contextlib.suppress(OSError):  # a file gone again is hashed next time, no harm
-            info, at = observe(path)
+            info, at = status_now(path)
             self.records[path.name] = recorded(info, at, sha256, source)
 
     def _present(self) -> bool:
@@ -147,7 +147,7 @@ class FileFetch:
         its recorded status, else hashed."""
         artifact = self.artifact
         try:
-            info, at = observe(self.final)
+            info, at = status_now(self.final)
         except FileNotFoundError:
             return False
         if info.st_size != artifact.size:
@@ -171,7 +171,7 @@ class FileFetch:
         expected = self.artifact.decompressed_size
         source = self.artifact.sha256
         with contextlib.suppress(FileNotFoundError):
-            info, at = observe(self.raw_final)
+            info, at = status_now(self.raw_final)
             record = self.known.get(self.raw_final.name)
             if record is not None and trusted(record, info, None, source):
                 self.records[self.raw_final.name] = record

@@ -45,7 +45,7 @@ class PullState(msgspec.Struct, kw_only=True, rename="camel"):
     files: dict[str, Recorded]
 
 
-def observe(path: Path) -> tuple[os.stat_result, int]:
+def status_now(path: Path) -> tuple[os.stat_result, int]:
     """The status of `path` and the time just before it was read (OSError passes through)."""
     at = time.time_ns()
     return path.stat(), at

@@ -10,8 +10,11 @@ one run:
   for reference the same curl writing both to files (what the disk adds);
 - `skopeo copy docker://REF dir:DIR` of the artifact (what a user would run without the catalog);
 - `image-catalog pull NAME --target BOARD --index SITE --out DIR --tls-verify=false`, first into
-  an empty folder, then again into the same folder (everything there already verified), with the
-  peak memory of the first (the process and its children, sampled every 20 ms).
+  an empty folder, then again into the same folder (everything there already verified) twice:
+  the second pull, `RACY_S` later, hashes the files again (the status the first recorded was
+  racily clean: read within 2 s of the files' writing) and records it anew; the third knows them
+  by that status and reads nothing. With the peak memory of the first (the process and its
+  children, sampled every 20 ms). The first is set against both curl rows.
 Throughputs are bytes of both blobs over whole-process wall time. When this checkout has no
 `pull` command (`image-catalog pull --help` fails) its rows say "pull: not available".
 Every temp folder (the registry's storage, the copies) is removed at the end; the copies are
@@ -29,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -61,6 +65,7 @@ CHUNK = 16 * MIB
 GOAL_THROUGHPUT = 0.8  # of curl's
 GOAL_SECOND_S = 1.0
 GOAL_PEAK_MIB = 100
+RACY_S = 2.2  # past the racily-clean window (`fsutil.RACY_NS`) of the first pull's records
 
 
 def push_random_blob(registry: LocalRegistry, repo: str, size: int) -> str:
@@ -165,16 +170,20 @@ def throughput(total: int, run: Run) -> str:
     return f"{run.seconds:.2f} s, {total / run.seconds / MIB:.0f} MiB/s"
 
 
-def pull_rows(site: Path, scratch: Path, total: int, curl: Run) -> list[Row]:
+def pull_rows(site: Path, scratch: Path, total: int, curl: Run, curl_files: Run) -> list[Row]:
     measure_name = f"image-catalog pull, 2 x {total // 2 // MIB} MiB"
     goals = (
         f">= {GOAL_THROUGHPUT:g}x curl's throughput",
+        "",
+        f"< {GOAL_SECOND_S:g} s",
         f"< {GOAL_SECOND_S:g} s",
         f"< {GOAL_PEAK_MIB} MiB",
     )
     names = (
         f"{measure_name}, first (verified)",
-        f"{measure_name}, second of the same version",
+        f"{measure_name}, first, against curl to files",
+        f"{measure_name}, second of the same version (hashed: racily clean records)",
+        f"{measure_name}, third of the same version (known by the recorded status)",
         "peak memory, pull (first)",
     )
     if not pull_available():
@@ -197,7 +206,9 @@ def pull_rows(site: Path, scratch: Path, total: int, curl: Run) -> list[Row]:
     ]
     env = {"IMAGE_CATALOG_CACHE_DIR": str(scratch / "cli-cache")}
     first = measure(command, env=env)
+    time.sleep(RACY_S)
     second = measure(command, env=env)
+    third = measure(command, env=env)
     shutil.rmtree(out)
     ratio = curl.seconds / first.seconds
     peak = first.peak / MIB
@@ -209,8 +220,10 @@ def pull_rows(site: Path, scratch: Path, total: int, curl: Run) -> list[Row]:
             goals[0],
             ratio >= GOAL_THROUGHPUT,
         ),
-        Row(names[1], f"{second.seconds:.2f} s", "", goals[1], second.seconds < GOAL_SECOND_S),
-        Row(names[2], f"{peak:.0f} MiB", "", goals[2], peak < GOAL_PEAK_MIB),
+        Row(names[1], "", f"{curl_files.seconds / first.seconds:.2f}x curl to files", "", None),
+        Row(names[2], f"{second.seconds:.2f} s", "", goals[2], second.seconds < GOAL_SECOND_S),
+        Row(names[3], f"{third.seconds:.2f} s", "", goals[3], third.seconds < GOAL_SECOND_S),
+        Row(names[4], f"{peak:.0f} MiB", "", goals[4], peak < GOAL_PEAK_MIB),
     ]
 
 
@@ -264,7 +277,7 @@ def rows(partition_mib: int, repeats: int) -> list[Row]:
                 "",
                 None,
             ),
-            *pull_rows(site, scratch, total, curl),
+            *pull_rows(site, scratch, total, curl, curl_files),
         ]
 
 

@@ -13,13 +13,15 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from image_catalog.build.render import build_from_scratch
 from support.confined import assert_refused, run_confined
-from support.oci import DiskFile
+from support.containers import container_site
+from support.oci import DiskFile, push_image
 from support.pulling import (
     BOARD,
     CountingProxy,
@@ -71,6 +73,38 @@ def test_anonymous_pull_then_nothing_again(registry: LocalRegistry, tmp_path: Pa
         assert again.code == 0, again.output
         assert "0 bytes transferred, 2 already in place" in again.stdout
         assert proxy.served - before < 8192  # the manifest, nothing of the files
+
+
+def test_files_in_place_are_known_by_their_recorded_status(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    files = small_files("state")
+    with CountingProxy(registry.host) as proxy:
+        artifact = push_board_disk(registry, "pull/state", files)
+        site = disk_site(tmp_path, proxy.host, artifact)
+        out = tmp_path / "out"
+        assert pull(site, out, "--decompress").code == 0
+        assert (out / ".pull-state").is_file()
+        # Recorded within RACY_NS of their writing: the next pull hashes them and records them
+        # anew, old enough then to be trusted.
+        time.sleep(2.2)
+        again = pull(site, out, "--decompress")
+        assert again.code == 0, again.output
+        assert "bytes already on disk read again to verify them" in again.stdout
+        before = proxy.served
+        third = pull(site, out, "--decompress")
+        assert third.code == 0, third.output
+        assert "2 already in place (2 verified by their recorded status)" in third.stdout
+        assert "read again" not in third.stdout
+        assert proxy.served - before < 8192  # the manifest, nothing of the files
+
+        # Changed in place, same size, a new mtime: hashed, found wrong, fetched again.
+        root = out / "root.img"
+        root.write_bytes(bytes(len(files[1].data)))
+        changed = pull(site, out, "--decompress")
+        assert changed.code == 0, changed.output
+        assert f"{len(files[1].data)} bytes transferred, 1 already in place" in changed.stdout
+        assert root.read_bytes() == files[1].data
 
 
 def test_basic_auth_with_the_consumers_auth_file(
@@ -155,6 +189,26 @@ def test_a_container_only_version_says_how_to_fetch_it(tmp_path: Path) -> None:
     assert (
         "fetch it with: skopeo copy docker://images.example.com/builds/app@sha256:" in done.stderr
     )
+
+
+def test_a_container_only_version_is_copied_with_container(
+    auth_registry: LocalRegistry, tmp_path: Path, own_home: Path
+) -> None:
+    image = push_image(auth_registry, "pull/app", None, architecture="arm64")
+    site = container_site(tmp_path, image)
+    authfile = write_authfile(tmp_path / "auth.json", auth_registry.host, "serviceaccount",
+                              REGISTRY_PASSWORD)  # fmt: skip
+    out = tmp_path / "out"
+    done = run_confined(["pull", "app@1.0", "--target", BOARD, "--index", str(site),
+                         "--out", str(out), "--container", "--tls-verify=false",
+                         "--authfile", str(authfile)], timeout=120)  # fmt: skip
+    assert done.code == 0, done.output
+    assert f"into {out / 'app'} (an OCI image layout): oci:{out / 'app'}:1.0" in done.stdout
+    index = json.loads((out / "app" / "index.json").read_text())
+    [manifest] = index["manifests"]
+    assert manifest["digest"] == image.digest
+    assert manifest["annotations"]["org.opencontainers.image.ref.name"] == "1.0"
+    assert REGISTRY_PASSWORD not in done.output
 
 
 def test_the_gates(registry: LocalRegistry, tmp_path: Path) -> None:

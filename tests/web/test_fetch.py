@@ -184,6 +184,34 @@ def test_stream_hands_the_body_over_in_pieces(server: HostileServer) -> None:
     assert max(map(len, pieces)) <= MiB
 
 
+def test_stream_reads_the_body_into_the_callers_buffer(server: HostileServer) -> None:
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB
+    server.files["blob"] = data
+    buffer = bytearray(MiB)
+    got = bytearray()
+    with stream(server.url + "blob", {}, SMALL) as answer:
+        for piece in answer.pieces_into(buffer, 4 * MiB):
+            assert piece.obj is buffer  # a view of the caller's buffer, no copy
+            got += piece
+    assert got == data
+    with stream(server.url + "blob", {}, SMALL) as answer, pytest.raises(TooLarge):
+        list(answer.pieces_into(buffer, MiB))
+
+
+def test_pieces_into_of_a_chunked_body_and_of_one_cut_short(server: HostileServer) -> None:
+    wire = Wire.of_bytes(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n"
+    )
+    pieces = read_head(wire).pieces_into(bytearray(4), 100, "x")
+    assert [bytes(p) for p in pieces] == [b"hell", b"o", b"!"]
+    server.play("short", raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+    with (
+        stream(server.url + "short", {}, SMALL) as answer,
+        pytest.raises(ProtocolError, match="closed after 3 of 10 bytes"),
+    ):
+        list(answer.pieces_into(bytearray(MiB), 100))
+
+
 @pytest.mark.slow  # waits out a deadline or an idle time of seconds
 def test_stream_has_no_total_deadline_but_an_idle_time(server: HostileServer) -> None:
     # A body that keeps coming outlives the head's deadline; one that stops does not.

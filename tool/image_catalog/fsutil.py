@@ -15,6 +15,12 @@ _KINDS = (
 )
 
 
+# A file status (size, mtime, ctime, inode) this close to when it was read may not show a change
+# made in the same tick of the file system's clock (as git's "racily clean" entries): a file
+# known by such a status is read again next time. Two seconds cover the coarsest clocks (FAT).
+RACY_NS = 2_000_000_000
+
+
 class NotAFile(Exception):
     """A path that is not a regular file of a bounded size: a link, a device, a FIFO, too big."""
 

@@ -41,7 +41,7 @@ from image_catalog.catalog.loader import (
 from image_catalog.catalog.report import ValidationReport, finish
 from image_catalog.collector import paused
 from image_catalog.errors import CatalogError
-from image_catalog.fsutil import NotAFile, read_regular_file
+from image_catalog.fsutil import RACY_NS, NotAFile, read_regular_file
 from image_catalog.manifest.load import MAX_FILE_BYTES, LoadError, decode_text, parse_mapping
 from image_catalog.manifest.model import CatalogImage
 from image_catalog.manifest.vocabulary import Vocabulary
@@ -192,9 +192,6 @@ def _check_and_render(
 # Above this many files not known by their status, git's status of the work tree (which compares
 # each file with git's index) is cheaper than reading them: a fresh clone with a restored cache.
 ASK_GIT_FROM = 500
-# A status this close to when it was read may not show a change made in the same tick of the file
-# system's clock (as git's "racily clean" entries): such a file is read again next time.
-RACY_NS = 2_000_000_000
 
 
 def _blob_ids(

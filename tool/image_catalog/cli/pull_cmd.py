@@ -1,17 +1,20 @@
 """`image-catalog pull`: parse, draw the progress, render the result.
 
 Progress goes to standard error: on a terminal one line redrawn at most every `REDRAW` seconds
-(bytes, rate and time left, overall and for each file in flight); otherwise one quiet line when a
-file starts and one when it is done. The result goes to standard output: a summary, or with
---json the folder's pull.json document.
+(bytes, rate and time left, overall and for each file in flight: `progress_line`), cut to the
+terminal's width; otherwise one quiet line when a file starts and one when it is done. The
+result goes to standard output: a summary, or with --json the folder's pull.json document.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 import msgspec
@@ -59,12 +62,24 @@ def run_pull(args: argparse.Namespace) -> int:
 
 def render(result: PullResult) -> str:
     layout = result.layout
+    if result.container is not None:
+        image = f"oci:{result.container}:{layout.version}"
+        return (
+            f"copied the container image of {layout.name} {layout.version} "
+            f"({layout.architecture}) for {layout.target} into {result.container} "
+            f"(an OCI image layout): {image}\n  from {layout.ref}\n"
+        )
     reused = sum(1 for f in result.fetched if f.reused)
+    known = sum(1 for f in result.fetched if f.by_status)
+    whose = "its" if known == 1 else "their"
     lines = [
         f"pulled {layout.name} {layout.version} ({layout.architecture}) for {layout.target} "
         f"into {result.out}: {len(layout.files)} file(s), {result.transferred} bytes transferred"
-        + (f", {reused} already in place" if reused else ""),
+        + (f", {reused} already in place" if reused else "")
+        + (f" ({known} verified by {whose} recorded status)" if known else ""),
     ]
+    if result.hashed:
+        lines.append(f"  {result.hashed} bytes already on disk read again to verify them")
     for file in layout.files:
         part = f"{file.partition}: " if file.partition else "whole disk: "
         lines.append(f"  {part}{file.file} ({file.size} bytes, sha256:{file.sha256})")
@@ -106,49 +121,72 @@ class Lines:
         pass
 
 
+@dataclass
+class Meter:
+    """One file's progress: its size, the bytes in place, and those moved since `began`."""
+
+    title: str
+    total: int
+    done: int
+    began: float
+    moved: int = 0
+    active: bool = True
+
+
+def _rate_and_left(moved: int, seconds: float, left: int) -> str:
+    rate = moved / max(seconds, 1e-3)
+    when = f"{left / rate:.0f} s left" if rate > 0 else "-- left"
+    return f"{_size(rate)}/s, {when}"
+
+
+def progress_line(meters: Sequence[Meter], began: float, now: float) -> str:
+    """Overall bytes, rate and time left, then the same for each file in flight."""
+    total = sum(m.total for m in meters)
+    done = sum(m.done for m in meters)
+    moved = sum(m.moved for m in meters)
+    parts = [f"{_size(done)} of {_size(total)}, {_rate_and_left(moved, now - began, total - done)}"]
+    for meter in sorted((m for m in meters if m.active), key=lambda m: m.title):
+        percent = 100 * meter.done // max(meter.total, 1)
+        speed = _rate_and_left(meter.moved, now - meter.began, meter.total - meter.done)
+        parts.append(
+            f"{printable(meter.title)[:24]} {_size(meter.done)} of {_size(meter.total)} "
+            f"{percent}%, {speed}"
+        )
+    return " | ".join(parts)
+
+
 class Drawing(Lines):
     """Progress on a terminal: one line, redrawn, with rate and time left."""
 
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
-        self.totals: dict[str, int] = {}
-        self.done: dict[str, int] = {}
-        self.active: set[str] = set()
+        self.meters: dict[str, Meter] = {}
         self.began = time.monotonic()
-        self.moved = 0
         self.drawn = 0.0
+        self.width = shutil.get_terminal_size((200, 24)).columns - 1
 
     def started(self, title: str, total: int, present: int) -> None:
         with self.lock:
-            self.totals[title] = total
-            self.done[title] = present
-            self.active.add(title)
+            self.meters[title] = Meter(title, total, present, time.monotonic())
 
     def advanced(self, title: str, count: int) -> None:
         with self.lock:
-            self.done[title] = self.done.get(title, 0) + count
-            self.moved += count
+            meter = self.meters.setdefault(title, Meter(title, 0, 0, time.monotonic()))
+            meter.done += count
+            meter.moved += count
             now = time.monotonic()
             if now - self.drawn >= REDRAW:
                 self.drawn = now
-                self._draw(now)
+                line = progress_line(list(self.meters.values()), self.began, now)
+                self.stream.write("\r\x1b[K" + line[: max(self.width, 20)])
+                self.stream.flush()
 
     def finished(self, title: str, transferred: int, reused: bool) -> None:
         with self.lock:
-            self.active.discard(title)
-            self.done[title] = self.totals.get(title, 0)
-
-    def _draw(self, now: float) -> None:
-        rate = self.moved / max(now - self.began, 1e-3)
-        total, done = sum(self.totals.values()), sum(self.done.values())
-        left = f"{(total - done) / rate:.0f} s left" if rate > 0 else "--"
-        files = " ".join(
-            f"{printable(t)[:24]} {100 * self.done[t] // max(self.totals[t], 1)}%"
-            for t in sorted(self.active)
-        )
-        line = f"{_size(done)} of {_size(total)}, {_size(rate)}/s, {left}  {files}"
-        self.stream.write("\r\x1b[K" + line[:200])
-        self.stream.flush()
+            meter = self.meters.get(title)
+            if meter is not None:
+                meter.active = False
+                meter.done = meter.total
 
     def close(self) -> None:
         with self.lock:

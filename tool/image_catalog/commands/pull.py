@@ -68,6 +68,7 @@ class PullSettings:
     cert_dir: Path | None = None
     allow_deprecated: bool = False
     allow_unhealthy: bool = False
+    container: bool = False  # a version with no disk image for the board: its container image
 
     @classmethod
     def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -138,6 +139,12 @@ class PullSettings:
             action="store_true",
             help="pull a variant the last health check found missing, changed or failed",
         )
+        parser.add_argument(
+            "--container",
+            action="store_true",
+            help="for a version with no disk image for the board, copy its container image "
+            "into DIR/NAME as an OCI image layout tagged VERSION (needs skopeo)",
+        )
 
     @classmethod
     def from_argparse(cls, args: argparse.Namespace) -> PullSettings:
@@ -160,6 +167,7 @@ class PullSettings:
             cert_dir=args.cert_dir,
             allow_deprecated=args.allow_deprecated,
             allow_unhealthy=args.allow_unhealthy,
+            container=args.container,
         )
 
 
@@ -180,5 +188,6 @@ def pull(settings: PullSettings, progress: PullProgress | None = None) -> PullRe
         cert_dir=settings.cert_dir,
         allow_deprecated=settings.allow_deprecated,
         allow_unhealthy=settings.allow_unhealthy,
+        container=settings.container,
     )
     return pull_version(client, request, progress or Quiet())

@@ -6,11 +6,14 @@ Invariants:
   `TITLE.part`, renamed (`os.replace`, in the same folder) only after the check;
 - a `.part` left by an interrupted run is continued from its end with a `Range` request, its
   bytes hashed again from the disk first; a server that ignores the range (200) restarts the
-  file from zero; a file already under its title and verified is not fetched again;
+  file from zero; a file already under its title and verified is not fetched again: it is known
+  by the status a previous pull recorded (`reader.state`) or else hashed;
 - a mismatch deletes the `.part` (its bytes are wrong, a re-run must not continue them) and is
   `CatalogError` naming the file, the expected and the received digest;
 - an interruption (Ctrl-C, SIGTERM: `stop` is set) or a registry gone mid-file keeps the `.part`;
-- memory is one piece of the answer (and of the decompressed output) at a time.
+- memory is one piece of the answer at a time, read into one buffer (`READ_PIECE` bytes) that is
+  hashed and written as it is, with no copy; decompressing, the raw copy's thread
+  (`reader.rawcopy`) holds a bounded queue of pieces more.
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NoReturn, Protocol
+from typing import IO, Protocol
 
 from image_catalog.errors import CatalogError
-from image_catalog.reader.decompress import Corrupt, inflater
 from image_catalog.reader.distribution import Repository
 from image_catalog.reader.plan import PART_SUFFIX, PlannedFile
+from image_catalog.reader.rawcopy import RawCopy, write_to
+from image_catalog.reader.state import Recorded, recorded, status_now, trusted
 
 READ_PIECE = 1 << 20
 
@@ -48,87 +52,39 @@ class Stopped(Exception):
 
 @dataclass(frozen=True)
 class Fetched:
-    """A file in place: how many bytes came over the network for it, the raw copy's sha256."""
+    """A file in place: how many bytes came over the network for it, the raw copy's sha256, how
+    many bytes already on disk were read again to verify it and its raw copy (none when both were
+    known by their recorded status), and the records of both for the next pull."""
 
     title: str
     transferred: int
     reused: bool
     decompressed_sha256: str | None = None
+    hashed: int = 0
+    records: tuple[tuple[str, Recorded], ...] = ()
+
+    @property
+    def by_status(self) -> bool:
+        """In place already, and known to be right by its recorded status alone."""
+        return self.reused and self.hashed == 0
 
 
-def write_to(handle: IO[bytes], data: bytes, path: Path) -> None:
-    """Write, a full disk (or any failure to write) said plainly, naming the file."""
-    try:
-        handle.write(data)
-    except OSError as exc:
-        raise CatalogError(
-            f"{path}: cannot write ({exc.strerror or exc}); the .part is kept, free some "
-            "space and run the same command again"
-        ) from None
-
-
-class RawCopy:
-    """The decompressed copy of one file, written to `RAW.part` as the compressed bytes come,
-    renamed to `RAW` by `close` only when its size is the index's `decompressedSize`."""
-
-    def __init__(self, final: Path, raw: Path, compression: str, limit: int | None) -> None:
-        self.final = final  # the compressed file, for messages
-        self.raw = raw
-        self.part = raw.with_name(raw.name + PART_SUFFIX)
-        self.limit = limit
-        # Unbuffered: a full disk fails the write that hit it, not a later close.
-        self.handle = self.part.open("wb", buffering=0)
-        self.inflater = inflater(compression)
-        self.hasher = hashlib.sha256()
-        self.written = 0
-
-    def feed(self, data: bytes) -> None:
-        try:
-            for out in self.inflater.feed(data):
-                self._take(out)
-        except Corrupt as exc:
-            self.refuse(f"it cannot be decompressed ({exc})")
-
-    def _take(self, out: bytes) -> None:
-        self.written += len(out)
-        if self.limit is not None and self.written > self.limit:
-            self.refuse(f"it decompresses to more than the {self.limit} bytes the index gives")
-        self.hasher.update(out)
-        write_to(self.handle, out, self.part)
-
-    def close(self) -> str:
-        """Put the copy under its name; its sha256."""
-        try:
-            for out in self.inflater.finish():
-                self._take(out)
-        except Corrupt as exc:
-            self.refuse(f"it cannot be decompressed ({exc})")
-        if self.limit is not None and self.written != self.limit:
-            self.refuse(f"it decompresses to {self.written} bytes, the index gives {self.limit}")
-        self.handle.close()
-        os.replace(self.part, self.raw)
-        return self.hasher.hexdigest()
-
-    def drop(self) -> None:
-        self.handle.close()
-        self.part.unlink(missing_ok=True)
-
-    def refuse(self, why: str) -> NoReturn:
-        self.drop()
-        raise CatalogError(
-            f"{self.final}: {why}; the decompressed copy {self.raw.name} is not kept"
-        )
-
-
-def _sha256_of(path: Path, stop: threading.Event) -> tuple[str, int]:
-    hasher = hashlib.sha256()
+def read_back(path: Path, stop: threading.Event, *sinks: Callable[[bytes], object]) -> int:
+    """Hand the bytes of `path` on disk to each of `sinks`, piece by piece; their count."""
     size = 0
     with path.open("rb") as handle:
         while piece := handle.read(READ_PIECE):
             if stop.is_set():
                 raise Stopped
-            hasher.update(piece)
+            for sink in sinks:
+                sink(piece)
             size += len(piece)
+    return size
+
+
+def _sha256_of(path: Path, stop: threading.Event) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = read_back(path, stop, hasher.update)
     return hasher.hexdigest(), size
 
 
@@ -142,8 +98,12 @@ class FileFetch:
         repository: Repository,
         progress: PullProgress,
         stop: threading.Event,
+        known: Mapping[str, Recorded] | None = None,
     ) -> None:
         self.planned = planned
+        self.known = known or {}
+        self.hashed = 0  # bytes on disk read again to verify
+        self.records: dict[str, Recorded] = {}
         self.artifact = planned.artifact
         self.final = out / planned.title
         self.part = out / (planned.title + PART_SUFFIX)
@@ -159,7 +119,7 @@ class FileFetch:
             return self._run()
         finally:
             if self.raw is not None:
-                self.raw.handle.close()
+                self.raw.abandon()
 
     def _run(self) -> Fetched:
         artifact = self.artifact
@@ -167,20 +127,41 @@ class FileFetch:
             self.progress.started(artifact.title, artifact.size, artifact.size)
             raw_digest = self._raw_in_place()
             self.progress.finished(artifact.title, 0, True)
-            return Fetched(artifact.title, 0, True, raw_digest)
+            return self._fetched(0, True, raw_digest)
         transferred = self._fetch()
         self.progress.finished(artifact.title, transferred, False)
-        return Fetched(artifact.title, transferred, False, self.raw_digest)
+        return self._fetched(transferred, False, self.raw_digest)
+
+    def _fetched(self, transferred: int, reused: bool, raw_digest: str | None) -> Fetched:
+        records = tuple(self.records.items())
+        return Fetched(self.artifact.title, transferred, reused, raw_digest, self.hashed, records)
+
+    def _record(self, path: Path, sha256: str, source: str | None = None) -> None:
+        """Keep the status of a file just put in place or verified, for the next pull."""
+        with contextlib.suppress(OSError):  # a file gone again is hashed next time, no harm
+            info, at = status_now(path)
+            self.records[path.name] = recorded(info, at, sha256, source)
 
     def _present(self) -> bool:
-        """Whether the file is under its title already, with the right size and sha256."""
+        """Whether the file is under its title already, with the right size and sha256: known by
+        its recorded status, else hashed."""
+        artifact = self.artifact
         try:
-            if self.final.stat().st_size != self.artifact.size:
-                return False
+            info, at = status_now(self.final)
         except FileNotFoundError:
             return False
-        digest, _ = _sha256_of(self.final, self.stop)
-        return digest == self.artifact.sha256
+        if info.st_size != artifact.size:
+            return False
+        record = self.known.get(artifact.title)
+        if record is not None and trusted(record, info, artifact.sha256):
+            self.records[artifact.title] = record
+            return True
+        digest, size = _sha256_of(self.final, self.stop)
+        self.hashed += size
+        if digest != artifact.sha256:
+            return False
+        self.records[artifact.title] = recorded(info, at, digest)
+        return True
 
     def _raw_in_place(self) -> str | None:
         """With decompression: the raw copy made (from the verified file, on disk) when it is
@@ -188,16 +169,23 @@ class FileFetch:
         if self.raw_final is None:
             return None
         expected = self.artifact.decompressed_size
+        source = self.artifact.sha256
         with contextlib.suppress(FileNotFoundError):
-            if expected is not None and self.raw_final.stat().st_size == expected:
-                return _sha256_of(self.raw_final, self.stop)[0]
+            info, at = status_now(self.raw_final)
+            record = self.known.get(self.raw_final.name)
+            if record is not None and trusted(record, info, None, source):
+                self.records[self.raw_final.name] = record
+                return record.sha256
+            if expected is not None and info.st_size == expected:
+                digest, size = _sha256_of(self.raw_final, self.stop)
+                self.hashed += size
+                self.records[self.raw_final.name] = recorded(info, at, digest, source)
+                return digest
         self.raw = raw = self._open_raw()
-        with self.final.open("rb") as handle:
-            while piece := handle.read(READ_PIECE):
-                if self.stop.is_set():
-                    raise Stopped
-                raw.feed(piece)
-        return raw.close()
+        read_back(self.final, self.stop, raw.feed)
+        digest = raw.close()
+        self._record(self.raw_final, digest, source)
+        return digest
 
     def _open_raw(self) -> RawCopy:
         assert self.raw_final is not None
@@ -217,13 +205,8 @@ class FileFetch:
         self.raw = self._open_raw() if self.raw_final is not None else None
         hasher = hashlib.sha256()
         if start:
-            with self.part.open("rb") as handle:
-                while piece := handle.read(READ_PIECE):
-                    if self.stop.is_set():
-                        raise Stopped
-                    hasher.update(piece)
-                    if self.raw is not None:
-                        self.raw.feed(piece)
+            sinks = (hasher.update,) if self.raw is None else (hasher.update, self.raw.feed)
+            read_back(self.part, self.stop, *sinks)
         self.progress.started(artifact.title, artifact.size, start)
         transferred = 0
         if start < artifact.size:
@@ -231,6 +214,9 @@ class FileFetch:
         else:
             self._verify(hasher.hexdigest(), start)
         os.replace(self.part, self.final)
+        self._record(self.final, artifact.sha256)
+        if self.raw_final is not None and self.raw_digest is not None:
+            self._record(self.raw_final, self.raw_digest, artifact.sha256)
         return transferred
 
     def _restart_raw(self) -> None:
@@ -251,7 +237,8 @@ class FileFetch:
                     self._restart_raw()
                 with self.part.open("ab" if start else "wb", buffering=0) as handle:
                     handle.truncate(start)
-                    written = self._copy(answer.chunks(1 << 62), handle, hasher, start)
+                    pieces = answer.pieces_into(bytearray(READ_PIECE), 1 << 62)
+                    written = self._copy(pieces, handle, hasher, start)
                 self._verify(hasher.hexdigest(), written)
                 return written - start
         if not start:
@@ -264,11 +251,12 @@ class FileFetch:
         return self._receive(0, hashlib.sha256())
 
     def _copy(
-        self, chunks: Iterator[bytes], handle: IO[bytes], hasher: hashlib._Hash, start: int
+        self, pieces: Iterator[memoryview], handle: IO[bytes], hasher: hashlib._Hash, start: int
     ) -> int:
         written = start
         size = self.artifact.size
-        for piece in chunks:
+        title = self.artifact.title
+        for piece in pieces:
             if self.stop.is_set():
                 raise Stopped
             written += len(piece)
@@ -284,7 +272,7 @@ class FileFetch:
             write_to(handle, piece, self.part)
             if self.raw is not None:
                 self.raw.feed(piece)
-            self.progress.advanced(self.artifact.title, len(piece))
+            self.progress.advanced(title, len(piece))
         return written
 
     def _verify(self, received: str, size: int) -> None:

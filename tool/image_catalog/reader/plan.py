@@ -78,29 +78,61 @@ def check_title(title: str, where: str) -> None:
         )
 
 
+def board_variants(
+    doc: VersionDoc,
+    kind: str,
+    target: str,
+    architecture: str | None,
+    board_archs: Sequence[str],
+) -> list[VariantDetail]:
+    """The variants of `kind` (disk, container) for `target` (and `architecture` when given)."""
+    names = [t.name for t in doc.targets]
+    if target not in names:
+        raise CatalogError(
+            f"{doc.name} {doc.version} is not built for the board {target!r} "
+            f"(its boards: {', '.join(names)})"
+        )
+    found = [v for v in doc.variants if v.kind == kind]
+    if board_archs:
+        found = [v for v in found if v.architecture in board_archs]
+    if architecture is not None:
+        found = [v for v in found if v.architecture == architecture]
+    return found
+
+
+def only_one(found: Sequence[VariantDetail], doc: VersionDoc, what: str, target: str) -> None:
+    """Refuse several architectures to choose from: `--arch` says which."""
+    if len(found) > 1:
+        archs = ", ".join(v.architecture for v in found)
+        raise UsageError(
+            f"{doc.name} {doc.version} has {what} for {target} in several architectures "
+            f"({archs}): choose one with --arch"
+        )
+
+
+def choose_container(
+    doc: VersionDoc, target: str, architecture: str | None, board_archs: Sequence[str]
+) -> VariantDetail:
+    """The container variant for `target` (`pull --container` of a version with no disk)."""
+    containers = board_variants(doc, "container", target, architecture, board_archs)
+    only_one(containers, doc, "a container image", target)
+    if not containers:
+        wanted = f"{target}" + (f" ({architecture})" if architecture else "")
+        raise CatalogError(
+            f"{doc.name} {doc.version} has neither a disk image nor a container image for {wanted}"
+        )
+    return containers[0]
+
+
 def choose_variant(
     doc: VersionDoc, target: str, architecture: str | None, board_archs: Sequence[str]
 ) -> VariantDetail:
     """The disk variant for `target` (and `architecture` when given)."""
-    names = [t.name for t in doc.targets]
     label = f"{doc.name} {doc.version}"
-    if target not in names:
-        raise CatalogError(
-            f"{label} is not built for the board {target!r} (its boards: {', '.join(names)})"
-        )
-    disks = [v for v in doc.variants if v.kind == "disk"]
-    if board_archs:
-        disks = [v for v in disks if v.architecture in board_archs]
-    if architecture is not None:
-        disks = [v for v in disks if v.architecture == architecture]
-    if len(disks) == 1:
+    disks = board_variants(doc, "disk", target, architecture, board_archs)
+    only_one(disks, doc, "a disk image", target)
+    if disks:
         return disks[0]
-    if len(disks) > 1:
-        archs = ", ".join(v.architecture for v in disks)
-        raise UsageError(
-            f"{label} has a disk image for {target} in several architectures ({archs}): "
-            "choose one with --arch"
-        )
     others = [v for v in doc.variants if architecture is None or v.architecture == architecture]
     wanted = f"{target}" + (f" ({architecture})" if architecture else "")
     containers = [v for v in others if v.kind == "container"]
@@ -109,6 +141,7 @@ def choose_variant(
         for v in containers:
             lines.append(f"  {v.architecture}: {v.oci}")
             lines.append(f"  fetch it with: skopeo copy docker://{v.ref} oci:DIR")
+        lines.append("  or: the same pull with --container")
         raise CatalogError("\n".join(lines))
     has = ", ".join(f"{v.kind} ({v.architecture})" for v in doc.variants) or "no variants"
     raise CatalogError(f"{label} has no disk image for {wanted} (it has: {has})")

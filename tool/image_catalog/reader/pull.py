@@ -5,7 +5,13 @@ file verifies the version document before anything else), plans the files (`read
 variant, the gates, the titles), fetches the variant's manifest and checks it hashes to the
 pinned digest and lists exactly the index's files, checks the free space, then fetches the files
 `jobs` at a time (`reader.download`) and writes the layout: each file under its title,
-`SHA256SUMS` (for `sha256sum -c`) and `pull.json` (`PullDoc`), both written atomically last.
+`SHA256SUMS` (for `sha256sum -c`) and `pull.json` (`PullDoc`), both written atomically last,
+then `.pull-state` (`reader.state`): what was verified, so that a re-run knows the files in place
+by their status instead of reading them again.
+
+With `container` and a version that has no disk image for the board, the version's container
+image is copied instead, into `OUT/NAME` as an OCI image layout tagged VERSION, by skopeo
+(`reader.container`); the gates apply as to a disk, no layout file is written.
 
 Invariants: no byte of a file is downloaded before the manifest and the free space are checked;
 the layout files are written only when every file is in place; a failure of one file lets the
@@ -31,6 +37,7 @@ import msgspec
 from image_catalog.errors import CatalogError, ImageCatalogError, RegistryUnavailable
 from image_catalog.reader.auth import find_credentials
 from image_catalog.reader.client import IndexClient
+from image_catalog.reader.container import copy_argv, copy_container
 from image_catalog.reader.distribution import IDLE_TIMEOUT, Repository
 from image_catalog.reader.download import Fetched, FileFetch, PullProgress, Stopped
 from image_catalog.reader.plan import (
@@ -38,10 +45,13 @@ from image_catalog.reader.plan import (
     PART_SUFFIX,
     SUMS_FILE,
     Plan,
+    board_variants,
     check_gates,
+    choose_container,
     choose_variant,
     plan_files,
 )
+from image_catalog.reader.state import read_state, write_state
 from image_catalog.site.contract import VersionDoc
 from image_catalog.web.connection import Pool
 
@@ -91,20 +101,29 @@ class PullRequest:
     cert_dir: Path | None = None
     allow_deprecated: bool = False
     allow_unhealthy: bool = False
+    container: bool = False  # the container image, for a version with no disk for the board
 
 
 @dataclass(frozen=True)
 class PullResult:
-    """The folder, its pull.json document, and what each file cost."""
+    """The folder, its pull.json document, and what each file cost; for a container image
+    copied instead (`container`: its OCI image layout), a document with no files."""
 
     out: Path
     layout: PullDoc
     fetched: tuple[Fetched, ...]
     warnings: list[str]
+    container: Path | None = None
 
     @property
     def transferred(self) -> int:
         return sum(f.transferred for f in self.fetched)
+
+    @property
+    def hashed(self) -> int:
+        """Bytes already on disk read again to verify them (none when all were known by their
+        recorded status)."""
+        return sum(f.hashed for f in self.fetched)
 
 
 def resolve_version(client: IndexClient, request: PullRequest) -> tuple[VersionDoc, list[str]]:
@@ -113,14 +132,18 @@ def resolve_version(client: IndexClient, request: PullRequest) -> tuple[VersionD
     return shown.version, list(shown.warnings)
 
 
-def make_plan(client: IndexClient, doc: VersionDoc, request: PullRequest) -> Plan:
-    """Variant, gates and files of `doc` for the request; nothing fetched from a registry yet."""
-    site = client.site().doc
-    vocabulary = site.vocabulary
+def board_of(client: IndexClient, request: PullRequest) -> tuple[str | None, list[str]]:
+    """The architecture asked for (an alias resolved) and the board's architectures."""
+    vocabulary = client.site().doc.vocabulary
     architecture = request.architecture
     if architecture is not None:
         architecture = vocabulary.aliases.architectures.get(architecture, architecture)
-    board_archs = vocabulary.targets.get(request.target, [])
+    return architecture, list(vocabulary.targets.get(request.target, []))
+
+
+def make_plan(client: IndexClient, doc: VersionDoc, request: PullRequest) -> Plan:
+    """Variant, gates and files of `doc` for the request; nothing fetched from a registry yet."""
+    architecture, board_archs = board_of(client, request)
     variant = choose_variant(doc, request.target, architecture, board_archs)
     warnings = check_gates(doc, variant, request.allow_deprecated, request.allow_unhealthy)
     where = f"{doc.name} {doc.version} ({variant.architecture})"
@@ -208,7 +231,8 @@ def fetch_all(
 ) -> tuple[Fetched, ...]:
     """Every file, `jobs` at a time; Ctrl-C or SIGTERM stop them all, keeping their `.part`."""
     stop = threading.Event()
-    fetches = [FileFetch(p, plan.out, repository, progress, stop) for p in plan.files]
+    known = read_state(plan.out)
+    fetches = [FileFetch(p, plan.out, repository, progress, stop, known) for p in plan.files]
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="pull")
     futures: list[Future[Fetched]] = [pool.submit(f.run) for f in fetches]
     try:
@@ -289,6 +313,32 @@ def write_layout(out: Path, layout: PullDoc) -> None:
         os.replace(temp, out / name)
 
 
+def pull_container(
+    client: IndexClient, doc: VersionDoc, request: PullRequest, warnings: list[str]
+) -> PullResult:
+    """The version's container image for the board, copied into `OUT/NAME` (OCI image layout)."""
+    architecture, board_archs = board_of(client, request)
+    variant = choose_container(doc, request.target, architecture, board_archs)
+    warnings += check_gates(doc, variant, request.allow_deprecated, request.allow_unhealthy)
+    out = request.out or Path(f"{doc.name}-{doc.version}-{variant.architecture}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CatalogError(f"{out}: cannot make the folder ({exc.strerror})") from None
+    layout = out / doc.name
+    argv = copy_argv(
+        variant,
+        layout,
+        doc.version,
+        authfile=request.authfile,
+        tls_verify=request.tls_verify,
+        cert_dir=request.cert_dir,
+    )
+    copy_container(argv, f"{doc.name} {doc.version} ({variant.ref})")
+    plan = Plan(doc, variant, request.target, (), out)
+    return PullResult(out, layout_of(plan, ()), (), warnings, container=layout)
+
+
 def pull_version(
     client: IndexClient,
     request: PullRequest,
@@ -297,6 +347,10 @@ def pull_version(
     timeout: float = IDLE_TIMEOUT,
 ) -> PullResult:
     doc, warnings = resolve_version(client, request)
+    if request.container:
+        architecture, board_archs = board_of(client, request)
+        if not board_variants(doc, "disk", request.target, architecture, board_archs):
+            return pull_container(client, doc, request, warnings)
     plan = make_plan(client, doc, request)
     warnings += plan.warnings
     pool = Pool(timeout, registry_tls(request.tls_verify, request.cert_dir))
@@ -311,6 +365,7 @@ def pull_version(
     layout = layout_of(plan, fetched)
     try:
         write_layout(plan.out, layout)
+        write_state(plan.out, (record for f in fetched for record in f.records))
     except OSError as exc:
         raise CatalogError(f"{plan.out}: cannot write the layout ({exc.strerror})") from None
     return PullResult(plan.out, layout, fetched, warnings)

@@ -188,7 +188,7 @@ class Connection:
             sock.close()
             raise
         self._sock = sock
-        self._wire = Wire(sock.recv, sock.settimeout, self.timeout)
+        self._wire = Wire(sock.recv, sock.settimeout, self.timeout, sock.recv_into)
 
     def _tunnel(self, sock: socket.socket, deadline: Deadline) -> None:
         """Ask the proxy for a tunnel to the origin (CONNECT), for TLS through it."""

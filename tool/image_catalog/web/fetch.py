@@ -140,6 +140,14 @@ class Stream:
         except OSError as exc:
             raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
 
+    def pieces_into(self, buffer: bytearray, limit: int) -> Iterator[memoryview]:
+        """As `chunks`, each piece read into `buffer` and yielded as a view of it, valid until
+        the next one is asked for: a long body read with no copy and no new object per piece."""
+        try:
+            yield from self.response.pieces_into(buffer, limit, redact(self.url))
+        except OSError as exc:
+            raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
+
 
 @contextmanager
 def stream(

@@ -45,7 +45,9 @@ class Deadline:
 class Wire:
     """Buffered reads off one connection, each bounded by the current request's deadline.
 
-    `recv` is the socket's (or anything's with the same contract: bytes, empty at the end).
+    `recv` is the socket's (or anything's with the same contract: bytes, empty at the end);
+    `recv_into` the socket's too, when there is one: a long body is then read straight into the
+    caller's buffer (`read_into`), with no new object for each piece.
     """
 
     def __init__(
@@ -53,8 +55,10 @@ class Wire:
         recv: Callable[[int], bytes],
         settimeout: Callable[[float], None] | None = None,
         idle: float = 10.0,
+        recv_into: Callable[[memoryview], int] | None = None,
     ) -> None:
-        self._recv_into = recv
+        self._recv = recv
+        self._recv_into = recv_into
         self._settimeout = settimeout
         self.idle = idle
         self.deadline: Deadline | None = None
@@ -67,15 +71,34 @@ class Wire:
         wire._buffer += data
         return wire
 
-    def _receive(self) -> bytes:
+    def _wait(self) -> None:
         if self._settimeout is not None:
             left = self.deadline.remaining() if self.deadline is not None else self.idle
             self._settimeout(min(self.idle, left))
+
+    def _timed_out(self) -> None:
+        if self.deadline is not None:
+            self.deadline.remaining()  # raises when the deadline, not the idle time, passed
+
+    def _receive(self) -> bytes:
+        self._wait()
         try:
-            return bytes(self._recv_into(CHUNK))
+            return bytes(self._recv(CHUNK))
         except TimeoutError:
-            if self.deadline is not None:
-                self.deadline.remaining()  # raises when the deadline, not the idle time, passed
+            self._timed_out()
+            raise
+
+    def read_into(self, view: memoryview) -> int:
+        """Up to `len(view)` bytes into `view`, as soon as any are there; 0 at the end."""
+        if self._buffer or self._recv_into is None:
+            data = self.read_some(len(view))
+            view[: len(data)] = data
+            return len(data)
+        self._wait()
+        try:
+            return self._recv_into(view)
+        except TimeoutError:
+            self._timed_out()
             raise
 
     def readline(self) -> bytes:
@@ -168,6 +191,30 @@ class Response:
                 if seen > limit:
                     raise TooLarge(f"{what}: the answer is longer than {limit} bytes")
                 yield data
+        self.done = True
+
+    def pieces_into(self, buffer: bytearray, limit: int, what: str) -> Iterator[memoryview]:
+        """The body as `chunks` gives it, each piece read into `buffer` and yielded as a view of
+        it (valid until the next piece is asked for): no copy for a body of known length."""
+        view = memoryview(buffer)
+        if self.done or self.length is None:
+            for data in self.chunks(limit, what):
+                for start in range(0, len(data), len(view)):
+                    piece = data[start : start + len(view)]
+                    view[: len(piece)] = piece
+                    yield view[: len(piece)]
+            return
+        if self.length > limit:
+            raise TooLarge(f"{what}: the answer is {self.length} bytes, more than {limit}")
+        left = self.length
+        while left:
+            count = self.wire.read_into(view[: min(left, len(view))])
+            if not count:
+                raise ProtocolError(
+                    f"the connection closed after {self.length - left} of {self.length} bytes"
+                )
+            left -= count
+            yield view[:count]
         self.done = True
 
     def _chunked(self, limit: int, what: str) -> Iterator[bytes]:

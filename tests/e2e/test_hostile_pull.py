@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from support.confined import assert_refused
+from support.counting import CountingProxy
 from support.keys import allowed_signers, make_key
 from support.oci import DiskFile
 from support.pulling import (
-    CountingProxy,
     blob_file,
     disk_site,
     isolate_credentials,
@@ -100,7 +100,7 @@ def test_a_registry_that_vanishes_mid_file(own_registry: LocalRegistry, tmp_path
     data = os.urandom(24 * MiB)
     files = [DiskFile("disk.raw", data, media_type="application/vnd.automotive.disk.raw")]
     artifact = push_board_disk(own_registry, "pull/vanish", files)
-    with CountingProxy(own_registry.host, rate=6 * MiB) as proxy:
+    with CountingProxy(own_registry.port, rate=6 * MiB) as proxy:
         site = disk_site(tmp_path, proxy.host, artifact)
         out = tmp_path / "out"
         child = start_pull(site, out)
@@ -145,7 +145,7 @@ def test_a_tampered_version_document_is_refused_before_any_download(
     key = make_key(tmp_path / "keys", "index")
     trust = allowed_signers(tmp_path / "allowed_signers", key)
     artifact = push_board_disk(registry, "pull/signed", small_files("signed"))
-    with CountingProxy(registry.host) as proxy:
+    with CountingProxy(registry.port) as proxy:
         site = disk_site(tmp_path, proxy.host, artifact, sign_key=key)
         assert pull(site, tmp_path / "ok", "--trust", str(trust)).code == 0
         document = site / "images/board/1.0.json"

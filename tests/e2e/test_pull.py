@@ -21,10 +21,10 @@ import pytest
 from image_catalog.build.render import build_from_scratch
 from support.confined import assert_refused, run_confined
 from support.containers import container_site
+from support.counting import CountingProxy
 from support.oci import DiskFile, push_image
 from support.pulling import (
     BOARD,
-    CountingProxy,
     disk_site,
     isolate_credentials,
     pull,
@@ -48,7 +48,7 @@ def own_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_anonymous_pull_then_nothing_again(registry: LocalRegistry, tmp_path: Path) -> None:
     files = small_files("anon")
-    with CountingProxy(registry.host) as proxy:
+    with CountingProxy(registry.port) as proxy:
         artifact = push_board_disk(registry, "pull/anon", files)
         site = disk_site(tmp_path, proxy.host, artifact)
         out = tmp_path / "out"
@@ -79,7 +79,7 @@ def test_files_in_place_are_known_by_their_recorded_status(
     registry: LocalRegistry, tmp_path: Path
 ) -> None:
     files = small_files("state")
-    with CountingProxy(registry.host) as proxy:
+    with CountingProxy(registry.port) as proxy:
         artifact = push_board_disk(registry, "pull/state", files)
         site = disk_site(tmp_path, proxy.host, artifact)
         out = tmp_path / "out"
@@ -139,7 +139,7 @@ def big(registry: LocalRegistry, tmp_path: Path) -> Iterator[tuple[Path, bytes, 
     data = os.urandom(24 * MiB)
     files = [DiskFile("disk.raw", data, media_type="application/vnd.automotive.disk.raw")]
     artifact = push_board_disk(registry, "pull/big", files)
-    with CountingProxy(registry.host, rate=6 * MiB) as proxy:
+    with CountingProxy(registry.port, rate=6 * MiB) as proxy:
         yield disk_site(tmp_path, proxy.host, artifact), data, proxy
 
 

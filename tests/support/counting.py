@@ -17,21 +17,25 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Self
 
-_CHUNK = 256 * 1024
+_CHUNK = 16 * 1024  # small: a client killed mid-answer leaves at most one chunk counted
 
 
 class CountingProxy:
     """Relays 127.0.0.1:``port`` (its own) to 127.0.0.1:``upstream_port``, counting."""
 
-    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
+    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1", rate: int = 0) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.rate = rate  # bytes a second sent back to clients; 0: as fast as they come
         self._lock = threading.Lock()
         self._counts: list[int] = []  # bytes server -> client, one per connection
         self._sent: list[int] = []  # bytes client -> server, one per connection
         self._sockets: set[socket.socket] = set()
+        self._in_flight = 0  # pieces received and being passed on, not counted yet
+        self._port: int | None = None
         self._threads: list[threading.Thread] = []
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
@@ -46,6 +50,7 @@ class CountingProxy:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         self._listener = listener
+        self._port: int | None = listener.getsockname()[1]
         self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
         self._acceptor.start()
 
@@ -79,10 +84,10 @@ class CountingProxy:
 
     @property
     def port(self) -> int:
-        if self._listener is None:
+        """The proxy's own port, from its start on (kept after `close`, for messages)."""
+        if self._port is None:
             raise RuntimeError("proxy has not been started")
-        port: int = self._listener.getsockname()[1]
-        return port
+        return self._port
 
     @property
     def host(self) -> str:
@@ -92,20 +97,32 @@ class CountingProxy:
     @property
     def served(self) -> int:
         """Bytes relayed from the server to clients since start (or ``reset()``)."""
+        self._settle()
         with self._lock:
             return sum(self._counts)
 
     @property
     def received(self) -> int:
         """Bytes relayed from clients to the server since start (or ``reset()``)."""
+        self._settle()
         with self._lock:
             return sum(self._sent)
 
     @property
     def connections(self) -> list[int]:
         """Bytes served on each connection, in the order they were accepted."""
+        self._settle()
         with self._lock:
             return list(self._counts)
+
+    def _settle(self, seconds: float = 2.0) -> None:
+        """Wait (a little) for the pieces being passed on to be counted."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            with self._lock:
+                if not self._in_flight:
+                    return
+            time.sleep(0.005)
 
     def reset(self) -> None:
         """Forget the counts so far (connections still open count on from zero)."""
@@ -153,10 +170,21 @@ class CountingProxy:
     ) -> None:
         try:
             while chunk := source.recv(_CHUNK):
-                # Counted before it is passed on: once the client has the bytes, so has the count.
+                # Counted once passed on (bytes a dead client never took are not), and in flight
+                # meanwhile: a reader of the counts waits for the pieces on their way.
                 with self._lock:
+                    self._in_flight += 1
+                try:
+                    sink.sendall(chunk)
+                except OSError:
+                    with self._lock:
+                        self._in_flight -= 1
+                    raise
+                with self._lock:
+                    self._in_flight -= 1
                     counts[index] += len(chunk)
-                sink.sendall(chunk)
+                if self.rate and counts is self._counts:
+                    time.sleep(len(chunk) / self.rate)
             # An orderly end of one direction is passed on as such (a half-close), so the
             # other direction can still finish its answer.
             sink.shutdown(socket.SHUT_WR)

@@ -9,18 +9,13 @@ counts the bytes that went back to the client, so a test can assert what a pull 
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import pytest
 from image_catalog.build.render import build_from_scratch
@@ -93,82 +88,6 @@ def disk_site(
                   "--sign-key", str(sign_key)])  # fmt: skip
     assert built == 0
     return site
-
-
-class CountingProxy:
-    """A TCP proxy on 127.0.0.1 in front of `upstream` (HOST:PORT): counts the bytes sent back to
-    clients (`served`); `rate` (bytes per second, 0 for none) slows them."""
-
-    def __init__(self, upstream: str, rate: int = 0) -> None:
-        host, _, port = upstream.rpartition(":")
-        self.upstream = (host, int(port))
-        self.rate = rate
-        self.served = 0
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            self.sockets += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, counted: bool) -> None:
-        try:
-            source.settimeout(None)
-            while not self.stop.is_set():
-                data = source.recv(16384)
-                if not data:
-                    break
-                sink.sendall(data)
-                if counted:
-                    with self.lock:
-                        self.served += len(data)
-                    if self.rate:
-                        time.sleep(len(data) / self.rate)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.listener.close()
-        for sock in self.sockets:
-            sock.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def isolate_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:

@@ -32,6 +32,7 @@ from image_catalog.reader.distribution import Repository
 from image_catalog.reader.plan import PART_SUFFIX, PlannedFile
 from image_catalog.reader.rawcopy import RawCopy, write_to
 from image_catalog.reader.state import Recorded, recorded, status_now, trusted
+from image_catalog.site.contract import Artifact
 
 READ_PIECE = 1 << 20
 
@@ -284,14 +285,19 @@ class FileFetch:
         if self.raw is not None:
             self.raw.drop()
         self.part.unlink(missing_ok=True)
-        got = f"{size} bytes, " if size != artifact.size else ""
         source = self.repository.source_of(artifact.url)
-        said = "the registry's bytes" if source == "the registry" else f"the bytes from {source}"
-        raise CatalogError(
-            f"{self.final}: {said} do not match the index: expected sha256:"
-            f"{artifact.sha256} ({artifact.size} bytes), received {got}sha256:{received}; "
-            "nothing is kept under its title"
-        )
+        raise CatalogError(mismatch(self.final, source, artifact, received, size))
+
+
+def mismatch(final: Path, source: str, artifact: Artifact, received: str, size: int) -> str:
+    """What is wrong with bytes that are not the file the index describes."""
+    got = f"{size} bytes, " if size != artifact.size else ""
+    said = "the registry's bytes" if source == "the registry" else f"the bytes from {source}"
+    return (
+        f"{final}: {said} do not match the index: expected sha256:{artifact.sha256} "
+        f"({artifact.size} bytes), received {got}sha256:{received}; nothing is kept under its "
+        "title"
+    )
 
 
 def _range_starts(headers: Mapping[str, str], start: int) -> bool:

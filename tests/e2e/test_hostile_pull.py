@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import zstandard
 from support.confined import assert_refused
 from support.counting import CountingProxy
 from support.keys import allowed_signers, make_key
@@ -116,13 +117,20 @@ def test_a_registry_that_vanishes_mid_file(own_registry: LocalRegistry, tmp_path
     assert not (out / "disk.raw").exists()
 
 
-@pytest.mark.parametrize("compression", ["gzip", "xz"])
+PACK = {
+    "gzip": (lambda raw: gzip.compress(raw, mtime=0), ".gz"),
+    "xz": (lzma.compress, ".xz"),
+    "zstd": (lambda raw: zstandard.ZstdCompressor().compress(raw), ".zst"),
+}
+
+
+@pytest.mark.parametrize("compression", sorted(PACK))
 def test_decompress_checks_the_decompressed_size(
     registry: LocalRegistry, tmp_path: Path, compression: str
 ) -> None:
     raw = os.urandom(MiB // 2) + bytes(MiB)
-    packed = gzip.compress(raw, mtime=0) if compression == "gzip" else lzma.compress(raw)
-    suffix = ".gz" if compression == "gzip" else ".xz"
+    pack, suffix = PACK[compression]
+    packed = pack(raw)
     media = f"application/vnd.automotive.disk.raw+{compression}"
     good = DiskFile(f"good.img{suffix}", packed, media, "boot_a", decompressed_size=len(raw))
     bad = DiskFile(f"bad.img{suffix}", packed, media, "root_a", decompressed_size=len(raw) - 1)

@@ -102,8 +102,9 @@ class _Zstd:
                 "--decompress of a zstd file needs the zstandard package: pip install zstandard"
             ) from None
         self._out: list[bytes] = []
+        sink: Any = self  # a file for zstandard: it calls write() only
         self._writer = zstandard.ZstdDecompressor().stream_writer(
-            self, write_size=PIECE, write_return_read=True, closefd=False
+            sink, write_size=PIECE, write_return_read=True, closefd=False
         )
         self._error = zstandard.ZstdError
 
@@ -122,7 +123,7 @@ class _Zstd:
 
     def finish(self) -> Iterator[bytes]:
         try:
-            self._writer.flush()
+            self._writer.flush()  # type: ignore[no-untyped-call,unused-ignore]
         except self._error as exc:
             raise Corrupt(str(exc)) from exc
         out, self._out = self._out, []

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from image_catalog.web.connection import Pool, check_url, origin_of, release
+from image_catalog.web.connection import Connection, Pool, check_url, origin_of, release
 from image_catalog.web.errors import RedirectRefused, ServerUnreachable, redact
 from image_catalog.web.wire import Deadline, Response, gunzip
 
@@ -87,38 +87,58 @@ def get(
     pool = pool or Pool(limits.timeout)
     deadline = Deadline(limits.deadline)
     named = what or redact(url)
+    answer, connection, url = _final_answer(url, headers, deadline, pool, sensitive, named)
+    try:
+        cap = limits.max_bytes if 200 <= answer.status < 300 else MAX_ERROR_BODY
+        body = answer.read(cap, named)
+    except OSError as exc:
+        connection.close()
+        if isinstance(exc, TimeoutError):
+            deadline.remaining()
+        raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
+    except BaseException:
+        connection.close()
+        raise
+    finally:
+        if answer.done:
+            release(answer, connection)
+    encoding = answer.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip" and answer.status != 304:
+        body = gunzip(body, limits.decoded_cap, named)
+    return Reply(answer.status, answer.reason, answer.headers, body, url)
+
+
+def _final_answer(
+    url: str,
+    headers: Mapping[str, str],
+    deadline: Deadline,
+    pool: Pool,
+    sensitive: Mapping[str, str] | None,
+    named: str,
+) -> tuple[Response, Connection, str]:
+    """The head of the answer that is not a redirect, its connection and its URL: redirects
+    followed by the rules (`follow`), `sensitive` headers only to their own origin."""
     secret = dict(sensitive or {})
     for _ in range(MAX_REDIRECTS + 1):
-        origin = origin_of(url)
         try:
-            answer, connection = pool.open(url, origin, {**headers, **secret}, deadline)
+            answer, connection = pool.open(url, origin_of(url), {**headers, **secret}, deadline)
         except OSError as exc:
             if isinstance(exc, TimeoutError):
                 deadline.remaining()
             raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
+        if answer.status not in _REDIRECT_STATUS or "location" not in answer.headers:
+            return answer, connection, url
         try:
-            if answer.status in _REDIRECT_STATUS and "location" in answer.headers:
-                answer.read(MAX_ERROR_BODY, named)
-                url, keep = follow(url, answer.headers["location"], secret)
-                secret = secret if keep else {}
-                continue
-            cap = limits.max_bytes if 200 <= answer.status < 300 else MAX_ERROR_BODY
-            body = answer.read(cap, named)
+            answer.read(MAX_ERROR_BODY, named)
         except OSError as exc:
             connection.close()
-            if isinstance(exc, TimeoutError):
-                deadline.remaining()
             raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
         except BaseException:
             connection.close()
             raise
-        finally:
-            if answer.done:
-                release(answer, connection)
-        encoding = answer.headers.get("content-encoding", "identity").strip().lower()
-        if encoding == "gzip" and answer.status != 304:
-            body = gunzip(body, limits.decoded_cap, named)
-        return Reply(answer.status, answer.reason, answer.headers, body, url)
+        release(answer, connection)
+        url, keep = follow(url, answer.headers["location"], secret)
+        secret = secret if keep else {}
     raise RedirectRefused(f"{named}: more than {MAX_REDIRECTS} redirects")
 
 
@@ -172,32 +192,9 @@ def stream(
     pool = pool or Pool(limits.timeout)
     deadline = Deadline(limits.deadline)
     named = what or redact(url)
-    secret = dict(sensitive or {})
-    for _ in range(MAX_REDIRECTS + 1):
-        origin = origin_of(url)
-        try:
-            answer, connection = pool.open(url, origin, {**headers, **secret}, deadline)
-        except OSError as exc:
-            if isinstance(exc, TimeoutError):
-                deadline.remaining()
-            raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
-        if answer.status in _REDIRECT_STATUS and "location" in answer.headers:
-            try:
-                answer.read(MAX_ERROR_BODY, named)
-            except OSError as exc:
-                connection.close()
-                raise ServerUnreachable(str(exc) or type(exc).__name__) from exc
-            except BaseException:
-                connection.close()
-                raise
-            release(answer, connection)
-            url, keep = follow(url, answer.headers["location"], secret)
-            secret = secret if keep else {}
-            continue
-        answer.wire.deadline = None  # from here on, each read waits at most the idle time
-        try:
-            yield Stream(answer.status, answer.reason, answer.headers, url, answer)
-        finally:
-            release(answer, connection)
-        return
-    raise RedirectRefused(f"{named}: more than {MAX_REDIRECTS} redirects")
+    answer, connection, url = _final_answer(url, headers, deadline, pool, sensitive, named)
+    answer.wire.deadline = None  # from here on, each read waits at most the idle time
+    try:
+        yield Stream(answer.status, answer.reason, answer.headers, url, answer)
+    finally:
+        release(answer, connection)

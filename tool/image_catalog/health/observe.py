@@ -34,7 +34,7 @@ from image_catalog.registry.errors import DigestMismatch, RegistryError, Unautho
 from image_catalog.registry.online import EntryOutcome, Progress, TagMove, check_entries_online
 
 # The published format (site.contract.Observed) is a layer above and cannot be imported here;
-# mypy holds the two together where site.health turns an observation into a status.
+# mypy holds the two together where health.check turns an observation into a status.
 Observed = Literal["available", "missing", "changed", "unreachable", "unauthorized"]
 # The most telling first: what the registry contradicts, then what could not be seen.
 _PRECEDENCE: tuple[Observed, ...] = (

@@ -159,7 +159,7 @@ class _Incomplete(Exception):
         self.error = error
 
 
-class _Memo:
+class _OncePerKey:
     """Each key computed once, even when threads ask for it at the same time; errors included."""
 
     def __init__(self) -> None:
@@ -203,8 +203,8 @@ class _Session:
         self.configs = 0
         self._down: dict[str, RegistryError] = {}
         self._lock = threading.Lock()
-        self._manifests = _Memo()
-        self._configs = _Memo()
+        self._manifests = _OncePerKey()
+        self._configs = _OncePerKey()
 
     # -- fetching --------------------------------------------------------------------------------
 

@@ -18,13 +18,13 @@ import contextlib
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Self
+
+from support.service import Service
 
 _CHUNK = 16 * 1024  # small: a client killed mid-answer leaves at most one chunk counted
 
 
-class CountingProxy:
+class CountingProxy(Service):
     """Relays 127.0.0.1:``port`` (its own) to 127.0.0.1:``upstream_port``, counting."""
 
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1", rate: int = 0) -> None:
@@ -67,18 +67,6 @@ class CountingProxy:
             self._acceptor = None
         for thread in list(self._threads):
             thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- where it is and what it counted ---------------------------------------------------------
 

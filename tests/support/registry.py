@@ -31,10 +31,11 @@ import urllib.parse
 import urllib.request
 from email.message import Message
 from pathlib import Path
-from types import TracebackType
-from typing import NamedTuple, Self
+from typing import NamedTuple
 
 import pytest
+
+from support.service import Service
 
 from .tokens import TokenIssuer
 
@@ -134,7 +135,7 @@ def make_htpasswd(user: str, password: str) -> str:
     return result.stdout.strip() + "\n"
 
 
-class LocalRegistry:
+class LocalRegistry(Service):
     """A Distribution registry on 127.0.0.1 with its own temp storage, optionally behind htpasswd
     or, with ``token``, behind a bearer-token issuer (started by the caller, before the registry).
 
@@ -252,22 +253,6 @@ class LocalRegistry:
         workdir, self._workdir = self._workdir, None
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def stderr_text(self) -> str:
         """What the registry wrote to stderr so far (for failure messages)."""

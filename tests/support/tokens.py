@@ -35,9 +35,10 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from support.service import Service
 
 ALL_ACTIONS = ("pull", "push", "delete")
 ANONYMOUS_ACTIONS = ("pull",)
@@ -92,7 +93,7 @@ def _openssl(*args: str, data: bytes | None = None) -> bytes:
     return result.stdout
 
 
-class TokenIssuer:
+class TokenIssuer(Service):
     """A token realm for one registry service; see the module docstring for what it grants."""
 
     def __init__(
@@ -162,22 +163,6 @@ class TokenIssuer:
         workdir, self._workdir = self._workdir, None
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- where it is -----------------------------------------------------------------------------
 

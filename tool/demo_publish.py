@@ -1,4 +1,5 @@
-"""The GitOps loop end to end, on a throwaway registry: publish, validate online, index, show.
+"""The GitOps loop end to end, on a throwaway registry: publish, validate online, index, show,
+pull.
 
 Starts Debian's docker-registry on 127.0.0.1 (a free port, temp storage), pushes a multi-arch bootc
 image and a disk-image artifact as an ImageBuild would, then runs the real `image-catalog` commands
@@ -96,6 +97,20 @@ def main() -> None:
         run("validate", "--online", "--base", "main", cwd=work)
         run("index", "build", "--out", str(Path(tmp) / "site"), cwd=work)
         run("show", "autosd10-qemu", "--index", str(Path(tmp) / "site"), cwd=work)
+        run(
+            "pull",
+            "autosd10-qemu",
+            "--target",
+            "qemu",
+            "--arch",
+            "aarch64",
+            "--index",
+            str(Path(tmp) / "site"),
+            "--out",
+            str(Path(tmp) / "bench"),
+            "--tls-verify=false",
+            cwd=work,
+        )
         run("audit", "--catalog", "catalog", cwd=work)
     print("demo: registry stopped, scratch repository and site removed", flush=True)
 

@@ -19,5 +19,5 @@ echo "== show: what to flash for autosd10-rpi4 (its latest version: references, 
 image-catalog show autosd10-rpi4 --index site
 echo
 echo "== the whole loop on a throwaway registry at 127.0.0.1: publish an ImageBuild on a branch,"
-echo "   validate it online against the base branch, index it, show it, audit the history"
+echo "   validate it online against the base branch, index it, show it, pull its disk image, audit"
 python tool/demo_publish.py

@@ -1,7 +1,8 @@
 """check.yml: the hourly health check's shards, merge and index build, run as the runner would.
 
-The steps' scripts are read from the workflow and run here against a real registry and a site
-served on loopback (the previous status comes from there, as it does from GitHub Pages).
+The steps' scripts are read from the workflows (the index is built by deploy-site.yml, which
+check.yml calls with its status) and run here against a real registry and a site served on
+loopback (the previous status comes from there, as it does from GitHub Pages).
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from support.oci import push_image
 from support.pushed import container, write_entry
 from support.registry import LocalRegistry, require_tools
 from support.site import SiteServer
-from support.workflows import run_step, step, workflow
+from support.workflows import (
+    DEPLOY_STEP,
+    DEPLOY_WORKFLOW,
+    check_out_deploy_script,
+    run_step,
+    step,
+    workflow,
+)
 
 SHARDS = 4
 CHECK = "Check this shard against the registries"
 MERGE = "Merge the shards into one status"
-BUILD = "Build the index with the status"
 
 
 def test_check_workflow_shape() -> None:
@@ -33,13 +40,16 @@ def test_check_workflow_shape() -> None:
     assert document["on"] == {"schedule": [{"cron": "23 * * * *"}], "workflow_dispatch": None}
     assert document["permissions"] == {"contents": "read"}
     jobs = document["jobs"]
-    assert list(jobs) == ["shard", "build", "deploy"]
+    assert list(jobs) == ["shard", "merge", "deploy"]
     assert jobs["shard"]["strategy"]["matrix"]["shard"] == list(range(1, SHARDS + 1))
     assert f'--shard "$SHARD/{SHARDS}"' in step("check.yml", CHECK)["run"]
-    assert (jobs["build"]["needs"], jobs["deploy"]["needs"]) == ("shard", "build")
-    # Deployments queue with publish-index.yml's: the same concurrency group, never cancelled.
-    assert jobs["deploy"]["concurrency"] == {"group": "pages", "cancel-in-progress": False}
-    assert workflow("publish-index.yml")["concurrency"]["group"] == "pages"
+    assert (jobs["merge"]["needs"], jobs["deploy"]["needs"]) == ("shard", "merge")
+    # Deployed through the one path, shared with publish-index.yml, signed with the same key;
+    # deploy-site.yml's `pages` group queues the two workflows' deployments.
+    assert jobs["deploy"]["uses"] == f"./.github/workflows/{DEPLOY_WORKFLOW}"
+    assert jobs["deploy"]["with"] == {"status-artifact": "status"}
+    assert jobs["deploy"]["secrets"] == {"INDEX_SIGNING_KEY": "${{ secrets.INDEX_SIGNING_KEY }}"}
+    assert workflow(DEPLOY_WORKFLOW)["concurrency"]["group"] == "pages"
     assert jobs["deploy"]["permissions"] == {
         "pages": "write",
         "id-token": "write",
@@ -75,7 +85,12 @@ def _hour(root: Path, site: Path, url: str, runner: dict[str, str]) -> list[str]
         shutil.move(root / f"status-{shard}.json", shards / f"status-{shard}.json")
     merged = run_step("check.yml", MERGE, root, {}, runner)
     assert merged.returncode == 0, merged.stdout + merged.stderr
-    built = run_step("check.yml", BUILD, root, {"PAGES_URL": url}, runner)
+    # The `status` artifact, as deploy-site.yml downloads it.
+    artifact = Path(runner["RUNNER_TEMP"]) / "status"
+    artifact.mkdir(exist_ok=True)
+    shutil.move(root / "status.json", artifact / "status.json")
+    pages = {"PAGES_URL": url, "FRESH_STATUS": "status", "INDEX_SIGNING_KEY": ""}
+    built = run_step(DEPLOY_WORKFLOW, DEPLOY_STEP, root, pages, runner)
     assert built.returncode == 0, built.stdout + built.stderr
     shutil.rmtree(shards)
     # What the deploy job publishes: the new site replaces the old one.
@@ -91,6 +106,7 @@ def test_check_workflow_runs_shards_merge_and_index(
     require_tools("skopeo")
     root = tmp_path / "repo"
     digests = _catalog(root, registry)
+    check_out_deploy_script(root)
     # The site as the previous hour published it (`check` without history: see test_check.py).
     site = tmp_path / "published"
     earlier = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
@@ -128,15 +144,12 @@ def test_check_workflow_runs_shards_merge_and_index(
         index = json.loads((site / "index.json").read_text())
         assert sorted(s["health"] for s in index["images"]) == ["available"] * 7 + ["missing"]
 
-        # A merge to main rebuilds the index: publish-index.yml keeps the published health.
-        pages = {"PAGES_URL": url}
-        fetch = "Fetch the published health status (check.yml writes it), so health stays on"
-        fetched = run_step("publish-index.yml", fetch, root, pages, runner)
-        assert fetched.returncode == 0, fetched.stdout + fetched.stderr
-        build = "Build the index from the whole catalog"
-        unsigned = {**pages, "INDEX_SIGNING_KEY": ""}
-        rebuilt = run_step("publish-index.yml", build, root, unsigned, runner)
+        # A merge to main rebuilds the index: publish-index.yml's call carries the published
+        # health over.
+        carried = {"PAGES_URL": url, "FRESH_STATUS": "", "INDEX_SIGNING_KEY": ""}
+        rebuilt = run_step(DEPLOY_WORKFLOW, DEPLOY_STEP, root, carried, runner)
         assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert "no published status.json" not in rebuilt.stdout
         assert (root / "site/status.json").read_bytes() == (site / "status.json").read_bytes()
         version = json.loads((root / "site/images/check-3/1.0.json").read_text())
         assert version["health"] == "missing"

@@ -1,5 +1,6 @@
 """A signed index end to end: `index build --sign-key`, the verification lines of docs/signing.md,
-the publish-index workflow's signing step, and the client with a trust file.
+and the client with a trust file. (The workflows' signing and verification, deploy-site.yml and
+tool/deploy-site.sh, are tested in tests/e2e/test_workflows_deploy.py.)
 
 Keys are made by the real ssh-keygen in temp folders; sites are built from real git repositories
 and served on loopback.
@@ -25,7 +26,6 @@ from support.keys import allowed_signers, make_key
 from support.paths import REPO
 from support.registry import require_tools
 from support.site import SiteServer, add_image, new_catalog, site_bytes
-from support.workflows import run_step
 
 GOOD = 'Good "image-catalog-index" signature for catalog with ED25519 key SHA256:'
 
@@ -164,56 +164,6 @@ def test_signing_needs_the_catalog_in_git(
     assert code == 2
     assert "not in a git repository" in capsys.readouterr().err
     assert not (tmp_path / "site").exists()
-
-
-# --- the publish-index workflow ---------------------------------------------------------------
-
-BUILD_STEP = "Build the index from the whole catalog"
-VERIFY_STEP = "Verify the signed index with the repository's allowed_signers"
-
-
-@pytest.mark.ssh
-@pytest.mark.git
-def test_the_workflow_signs_with_the_secret_and_removes_it(
-    git_catalog: GitWork, key: Path, tmp_path: Path
-) -> None:
-    require_tools("sha256sum")
-    runner_temp = tmp_path / "runner-temp"
-    runner_temp.mkdir()
-    secret = key.read_text()
-    allowed_signers(git_catalog.root / "allowed_signers", key)
-    values = {"PAGES_URL": "https://example.github.io/catalog", "INDEX_SIGNING_KEY": secret}
-    runner = {"RUNNER_TEMP": str(runner_temp)}
-    signed = run_step("publish-index.yml", BUILD_STEP, git_catalog.root, values, runner)
-    assert signed.returncode == 0, signed.stderr
-    assert list(runner_temp.iterdir()) == []  # the key file is gone
-    site = git_catalog.root / "site"
-    assert (site / "SHA256SUMS.sig").is_file()
-    for line in secret.splitlines()[1:-1]:
-        assert line not in signed.stdout + signed.stderr
-    assert str(runner_temp) not in signed.stdout + signed.stderr
-    verified = run_step("publish-index.yml", VERIFY_STEP, git_catalog.root, {}, runner)
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert GOOD in verified.stdout
-
-    # A key that allowed_signers does not list fails the run before anything is published.
-    (git_catalog.root / "allowed_signers").write_text("# no key yet\n")
-    refused = run_step("publish-index.yml", VERIFY_STEP, git_catalog.root, {}, runner)
-    assert refused.returncode != 0
-
-
-@pytest.mark.git
-def test_the_workflow_without_the_secret_publishes_unsigned(
-    git_catalog: GitWork, tmp_path: Path
-) -> None:
-    values = {"PAGES_URL": "https://example.github.io/catalog", "INDEX_SIGNING_KEY": ""}
-    runner = {"RUNNER_TEMP": str(tmp_path)}
-    unsigned = run_step("publish-index.yml", BUILD_STEP, git_catalog.root, values, runner)
-    assert unsigned.returncode == 0, unsigned.stderr
-    assert "::warning::the INDEX_SIGNING_KEY secret is not set" in unsigned.stdout
-    assert not (git_catalog.root / "site/SHA256SUMS.sig").exists()
-    skipped = run_step("publish-index.yml", VERIFY_STEP, git_catalog.root, {}, runner)
-    assert (skipped.returncode, skipped.stdout) == (0, "the index is unsigned: nothing to verify\n")
 
 
 # --- the client with a trust file -------------------------------------------------------------

@@ -22,13 +22,25 @@ from support.git import GitWork
 from support.oci import push_image
 from support.paths import REPO
 from support.registry import LocalRegistry, require_tools
-from support.workflows import WORKFLOWS, run_step, step, steps, workflow
+from support.site import SiteServer
+from support.workflows import (
+    DEPLOY_STEP,
+    DEPLOY_WORKFLOW,
+    WORKFLOWS,
+    check_out_deploy_script,
+    run_step,
+    step,
+    steps,
+    workflow,
+)
 
 # Every workflow is held to the same rules, including ones added later.
 FILES = tuple(sorted(p.name for p in WORKFLOWS.glob("*.y*ml")))
 # `uses: owner/repo[/path]@<40 hex> # vX.Y.Z`: a commit cannot be moved the way a tag can, and the
 # comment says which release it is.
 PINNED = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
+# A workflow of this repository, called at the caller's own commit: nothing to pin.
+LOCAL = re.compile(r"^\s*uses: \./\.github/workflows/[\w-]+\.yml$")
 
 
 # --- static checks -------------------------------------------------------------------------------
@@ -49,7 +61,13 @@ def test_actionlint() -> None:
 
 
 def test_the_pull_request_loop_has_its_workflows() -> None:
-    assert {"validate.yml", "validate-online.yml", "publish-index.yml", "publish.yml"} <= set(FILES)
+    assert {
+        "validate.yml",
+        "validate-online.yml",
+        "publish-index.yml",
+        "publish.yml",
+        DEPLOY_WORKFLOW,
+    } <= set(FILES)
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -79,6 +97,9 @@ def test_no_pull_request_target_and_every_action_pinned(name: str) -> None:
     uses = [line for line in text.splitlines() if re.match(r"^\s*(- )?uses:", line)]
     assert uses
     for line in uses:
+        if LOCAL.match(line):
+            assert (WORKFLOWS / line.split("/")[-1]).is_file(), line
+            continue
         assert PINNED.match(line), f"{name}: not pinned to a commit with a version comment: {line}"
 
 
@@ -159,32 +180,15 @@ def test_validate_online_workflow() -> None:
 
 
 def test_publish_index_workflow() -> None:
+    """After every merge: one job, the call of the one deploy path (test_workflows_deploy.py)."""
     document = workflow("publish-index.yml")
     assert document["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
     assert document["permissions"] == {"contents": "read"}
-    assert document["concurrency"] == {"group": "pages", "cancel-in-progress": False}
-    build, deploy = document["jobs"]["build"], document["jobs"]["deploy"]
-    assert build["steps"][0]["with"]["fetch-depth"] == 0
-    index = step("publish-index.yml", "Build the index from the whole catalog")
-    assert index["run"].splitlines()[-1].strip() == (
-        'image-catalog index build --out site --base-url "$PAGES_URL" "${status[@]}"'
-    )
-    assert index["env"] == {
-        "PAGES_URL": "${{ steps.pages.outputs.base_url }}",
-        "INDEX_SIGNING_KEY": "${{ secrets.INDEX_SIGNING_KEY }}",
-    }
-    uses = [s["uses"].split("@")[0] for s in build["steps"] + deploy["steps"] if "uses" in s]
-    assert uses == [
-        "actions/checkout",
-        "actions/setup-python",
-        "actions/cache",
-        "actions/configure-pages",
-        "actions/upload-pages-artifact",
-        "actions/deploy-pages",
-    ]
-    assert deploy["permissions"] == {"pages": "write", "id-token": "write", "contents": "read"}
-    assert deploy["needs"] == "build"
-    assert deploy["environment"]["name"] == "github-pages"
+    assert "concurrency" not in document  # deploy-site.yml holds the `pages` group
+    [job] = document["jobs"].values()
+    assert job["uses"] == f"./.github/workflows/{DEPLOY_WORKFLOW}"
+    assert job["secrets"] == {"INDEX_SIGNING_KEY": "${{ secrets.INDEX_SIGNING_KEY }}"}
+    assert job["permissions"] == {"pages": "write", "id-token": "write", "contents": "read"}
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -203,7 +207,7 @@ def test_a_cache_committed_to_the_repository_is_dropped_before_one_is_restored(n
         assert "rm -rf .cache/image-catalog" in before, (
             f"{name}: step {at} restores a cache unguarded"
         )
-    if name in ("check.yml", "publish-index.yml", "validate.yml"):
+    if name in (DEPLOY_WORKFLOW, "validate.yml"):
         assert restores, f"{name}: no cache restored any more"
 
 
@@ -331,19 +335,16 @@ def test_publish_validate_merge_audit(
     assert (event["action"], event["commit"], event["pullRequest"]) == ("added", merge, 1)
     assert (event["author"]["name"], event["mergedBy"]["name"]) == ("octocat", "Carol")
 
-    # After the merge: the index, rebuilt from the whole tree of main.
-    pages = {"PAGES_URL": "https://example.github.io/catalog", "INDEX_SIGNING_KEY": ""}
-    index = run_step(
-        "publish-index.yml",
-        "Build the index from the whole catalog",
-        repository.root,
-        pages,
-        runner,
-    )
-    assert index.returncode == 0, index.stderr
+    # After the merge: the index, rebuilt from the whole tree of main (nothing published yet).
+    check_out_deploy_script(repository.root)
+    (tmp_path / "published").mkdir()
+    with SiteServer(tmp_path / "published") as server:
+        pages = {"PAGES_URL": server.url.rstrip("/"), "FRESH_STATUS": "", "INDEX_SIGNING_KEY": ""}
+        index = run_step(DEPLOY_WORKFLOW, DEPLOY_STEP, repository.root, pages, runner)
+    assert index.returncode == 0, index.stdout + index.stderr
     site = json.loads((repository.root / "site/catalog.json").read_text())
     assert site["catalog"]["commit"] == merge
-    assert site["baseUrl"] == "https://example.github.io/catalog/"
+    assert site["baseUrl"] == server.url
     version = (repository.root / "site/images/demo/1.0.json").read_text()
     assert image.digest in version
 

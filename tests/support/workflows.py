@@ -7,6 +7,7 @@ declares (a test that passes other names fails), so a workflow cannot drift from
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ import yaml
 from support.paths import REPO
 
 WORKFLOWS = REPO / ".github" / "workflows"
+# What deploy-site.yml's build step runs from the checkout: the one way to the published site.
+DEPLOY_SCRIPT = "tool/deploy-site.sh"
+DEPLOY_WORKFLOW = "deploy-site.yml"
+DEPLOY_STEP = "Build, sign and verify the index"
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -56,3 +61,9 @@ def run_step(
         check=False,
         timeout=300,
     )
+
+
+def check_out_deploy_script(root: Path) -> None:
+    """Put this repository's deploy script into `root`, where a checkout of it would have it."""
+    (root / DEPLOY_SCRIPT).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / DEPLOY_SCRIPT, root / DEPLOY_SCRIPT)

@@ -9,7 +9,7 @@ preceded by an HTML comment line (GitHub renders nothing of it) that says what b
 
 A runnable block runs in a folder of its own that holds a git repository with a copy of the shipped
 `catalog/`, `schemas/`, a site built from them (`site/`, signed), the `allowed_signers` that
-verifies it, and a remote-tracking `origin/main` at HEAD. When the block names the example
+verifies it, `tool/deploy-site.sh`, and a remote-tracking `origin/main` at HEAD. When the block names the example
 address of a published site, a loopback server serves `site/` and its URL takes the address's
 place. The reader's cache, index and trust variables are the test's own.
 
@@ -138,6 +138,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = GitWork(root / "work")
     shutil.copytree(SHIPPED_CATALOG, work.root / "catalog")
     shutil.copytree(REPO / "schemas", work.root / "schemas")
+    (work.root / "tool").mkdir()
+    shutil.copy2(REPO / "tool/deploy-site.sh", work.root / "tool")
     head = work.commit("The shipped catalog", author="Admin")
     work.repo.references.create("refs/remotes/origin/main", pygit2.Oid(hex=head))
     public = (key.parent / "index-key.pub").read_text()

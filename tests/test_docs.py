@@ -9,9 +9,9 @@ preceded by an HTML comment line (GitHub renders nothing of it) that says what b
 
 A runnable block runs in a folder of its own that holds a git repository with a copy of the shipped
 `catalog/`, `schemas/`, a site built from them (`site/`, signed), the `allowed_signers` that
-verifies it, `tool/deploy-site.sh`, and a remote-tracking `origin/main` at HEAD. When the block names the example
-address of a published site, a loopback server serves `site/` and its URL takes the address's
-place. The reader's cache, index and trust variables are the test's own.
+verifies it, `tool/deploy-site.sh`, and a remote-tracking `origin/main` at HEAD. When the block
+names the example address of a published site, a loopback server serves `site/` and its URL takes
+the address's place. The reader's cache, index and trust variables are the test's own.
 
 Usage lines (```text blocks whose lines start with `image-catalog `) are checked against the
 command's --help: each option they show exists.

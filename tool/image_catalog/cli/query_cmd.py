@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from image_catalog.cli.common import add_subcommand, warn
+from image_catalog.cli.common import add_format_option, add_subcommand, warn
 from image_catalog.collector import paused
 from image_catalog.commands.query import QuerySettings, ShowSettings, query, show
 from image_catalog.errors import ExitCode
@@ -34,9 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "cached the exit code is 4.",
     )
     QuerySettings.register_argparse_arguments(query_parser)
-    query_parser.add_argument(
-        "--json", action="store_true", help="JSON for programs (compact; indented on a terminal)"
-    )
+    add_format_option(query_parser, "json")
     query_parser.set_defaults(run=run_query)
 
     show_parser = add_subcommand(
@@ -47,11 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "digest-pinned reference, and every artifact with its download URL and sha256.",
     )
     ShowSettings.register_argparse_arguments(show_parser)
-    show_parser.add_argument(
-        "--json",
-        action="store_true",
-        help="the version's JSON document (compact; indented on a terminal)",
-    )
+    add_format_option(show_parser, "json")
     show_parser.set_defaults(run=run_show)
 
 
@@ -59,7 +53,7 @@ def run_query(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
         result = query(QuerySettings.from_argparse(args))
         warn(result.warnings)
-        if args.json:
+        if args.format == "json":
             rows = result.encoded_images()
             _print_rows(result.source, rows)
         else:
@@ -74,7 +68,7 @@ def run_show(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
         result = show(ShowSettings.from_argparse(args))
         warn(result.warnings)
-        if args.json:
+        if args.format == "json":
             _print_json(result.version)
         else:
             sys.stdout.write(render_show(result))

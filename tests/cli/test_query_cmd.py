@@ -17,6 +17,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from image_catalog.build.render import build_from_scratch
 from image_catalog.cli import main
 from image_catalog.cli.query_cmd import terminal_json, write_all
 from image_catalog.reader.client import IndexClient, Query
@@ -151,3 +152,67 @@ def test_json_for_a_terminal_escapes_what_a_terminal_would_act_on() -> None:
     )
     assert json.loads(shown) == json.loads(data)
     assert terminal_json(b'{"a":"plain"}') == b'{"a":"plain"}'
+
+
+# --- text: what a person reads --------------------------------------------------------------------
+
+
+def test_the_table_says_what_each_version_holds(
+    shipped_site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["query", "--index", str(shipped_site)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    kinds = {line.split()[0]: line.split()[4] for line in lines[1:-1]}
+    assert lines[0].split()[3:5] == ["ARCH", "KIND"]
+    assert kinds == {
+        "autosd10-rpi4": "disk",
+        "cs9-qemu-qcow2": "disk",
+        "rhivos-ride4-sa8775p": "disk",
+        "autosd9-rcar-s4": "both",
+        "autosd9-qemu-bootc": "container",
+        "autosd10-acrn": "container",
+        "autosd9-am69sk": "disk",
+    }
+
+
+def test_show_gives_both_references_and_which_tool_takes_which(
+    shipped_site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", "autosd9-rcar-s4", "--index", str(shipped_site)]) == 0
+    out = capsys.readouterr().out
+    host = "default-route-openshift-image-registry.apps.build.example.com/automotive-builds"
+    container = "sha256:5655e1c442d0daa12af9239cd8e90d6d7511717cb6aee25a91c171ebe11b224a"
+    disk = "sha256:a4a35ab60bec7bf2965216efe4b484d8dc7f648c535cba65ac724f040d208b7f"
+    assert (
+        "variants\n"
+        "  ARCH     KIND       REFERENCE\n"
+        f"  aarch64  container  pull:            {host}/autosd9-rcar-s4@{container}\n"
+        f"                      flash (oci://):  oci://{host}/autosd9-rcar-s4@{container}\n"
+        f"  aarch64  disk       pull:            {host}/autosd9-rcar-s4-disk@{disk}\n"
+        f"                      flash (oci://):  oci://{host}/autosd9-rcar-s4-disk@{disk}\n"
+        "  pull: podman pull REF (a container), oras pull REF, skopeo copy docker://REF "
+        "(to skopeo\n  oci: is a local folder); flash (oci://): j storage flash oci://REF "
+        "(Jumpstarter)\n"
+    ) in out
+    assert "  build          bootc, raw\n" in out
+    assert (
+        "  built with     AIB quay.io/centos-sig-automotive/automotive-image-builder:1.0.0, " in out
+    )
+
+
+def test_show_says_where_a_prebuilt_disk_came_from_instead_of_a_dash(
+    catalog_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What `publish image` writes for a disk artifact without AIB's export-format annotation.
+    entry = catalog_dir / "images/autosd9-am69sk/9.4.1.yaml"
+    text = entry.read_text()
+    entry.write_text(text.replace("  buildMode: image\n", "").replace("  exportFormat: raw\n", ""))
+    build_from_scratch(catalog_dir, tmp_path / "site")
+    assert main(["show", "autosd9-am69sk", "--index", str(tmp_path / "site")]) == 0
+    summary = capsys.readouterr().out.split("\nvariants\n")[0]
+    assert (
+        "  source         prebuilt: Texas Instruments Processor SDK for AutoSD, release 9.4.1\n"
+        in (summary)
+    )
+    assert " -\n" not in summary.replace("  tags           -\n", "")
+    assert "build" not in summary

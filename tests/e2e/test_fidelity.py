@@ -238,8 +238,9 @@ def test_the_os_and_cpu_variant_an_image_says(
     assert main(["index", "build", "--catalog", str(catalog), "--out", str(site)]) == 0
     capsys.readouterr()
     assert main(["show", "arm-v8", "--index", str(site)]) == 0
-    assert "  aarch64/v8  container  registry.example.com:5000/vendor/arm-v8@sha256:" in (
-        capsys.readouterr().out
+    assert (
+        "  aarch64/v8  container  pull:            registry.example.com:5000/vendor/arm-v8@sha256:"
+        in (capsys.readouterr().out)
     )
 
 

@@ -58,6 +58,7 @@ def test_index_with_status_shows_states_and_query_available_filters(
         "VERSION",
         "DISTRO",
         "ARCH",
+        "KIND",
         "TARGETS",
         "TAGS",
         "PUBLISHED",
@@ -70,7 +71,7 @@ def test_index_with_status_shows_states_and_query_available_filters(
     assert main(["show", "--index", str(site), "app@2.0"]) == 0
     out = capsys.readouterr().out
     assert "  health         missing since 2026-03-01T10:00:00Z\n" in out
-    assert "  aarch64  container  missing since 2026-03-01T10:00:00Z  " in out
+    assert "  aarch64  container  missing since 2026-03-01T10:00:00Z  pull:  " in out
     assert main(["show", "--index", str(site), "app@2.0", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["health"], shown["variants"][0]["healthSince"]) == (

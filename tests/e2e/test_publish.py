@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -282,6 +283,19 @@ def test_dry_run_prints_and_writes_nothing(
     assert "name: autosd10-rcar-s4-aarch64" in out.out
     assert out.err.startswith("dry run: would write ")
     assert _tree(local_catalog) == before
+
+
+def test_dry_run_as_json_is_the_same_for_both_spellings(
+    tmp_path: Path, registry: LocalRegistry, local_catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _push_rcar(registry)
+    build = _build_file(tmp_path, "nested-bootc-disk.yaml", registry.host)
+    args = ["publish", "imagebuild", str(build), "--catalog", str(local_catalog), "--dry-run"]
+    assert main([*args, "--format", "json"]) == 0
+    formatted = capsys.readouterr().out
+    assert main([*args, "--json"]) == 0
+    assert capsys.readouterr().out == formatted
+    assert json.loads(formatted)["status"] == "dry-run"
 
 
 def _git_catalog(root: Path, registry: LocalRegistry) -> pygit2.Repository:

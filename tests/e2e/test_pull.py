@@ -69,6 +69,12 @@ def test_anonymous_pull_then_nothing_again(registry: LocalRegistry, tmp_path: Pa
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
         before = proxy.served
+        formatted = run_confined(["pull", "board", "--target", BOARD, "--index", str(site),
+                                  "--out", str(out), "--format", "json"])  # fmt: skip
+        assert formatted.code == 0, formatted.output
+        assert json.loads(formatted.stdout) == layout
+        assert proxy.served - before < 8192  # the manifest, nothing of the files
+        before = proxy.served
         again = pull(site, out)
         assert again.code == 0, again.output
         assert "0 bytes transferred, 2 already in place" in again.stdout

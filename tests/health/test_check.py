@@ -98,6 +98,17 @@ def test_all_available_exit_0_and_each_manifest_fetched_once(
     assert text.endswith(": 3 available; available now 100.0%, over 24 h 100.0%\n")
     assert states(status_of(out)) == states(status)
 
+    # The status as JSON on standard output, however it is asked for (a later time each run).
+    documents = []
+    for spelling in (["--format", "json"], ["--json"]):
+        code, text = check(local_catalog, capsys, *spelling)
+        assert code == 0, text
+        documents.append(json.loads(text))
+    assert [{e["name"]: e["state"] for e in d["entries"]} for d in documents] == [
+        {"board": "available", "multi": "available", "single": "available"}
+    ] * 2
+    assert documents[0].keys() == documents[1].keys()
+
 
 def test_deleted_manifest_is_missing_exit_1_and_the_entry_stays(
     registry: LocalRegistry,
@@ -411,7 +422,11 @@ def test_shards_cover_every_entry_once_and_merge_refuses_gaps_and_overlaps(
     assert set(states(status_of(again))) == parts[1]
 
     merged = tmp_path / "status.json"
-    assert main(["check", "merge", *map(str, files), "--out", str(merged)]) == 0
+    assert main(["check", "merge", *map(str, files), "--out", str(merged), "--json"]) == 0
+    aliased = capsys.readouterr().out
+    assert main(["check", "merge", *map(str, files), "--out", str(merged), "--format", "json"]) == 0
+    assert capsys.readouterr().out == aliased
+    assert json.loads(aliased) == json.loads(merged.read_bytes())
     status = status_of(merged)
     assert status.shard is None
     assert [e.id for e in status.entries] == [f"sharded-{n}@1.{n}" for n in range(9)]

@@ -166,6 +166,10 @@ def test_show_resolves_the_latest_version(fleet_site: Path) -> None:
     assert result.versions == ["3", "2", "1"]
 
 
+X86 = "71f1a2d3d3a97e925d85db22da2555b445d6004b08fe76e6fa42a0d961343394"
+ARM = "b47036df3f8216900c50d19adcf21b0dc778e4fb7607590a3b4f31e041f5426b"
+
+
 def test_show_multi_arch_variants_and_artifacts(
     shipped_site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -178,8 +182,10 @@ def test_show_multi_arch_variants_and_artifacts(
     assert "  status         current (the latest version)\n" in out
     assert (
         "  ARCH     KIND  REFERENCE\n"
-        f"  x86_64   disk  oci://{host}@sha256:71f1a2d3d3a97e925d85db22da2555b445d6004b08fe76e6fa42a0d961343394\n"
-        f"  aarch64  disk  oci://{host}@sha256:b47036df3f8216900c50d19adcf21b0dc778e4fb7607590a3b4f31e041f5426b\n"
+        f"  x86_64   disk  pull:            {host}@sha256:{X86}\n"
+        f"                 flash (oci://):  oci://{host}@sha256:{X86}\n"
+        f"  aarch64  disk  pull:            {host}@sha256:{ARM}\n"
+        f"                 flash (oci://):  oci://{host}@sha256:{ARM}\n"
     ) in out
     assert (
         "  x86_64  cs9-qemu-x86_64.qcow2  (whole disk, qcow2; 2.0 GiB)\n"
@@ -238,12 +244,14 @@ def test_show_refuses_names_that_are_not_names(
 def test_query_table(shipped_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["query", "--index", str(shipped_site), "--arch", "amd64"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "VERSION", "DISTRO", "ARCH", "TARGETS", "TAGS", "PUBLISHED"]
+    headers = ["NAME", "VERSION", "DISTRO", "ARCH", "KIND", "TARGETS", "TAGS", "PUBLISHED"]
+    assert lines[0].split() == headers
     assert lines[1].split() == [
         "cs9-qemu-qcow2",
         "20260122.0300",
         "autosd9-latest-sig",
         "x86_64,aarch64",
+        "disk",
         "qemu*,pc",
         "developer,nightly",
         "2026-01-22",

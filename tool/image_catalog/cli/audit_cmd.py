@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand
-from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, AuditReporter
+from image_catalog.cli.common import add_catalog_option, add_format_option, add_subcommand
+from image_catalog.cli.reporters import AuditReporter
 from image_catalog.commands.audit import AuditSettings, audit
 from image_catalog.errors import ExitCode
 
@@ -22,14 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "request number from the merge or squash commit's title. Oldest first.",
     )
     AuditSettings.register_argparse_arguments(parser)
-    parser.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
-    parser.add_argument(
-        "--json",
-        action="store_const",
-        const="json",
-        dest="format",
-        help="one JSON document, for programs (the same as --format json)",
-    )
+    add_format_option(parser, "json", "github")
     add_catalog_option(parser)
     parser.set_defaults(run=run)
 

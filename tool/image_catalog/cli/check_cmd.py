@@ -7,9 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand, warn
+from image_catalog.cli.common import (
+    Progress,
+    add_catalog_option,
+    add_format_option,
+    add_subcommand,
+    warn,
+)
 from image_catalog.cli.health_report import HealthReporter
-from image_catalog.cli.reporters import FORMAT_HELP, FORMATS
 from image_catalog.commands.check import CheckSettings, MergeSettings, check, merge_shards
 from image_catalog.health.check import exit_code
 from image_catalog.site.contract import StatusDoc
@@ -33,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="write the status (status.json) here"
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+    add_format_option(parser, "json", "github")
     CheckSettings.register_argparse_arguments(parser)
     parser.set_defaults(run=run)
     actions = parser.add_subparsers(dest="check_command", metavar="[merge]")
@@ -46,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "entries) and cover every entry exactly once; nothing is written then.",
     )
     MergeSettings.register_argparse_arguments(merge)
-    merge.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+    add_format_option(merge, "json", "github")
     merge.set_defaults(run=run_merge)
 
 

@@ -26,6 +26,13 @@ COMMANDS_HELP = """exit codes:
 
 DEFAULT_CATALOG = Path("catalog")
 
+# Every output form any command has, and what each is for: a command offers those it can render.
+FORM_PURPOSES = {
+    "text": "text for people",
+    "json": "json for programs",
+    "github": "github for workflow annotations",
+}
+
 
 def warn(warnings: Iterable[str]) -> None:
     """Each warning on standard error, escaped: it may quote any file or server."""
@@ -118,6 +125,27 @@ def add_subcommand(
         formatter_class=HelpFormatter,
         parents=[common_parent()],
     )
+
+
+def add_format_option(parser: argparse.ArgumentParser, *forms: str) -> None:
+    """`--format FORM` (text, the default, and `forms`), with `--json` the same as
+    `--format json`: every command spells its output choice so, with the same help.
+
+    A form the command does not have is a usage error (exit 2) that lists the ones it has.
+    """
+    choices = ("text", *forms)
+    purposes = ", ".join(FORM_PURPOSES[form] for form in choices)
+    parser.add_argument(
+        "--format", choices=choices, default="text", help=f"{purposes} (default: text)"
+    )
+    if "json" in choices:
+        parser.add_argument(
+            "--json",
+            action="store_const",
+            const="json",
+            dest="format",
+            help="the same as --format json",
+        )
 
 
 def add_cache_option(parser: argparse.ArgumentParser) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand, warn
-from image_catalog.commands.export import ExportSettings, export
+from image_catalog.cli.common import add_catalog_option, add_format_option, add_subcommand
+from image_catalog.cli.file_reports import ExportReporter
+from image_catalog.cli.reporters import problem_annotation, refusals_annotated
+from image_catalog.commands.export import ExportRefused, ExportSettings, export
 from image_catalog.errors import ExitCode
 
 
@@ -32,22 +35,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_catalog_option(crs)
     ExportSettings.register_argparse_arguments(crs)
+    add_format_option(crs, "json", "github")
     crs.set_defaults(run=run_crs)
 
 
 def run_crs(args: argparse.Namespace) -> int:
     settings = ExportSettings.from_argparse(args)
-    made = export(settings)
-    warn(made.warnings)
-    warn(f"not exported: {problem}" for problem in made.skipped)
-    left_out = (
-        f"; {made.deprecated_left_out} deprecated "
-        f"{'version' if made.deprecated_left_out == 1 else 'versions'} left out"
-        if made.deprecated_left_out
-        else ""
-    )
-    print(
-        f"{settings.out}: {len(made.resources)} CatalogImage resources, listed in "
-        f"kustomization.yaml{left_out}"
-    )
+    try:
+        with refusals_annotated(args.format, sys.stdout):
+            made = export(settings)
+    except ExportRefused as exc:
+        if args.format == "github":
+            sys.stdout.write("".join(problem_annotation(p, "error") + "\n" for p in exc.skipped))
+        raise
+    ExportReporter(sys.stdout, sys.stderr, out_dir=str(settings.out)).report(args.format, made)
     return int(ExitCode.OK)

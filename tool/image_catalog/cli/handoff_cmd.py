@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand
+from image_catalog.cli.common import add_catalog_option, add_format_option, add_subcommand
+from image_catalog.cli.file_reports import HandoffReporter
 from image_catalog.commands.handoff import HandoffSettings, handoff
 from image_catalog.errors import ExitCode
 
@@ -23,10 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     unpack_parser = actions.add_parser("unpack", help="copy the artifact's files over the catalog")
     HandoffSettings.register_argparse_arguments(unpack_parser)
     add_catalog_option(unpack_parser)
+    add_format_option(unpack_parser, "json")
     unpack_parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for path in handoff(HandoffSettings.from_argparse(args)).paths:
-        print(path)
+    result = handoff(HandoffSettings.from_argparse(args))
+    HandoffReporter(sys.stdout, sys.stderr).report(args.format, result)
     return int(ExitCode.OK)

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from image_catalog.cli.common import add_cache_option, add_catalog_option, add_subcommand, warn
+from image_catalog.cli.common import (
+    add_cache_option,
+    add_catalog_option,
+    add_format_option,
+    add_subcommand,
+)
+from image_catalog.cli.file_reports import BuildReporter
+from image_catalog.cli.reporters import refusals_annotated
 from image_catalog.commands.build_index import BuildIndexSettings, build_index
 from image_catalog.errors import ExitCode
 
@@ -32,31 +40,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_catalog_option(build)
     add_cache_option(build)
     BuildIndexSettings.register_argparse_arguments(build)
+    add_format_option(build, "json", "github")
     build.set_defaults(run=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
-    result = build_index(BuildIndexSettings.from_argparse(args))
-    warn(result.warnings)
-    commit = result.commit[:12] if result.commit else "no git commit"
-    gzipped = (
-        f", {_size(result.index_gzip_size)} gzipped"
-        if result.index_gzip_size
-        else " (small enough to be served without a .gz)"
-    )
-    print(
-        f"{result.out}: index of {result.versions} versions of {result.images} images "
-        f"({commit}): {result.files} files, {_size(result.total_bytes)}; index.json "
-        f"{_size(result.index_size)}{gzipped}"
-    )
-    if result.signed_by is not None:
-        print(f"{result.out}: SHA256SUMS signed (SHA256SUMS.sig) by ED25519 key {result.signed_by}")
+    with refusals_annotated(args.format, sys.stdout):
+        result = build_index(BuildIndexSettings.from_argparse(args))
+    BuildReporter(sys.stdout, sys.stderr).report(args.format, result)
     return int(ExitCode.OK)
-
-
-def _size(count: int) -> str:
-    if count < 1000:
-        return f"{count} B"
-    if count < 1_000_000:
-        return f"{count / 1000:.1f} kB"
-    return f"{count / 1_000_000:.1f} MB"

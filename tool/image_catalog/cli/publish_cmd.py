@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from image_catalog.cli.common import add_catalog_option, add_subcommand
-from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, PublishReporter
+from image_catalog.cli.common import add_catalog_option, add_format_option, add_subcommand
+from image_catalog.cli.reporters import PublishReporter, refusals_annotated
 from image_catalog.commands.publish import (
     PublishBuildSettings,
     PublishImageSettings,
@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_catalog_option(build)
     PublishBuildSettings.register_argparse_arguments(build)
-    build.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+    add_format_option(build, "json", "github")
     build.set_defaults(run=run_imagebuild)
     image = add_subcommand(
         kinds,
@@ -50,17 +50,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_catalog_option(image)
     PublishImageSettings.register_argparse_arguments(image)
-    image.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+    add_format_option(image, "json", "github")
     image.set_defaults(run=run_image)
     parser.set_defaults(run=lambda _: parser.error("choose imagebuild or image"))
 
 
 def run_imagebuild(args: argparse.Namespace) -> int:
-    return _report(args, publish_imagebuild(PublishBuildSettings.from_argparse(args)))
+    with refusals_annotated(args.format, sys.stdout):
+        result = publish_imagebuild(PublishBuildSettings.from_argparse(args))
+    return _report(args, result)
 
 
 def run_image(args: argparse.Namespace) -> int:
-    return _report(args, publish_image(PublishImageSettings.from_argparse(args)))
+    with refusals_annotated(args.format, sys.stdout):
+        result = publish_image(PublishImageSettings.from_argparse(args))
+    return _report(args, result)
 
 
 def _report(args: argparse.Namespace, result: PublishResult) -> int:

@@ -19,7 +19,7 @@ from typing import TextIO
 
 import msgspec
 
-from image_catalog.cli.common import add_subcommand
+from image_catalog.cli.common import add_format_option, add_subcommand
 from image_catalog.commands.pull import PullResult, PullSettings, pull
 from image_catalog.errors import ExitCode
 from image_catalog.text import printable
@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "failure; 4: the registry or the index unreachable, or the credentials refused.",
     )
     PullSettings.register_argparse_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print the folder's pull.json")
+    add_format_option(parser, "json")
     parser.set_defaults(run=run_pull)
 
 
@@ -53,7 +53,7 @@ def run_pull(args: argparse.Namespace) -> int:
         drawing.close()
     for warning in result.warnings:
         print(f"warning: {printable(warning)}", file=sys.stderr)
-    if args.json:
+    if args.format == "json":
         sys.stdout.write(msgspec.json.encode(result.layout).decode() + "\n")
     else:
         sys.stdout.write(render(result))

@@ -12,13 +12,13 @@ from typing import Any
 
 import msgspec
 
-from image_catalog.cli.common import add_subcommand, warn
+from image_catalog.cli.common import add_format_option, add_subcommand, warn
 from image_catalog.collector import paused
 from image_catalog.commands.query import QuerySettings, ShowSettings, query, show
 from image_catalog.errors import ExitCode
 from image_catalog.reader.client import QueryResult, ShowResult
 from image_catalog.site import contract
-from image_catalog.site.contract import TargetRef, VariantDetail
+from image_catalog.site.contract import Source, TargetRef, VariantDetail, VariantRef, VersionDoc
 from image_catalog.text import BIDI, printable
 
 
@@ -34,9 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "cached the exit code is 4.",
     )
     QuerySettings.register_argparse_arguments(query_parser)
-    query_parser.add_argument(
-        "--json", action="store_true", help="JSON for programs (compact; indented on a terminal)"
-    )
+    add_format_option(query_parser, "json")
     query_parser.set_defaults(run=run_query)
 
     show_parser = add_subcommand(
@@ -47,11 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "digest-pinned reference, and every artifact with its download URL and sha256.",
     )
     ShowSettings.register_argparse_arguments(show_parser)
-    show_parser.add_argument(
-        "--json",
-        action="store_true",
-        help="the version's JSON document (compact; indented on a terminal)",
-    )
+    add_format_option(show_parser, "json")
     show_parser.set_defaults(run=run_show)
 
 
@@ -59,7 +53,7 @@ def run_query(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
         result = query(QuerySettings.from_argparse(args))
         warn(result.warnings)
-        if args.json:
+        if args.format == "json":
             rows = result.encoded_images()
             _print_rows(result.source, rows)
         else:
@@ -74,7 +68,7 @@ def run_show(args: argparse.Namespace) -> int:
     with paused():  # reading an index makes many objects, in no cycle
         result = show(ShowSettings.from_argparse(args))
         warn(result.warnings)
-        if args.json:
+        if args.format == "json":
             _print_json(result.version)
         else:
             sys.stdout.write(render_show(result))
@@ -218,11 +212,20 @@ def _when(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def kind(variants: Sequence[VariantRef]) -> str:
+    """What a version holds, from its variants' kinds: disk, container, or both (a container
+    image and a disk image, for one architecture or between them)."""
+    kinds = {v.kind for v in variants}
+    if len(kinds) > 1:
+        return "both"
+    return kinds.pop() if kinds else "-"
+
+
 def _print_table(result: QueryResult) -> None:
     if not result.images:
         print(f"no image matches ({result.source})", file=sys.stderr)
         return
-    headers = ["NAME", "VERSION", "DISTRO", "ARCH", "TARGETS", "TAGS", "PUBLISHED"]
+    headers = ["NAME", "VERSION", "DISTRO", "ARCH", "KIND", "TARGETS", "TAGS", "PUBLISHED"]
     deprecated = any(s.deprecated for s in result.images)
     checked = any(s.health is not None for s in result.images)
     if checked:
@@ -231,7 +234,8 @@ def _print_table(result: QueryResult) -> None:
         headers.append("STATUS")
     rows = []
     for s in result.images:
-        row = [s.name, s.version, s.distro, ",".join(s.architectures), _targets(s.targets)]
+        row = [s.name, s.version, s.distro, ",".join(s.architectures), kind(s.variants)]
+        row.append(_targets(s.targets))
         row += [",".join(s.tags) or "-", _when(s.published_at)]
         if checked:
             row.append(s.health or "-")
@@ -258,13 +262,7 @@ def _status(result: ShowResult) -> str:
     return text
 
 
-def _summary_lines(result: ShowResult) -> list[tuple[str, str]]:
-    doc = result.version
-    distro = doc.distro + (f" (written {doc.distro_as_written})" if doc.distro_as_written else "")
-    if doc.distro_version:
-        distro += f", version {doc.distro_version}"
-    targets = ", ".join(t.name + (" (verified)" if t.verified else "") for t in doc.targets)
-    source = doc.source
+def _source(source: Source) -> str:
     if source.image_build is not None:
         built = source.image_build
         origin = (
@@ -272,19 +270,47 @@ def _summary_lines(result: ShowResult) -> list[tuple[str, str]]:
         )
         if built.schedule:
             origin += f", by schedule {built.schedule}"
-    else:
-        origin = f"prebuilt: {source.prebuilt.origin}" if source.prebuilt else "-"
+        return origin
+    # Neither is an index no catalog builds; said as the other unknowns are.
+    return f"prebuilt: {source.prebuilt.origin}" if source.prebuilt else "-"
+
+
+def _built_with(doc: VersionDoc) -> str:
+    """What an ImageBuild was built with: its AIB manifest, AIB and builder images."""
+    facts: list[str] = []
+    built = doc.source.image_build
+    if built is not None:
+        if built.manifest:
+            config_map = f" (ConfigMap {built.manifest_config_map})"
+            facts.append(
+                f"manifest {built.manifest}" + (config_map if built.manifest_config_map else "")
+            )
+        facts += [f"AIB {built.aib_image}"] if built.aib_image else []
+        facts += [f"builder {built.builder_image}"] if built.builder_image else []
+    return ", ".join(facts)
+
+
+def _summary_lines(result: ShowResult) -> list[tuple[str, str]]:
+    doc = result.version
+    distro = doc.distro + (f" (written {doc.distro_as_written})" if doc.distro_as_written else "")
+    if doc.distro_version:
+        distro += f", version {doc.distro_version}"
+    targets = ", ".join(t.name + (" (verified)" if t.verified else "") for t in doc.targets)
     lines = [
         ("description", doc.description or "-"),
         ("distro", distro),
         ("targets", targets),
         ("architectures", ", ".join(doc.architectures)),
         ("tags", ", ".join(doc.tags) or "-"),
-        ("build", ", ".join(x for x in (doc.build_mode, doc.export_format) if x) or "-"),
-        ("published", _iso(doc.published_at)),
-        ("status", _status(result)),
-        ("source", origin),
     ]
+    build = ", ".join(x for x in (doc.build_mode, doc.export_format) if x)
+    if build:  # else the source line says where it came from
+        lines.append(("build", build))
+    lines += [("published", _iso(doc.published_at)), ("status", _status(result))]
+    lines.append(("source", _source(doc.source)))
+    built_with = _built_with(doc)
+    if built_with:
+        lines.append(("built with", built_with))
     if doc.health is not None:
         since = f" since {_iso(doc.health_since)}" if doc.health_since else ""
         lines.append(("health", f"{doc.health}{since}"))
@@ -302,10 +328,31 @@ def _architecture(variant: VariantDetail) -> str:
     )
 
 
-def _reference(variant: VariantDetail) -> str:
-    # A container is pulled by its reference; a disk artifact is flashed with
-    # `j storage flash oci://...`, so its row shows the form the flashing tool takes.
-    return variant.oci if variant.kind == "disk" else variant.ref
+# Which tool takes which of a variant's two references. skopeo reads `oci:` as an image layout
+# folder on the local disk, never a registry: it is given the plain one, as `docker://REF`.
+PULL_LABEL = "pull:"
+FLASH_LABEL = "flash (oci://):"
+REFERENCES_NOTE = (
+    "  pull: podman pull REF (a container), oras pull REF, skopeo copy docker://REF (to skopeo\n"
+    "  oci: is a local folder); flash (oci://): j storage flash oci://REF (Jumpstarter)\n"
+)
+
+
+def _variant_rows(variants: Sequence[VariantDetail]) -> tuple[list[str], list[list[str]]]:
+    """Two rows a variant: its plain reference (pull:), then its oci:// one (flash)."""
+    health = any(v.health is not None for v in variants)
+    # The state before the references, whose width varies.
+    headers = ["ARCH", "KIND", *(["HEALTH"] if health else []), "REFERENCE", ""]
+    rows = []
+    for v in variants:
+        # The CPU variant, when the image says one, as OCI platforms write it (aarch64/v8).
+        first = [_architecture(v), v.kind]
+        if health:
+            since = f" since {_iso(v.health_since)}" if v.health_since else ""
+            first.append(f"{v.health}{since}" if v.health else "-")
+        rows.append([*first, PULL_LABEL, v.ref])
+        rows.append([""] * len(first) + [FLASH_LABEL, v.oci])
+    return headers, rows
 
 
 def _size(count: int) -> str:
@@ -322,16 +369,9 @@ def render_show(result: ShowResult) -> str:
     out = [printable(f"{doc.name} {doc.version}: {doc.display_name}") + "\n"]
     out.append(table(_summary_lines(result), indent="  "))
     out.append("\nvariants\n")
-    headers = ["ARCH", "KIND", "REFERENCE"]
-    # The CPU variant, when the image says one, as OCI platforms write it (aarch64/v8).
-    rows = [[_architecture(v), v.kind, _reference(v)] for v in doc.variants]
-    if any(v.health is not None for v in doc.variants):
-        # The state before the reference, whose width varies.
-        headers.insert(2, "HEALTH")
-        for row, v in zip(rows, doc.variants, strict=True):
-            since = f" since {_iso(v.health_since)}" if v.health_since else ""
-            row.insert(2, f"{v.health}{since}" if v.health else "-")
+    headers, rows = _variant_rows(doc.variants)
     out.append(table(rows, headers, indent="  "))
+    out.append(REFERENCES_NOTE)
     artifacts = [(v, a) for v in doc.variants for a in v.artifacts]
     if artifacts:
         out.append("\nartifacts\n")

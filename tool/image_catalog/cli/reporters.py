@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
@@ -21,9 +22,6 @@ if TYPE_CHECKING:  # each command loads only what its own results are made of
     from image_catalog.commands.publish import PublishResult
 
 R = TypeVar("R")
-
-FORMATS = ("github", "json", "text")
-FORMAT_HELP = "text for people, json for programs, github for workflow annotations (default: text)"
 
 
 class Reporter(Generic[R]):
@@ -88,6 +86,32 @@ def annotation(level: str, message: str, **properties: object) -> str:
     ]
     head = f"::{level} {','.join(props)}" if props else f"::{level}"
     return f"{head}::{escape_data(message)}"
+
+
+def problem_annotation(problem: Problem, level: str | None = None) -> str:
+    """The annotation of one problem, on its file, line and column (its severity by default)."""
+    return annotation(
+        level or problem.severity,
+        problem.message,
+        file=problem.file,
+        line=problem.line,
+        col=problem.column,
+        title=problem.field if problem.path else None,
+    )
+
+
+@contextmanager
+def refusals_annotated(form: str, out: TextIO) -> Iterator[None]:
+    """In the github form, a command refused because the catalog is invalid also writes one
+    error annotation per problem, before the refusal goes on to its message and exit code."""
+    from image_catalog.catalog.report import InvalidCatalog
+
+    try:
+        yield
+    except InvalidCatalog as exc:
+        if form == "github":
+            out.write("".join(problem_annotation(p) + "\n" for p in exc.report.errors))
+        raise
 
 
 # --- review: what a change did against its base -------------------------------------------------
@@ -175,17 +199,7 @@ class ValidateReporter(Reporter["ValidationReport"]):
         self._dump(document)
 
     def github(self, result: ValidationReport) -> None:
-        lines = [
-            annotation(
-                p.severity,
-                p.message,
-                file=p.file,
-                line=p.line,
-                col=p.column,
-                title=p.field if p.path else None,
-            )
-            for p in result.problems
-        ]
+        lines = [problem_annotation(p) for p in result.problems]
         lines += [annotation("warning", "not checked online: " + e) for e in result.unchecked]
         lines.append(self.summary(result))
         self.out.write(self._changes(result) + "\n".join(lines) + "\n")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from image_catalog.cli.common import add_subcommand
+from image_catalog.cli.common import add_format_option, add_subcommand
+from image_catalog.cli.file_reports import SchemaReporter
 from image_catalog.commands.schema import SchemaSettings, schema
 from image_catalog.errors import ExitCode
 
@@ -18,13 +20,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "models into schemas/, where editors find them through each file's first line.",
     )
     SchemaSettings.register_argparse_arguments(parser)
+    add_format_option(parser, "json")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     result = schema(SchemaSettings.from_argparse(args))
-    if result.checked:
-        print(f"{result.directory}: {result.total} schemas are up to date")
-    else:
-        print(f"{result.directory}: wrote {len(result.written)} of {result.total} schemas")
+    SchemaReporter(sys.stdout, sys.stderr).report(args.format, result)
     return int(ExitCode.OK)

@@ -6,8 +6,13 @@ import argparse
 import os
 import sys
 
-from image_catalog.cli.common import Progress, add_catalog_option, add_subcommand
-from image_catalog.cli.reporters import FORMAT_HELP, FORMATS, ValidateReporter
+from image_catalog.cli.common import (
+    Progress,
+    add_catalog_option,
+    add_format_option,
+    add_subcommand,
+)
+from image_catalog.cli.reporters import ValidateReporter
 from image_catalog.commands.validate import ValidateSettings, validate
 
 
@@ -22,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "FILE:LINE:COLUMN: FIELD: MESSAGE.",
     )
     add_catalog_option(parser)
-    parser.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+    add_format_option(parser, "json", "github")
     ValidateSettings.register_argparse_arguments(parser)
     parser.set_defaults(run=run)
 

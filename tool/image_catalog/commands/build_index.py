@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.render import BuildResult
+from image_catalog.build.render import BuildResult as BuildResult  # what `build_index` returns
 from image_catalog.build.signing import SIGNING_KEY_ENV, SigningKey
 from image_catalog.export.crs import ExportOptions
 from image_catalog.site.contract import StatusDoc

@@ -24,12 +24,16 @@ from image_catalog.errors import CatalogError
 from image_catalog.export.commits import entry_commits
 from image_catalog.export.crs import (
     EntryExport,
-    Export,
     ExportOptions,
-    ExportRefused,
     ExportRenderer,
     assemble_export,
     check_export_out,
+)
+from image_catalog.export.crs import (
+    Export as Export,  # what `export` returns
+)
+from image_catalog.export.crs import (
+    ExportRefused as ExportRefused,  # raised here; the command line reports its problems
 )
 from image_catalog.scratch import make_scratch
 

@@ -30,9 +30,11 @@ elapsed() {
   awk -v ns="$((now - $1))" 'BEGIN { printf "%.1f s", ns / 1e9 }'
 }
 
-# Build from a copy: setuptools writes build/ and an .egg-info folder beside the sources.
+# Build from a copy: setuptools writes build/ and an .egg-info folder beside the sources. The
+# catalog is copied too: validate and index build keep caches beside the catalog.
 mkdir "$work/src"
 tar -C "$repo" --exclude=__pycache__ -cf - pyproject.toml README.md tool | tar -C "$work/src" -xf -
+cp -r "$repo/catalog" "$work/catalog"
 start=$(date +%s%N)
 "${pip[@]}" wheel --no-deps --wheel-dir "$work/dist" "$work/src" >/dev/null
 wheels=("$work"/dist/image_catalog-*.whl)
@@ -53,7 +55,7 @@ install() {
 
 install "$work/reader" "$wheel"
 install "$work/full" "${wheel}[author]"
-"$work/full/bin/image-catalog" index build --catalog "$repo/catalog" --out "$work/site" >/dev/null
+(cd "$work" && "$work/full/bin/image-catalog" index build --catalog catalog --out site >/dev/null)
 
 for venv in "$work/reader" "$work/full"; do
   bin="$venv/bin"
@@ -92,5 +94,5 @@ for args in "validate" "validate --help"; do
   [ "$code" = 2 ] || fail "image-catalog $args exited $code in the reader install: $said"
   [ "$said" = "$expected" ] || fail "image-catalog $args said: $said"
 done
-"$work/full/bin/image-catalog" validate --catalog "$repo/catalog" >/dev/null
+(cd "$work" && "$work/full/bin/image-catalog" validate --catalog catalog >/dev/null)
 echo "check-installs: both installs work"

@@ -78,8 +78,10 @@ def _authoring(modules: set[str]) -> list[str]:
         ["query", "--target", "rpi4", "--all-versions"],
         ["show", "autosd10-rpi4"],
         ["query", "--help"],
+        ["show", "--help"],
+        ["pull", "--help"],
     ],
-    ids=["query-json", "query-target", "show", "query-help"],
+    ids=["query-json", "query-target", "show", "query-help", "show-help", "pull-help"],
 )
 def test_reader_imports_nothing_from_the_authoring_side(
     shipped_site: Path, tmp_path: Path, args: list[str]
@@ -90,13 +92,16 @@ def test_reader_imports_nothing_from_the_authoring_side(
     assert "image_catalog.site.contract" in timed
     assert _authoring(modules) == []
     assert _authoring(timed) == []
-    # Other commands' modules are not loaded either.
+    # Other commands' modules are not loaded either, nor asked whether the authoring extra is
+    # installed.
     commands = {m for m in modules if m.startswith("image_catalog.cli.")}
     assert commands <= {
+        "image_catalog.cli.authoring",
         "image_catalog.cli.common",
-        "image_catalog.cli.query_cmd",
+        f"image_catalog.cli.{'pull' if args[0] == 'pull' else 'query'}_cmd",
         "image_catalog.cli.signals",
     }
+    assert "importlib.util" not in timed
 
 
 def test_reader_over_http_imports_nothing_from_the_authoring_side(

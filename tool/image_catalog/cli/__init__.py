@@ -6,19 +6,23 @@ registry could not be reached (retry), 130 interrupted (Ctrl-C), 143 terminated 
 
 Command modules are imported only when needed: `image-catalog query ...` imports the query
 module alone, so a consumer's query does not load the catalog's authoring side (pydantic, YAML,
-git); a bare `image-catalog` or `--help` imports them all to list them.
+git); a bare `image-catalog` or `--help` imports them all to list them. Where the authoring extra
+is not installed (a reader install), an authoring command is listed all the same, and running it
+says what to install (`cli.authoring`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 from image_catalog import __version__, collector
+from image_catalog.cli.authoring import READER_COMMANDS, add_unavailable_parser, missing_libraries
 from image_catalog.cli.common import COMMANDS_HELP, HelpFormatter, common_parent
 from image_catalog.cli.signals import Terminated, terminate_like_interrupt
 from image_catalog.errors import ExitCode, ImageCatalogError
@@ -38,15 +42,24 @@ COMMANDS: dict[str, str] = {
     "check": "check_cmd",
     "handoff": "handoff_cmd",
 }
+# What adds one command module's parsers (its `add_parser`), or an unavailable command's.
+_AddParser: TypeAlias = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
-def _modules(argv: Sequence[str] | None) -> list[ModuleType]:
-    """The command modules to load: the named command's alone, else every one (for help)."""
-    names = list(dict.fromkeys(COMMANDS.values()))
+def _adders(argv: Sequence[str] | None) -> list[_AddParser]:
+    """What adds the parsers: the named command's module alone, else every one (for help); an
+    authoring command without the authoring extra, a parser that says what to install."""
     word = _command_word(sys.argv[1:] if argv is None else argv)
-    if word in COMMANDS:
-        names = [COMMANDS[word]]
-    return [importlib.import_module(f"image_catalog.cli.{name}") for name in names]
+    names = [word] if word in COMMANDS else list(COMMANDS)
+    missing = [] if READER_COMMANDS.issuperset(names) else missing_libraries()
+    adders: dict[str, _AddParser] = {}  # by module: one adds query and show
+    for name in names:
+        if missing and name not in READER_COMMANDS:
+            adders[name] = functools.partial(add_unavailable_parser, name=name, missing=missing)
+        elif COMMANDS[name] not in adders:
+            module = importlib.import_module(f"image_catalog.cli.{COMMANDS[name]}")
+            adders[COMMANDS[name]] = module.add_parser
+    return list(adders.values())
 
 
 def _command_word(argv: Sequence[str]) -> str | None:
@@ -72,8 +85,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(debug=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _modules(argv):
-        module.add_parser(subparsers)
+    for add_parser in _adders(argv):
+        add_parser(subparsers)
     return parser
 
 

@@ -18,7 +18,7 @@ from image_catalog.text import printable_lines
 COMMANDS_HELP = """exit codes:
   0  done, or the catalog is valid
   1  the catalog or an input is wrong (messages name file, line and field)
-  2  usage error
+  2  usage error, or an authoring command without image-catalog[author] installed
   3  unexpected internal error: a crash report is written (--debug shows the traceback)
   4  a registry could not be reached or refused the credentials: checks are incomplete, retry
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM); either way cleaned up

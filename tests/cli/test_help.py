@@ -42,14 +42,19 @@ def commands(
                 yield from commands(sub, (*words, name))
 
 
-def every_help(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[str, str | None]]:
+Helps = dict[str, tuple[str, str | None]]
+
+
+@pytest.fixture(scope="module")
+def helps() -> Helps:
     """File name -> (the help as printed, the command's line in its parent's list)."""
-    monkeypatch.setenv("COLUMNS", "100")
-    top = build_parser([])
-    helps = {"image-catalog.txt": (top.format_help(), None)}
-    for words, parser, line in commands(top):
-        helps["_".join(words) + ".txt"] = (parser.format_help(), line)
-    return helps
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("COLUMNS", "100")
+        top = build_parser([])
+        found = {"image-catalog.txt": (top.format_help(), None)}
+        for words, parser, line in commands(top):
+            found["_".join(words) + ".txt"] = (parser.format_help(), line)
+    return found
 
 
 def sections(text: str) -> dict[str, list[str]]:
@@ -66,8 +71,7 @@ def sections(text: str) -> dict[str, list[str]]:
     return found
 
 
-def test_every_help_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    helps = every_help(monkeypatch)
+def test_every_help_is_pinned(helps: Helps) -> None:
     if UPDATE:
         HELP_DIR.mkdir(exist_ok=True)
         for stale in {p.name for p in HELP_DIR.glob("*.txt")} - set(helps):
@@ -80,8 +84,8 @@ def test_every_help_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     assert changed == [], "regenerate with IMAGE_CATALOG_UPDATE_HELP=1 (see the top)"
 
 
-def test_every_command_says_what_it_does_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, (text, line) in every_help(monkeypatch).items():
+def test_every_command_says_what_it_does_in_one_line(helps: Helps) -> None:
+    for name, (text, line) in helps.items():
         assert "--debug" in text, name
         if line is None:
             continue
@@ -92,8 +96,8 @@ def test_every_command_says_what_it_does_in_one_line(monkeypatch: pytest.MonkeyP
         assert description == f"{line[0].upper()}{line[1:]}.", name
 
 
-def test_every_example_parses_as_its_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, (text, _) in every_help(monkeypatch).items():
+def test_every_example_parses_as_its_command(helps: Helps) -> None:
+    for name, (text, _) in helps.items():
         examples = sections(text).get("examples", [])
         assert examples, f"{name}: no example"
         words = [] if name == "image-catalog.txt" else name.removesuffix(".txt").split("_")
@@ -105,10 +109,10 @@ def test_every_example_parses_as_its_command(monkeypatch: pytest.MonkeyPatch) ->
             assert callable(parsed.run), f"{name}: {example}"
 
 
-def test_every_help_lists_only_the_codes_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_help_lists_only_the_codes_of_the_table(helps: Helps) -> None:
     known = set(EXIT_CODES.values())
     always = {EXIT_CODES[name][0] for name in EVERY_COMMAND} | {ExitCode.OK}
-    for name, (text, _) in every_help(monkeypatch).items():
+    for name, (text, _) in helps.items():
         lines = sections(text).get("exit codes", [])
         listed = []
         for line in lines:
@@ -121,16 +125,24 @@ def test_every_help_lists_only_the_codes_of_the_table(monkeypatch: pytest.Monkey
         assert always <= set(codes), name
 
 
-def test_a_query_cannot_say_the_catalog_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    helps = every_help(monkeypatch)
+def test_every_line_of_the_table_is_in_some_help(helps: Helps) -> None:
+    listed = set()
+    for text, _ in helps.values():
+        for line in sections(text).get("exit codes", []):
+            code, _, meaning = line.strip().partition(" ")
+            listed.add((ExitCode(int(code)), meaning.strip()))
+    assert listed == set(EXIT_CODES.values())
+
+
+def test_a_query_cannot_say_the_catalog_is_valid(helps: Helps) -> None:
     assert "the catalog is valid" not in helps["query.txt"][0]
     assert "the catalog is valid" in helps["validate.txt"][0]
     assert "  4 " not in helps["export_crs.txt"][0]
     assert "  4 " not in helps["handoff_unpack.txt"][0]
 
 
-def test_check_merge_is_a_subcommand_of_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = every_help(monkeypatch)["check.txt"][0]
+def test_check_merge_is_a_subcommand_of_check(helps: Helps) -> None:
+    text = helps["check.txt"][0]
     usage = text.split("\n\n")[0]
     assert usage == (
         "usage: image-catalog check [options]\n"

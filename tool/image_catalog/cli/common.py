@@ -32,6 +32,14 @@ EXIT_CODES: dict[str, tuple[ExitCode, str]] = {
         "the catalog is invalid: every problem is listed (file, line, field)",
     ),
     "refused": (ExitCode.INVALID, "an input is wrong, or the registry's answer does not match it"),
+    "unbuilt": (
+        ExitCode.INVALID,
+        "the catalog is invalid (every problem is listed), or --out cannot be written",
+    ),
+    "unexported": (
+        ExitCode.INVALID,
+        "the catalog is invalid, an entry cannot be expressed, or --out cannot be written",
+    ),
     "stale": (ExitCode.INVALID, "with --check: a schema file is missing or out of date"),
     "untrusted": (ExitCode.INVALID, "an input is wrong, or the index failed its checks (--trust)"),
     "unverified": (

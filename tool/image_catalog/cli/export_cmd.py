@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "write the catalog in another system's format",
         "Write the catalog in the format of another system.",
         examples=["image-catalog export crs --catalog catalog --out crs"],
-        exits=["invalid"],
+        exits=["unexported"],
     )
     actions = parser.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
     crs = add_subcommand(
@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "image-catalog export crs --catalog catalog --out crs",
             "image-catalog export crs --out crs --namespace images --skip-unexpressible",
         ],
-        exits=["invalid"],
+        exits=["unexported"],
     )
     add_catalog_option(crs)
     ExportSettings.register_argparse_arguments(crs)

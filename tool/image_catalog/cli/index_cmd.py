@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "build the static JSON index",
         "Work with the static index: JSON files any web server, object store or CDN serves.",
         examples=["image-catalog index build --catalog catalog --out site"],
-        exits=["invalid", "status"],
+        exits=["unbuilt", "status"],
     )
     actions = parser.add_subparsers(dest="index_command", metavar="ACTION", required=True)
     build = add_subcommand(
@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "image-catalog index build --catalog catalog --out site",
             "image-catalog index build --out site --status status.json --sign-key index-key",
         ],
-        exits=["invalid", "status"],
+        exits=["unbuilt", "status"],
     )
     add_catalog_option(build)
     add_cache_option(build)

@@ -8,6 +8,7 @@ on a scratch git clone of the catalog. Everything is removed at the end; ./catal
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,8 +43,11 @@ status: {{phase: Completed, completionTime: '2026-02-10T02:15:00Z'}}
 
 
 def run(*args: str, cwd: Path) -> None:
-    print(f"$ image-catalog {' '.join(args)}", flush=True)
-    done = subprocess.run(["image-catalog", *args], cwd=cwd, check=False)
+    """Run `image-catalog ARGS` in `cwd`, after printing it quoted as a shell reads it: the line
+    can be pasted back (an --author with spaces and <> stays one argument)."""
+    argv = ["image-catalog", *args]
+    print(f"$ {shlex.join(argv)}", flush=True)
+    done = subprocess.run(argv, cwd=cwd, check=False)
     if done.returncode != 0:
         raise SystemExit(f"demo: 'image-catalog {args[0]}' exited {done.returncode}")
 

@@ -154,7 +154,7 @@ def test_rotation_a_second_key_in_allowed_signers_verifies(tmp_path: Path, key: 
 
 def test_a_missing_trust_file_is_a_usage_error(tmp_path: Path) -> None:
     trust = tmp_path / "allowed_signers"
-    trust.write_text("")
+    trust.write_text('catalog namespaces="image-catalog-index" ssh-ed25519 AAAA index-2026\n')
     assert trust_file(str(trust)) == trust
     with pytest.raises(UsageError, match=r"--trust .*/nowhere: no such file"):
         trust_file(tmp_path / "nowhere")
@@ -222,6 +222,6 @@ def test_another_commit_of_the_same_second_is_a_rollback(tmp_path: Path) -> None
 def test_an_unsigned_site_is_refused_with_a_trust_file(tmp_path: Path) -> None:
     trust = Trust(tmp_path / "allowed_signers", SeenSites(tmp_path / "cache"))
     with pytest.raises(
-        SignatureRefused, match=r"the index is not signed \(no SHA256SUMS.sig or SHA256SUMS\)"
+        SignatureRefused, match=r"the site has SHA256SUMS but no SHA256SUMS.sig: it is not signed"
     ):
         trust.accept("site", sums_text({}).encode(), None, "site/SHA256SUMS")

@@ -262,7 +262,7 @@ def test_the_trust_file_from_the_environment(
     unsigned = signed.build(tmp_path / "unsigned", Path())
     monkeypatch.setenv("IMAGE_CATALOG_TRUST", str(signed.trust))
     assert IndexClient(signed_site).show("devbox").version.version == "1.0"
-    with pytest.raises(SignatureRefused, match=r"the index is not signed"):
+    with pytest.raises(SignatureRefused, match=r"no SHA256SUMS.sig: it is not signed"):
         IndexClient(unsigned).show("devbox")
 
 
@@ -363,8 +363,8 @@ def test_an_unsigned_site_is_refused_with_a_trust_file_only(
     code, out, err = run_cli(capsys, "query", "--index", str(site), "--trust", str(signed.trust))
     assert (code, out) == (1, "")
     assert err == (
-        f"error: {site}: the index is not signed (no SHA256SUMS.sig or SHA256SUMS), and a trust "
-        f"file ({signed.trust}) is configured; refusing it\n"
+        f"error: {site}: the site has SHA256SUMS but no SHA256SUMS.sig: it is not signed, and a "
+        f"trust file ({signed.trust}) is configured; refusing it\n"
     )
     code, out, err = run_cli(capsys, "query", "--index", str(site))
     assert (code, err) == (0, "")

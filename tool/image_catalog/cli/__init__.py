@@ -23,7 +23,7 @@ from typing import TypeAlias
 
 from image_catalog import __version__, collector
 from image_catalog.cli.authoring import READER_COMMANDS, add_unavailable_parser, missing_libraries
-from image_catalog.cli.common import COMMANDS_HELP, HelpFormatter, common_parent
+from image_catalog.cli.common import HelpFormatter, common_parent, examples_help, exit_codes_help
 from image_catalog.cli.signals import Terminated, terminate_like_interrupt
 from image_catalog.errors import ExitCode, ImageCatalogError
 from image_catalog.text import printable_lines
@@ -44,6 +44,15 @@ COMMANDS: dict[str, str] = {
 }
 # What adds one command module's parsers (its `add_parser`), or an unavailable command's.
 _AddParser: TypeAlias = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+# The top-level help's examples: the first steps of a catalog's maintainer and of its consumer.
+_EXAMPLES = (
+    "image-catalog validate --catalog catalog",
+    "image-catalog index build --catalog catalog --out site",
+    "image-catalog query --index site --arch arm64",
+    "image-catalog show autosd10-rpi4 --index site",
+)
 
 
 def _adders(argv: Sequence[str] | None) -> list[_AddParser]:
@@ -78,7 +87,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="image-catalog",
         description="A GitOps catalog of published automotive OS images: validate the manifests, "
         "publish new versions, build and query the static index.",
-        epilog=COMMANDS_HELP,
+        epilog=f"{examples_help(_EXAMPLES)}\n{exit_codes_help(['wrong', 'unavailable'])}",
         formatter_class=HelpFormatter,
         parents=[common_parent()],
     )

@@ -20,6 +20,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "line of REF that added, changed (digest, lifecycle or other fields), deprecated, "
         "undeprecated or removed it, with its author and committer, the commit and the pull "
         "request number from the merge or squash commit's title. Oldest first.",
+        examples=[
+            "image-catalog audit --catalog catalog",
+            "image-catalog audit autosd10-rpi4 --since 2026-01-01 --json",
+        ],
+        exits=["wrong"],
     )
     AuditSettings.register_argparse_arguments(parser)
     add_format_option(parser, "json", "github")

@@ -19,6 +19,10 @@ from image_catalog.commands.check import CheckSettings, MergeSettings, check, me
 from image_catalog.health.check import exit_code
 from image_catalog.site.contract import StatusDoc
 
+# `check` runs the check itself, and `check merge` is its one subcommand.
+_USAGE = "%(prog)s [options]\n       %(prog)s merge FILE [FILE ...] --out FILE [options]"
+_MERGE = "join the status files of the shards of one run"
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_subcommand(
@@ -31,8 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "unauthorized, or failed (after --fail-after failed checks in a row). A tag hint that "
         "names other content now is noted, not failed. With --previous, the history carries "
         "over: since when, failures in a row, last available, availability over 24 hours. "
-        "Manifests are never written and no entry is hidden. Exit 0 when all are available, 1 "
-        "when some are missing, changed or failed, 4 when some could not be checked.",
+        "Manifests are never written and no entry is hidden.",
+        examples=[
+            "image-catalog check --catalog catalog --out status.json",
+            "image-catalog check --previous status.json --shard 1/4 --out status-1.json",
+        ],
+        exits=["available", "unhealthy", "check"],
     )
     add_catalog_option(parser)
     parser.add_argument(
@@ -41,18 +49,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_format_option(parser, "json", "github")
     CheckSettings.register_argparse_arguments(parser)
     parser.set_defaults(run=run)
-    actions = parser.add_subparsers(dest="check_command", metavar="[merge]")
+    # Not required: without a subcommand, `check` checks.
+    actions = parser.add_subparsers(
+        title="subcommand", dest="check_command", metavar="merge", help=_MERGE
+    )
     merge = add_subcommand(
         actions,
         "merge",
-        "join the status files of the shards of one run",
+        _MERGE,
         "Join the status files that `check --shard I/N` wrote into one status. Refused unless "
         "the files come from one run over one catalog (its digest computed again from the "
-        "entries) and cover every entry exactly once; nothing is written then.",
+        "entries) and cover every entry exactly once; nothing is written then. The exit code "
+        "is the joined status's, as `check` gives it.",
+        examples=[
+            "image-catalog check merge status-1.json status-2.json status-3.json status-4.json "
+            "--out status.json",
+        ],
+        exits=["available", "unhealthy", "unchecked"],
+        listed=False,
     )
     MergeSettings.register_argparse_arguments(merge)
     add_format_option(merge, "json", "github")
     merge.set_defaults(run=run_merge)
+    parser.usage = _USAGE  # after the subparsers: merge's usage names `check merge`, not this
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "export",
         "write the catalog in another system's format",
         "Write the catalog in the format of another system.",
+        examples=["image-catalog export crs --catalog catalog --out crs"],
+        exits=["unexported"],
     )
     actions = parser.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
     crs = add_subcommand(
@@ -32,6 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "replaced in one step. An entry the operator's CRD cannot express (e.g. a registry "
         "host without a dotted name) is reported with its file and reason, and nothing is "
         "written unless --skip-unexpressible.",
+        examples=[
+            "image-catalog export crs --catalog catalog --out crs",
+            "image-catalog export crs --out crs --namespace images --skip-unexpressible",
+        ],
+        exits=["unexported"],
     )
     add_catalog_option(crs)
     ExportSettings.register_argparse_arguments(crs)

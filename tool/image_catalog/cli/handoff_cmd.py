@@ -16,13 +16,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         subparsers,
         "handoff",
         "take in the catalog files another workflow uploaded",
-        "Copy an artifact's catalog/ files (the artifact's zip as GitHub serves it, or a folder) "
-        "over the catalog, refusing the whole artifact when anything in it is not a plain "
-        "catalog file within the size bounds: an absolute or '..' name, a symlink, a device, a "
-        "file outside catalog/, too many or too large files.",
+        "Take in what another workflow handed over as an artifact, refusing the whole artifact "
+        "when anything in it is not a plain catalog file within the size bounds.",
+        examples=["image-catalog handoff unpack catalog-artifact.zip"],
+        exits=["wrong"],
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    unpack_parser = actions.add_parser("unpack", help="copy the artifact's files over the catalog")
+    unpack_parser = add_subcommand(
+        actions,
+        "unpack",
+        "copy the artifact's catalog files over the catalog",
+        "Copy an artifact's catalog/ files (the artifact's zip as GitHub serves it, or a folder) "
+        "over the catalog and print each file copied, refusing the whole artifact when anything "
+        "in it is not a plain catalog file within the size bounds: an absolute or '..' name, a "
+        "symlink, a device, a file outside catalog/, too many or too large files. Nothing is "
+        "copied then.",
+        examples=[
+            "image-catalog handoff unpack catalog-artifact.zip",
+            "image-catalog handoff unpack downloaded/ --catalog catalog",
+        ],
+        exits=["wrong"],
+    )
     HandoffSettings.register_argparse_arguments(unpack_parser)
     add_catalog_option(unpack_parser)
     add_format_option(unpack_parser, "json")

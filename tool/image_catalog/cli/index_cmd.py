@@ -23,6 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "index",
         "build the static JSON index",
         "Work with the static index: JSON files any web server, object store or CDN serves.",
+        examples=["image-catalog index build --catalog catalog --out site"],
+        exits=["unbuilt", "status"],
     )
     actions = parser.add_subparsers(dest="index_command", metavar="ACTION", required=True)
     build = add_subcommand(
@@ -36,6 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "one step, and a failed build leaves the previous one as it was. The replaced site is "
         "kept beside it as .NAME.previous, which the next build updates in place. Builds into "
         "one folder take turns (a lock on .NAME.lock beside it).",
+        examples=[
+            "image-catalog index build --catalog catalog --out site",
+            "image-catalog index build --out site --status status.json --sign-key index-key",
+        ],
+        exits=["unbuilt", "status"],
     )
     add_catalog_option(build)
     add_cache_option(build)

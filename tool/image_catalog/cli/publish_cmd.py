@@ -26,6 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "the checks CI runs, and write catalog/images/NAME/VERSION.yaml. The same digests "
         "published again are a no-op; the same version with other digests is refused. Nothing "
         "is written when anything fails.",
+        examples=[
+            "image-catalog publish imagebuild imagebuild.yaml --branch publish/nightly",
+            "image-catalog publish image quay.io/example/autosd10-qemu:1.0 --target qemu",
+        ],
+        exits=["published", "refused", "registry"],
     )
     kinds = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
     build = add_subcommand(
@@ -36,6 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "artifact). FILE is the output of 'kubectl get imagebuild NAME -o yaml' (or -o json); "
         "'-' reads it from standard input. The version defaults to the completion time "
         "(YYYYMMDD.HHMMSS, UTC), so every nightly build of a fixed tag becomes a new version.",
+        examples=[
+            "image-catalog publish imagebuild imagebuild.yaml --tag nightly "
+            "--branch publish/nightly",
+            "image-catalog publish imagebuild - --dry-run --format json",
+        ],
+        exits=["published", "refused", "registry"],
     )
     add_catalog_option(build)
     PublishBuildSettings.register_argparse_arguments(build)
@@ -47,6 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "publish a prebuilt image from a declared registry",
         "Publish a prebuilt image or disk artifact by reference (HOST/REPO:TAG or @sha256:...). "
         "What the flags leave out is read from the image's AIB annotations or labels.",
+        examples=[
+            "image-catalog publish image quay.io/example/autosd10-qemu:1.0 --target qemu "
+            "--branch publish/autosd10-qemu",
+            "image-catalog publish image quay.io/example/autosd10-qemu:1.0 --dry-run",
+        ],
+        exits=["published", "refused", "registry"],
     )
     add_catalog_option(image)
     PublishImageSettings.register_argparse_arguments(image)

@@ -36,8 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "a folder: each file fetched by digest from its registry with your own credentials "
         "(podman's and docker's auth files), checked against the index's size and sha256 before "
         "it takes its name, with SHA256SUMS and pull.json beside them. A re-run continues "
-        "interrupted files and skips the ones in place. Exit 1: a wrong input or a verification "
-        "failure; 4: the registry or the index unreachable, or the credentials refused.",
+        "interrupted files and skips the ones in place.",
+        examples=[
+            "image-catalog pull autosd10-qemu --target qemu --arch aarch64 --out bench",
+            "image-catalog pull autosd10-rpi4@10.0.1 --target rpi4 --index site --json",
+        ],
+        exits=["unverified", "pull"],
     )
     PullSettings.register_argparse_arguments(parser)
     add_format_option(parser, "json")

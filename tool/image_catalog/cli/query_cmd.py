@@ -30,8 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "List the newest version of every image that matches all the filters (an image's newest "
         "version is chosen first, deprecated ones skipped, then filtered), newest first. "
         "Architecture and distro aliases are accepted (arm64 = aarch64, amd64 = x86_64). Over "
-        "HTTP an unreachable server falls back to the cached copy (with a warning); with none "
-        "cached the exit code is 4.",
+        "HTTP an unreachable server falls back to the cached copy, with a warning.",
+        examples=[
+            "image-catalog query --index site --arch arm64",
+            "image-catalog query --index https://images.example.com/catalog/ --target rpi4 --json",
+        ],
+        exits=["untrusted", "index"],
     )
     QuerySettings.register_argparse_arguments(query_parser)
     add_format_option(query_parser, "json")
@@ -43,6 +47,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "show one image version in full",
         "Show an image's latest version (or NAME@VERSION): every architecture variant with its "
         "digest-pinned reference, and every artifact with its download URL and sha256.",
+        examples=[
+            "image-catalog show autosd10-rpi4 --index site",
+            "image-catalog show autosd10-rpi4@10.0.1 --index site --json",
+        ],
+        exits=["untrusted", "index"],
     )
     ShowSettings.register_argparse_arguments(show_parser)
     add_format_option(show_parser, "json")

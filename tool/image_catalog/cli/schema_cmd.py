@@ -17,7 +17,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "schema",
         "write the JSON Schemas of the catalog's file kinds",
         "Generate the JSON Schema of each file kind (CatalogImage, Registry, Vocabulary) from the "
-        "models into schemas/, where editors find them through each file's first line.",
+        "models into schemas/, where editors find them through each file's first line. With "
+        "--check, nothing is written: the files must be up to date already.",
+        examples=["image-catalog schema", "image-catalog schema --check"],
+        exits=["stale"],
     )
     SchemaSettings.register_argparse_arguments(parser)
     add_format_option(parser, "json")

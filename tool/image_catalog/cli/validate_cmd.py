@@ -24,7 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "Check every manifest against its schema and the catalog-wide rules: paths agree with "
         "names and versions, no duplicate versions or digests, every image host is a declared "
         "registry, every target supports its architectures. Every problem is reported as "
-        "FILE:LINE:COLUMN: FIELD: MESSAGE.",
+        "FILE:LINE:COLUMN: FIELD: MESSAGE. With --online, every pinned digest is checked "
+        "against its registry too.",
+        examples=[
+            "image-catalog validate --catalog catalog",
+            "image-catalog validate --online --base origin/main --format github",
+        ],
+        exits=["valid", "invalid", "registry"],
     )
     add_catalog_option(parser)
     add_format_option(parser, "json", "github")

@@ -227,10 +227,7 @@ class IndexClient:
             location = self.location
             if "://" not in location:
                 location = str(Path(location).resolve())
-            try:
-                self._sums = trust.signed_sums(location, self._read_raw)
-            except NotInIndex as exc:
-                raise trust.unsigned(self.location) from exc
+            self._sums = trust.signed_sums(location, self._read_raw)
         return self._sums
 
     def _read_raw(self, relative: str, check: Check[SignedSums]) -> SignedSums:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ from typing import TypeVar
 
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.fsutil import atomic_write_text
+from image_catalog.reader.sources import NotInIndex
 from image_catalog.site.sums import (
     NAMESPACE,
     PRINCIPAL,
@@ -64,7 +66,8 @@ class UntrustedIndex(CatalogError):
 
 
 class SignatureRefused(UntrustedIndex):
-    """SHA256SUMS.sig is missing, or not a valid signature by a key of the trust file."""
+    """SHA256SUMS.sig or SHA256SUMS is missing, or the signature is not a valid one by a key of
+    the trust file; the message says which."""
 
 
 class HashMismatch(UntrustedIndex):
@@ -76,12 +79,23 @@ class Rollback(UntrustedIndex):
 
 
 def trust_file(chosen: Path | str) -> Path:
-    """The trust file given (by --trust or $IMAGE_CATALOG_TRUST), which must exist."""
+    """The trust file given (by --trust or $IMAGE_CATALOG_TRUST), which must exist and list a
+    key: with none, every site would be refused, whoever signed it."""
     path = Path(chosen)
     if not path.is_file():
         raise UsageError(
             f"--trust {path}: no such file (an OpenSSH allowed_signers file naming the principal "
             f"{PRINCIPAL!r}, such as the catalog repository's allowed_signers)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"--trust {path}: cannot read: {exc.strerror or exc}") from exc
+    # OpenSSH skips blank lines and lines that start with '#'.
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        raise UsageError(
+            f"{path} lists no signer key: add the publisher's key (a line '{PRINCIPAL} "
+            f'namespaces="{NAMESPACE}" ssh-ed25519 AAAA...\'), see docs/signing.md'
         )
     return path
 
@@ -185,12 +199,42 @@ def verify_signature(message: bytes, signature: str, trust_file: Path, where: st
                 f"{where}: ssh-keygen did not finish verifying the signature within "
                 f"{_VERIFY_TIMEOUT:.0f} s"
             ) from exc
-    if done.code != 0:
-        reason = _reason(done.stderr.decode("utf-8", "replace"), signature_path, trust_file)
-        raise SignatureRefused(
+        if done.code == 0:
+            return
+        refused = (
             f"{where}: the signature is not valid for {SUMS_FILE} by a key that {trust_file} "
-            f"allows for {PRINCIPAL!r} in namespace {NAMESPACE!r} ({reason}); refusing the index"
+            f"allows for {PRINCIPAL!r} in namespace {NAMESPACE!r}"
         )
+        signer = _signer(message, signature_path)
+    if signer is not None:
+        raise SignatureRefused(
+            f"{refused}: it was made by {signer}, which {trust_file} does not list (add the "
+            "publisher's new key if they changed keys, see docs/signing.md); refusing the index"
+        )
+    reason = _reason(done.stderr.decode("utf-8", "replace"), signature_path, trust_file)
+    raise SignatureRefused(f"{refused} ({reason}); refusing the index")
+
+
+# ssh-keygen -Y check-novalidate: 'Good "NAMESPACE" signature with ED25519 key SHA256:...'
+_GOOD_SIGNATURE = re.compile(r"signature with (\S+ key SHA256:[A-Za-z0-9+/=]+)")
+
+
+def _signer(message: bytes, signature_path: Path) -> str | None:
+    """The key that made a signature the trust file refused, when the signature is a valid one
+    of `message` (so the refusal is the key's): e.g. `ED25519 key SHA256:...`; else None."""
+    from image_catalog import process
+
+    command = ["ssh-keygen", "-Y", "check-novalidate", "-n", NAMESPACE, "-s", str(signature_path)]
+    try:
+        done = process.run(
+            command, stdin=message, timeout=_VERIFY_TIMEOUT, env=process.environment(LC_ALL="C")
+        )
+    except (process.ExecutableNotFound, process.ProcessTimedOut):
+        return None
+    if done.code != 0:
+        return None
+    found = _GOOD_SIGNATURE.search((done.stdout + done.stderr).decode("utf-8", "replace"))
+    return found.group(1) if found else None
 
 
 def _reason(stderr: str, signature_path: Path, trust_file: Path) -> str:
@@ -268,15 +312,22 @@ class Trust:
     def of(cls, trust_file: Path, cache_dir: Path) -> Trust:
         return cls(trust_file, SeenSites(cache_dir))
 
-    def unsigned(self, location: str) -> SignatureRefused:
+    def unsigned(self, location: str, has_sums: bool) -> SignatureRefused:
+        """The refusal of a site without SHA256SUMS.sig, saying whether it has SHA256SUMS."""
+        has = (
+            f"has {SUMS_FILE} but no {SIGNATURE_FILE}"
+            if has_sums
+            else f"has neither {SUMS_FILE} nor {SIGNATURE_FILE}"
+        )
         return SignatureRefused(
-            f"{location}: the index is not signed (no {SIGNATURE_FILE} or {SUMS_FILE}), and a "
-            f"trust file ({self.trust_file}) is configured; refusing it"
+            f"{location}: the site {has}: it is not signed, and a trust file "
+            f"({self.trust_file}) is configured; refusing it"
         )
 
     def signed_sums(self, location: str, read: ReadRaw[SignedSums]) -> SignedSums:
         """Read SHA256SUMS.sig, then SHA256SUMS, and accept them; each is checked before the
-        reader may cache it (SHA256SUMS inside the signature's check, so both are verified)."""
+        reader may cache it (SHA256SUMS inside the signature's check, so both are verified).
+        A missing file is named: the signature, SHA256SUMS, or both."""
 
         def with_signature(signature: bytes | str, where: str) -> SignedSums:
             try:
@@ -287,13 +338,33 @@ class Trust:
             def accept_sums(sums: bytes | str, sums_where: str) -> SignedSums:
                 return self.accept(location, _bytes(sums), text, sums_where)
 
-            return read(SUMS_FILE, accept_sums)
+            try:
+                return read(SUMS_FILE, accept_sums)
+            except NotInIndex as exc:
+                # Converted here, inside the signature's check: a NotInIndex would read as the
+                # signature's own absence.
+                raise SignatureRefused(
+                    f"{location}: the site has {SIGNATURE_FILE} but no {SUMS_FILE}, the file it "
+                    "signs; refusing it"
+                ) from exc
 
-        return read(SIGNATURE_FILE, with_signature)
+        try:
+            return read(SIGNATURE_FILE, with_signature)
+        except NotInIndex as exc:
+            no_signature = exc
+
+        def refuse(_sums: bytes | str, _where: str) -> SignedSums:
+            raise self.unsigned(location, has_sums=True)  # never kept: refused before caching
+
+        try:
+            read(SUMS_FILE, refuse)
+        except NotInIndex:
+            raise self.unsigned(location, has_sums=False) from no_signature
+        raise AssertionError("refuse() returned")
 
     def accept(self, location: str, sums: bytes, signature: str | None, where: str) -> SignedSums:
         if signature is None:
-            raise self.unsigned(location)
+            raise self.unsigned(location, has_sums=True)
         verify_signature(sums, signature, self.trust_file, where)
         try:
             text = sums.decode("utf-8")

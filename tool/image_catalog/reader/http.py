@@ -136,6 +136,11 @@ class HttpSource:
             return Answer(doc, url, body=cached.body)
         return self._fetched(url, response, parse)
 
+    def forget(self, relative: str) -> None:
+        """Drop the copy of `relative` held in memory and on disk: the next read fetches it
+        whole, whatever `max_age` says (SHA256SUMS read again after a hash mismatch)."""
+        self._drop(urljoin(self.location, checked_site_path(self.location, relative)))
+
     def _fetched(self, url: str, response: _Response, parse: Parse[D]) -> Answer[D]:
         doc = parse(response.body, url)  # only a body that parses is cached
         copy = CachedCopy(response.body, response.etag, response.last_modified, self.clock())

@@ -250,7 +250,7 @@ class Fetcher:
 
     def get(self, url: str, cached: CachedCopy | None) -> _Response:
         """GET `url`, conditional on `cached`'s validators; a 304 only when `cached` is given."""
-        from image_catalog.web.errors import FetchError, ServerUnreachable
+        from image_catalog.web.errors import CutShort, FetchError, ServerUnreachable
         from image_catalog.web.fetch import FetchLimits, get
 
         headers = {
@@ -266,7 +266,12 @@ class Fetcher:
         cap = cap_for(url.removeprefix(self.location), self.max_index)
         limits = FetchLimits(cap, cap, self.deadline, self.timeout)
         try:
-            reply = get(url, headers, limits, pool=self._connections(), what=url)
+            try:
+                reply = get(url, headers, limits, pool=self._connections(), what=url)
+            except CutShort:
+                # A body shorter than announced (a file replaced while it was sent, a dropped
+                # connection) would most likely come whole a second time: asked once more.
+                reply = get(url, headers, limits, pool=self._connections(), what=url)
         except ServerUnreachable as exc:
             raise _Unreachable(printable(str(exc)) or type(exc).__name__) from exc
         except FetchError as exc:

@@ -1,5 +1,6 @@
 """A signed index that expires, end to end: `index build --valid-for`, and `query`, `show` and
-`pull` with a trust file refusing an expired site unless `--allow-expired`.
+`pull` with a trust file refusing an expired site unless `--allow-expired`, and the manual check
+of docs/signing.md refusing it too.
 
 Keys are made by the real ssh-keygen; sites are built from a real git repository, and their
 signatures are made by ssh-keygen too (`SignedCatalog.resign` signs an older expiry).
@@ -7,13 +8,17 @@ signatures are made by ssh-keygen too (`SignedCatalog.resign` signs an older exp
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from image_catalog.cli import main
 from image_catalog.site.sums import parse_expiry
+from support.docs import EXAMPLE_SITE, doc_block
 from support.registry import require_tools
 from support.signed import SignedCatalog
 from support.site import SiteServer
@@ -152,3 +157,25 @@ def test_a_site_from_before_expiry_was_signed_is_refused_unless_allowed(
     assert code == 0
     assert "board" in out
     assert "states no expiry" in err
+
+
+@pytest.mark.parametrize("expires", [PAST, None])
+def test_the_manual_check_refuses_an_expired_site(
+    signed: SignedCatalog, tmp_path: Path, expires: datetime | None
+) -> None:
+    require_tools("curl", "sha256sum")
+    site = signed.build(tmp_path / "site")
+    signed.resign(site, expires)
+    checker = tmp_path / "consumer"
+    checker.mkdir()
+    shutil.copy(signed.trust, checker / "allowed_signers")
+    environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    with SiteServer(site) as server:
+        script = doc_block("signing-verify").text.replace(EXAMPLE_SITE, server.url.rstrip("/"))
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+                              cwd=checker, env=environment, capture_output=True, text=True,
+                              timeout=60, check=False)  # fmt: skip
+    assert done.returncode != 0
+    assert "latest.json: OK" in done.stdout  # the signature and the files are good
+    stated = "2026-03-01T12:00:00Z" if expires else "no expiry stated"
+    assert done.stderr.endswith(f"stale: the site expired ({stated})\n")

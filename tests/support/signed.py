@@ -9,7 +9,7 @@ from pathlib import Path
 
 from image_catalog.build.signing import SigningKey, sign_site
 from image_catalog.cli import main
-from image_catalog.site.sums import EXPIRY_PREFIX, SUMS_FILE, utc_text
+from image_catalog.site.sums import SUMS_FILE
 
 from support.git import GitWork
 from support.keys import allowed_signers, make_key
@@ -43,6 +43,8 @@ class SignedCatalog:
     def resign(self, site: Path, expires: datetime | None) -> None:
         """Give `site` another expiry (none: the header of a site built before expiry was
         signed), signed by the catalog's key as a build would."""
+        from image_catalog.site.sums import EXPIRY_PREFIX, utc_text  # only a site that expires
+
         path = site / SUMS_FILE
         lines = path.read_text().splitlines(keepends=True)
         kept = [line for line in lines if not line.startswith(EXPIRY_PREFIX)]

@@ -43,13 +43,13 @@ class SignedCatalog:
     def resign(self, site: Path, expires: datetime | None) -> None:
         """Give `site` another expiry (none: the header of a site built before expiry was
         signed), signed by the catalog's key as a build would."""
-        from image_catalog.site.sums import EXPIRY_PREFIX, utc_text  # only a site that expires
+        from image_catalog.site.sums import EXPIRY_PREFIX, sums_time  # only a site that expires
 
         path = site / SUMS_FILE
         lines = path.read_text().splitlines(keepends=True)
         kept = [line for line in lines if not line.startswith(EXPIRY_PREFIX)]
         if expires is not None:
-            kept.insert(1, f"{EXPIRY_PREFIX}{utc_text(expires)}\n")
+            kept.insert(1, f"{EXPIRY_PREFIX}{sums_time(expires)}\n")
         path.write_text("".join(kept))
         key = SigningKey.load(self.key)
         assert key is not None

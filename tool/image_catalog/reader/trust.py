@@ -56,7 +56,7 @@ from image_catalog.site.sums import (
     listed_digest,
     parse_expiry,
     parse_header,
-    utc_text,
+    sums_time,
 )
 from image_catalog.site.times import FIRST_YEAR, LAST_YEAR
 
@@ -161,7 +161,7 @@ class SignedSums:
 
     @property
     def described(self) -> str:
-        return f"catalog commit {self.commit[:12]} of {utc_text(self.committed)}"
+        return f"catalog commit {self.commit[:12]} of {sums_time(self.committed)}"
 
     def expired(self, now: float) -> bool:
         """Whether the signature no longer vouches for the site at `now` (or never said until
@@ -274,7 +274,7 @@ class SeenSites:
             than = "older than" if sums.committed < committed else "not newer than"
             raise Rollback(
                 f"{sums.where}: signed for {sums.described}, {than} catalog commit "
-                f"{commit[:12]} of {utc_text(committed)} already seen from {location}: a "
+                f"{commit[:12]} of {sums_time(committed)} already seen from {location}: a "
                 "replayed (rolled back) index; refusing it"
             )
 
@@ -371,7 +371,7 @@ class Trust:
         else:
             what = (
                 f"{signed.where}: the signed index ({signed.described}) expired at "
-                f"{utc_text(signed.expires)}, before now ({utc_text(when)}): the server is "
+                f"{sums_time(signed.expires)}, before now ({sums_time(when)}): the server is "
                 "serving a stale site (a live one is signed anew by every build)"
             )
         if not self.allow_expired:

@@ -47,7 +47,7 @@ SITE_PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*+")
 _SITE_PATHS = re.compile(rf"(?:{_SEGMENT}(?:/{_SEGMENT})*+\n)*+")
 
 
-def utc_text(moment: datetime) -> str:
+def sums_time(moment: datetime) -> str:
     """`moment` as the header writes it: UTC, to the second, RFC 3339 with a Z."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -55,10 +55,10 @@ def utc_text(moment: datetime) -> str:
 def sums_header(commit: str, committed: datetime, expires: datetime | None = None) -> str:
     """The header of SHA256SUMS: the catalog commit and its commit time (UTC, seconds), then,
     for a signed site, a second line saying when it expires."""
-    header = _HEADER.format(commit=commit, time=utc_text(committed))
+    header = _HEADER.format(commit=commit, time=sums_time(committed))
     if expires is None:
         return header
-    return f"{header}\n{_EXPIRY.format(time=utc_text(expires))}"
+    return f"{header}\n{_EXPIRY.format(time=sums_time(expires))}"
 
 
 def _utc(text: str) -> datetime | None:

@@ -157,3 +157,21 @@ def test_a_body_always_cut_short_is_unreachable_after_one_retry(
     assert code == 4
     assert f"the connection closed after {len(body) - 10} of {len(body)} bytes" in err
     assert paths(server) == ["latest.json", "latest.json"]
+
+
+def test_a_signature_of_another_build_is_read_again_once(
+    sites: Sites, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with HostileServer() as server:
+        swapping(server, sites.old, sites.new, 1)  # the deploy lands between the two
+        code, out, err = query(capsys, server.url, sites.catalog.trust)
+        assert (code, err) == (0, "")
+        assert "newbox" in out
+        assert paths(server) == [*SIGNED[::-1], *FIRST_READS]
+    crossed = {**sites.new, "SHA256SUMS.sig": sites.old["SHA256SUMS.sig"]}
+    with HostileServer() as server:
+        swapping(server, crossed, crossed, 0)
+        code, out, err = query(capsys, server.url, sites.catalog.trust)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {server.url}SHA256SUMS: the signature is not valid for ")
+    assert paths(server) == [*SIGNED[::-1]] * 2

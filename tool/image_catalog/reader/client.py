@@ -31,8 +31,10 @@ is parsed or cached, and refuses a site older than one it has already seen, or e
 
 A file read while the site is being deployed can be of another build than the SHA256SUMS read
 before it: a hash mismatch reads SHA256SUMS and its signature again, once, then the file, and is
-an error only when they still do not match. The SHA256SUMS read again passes every check the
-first one did (a rollback among them), so the retry never accepts what the first read would not.
+an error only when they still do not match (a signature that does not verify SHA256SUMS is read
+again once too, with SHA256SUMS: the two may be of two builds). The SHA256SUMS read again passes
+every check the first one did (a rollback among them), so a retry never accepts what the first
+read would not.
 """
 
 from __future__ import annotations
@@ -253,20 +255,35 @@ class IndexClient:
     def _signed_sums(self, trust: Trust, *, again: bool = False) -> SignedSums:
         """The verified SHA256SUMS, read once per client; read anew when `again`, or when the
         one in hand has expired since (a long-lived client keeps to the expiry too)."""
+        from image_catalog.reader.trust import SignatureRefused
+
         held = self._sums
         if again or (held is not None and held.warning is None and held.expired(trust.clock())):
-            self._sums = None
-            for relative in (SIGNATURE_FILE, SUMS_FILE):
-                self.source.forget(relative)
+            self._forget_sums()
         if self._sums is None:
-            location = self.location
-            if "://" not in location:
-                location = str(Path(location).resolve())
             try:
-                self._sums = trust.signed_sums(location, self._read_raw)
-            except NotInIndex as exc:
-                raise trust.unsigned(self.location) from exc
+                self._sums = self._accept_sums(trust)
+            except SignatureRefused:
+                if again:
+                    raise
+                # SHA256SUMS.sig and SHA256SUMS of two builds, read during a deploy: once more.
+                self._forget_sums()
+                self._sums = self._accept_sums(trust)
         return self._sums
+
+    def _accept_sums(self, trust: Trust) -> SignedSums:
+        location = self.location
+        if "://" not in location:
+            location = str(Path(location).resolve())
+        try:
+            return trust.signed_sums(location, self._read_raw)
+        except NotInIndex as exc:
+            raise trust.unsigned(self.location) from exc
+
+    def _forget_sums(self) -> None:
+        self._sums = None
+        for relative in (SIGNATURE_FILE, SUMS_FILE):
+            self.source.forget(relative)
 
     def _read_raw(self, relative: str, check: Check[SignedSums]) -> SignedSums:
         answer = self.source.read(relative, cast(Parse[Any], check))

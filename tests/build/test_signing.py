@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from image_catalog.build.signing import SIGNING_KEY_ENV, SigningError, SigningKey, sign_site
+from image_catalog.build.signing import (
+    SIGNING_KEY_ENV,
+    SigningError,
+    SigningKey,
+    expiry,
+    parse_duration,
+    sign_site,
+)
 from image_catalog.errors import UsageError
 from image_catalog.reader.trust import (
     HashMismatch,
@@ -225,3 +232,32 @@ def test_an_unsigned_site_is_refused_with_a_trust_file(tmp_path: Path) -> None:
         SignatureRefused, match=r"the site has SHA256SUMS but no SHA256SUMS.sig: it is not signed"
     ):
         trust.accept("site", sums_text({}).encode(), None, "site/SHA256SUMS")
+
+
+# --- how long a signed site stays valid ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [("7d", timedelta(days=7)), ("36h", timedelta(hours=36)), ("90m", timedelta(minutes=90))],
+)
+def test_durations(text: str, length: timedelta) -> None:
+    assert parse_duration(text) == length
+
+
+@pytest.mark.parametrize("text", ["0d", "0m", "-1d", "+1d", "1.5h", "7", "d", "1w", "7 d", ""])
+def test_what_is_not_a_duration(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a duration: give a whole number above 0"):
+        parse_duration(text)
+
+
+def test_the_expiry_is_the_build_time_plus_the_duration_within_the_years_a_site_holds() -> None:
+    now = datetime(2026, 1, 31, 12, 0, 0, 500_000, tzinfo=UTC)
+    assert expiry(timedelta(days=7), now) == datetime(2026, 2, 7, 12, 0, tzinfo=UTC)
+    for length in (timedelta(0), timedelta(seconds=-1)):
+        with pytest.raises(UsageError, match="must stay valid for a while"):
+            expiry(length, now)
+    with pytest.raises(UsageError, match="would expire after the year 9998"):
+        expiry(timedelta(days=3_000_000), now)
+    with pytest.raises(UsageError, match="would expire after the year 9998"):
+        expiry(timedelta.max, now)

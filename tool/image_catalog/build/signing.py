@@ -7,6 +7,11 @@ site: ssh-keygen's own messages are shown with the path replaced, and what is re
 is its public fingerprint. ssh-keygen runs detached from the terminal with a minimal environment,
 so a passphrase-protected key fails at once instead of prompting.
 
+What is signed says when it expires (the second line of SHA256SUMS): the build's time plus the
+key's `valid_for` (`index build --valid-for`, default 7 days), within the years `site.times`
+allows. Every build signs anew, so a site rebuilt more often than that never expires while it
+is served; a reader with a trust file refuses one that has (a frozen or replayed site).
+
 The format of SHA256SUMS is `site.sums`; what a reader checks is `reader.trust`.
 """
 
@@ -19,17 +24,52 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from image_catalog import process
 from image_catalog.catalog.git import GitRepo, resolve_commit
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.site.sums import NAMESPACE, SIGNATURE_FILE, SUMS_FILE, sums_header
+from image_catalog.site.times import LAST_YEAR
 
 SIGNING_KEY_ENV = "IMAGE_CATALOG_SIGNING_KEY_FILE"
 _SIGN_TIMEOUT = 60.0
 _KEY_TYPE = "ssh-ed25519"
 _PROMPT = re.compile(r"^Enter passphrase[^:]*:\s*")
+DEFAULT_VALID_FOR = timedelta(days=7)
+_DURATION = re.compile(r"([0-9]{1,9})([dhm])")
+_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'7d', '36h', '90m': how long a signed site stays valid; ValueError for anything else
+    (zero, a sign, a fraction, another unit)."""
+    found = _DURATION.fullmatch(text.strip())
+    if found is None or int(found[1]) == 0:
+        raise ValueError(
+            f"{text!r} is not a duration: give a whole number above 0 of days, hours or minutes "
+            "(7d, 36h, 90m)"
+        )
+    return int(found[1]) * _UNITS[found[2]]
+
+
+def expiry(valid_for: timedelta, now: datetime | None = None) -> datetime:
+    """When a site signed at `now` (default: this moment) for `valid_for` expires (UTC, to the
+    second); a usage error when that is not after now or past the years a site may hold."""
+    now = now if now is not None else datetime.now(UTC)
+    if valid_for <= timedelta(0):
+        raise UsageError(f"--valid-for {valid_for}: a signed index must stay valid for a while")
+    try:
+        expires = (now + valid_for).astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        expires = None
+    if expires is None or expires.year > LAST_YEAR:
+        raise UsageError(
+            f"--valid-for {valid_for.days} days: the index would expire after the year "
+            f"{LAST_YEAR}, the last a site may name"
+        )
+    return expires
 
 
 class SigningError(UsageError):
@@ -43,10 +83,15 @@ class SigningKey:
     path: Path = field(repr=False)
     public_key: str = field(repr=False)
     fingerprint: str
+    valid_for: timedelta = DEFAULT_VALID_FOR  # how long what it signs stays valid
 
     @classmethod
-    def load(cls, option: Path | str | None) -> SigningKey | None:
-        """The key given by --sign-key, else $IMAGE_CATALOG_SIGNING_KEY_FILE, else None."""
+    def load(
+        cls, option: Path | str | None, valid_for: timedelta = DEFAULT_VALID_FOR
+    ) -> SigningKey | None:
+        """The key given by --sign-key, else $IMAGE_CATALOG_SIGNING_KEY_FILE, else None; what
+        it signs expires `valid_for` after the build."""
+        expiry(valid_for)  # a usage error before the key is read
         chosen = option if option is not None else os.environ.get(SIGNING_KEY_ENV) or None
         if chosen is None:
             return None
@@ -73,7 +118,7 @@ class SigningKey:
                 f"the signing key is a {key_type} key; the index is signed with an ed25519 key "
                 "(ssh-keygen -t ed25519)"
             )
-        return cls(path, public, _fingerprint(rest.partition(" ")[0]))
+        return cls(path, public, _fingerprint(rest.partition(" ")[0]), valid_for)
 
     def sign(self, message: bytes) -> str:
         """The armored SSH signature of `message` in the index's namespace."""
@@ -90,20 +135,24 @@ def sign_site(site: Path, key: SigningKey) -> None:
     (site / SIGNATURE_FILE).write_text(signature, encoding="ascii")
 
 
-def index_header(root: Path, commit: str | None) -> str | None:
-    """The first line of SHA256SUMS for a site built from `commit` of the repository at `root`."""
+def index_header(root: Path, commit: str | None, expires: datetime | None = None) -> str | None:
+    """The header of SHA256SUMS for a site built from `commit` of the repository at `root`
+    (with `expires`, when it is signed)."""
     if commit is None:
         return None
     try:
         info = resolve_commit(GitRepo(root), commit)
     except UsageError:
         return None  # a commit named by the caller that this repository does not hold
-    return sums_header(info.id, info.committer.time)
+    return sums_header(info.id, info.committer.time, expires)
 
 
 def sums_header_for(root: Path, commit: str | None, key: SigningKey | None) -> str | None:
-    """`index_header`, required when the site is signed: what is signed names its version."""
-    header = index_header(root, commit)
+    """`index_header`, required when the site is signed: what is signed names its version,
+    and when it expires (the key's `valid_for` from now). An unsigned site names no expiry:
+    nothing vouches for it, and its SHA256SUMS stays the same for the same catalog."""
+    expires = expiry(key.valid_for) if key is not None else None
+    header = index_header(root, commit, expires)
     if key is not None and header is None:
         raise UsageError(
             f"{root}: a signed index names the catalog commit and its time, and this catalog is "

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import BuildResult as BuildResult  # what `build_index` returns
-from image_catalog.build.signing import SIGNING_KEY_ENV, SigningKey
+from image_catalog.build.signing import (
+    DEFAULT_VALID_FOR,
+    SIGNING_KEY_ENV,
+    SigningKey,
+    parse_duration,
+)
 from image_catalog.export.crs import ExportOptions
 from image_catalog.site.contract import StatusDoc
 
@@ -30,6 +36,7 @@ class BuildIndexSettings:
     crs: bool = False  # also write the operator's CatalogImage resources into crs/
     crs_namespace: str | None = None  # with crs: the namespace of every resource
     sign_key: Path | None = None  # else $IMAGE_CATALOG_SIGNING_KEY_FILE, else unsigned
+    valid_for: timedelta = DEFAULT_VALID_FOR  # a signed site expires this long after the build
     use_cache: bool = True  # reuse the checks and rendered entries of unchanged files
 
     @classmethod
@@ -64,6 +71,14 @@ class BuildIndexSettings:
             help=f"sign SHA256SUMS into SHA256SUMS.sig with this ed25519 SSH private key "
             f"(default: ${SIGNING_KEY_ENV}; without either the index is unsigned)",
         )
+        parser.add_argument(
+            "--valid-for",
+            type=_duration,
+            default=DEFAULT_VALID_FOR,
+            metavar="DURATION",
+            help="a signed index expires this long after the build, e.g. 7d, 36h, 90m (default "
+            "7d); a reader with --trust refuses it after that (rebuild more often than this)",
+        )
 
     @classmethod
     def from_argparse(cls, args: argparse.Namespace) -> BuildIndexSettings:
@@ -75,13 +90,22 @@ class BuildIndexSettings:
             crs=args.crs,
             crs_namespace=args.crs_namespace,
             sign_key=args.sign_key,
+            valid_for=args.valid_for,
             use_cache=not args.no_cache,
         )
 
 
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def build_index(settings: BuildIndexSettings) -> BuildResult:
     """Validate the catalog and build its site into `settings.out`, reusing what did not change."""
-    key = SigningKey.load(settings.sign_key)  # before the build: a bad key fails at once
+    # Before the build: a bad key, or a bad --valid-for, fails at once.
+    key = SigningKey.load(settings.sign_key, settings.valid_for)
     status: StatusDoc | None = None
     warnings: list[str] = []
     if settings.status:

@@ -63,6 +63,7 @@ class PullSettings:
     jobs: int = 4
     index: str | Path | None = None  # default: $IMAGE_CATALOG_INDEX, else ./site
     trust: str | Path | None = None  # default: $IMAGE_CATALOG_TRUST, else nothing is verified
+    allow_expired: bool = False  # with a trust file: read an expired signed index, with a warning
     authfile: str | Path | None = None  # default: where podman and skopeo look (reader.auth)
     tls_verify: bool = True
     cert_dir: Path | None = None
@@ -116,6 +117,12 @@ class PullSettings:
             "signed index",
         )
         parser.add_argument(
+            "--allow-expired",
+            action="store_true",
+            help="with a trust file, pull from a signed index that has expired (or states no "
+            "expiry) anyway, with a warning",
+        )
+        parser.add_argument(
             "--authfile",
             metavar="FILE",
             help="the registry credentials (default: $REGISTRY_AUTH_FILE, else where podman and "
@@ -162,6 +169,7 @@ class PullSettings:
             jobs=args.jobs,
             index=args.index,
             trust=args.trust,
+            allow_expired=args.allow_expired,
             authfile=args.authfile,
             tls_verify=args.tls_verify,
             cert_dir=args.cert_dir,
@@ -173,7 +181,7 @@ class PullSettings:
 
 def pull(settings: PullSettings, progress: PullProgress | None = None) -> PullResult:
     """Pull the settings' version into its folder (see `reader.pull`)."""
-    client = IndexClient(settings.index, trust=settings.trust)
+    client = IndexClient(settings.index, trust=settings.trust, allow_expired=settings.allow_expired)
     request = PullRequest(
         name=settings.name,
         version=settings.version,

@@ -36,6 +36,10 @@ _TRUST_HELP = (
     "by one of its keys, any file that does not match the signed SHA256SUMS, and an older signed "
     "index than one already seen (without it nothing is verified)"
 )
+_ALLOW_EXPIRED_HELP = (
+    "with a trust file, read a signed index that has expired (or states no expiry) anyway, with "
+    "a warning: to look into a stale or replayed site, never to use it"
+)
 _MAX_AGE_HELP = (
     "over HTTP, use a cached file the server confirmed less than S seconds ago without asking "
     "the server again (default 0: every file read is revalidated with a conditional request, "
@@ -74,6 +78,7 @@ def _seconds(text: str) -> float:
 def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     """How the index is read, which both commands take after their own options."""
     parser.add_argument("--trust", metavar="FILE", help=_TRUST_HELP)
+    parser.add_argument("--allow-expired", action="store_true", help=_ALLOW_EXPIRED_HELP)
     parser.add_argument("--max-age", type=_seconds, default=0.0, metavar="S", help=_MAX_AGE_HELP)
     parser.add_argument(
         "--deadline", type=_seconds, default=DEFAULT_DEADLINE, metavar="S", help=_DEADLINE_HELP
@@ -87,9 +92,15 @@ def _client(
     max_age: float,
     deadline: float,
     max_index_bytes: int | None,
+    allow_expired: bool,
 ) -> IndexClient:
     return IndexClient(
-        index, trust=trust, max_age=max_age, deadline=deadline, max_index=max_index_bytes
+        index,
+        trust=trust,
+        max_age=max_age,
+        deadline=deadline,
+        max_index=max_index_bytes,
+        allow_expired=allow_expired,
     )
 
 
@@ -108,6 +119,7 @@ class QuerySettings:
     available: bool = False
     schedule: str | None = None
     trust: str | Path | None = None  # default: $IMAGE_CATALOG_TRUST, else nothing is verified
+    allow_expired: bool = False  # with a trust file: read an expired signed index, with a warning
     max_age: float = 0.0  # seconds a copy the server confirmed is used without asking again
     deadline: float = DEFAULT_DEADLINE  # seconds one request over HTTP may take in all
     max_index_bytes: int | None = None  # default: $IMAGE_CATALOG_MAX_INDEX_BYTES, else 256 MiB
@@ -161,6 +173,7 @@ class QuerySettings:
             available=args.available,
             schedule=args.schedule,
             trust=args.trust,
+            allow_expired=args.allow_expired,
             max_age=args.max_age,
             deadline=args.deadline,
             max_index_bytes=args.max_index_bytes,
@@ -185,6 +198,7 @@ def query(settings: QuerySettings) -> QueryResult:
         settings.max_age,
         settings.deadline,
         settings.max_index_bytes,
+        settings.allow_expired,
     )
     return client.query(wanted)
 
@@ -198,6 +212,7 @@ class ShowSettings:
     version: str | None = None
     index: str | Path | None = None  # default: $IMAGE_CATALOG_INDEX, else ./site
     trust: str | Path | None = None  # default: $IMAGE_CATALOG_TRUST, else nothing is verified
+    allow_expired: bool = False  # with a trust file: read an expired signed index, with a warning
     max_age: float = 0.0  # seconds a copy the server confirmed is used without asking again
     deadline: float = DEFAULT_DEADLINE  # seconds one request over HTTP may take in all
     max_index_bytes: int | None = None  # default: $IMAGE_CATALOG_MAX_INDEX_BYTES, else 256 MiB
@@ -218,6 +233,7 @@ class ShowSettings:
             version=version or None,
             index=args.index,
             trust=args.trust,
+            allow_expired=args.allow_expired,
             max_age=args.max_age,
             deadline=args.deadline,
             max_index_bytes=args.max_index_bytes,
@@ -232,5 +248,6 @@ def show(settings: ShowSettings) -> ShowResult:
         settings.max_age,
         settings.deadline,
         settings.max_index_bytes,
+        settings.allow_expired,
     )
     return client.show(settings.name, settings.version)

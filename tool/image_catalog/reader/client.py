@@ -26,7 +26,15 @@ rows answer a query); what a program needs of them is exported from here.
 
 With a trust file (`IndexClient(..., trust=PATH)` or $IMAGE_CATALOG_TRUST) the client reads only
 a signed index: `reader.trust` verifies SHA256SUMS.sig, then each file against SHA256SUMS before it
-is parsed or cached, and refuses a site older than one it has already seen.
+is parsed or cached, and refuses a site older than one it has already seen, or expired
+(`allow_expired=True` reads an expired one anyway, with a warning in each result).
+
+A file read while the site is being deployed can be of another build than the SHA256SUMS read
+before it: a hash mismatch reads SHA256SUMS and its signature again, once, then the file, and is
+an error only when they still do not match (a signature that does not verify SHA256SUMS is read
+again once too, with SHA256SUMS: the two may be of two builds). The SHA256SUMS read again passes
+every check the first one did (a rollback among them), so a retry never accepts what the first
+read would not.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
+
+import msgspec
 
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.reader.limits import DEFAULT_DEADLINE
@@ -71,6 +81,7 @@ from image_catalog.site.contract import (
     ViewDoc,
 )
 from image_catalog.site.parse import D, Parse, parser
+from image_catalog.site.sums import SIGNATURE_FILE, SUMS_FILE
 from image_catalog.text import printable
 
 if TYPE_CHECKING:
@@ -158,6 +169,7 @@ class IndexClient:
         max_age: float = DEFAULT_MAX_AGE,
         max_index: int | None = None,
         deadline: float = DEFAULT_DEADLINE,
+        allow_expired: bool = False,
     ) -> None:
         self.source = open_source(
             location or default_location(),
@@ -175,7 +187,12 @@ class IndexClient:
             from image_catalog.reader.trust import Trust, trust_file
 
             # The newest signed commit time seen from each index is kept beside the cache.
-            self._trust = Trust.of(trust_file(chosen), cache_dir or default_cache_dir())
+            self._trust = Trust.of(
+                trust_file(chosen),
+                cache_dir or default_cache_dir(),
+                clock,
+                allow_expired=allow_expired,
+            )
         self._sums: SignedSums | None = None
 
     @property
@@ -217,18 +234,53 @@ class IndexClient:
         """Read through the source; with a trust file, only what the signed SHA256SUMS lists."""
         if self._trust is None:
             return self.source.read(relative, parse)
+        from image_catalog.reader.trust import HashMismatch
+
         sums = self._signed_sums(self._trust)
+        try:
+            return self._read_listed(sums, relative, parse)
+        except HashMismatch:
+            # SHA256SUMS and the file may be of two builds, read during a deploy: once more.
+            return self._read_listed(self._signed_sums(self._trust, again=True), relative, parse)
+
+    def _read_listed(self, sums: SignedSums, relative: str, parse: Parse[D]) -> Answer[D]:
         if sums.digest(relative) is None:
             raise NotInIndex(f"{relative}: not in the signed SHA256SUMS of {self.location}")
-        return self.source.read(relative, sums.checked(relative, parse))
+        answer = self.source.read(relative, sums.checked(relative, parse))
+        if sums.warning is None or sums.warning == answer.warning:
+            return answer
+        warning = f"{answer.warning}\n{sums.warning}" if answer.warning else sums.warning
+        return msgspec.structs.replace(answer, warning=warning)
 
-    def _signed_sums(self, trust: Trust) -> SignedSums:
+    def _signed_sums(self, trust: Trust, *, again: bool = False) -> SignedSums:
+        """The verified SHA256SUMS, read once per client; read anew when `again`, or when the
+        one in hand has expired since (a long-lived client keeps to the expiry too)."""
+        from image_catalog.reader.trust import SignatureRefused
+
+        held = self._sums
+        if again or (held is not None and held.warning is None and held.expired(trust.clock())):
+            self._forget_sums()
         if self._sums is None:
-            location = self.location
-            if "://" not in location:
-                location = str(Path(location).resolve())
-            self._sums = trust.signed_sums(location, self._read_raw)
+            try:
+                self._sums = self._accept_sums(trust)
+            except SignatureRefused:
+                if again:
+                    raise
+                # SHA256SUMS.sig and SHA256SUMS of two builds, read during a deploy: once more.
+                self._forget_sums()
+                self._sums = self._accept_sums(trust)
         return self._sums
+
+    def _accept_sums(self, trust: Trust) -> SignedSums:
+        location = self.location
+        if "://" not in location:
+            location = str(Path(location).resolve())
+        return trust.signed_sums(location, self._read_raw)
+
+    def _forget_sums(self) -> None:
+        self._sums = None
+        for relative in (SIGNATURE_FILE, SUMS_FILE):
+            self.source.forget(relative)
 
     def _read_raw(self, relative: str, check: Check[SignedSums]) -> SignedSums:
         answer = self.source.read(relative, cast(Parse[Any], check))

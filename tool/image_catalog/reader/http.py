@@ -136,6 +136,11 @@ class HttpSource:
             return Answer(doc, url, body=cached.body)
         return self._fetched(url, response, parse)
 
+    def forget(self, relative: str) -> None:
+        """Drop the copy of `relative` held in memory and on disk: the next read fetches it
+        whole, whatever `max_age` says (SHA256SUMS read again after a hash mismatch)."""
+        self._drop(urljoin(self.location, checked_site_path(self.location, relative)))
+
     def _fetched(self, url: str, response: _Response, parse: Parse[D]) -> Answer[D]:
         doc = parse(response.body, url)  # only a body that parses is cached
         copy = CachedCopy(response.body, response.etag, response.last_modified, self.clock())
@@ -245,7 +250,7 @@ class Fetcher:
 
     def get(self, url: str, cached: CachedCopy | None) -> _Response:
         """GET `url`, conditional on `cached`'s validators; a 304 only when `cached` is given."""
-        from image_catalog.web.errors import FetchError, ServerUnreachable
+        from image_catalog.web.errors import CutShort, FetchError, ServerUnreachable
         from image_catalog.web.fetch import FetchLimits, get
 
         headers = {
@@ -261,7 +266,12 @@ class Fetcher:
         cap = cap_for(url.removeprefix(self.location), self.max_index)
         limits = FetchLimits(cap, cap, self.deadline, self.timeout)
         try:
-            reply = get(url, headers, limits, pool=self._connections(), what=url)
+            try:
+                reply = get(url, headers, limits, pool=self._connections(), what=url)
+            except CutShort:
+                # A body shorter than announced (a file replaced while it was sent, a dropped
+                # connection) would most likely come whole a second time: asked once more.
+                reply = get(url, headers, limits, pool=self._connections(), what=url)
         except ServerUnreachable as exc:
             raise _Unreachable(printable(str(exc)) or type(exc).__name__) from exc
         except FetchError as exc:

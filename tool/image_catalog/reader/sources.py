@@ -70,6 +70,10 @@ class SiteReader(Protocol):
         """Read `relative` (a path inside the site) and parse it; raises NotInIndex when absent."""
         ...
 
+    def forget(self, relative: str) -> None:
+        """Make the next read of `relative` ask where the site is, not a copy kept of it."""
+        ...
+
 
 def checked_site_path(location: str, relative: str) -> str:
     """`relative`, when it is a plain path inside a site (names from a site become paths and
@@ -107,3 +111,6 @@ class DirectorySource:
         except OSError as exc:
             raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         return Answer(parse(data, str(path)), str(path), body=data)
+
+    def forget(self, relative: str) -> None:
+        """Nothing is kept: every read of a folder reads the file."""

@@ -5,10 +5,11 @@ A signed site carries `SHA256SUMS.sig`, an SSH signature (namespace `image-catal
 time:
 
     # image-catalog index: catalog commit 0123...cdef, committed 2026-01-31T12:00:00Z
+    # image-catalog index: expires 2026-02-07T12:00:00Z
     e3b0c442...  catalog.json
     ...
 
-`sha256sum -c` skips the '#' line. A reader with a trust file (an OpenSSH `allowed_signers` file
+`sha256sum -c` skips the '#' lines. A reader with a trust file (an OpenSSH `allowed_signers` file
 naming the principal `catalog`) accepts a site only when
 
 1. `ssh-keygen -Y verify` accepts the signature of SHA256SUMS with a key of the trust file;
@@ -17,7 +18,13 @@ naming the principal `catalog`) accepts a site only when
 3. the signed commit time is newer than the newest this reader has already accepted from the
    same location, or it is that same commit (an attacker who replays an older, validly signed
    site is refused, and so is another commit of the same second: a parent and its child can
-   share a commit time).
+   share a commit time);
+4. the site has not expired: the signed header's second line says until when the signature
+   vouches for it (every build signs anew, so a live site never comes near it). A frozen server,
+   or one replaying an old site to a reader with an empty cache, is refused that way. A signed
+   header without that line (a site built before it was written, or a replay of one) is refused
+   too, since nothing bounds its age. `allow_expired` reads either anyway, with a warning, to
+   look into what a server serves; the other checks still hold.
 
 Verification runs the stock `ssh-keygen` (OpenSSH 8.2 or later): it is the tool the README's
 manual check uses, so both read the allowed_signers file the same way, and it costs the reader no
@@ -32,9 +39,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,12 +50,15 @@ from image_catalog.errors import CatalogError, UsageError
 from image_catalog.fsutil import atomic_write_text
 from image_catalog.reader.sources import NotInIndex
 from image_catalog.site.sums import (
+    EXPIRY_PREFIX,
     NAMESPACE,
     PRINCIPAL,
     SIGNATURE_FILE,
     SUMS_FILE,
     listed_digest,
+    parse_expiry,
     parse_header,
+    sums_time,
 )
 from image_catalog.site.times import FIRST_YEAR, LAST_YEAR
 
@@ -76,6 +87,10 @@ class HashMismatch(UntrustedIndex):
 
 class Rollback(UntrustedIndex):
     """The signed site is older than one this reader has already accepted from there."""
+
+
+class Expired(UntrustedIndex):
+    """The signed site has expired, or its signed header states no expiry."""
 
 
 def trust_file(chosen: Path | str) -> Path:
@@ -108,17 +123,27 @@ class SignedSums:
     commit: str
     committed: datetime
     where: str
+    expires: datetime | None = None  # None: a header from before expiry was signed
+    warning: str | None = field(default=None, compare=False)  # read though expired
 
     @classmethod
     def parse(cls, text: str, where: str) -> SignedSums:
-        header = parse_header(text.partition("\n")[0])
+        first, _, rest = text.partition("\n")
+        header = parse_header(first)
         if header is None:
             raise SignatureRefused(
                 f"{where}: the first line does not name the catalog commit and its commit time "
                 "(an index built by an older image-catalog?); refusing it"
             )
         commit, committed = header
-        return cls(text, commit, committed, where)
+        second = rest.partition("\n")[0]
+        expires = parse_expiry(second)
+        if expires is None and second.startswith(EXPIRY_PREFIX):
+            raise SignatureRefused(
+                f"{where}: the second line does not give the expiry as a UTC time of the years "
+                "1970 to 9998; refusing it"
+            )
+        return cls(text, commit, committed, where, expires)
 
     def digest(self, relative: str) -> str | None:
         """The sha256 listed for `relative`, or None when SHA256SUMS does not list it."""
@@ -150,8 +175,12 @@ class SignedSums:
 
     @property
     def described(self) -> str:
-        time = self.committed.isoformat().replace("+00:00", "Z")
-        return f"catalog commit {self.commit[:12]} of {time}"
+        return f"catalog commit {self.commit[:12]} of {sums_time(self.committed)}"
+
+    def expired(self, now: float) -> bool:
+        """Whether the signature no longer vouches for the site at `now` (or never said until
+        when it does)."""
+        return self.expires is None or self.expires.timestamp() <= now
 
 
 def verify_signature(message: bytes, signature: str, trust_file: Path, where: str) -> None:
@@ -269,24 +298,36 @@ class SeenSites:
 
     def check(self, location: str, sums: SignedSums) -> None:
         """Refuse a site of another commit not newer than the newest seen here; remember this
-        one if it is newer.
+        one if it is newer."""
+        self.refuse_rollback(location, sums)
+        self.record(location, sums)
+
+    def refuse_rollback(self, location: str, sums: SignedSums) -> None:
+        """Refuse a site of another commit not newer than the newest seen here.
 
         Commit times have a resolution of one second, and a parent and its child can share one:
         a different commit at the same time is refused too, since which of them is newer cannot
         be told (the same commit again is the same site)."""
         seen = self.newest(location)
-        if seen is not None:
-            commit, committed = seen
-            if sums.commit == commit and sums.committed == committed:
-                return
-            if sums.committed <= committed:
-                time = committed.isoformat().replace("+00:00", "Z")
-                than = "older than" if sums.committed < committed else "not newer than"
-                raise Rollback(
-                    f"{sums.where}: signed for {sums.described}, {than} catalog commit "
-                    f"{commit[:12]} of {time} already seen from {location}: a replayed "
-                    "(rolled back) index; refusing it"
-                )
+        if seen is None:
+            return
+        commit, committed = seen
+        if sums.commit == commit and sums.committed == committed:
+            return
+        if sums.committed <= committed:
+            than = "older than" if sums.committed < committed else "not newer than"
+            raise Rollback(
+                f"{sums.where}: signed for {sums.described}, {than} catalog commit "
+                f"{commit[:12]} of {sums_time(committed)} already seen from {location}: a "
+                "replayed (rolled back) index; refusing it"
+            )
+
+    def record(self, location: str, sums: SignedSums) -> None:
+        """Remember `sums` as the newest seen here, once `refuse_rollback` let it through (the
+        newest seen never goes back: only a newer site is written)."""
+        seen = self.newest(location)
+        if seen is not None and sums.committed <= seen[1]:
+            return
         record = {
             "location": location,
             "commit": sums.commit,
@@ -307,10 +348,19 @@ class Trust:
 
     trust_file: Path
     seen: SeenSites
+    clock: Callable[[], float] = time.time
+    allow_expired: bool = False  # read an expired site anyway, with a warning
 
     @classmethod
-    def of(cls, trust_file: Path, cache_dir: Path) -> Trust:
-        return cls(trust_file, SeenSites(cache_dir))
+    def of(
+        cls,
+        trust_file: Path,
+        cache_dir: Path,
+        clock: Callable[[], float] = time.time,
+        *,
+        allow_expired: bool = False,
+    ) -> Trust:
+        return cls(trust_file, SeenSites(cache_dir), clock, allow_expired)
 
     def unsigned(self, location: str, has_sums: bool) -> SignatureRefused:
         """The refusal of a site without SHA256SUMS.sig, saying whether it has SHA256SUMS."""
@@ -371,8 +421,33 @@ class Trust:
         except UnicodeDecodeError as exc:
             raise SignatureRefused(f"{where}: not UTF-8 text") from exc
         signed = SignedSums.parse(text, where)
-        self.seen.check(location, signed)
+        self.seen.refuse_rollback(location, signed)
+        signed = self.unexpired(signed)
+        self.seen.record(location, signed)
         return signed
+
+    def unexpired(self, signed: SignedSums) -> SignedSums:
+        """`signed`, unless it has expired (or states no expiry): then `Expired`, or with
+        `allow_expired` the same with a warning."""
+        now = self.clock()
+        if not signed.expired(now):
+            return signed
+        when = datetime.fromtimestamp(int(now), UTC)
+        if signed.expires is None:
+            what = (
+                f"{signed.where}: the signed header of {signed.described} states no expiry (an "
+                "index built by an image-catalog older than signed expiry, or a replay of one), "
+                "so nothing bounds its age"
+            )
+        else:
+            what = (
+                f"{signed.where}: the signed index ({signed.described}) expired at "
+                f"{sums_time(signed.expires)}, before now ({sums_time(when)}): the server is "
+                "serving a stale site (a live one is signed anew by every build)"
+            )
+        if not self.allow_expired:
+            raise Expired(f"{what}; refusing it (--allow-expired reads it anyway)")
+        return replace(signed, warning=f"{what}; read anyway (--allow-expired)")
 
 
 def _bytes(data: bytes | str) -> bytes:

@@ -1,10 +1,15 @@
 """`SHA256SUMS`: every file of a site with its sha256, after a '#' line naming what was built.
 
     # image-catalog index: catalog commit 0123...cdef, committed 2026-01-31T12:00:00Z
+    # image-catalog index: expires 2026-02-07T12:00:00Z
     e3b0c442...  catalog.json
     ...
 
-`sha256sum -c` reads it as it is (it skips the '#' line). A signed site also carries
+`sha256sum -c` reads it as it is (it skips the '#' lines). The second line, written only for a
+signed site, is when the signature stops vouching for it: build time plus `index build
+--valid-for`; a reader with a trust file refuses the site after that (a frozen or replayed
+site). It is a line of its own so that a reader older than it still reads the first. Every time
+is UTC to the second, within `site.times` (years 1970 to 9998). A signed site also carries
 `SHA256SUMS.sig`, an SSH signature of this file in the namespace `NAMESPACE` by a key the trust
 file allows for `PRINCIPAL`. The build writes this format and the reader reads it, both here.
 """
@@ -16,6 +21,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from image_catalog.site.times import FIRST_YEAR, LAST_YEAR
+
 NAMESPACE = "image-catalog-index"
 PRINCIPAL = "catalog"
 SUMS_FILE = "SHA256SUMS"
@@ -26,6 +33,11 @@ _HEADER_PATTERN = re.compile(
     r"# image-catalog index: catalog commit (?P<commit>[0-9a-f]{40}|[0-9a-f]{64}), "
     r"committed (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
 )
+_EXPIRY = "# image-catalog index: expires {time}"
+EXPIRY_PREFIX = "# image-catalog index: expires "
+_EXPIRY_PATTERN = re.compile(
+    r"# image-catalog index: expires (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
+)
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
 # A path inside a site: plain segments, the last one maybe ending in .gz; no '..', no leading
@@ -35,10 +47,26 @@ SITE_PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*+")
 _SITE_PATHS = re.compile(rf"(?:{_SEGMENT}(?:/{_SEGMENT})*+\n)*+")
 
 
-def sums_header(commit: str, committed: datetime) -> str:
-    """The first line of SHA256SUMS: the catalog commit and its commit time (UTC, seconds)."""
-    time = committed.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return _HEADER.format(commit=commit, time=time)
+def sums_time(moment: datetime) -> str:
+    """`moment` as the header writes it: UTC, to the second, RFC 3339 with a Z."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def sums_header(commit: str, committed: datetime, expires: datetime | None = None) -> str:
+    """The header of SHA256SUMS: the catalog commit and its commit time (UTC, seconds), then,
+    for a signed site, a second line saying when it expires."""
+    header = _HEADER.format(commit=commit, time=sums_time(committed))
+    if expires is None:
+        return header
+    return f"{header}\n{_EXPIRY.format(time=sums_time(expires))}"
+
+
+def _utc(text: str) -> datetime | None:
+    try:  # the patterns let through a month 13 or a day 45
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if FIRST_YEAR <= moment.year <= LAST_YEAR else None
 
 
 def parse_header(line: str) -> tuple[str, datetime] | None:
@@ -46,11 +74,15 @@ def parse_header(line: str) -> tuple[str, datetime] | None:
     found = _HEADER_PATTERN.fullmatch(line)
     if found is None:
         return None
-    try:  # the pattern lets through a month 13 or a day 45
-        committed = datetime.fromisoformat(found["time"].replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return found["commit"], committed
+    committed = _utc(found["time"])
+    return None if committed is None else (found["commit"], committed)
+
+
+def parse_expiry(line: str) -> datetime | None:
+    """When the site expires, from the header's second line; None if it is not one (a line
+    starting with `EXPIRY_PREFIX` that is not one is a damaged header)."""
+    found = _EXPIRY_PATTERN.fullmatch(line)
+    return None if found is None else _utc(found["time"])
 
 
 def format_sums(sums: Mapping[str, str], header: str | None) -> bytes:

@@ -24,6 +24,10 @@ class ProtocolError(ServerUnreachable):
     """The answer is not HTTP/1.x as this client reads it, or it was cut short."""
 
 
+class CutShort(ProtocolError):
+    """The connection closed before the whole body its answer announced had come."""
+
+
 class ClosedBeforeAnswer(ProtocolError, ConnectionError):
     """The connection was closed before the first byte of an answer."""
 

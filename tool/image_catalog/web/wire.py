@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 from image_catalog.web.errors import (
     ClosedBeforeAnswer,
+    CutShort,
     DeadlineExceeded,
     FetchError,
     ProtocolError,
@@ -139,7 +140,7 @@ class Wire:
         while len(out) < count:
             data = self.read_some(count - len(out))
             if not data:
-                raise ProtocolError(f"the connection closed after {len(out)} of {count} bytes")
+                raise CutShort(f"the connection closed after {len(out)} of {count} bytes")
             out += data
         return bytes(out)
 
@@ -179,7 +180,7 @@ class Response:
             while left:
                 data = self.wire.read_some(min(left, CHUNK))
                 if not data:
-                    raise ProtocolError(
+                    raise CutShort(
                         f"the connection closed after {self.length - left} of {self.length} bytes"
                     )
                 left -= len(data)
@@ -210,7 +211,7 @@ class Response:
         while left:
             count = self.wire.read_into(view[: min(left, len(view))])
             if not count:
-                raise ProtocolError(
+                raise CutShort(
                     f"the connection closed after {self.length - left} of {self.length} bytes"
                 )
             left -= count
@@ -233,7 +234,7 @@ class Response:
             while left:
                 data = self.wire.read_some(min(left, CHUNK))
                 if not data:
-                    raise ProtocolError("the connection closed in the middle of a chunk")
+                    raise CutShort("the connection closed in the middle of a chunk")
                 left -= len(data)
                 yield data
             if self.wire.readline() not in (b"\r\n", b"\n"):

@@ -330,6 +330,7 @@ class PublishReporter(Reporter["PublishResult"]):
                 "commit": result.commit,
                 "branch": result.branch,
                 "pullRequest": result.pull_request,
+                "dependencies": result.dependencies,
                 "registryCalls": result.registry_calls,
                 "manifest": result.text,
             }
@@ -346,6 +347,10 @@ class PublishReporter(Reporter["PublishResult"]):
             return f"dry run: would write {result.path}"
         text = f"published {result.id} to {result.path}"
         if result.commit:
+            if result.dependencies:
+                text += "\nwith the uncommitted catalog files it needs: " + ", ".join(
+                    result.dependencies
+                )
             text += (
                 f"\ncommitted {result.commit[:12]} on branch {result.branch}, which is now "
                 "checked out ('git switch -' goes back)"

@@ -36,6 +36,7 @@ from image_catalog.publish.candidate import (
     entry_path,
     holding_exactly,
     is_taken,
+    refuse_joining_another_source,
     refuse_overlap,
     validated_candidate,
 )
@@ -294,6 +295,8 @@ def _publish(
             "version never changes: choose a new --version"
         )
     refuse_overlap(catalog, wanted)
+    if settings.name is None:
+        refuse_joining_another_source(catalog, candidate)
     branch = settings.branch
     repo = prepare_branch(catalog.root, branch, settings.author) if branch else None
 

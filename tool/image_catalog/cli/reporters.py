@@ -152,6 +152,7 @@ class ValidateReporter(Reporter["ValidationReport"]):
         lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in result.problems]
         lines += [f"not checked: {entry}" for entry in result.unchecked]
         lines.append(self.summary(result))
+        lines += [f"hint: {hint}" for hint in result.hints]
         text = "\n".join(printable(line) for line in lines)
         self.out.write(self._changes(result) + text + "\n")
 
@@ -169,6 +170,7 @@ class ValidateReporter(Reporter["ValidationReport"]):
             },
             "problems": [_problem(p) for p in result.problems],
             "unchecked": result.unchecked,
+            "hints": result.hints,
         }
         if result.changes is not None:
             document["changes"] = ReviewReporter.document(result.changes)
@@ -188,6 +190,7 @@ class ValidateReporter(Reporter["ValidationReport"]):
         ]
         lines += [annotation("warning", "not checked online: " + e) for e in result.unchecked]
         lines.append(self.summary(result))
+        lines += [annotation("notice", hint) for hint in result.hints]
         self.out.write(self._changes(result) + "\n".join(lines) + "\n")
         if result.changes is not None:
             markdown = ReviewReporter.markdown(result.changes)

@@ -90,20 +90,29 @@ def sign_site(site: Path, key: SigningKey) -> None:
     (site / SIGNATURE_FILE).write_text(signature, encoding="ascii")
 
 
-def index_header(root: Path, commit: str | None) -> str | None:
-    """The first line of SHA256SUMS for a site built from `commit` of the repository at `root`."""
+def index_header(root: Path, commit: str | None, *, dirty: bool = False) -> str | None:
+    """The first line of SHA256SUMS for a site built from `commit` of the repository at `root`
+    (`dirty`: with uncommitted changes on top of it)."""
     if commit is None:
         return None
     try:
         info = resolve_commit(GitRepo(root), commit)
     except UsageError:
         return None  # a commit named by the caller that this repository does not hold
-    return sums_header(info.id, info.committer.time)
+    return sums_header(info.id, info.committer.time, dirty=dirty)
 
 
-def sums_header_for(root: Path, commit: str | None, key: SigningKey | None) -> str | None:
-    """`index_header`, required when the site is signed: what is signed names its version."""
-    header = index_header(root, commit)
+def sums_header_for(
+    root: Path, commit: str | None, key: SigningKey | None, *, dirty: bool = False
+) -> str | None:
+    """`index_header`, required when the site is signed: what is signed names its version, so a
+    site built from uncommitted changes is never signed."""
+    if key is not None and dirty:
+        raise CatalogError(
+            f"{root}: a signed index names the catalog commit it was built from, and the catalog "
+            "has uncommitted changes; commit them first"
+        )
+    header = index_header(root, commit, dirty=dirty)
     if key is not None and header is None:
         raise UsageError(
             f"{root}: a signed index names the catalog commit and its time, and this catalog is "

@@ -39,6 +39,8 @@ def run_build(args: argparse.Namespace) -> int:
     result = build_index(BuildIndexSettings.from_argparse(args))
     warn(result.warnings)
     commit = result.commit[:12] if result.commit else "no git commit"
+    if result.dirty:
+        commit += " plus uncommitted changes"
     gzipped = (
         f", {_size(result.index_gzip_size)} gzipped"
         if result.index_gzip_size

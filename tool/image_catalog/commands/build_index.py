@@ -9,12 +9,15 @@ first; the command line builds the same settings from its arguments and only pri
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from image_catalog.build.pipeline import build_index_reusing
-from image_catalog.build.render import BuildResult
+from image_catalog.build.render import BuildResult, uncommitted_catalog_files
 from image_catalog.build.signing import SIGNING_KEY_ENV, SigningKey
+from image_catalog.errors import CatalogError
 from image_catalog.export.crs import ExportOptions
 from image_catalog.site.contract import StatusDoc
 
@@ -31,6 +34,10 @@ class BuildIndexSettings:
     crs_namespace: str | None = None  # with crs: the namespace of every resource
     sign_key: Path | None = None  # else $IMAGE_CATALOG_SIGNING_KEY_FILE, else unsigned
     use_cache: bool = True  # reuse the checks and rendered entries of unchanged files
+    # Uncommitted changes to the catalog's files: "mark" builds the site and says so
+    # (catalog.dirty, the SHA256SUMS header); "refuse" builds nothing. The command line refuses
+    # under CI (CI=true) unless --allow-dirty, and marks elsewhere.
+    dirty: Literal["mark", "refuse"] = "mark"
 
     @classmethod
     def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -64,6 +71,13 @@ class BuildIndexSettings:
             help=f"sign SHA256SUMS into SHA256SUMS.sig with this ed25519 SSH private key "
             f"(default: ${SIGNING_KEY_ENV}; without either the index is unsigned)",
         )
+        parser.add_argument(
+            "--allow-dirty",
+            action="store_true",
+            help="under CI (CI=true), build even when the catalog's files have uncommitted "
+            "changes (the site then says so: catalog.json's dirty, the SHA256SUMS header); "
+            "elsewhere that is the default",
+        )
 
     @classmethod
     def from_argparse(cls, args: argparse.Namespace) -> BuildIndexSettings:
@@ -76,12 +90,15 @@ class BuildIndexSettings:
             crs_namespace=args.crs_namespace,
             sign_key=args.sign_key,
             use_cache=not args.no_cache,
+            dirty="refuse" if os.environ.get("CI") == "true" and not args.allow_dirty else "mark",
         )
 
 
 def build_index(settings: BuildIndexSettings) -> BuildResult:
     """Validate the catalog and build its site into `settings.out`, reusing what did not change."""
     key = SigningKey.load(settings.sign_key)  # before the build: a bad key fails at once
+    if settings.dirty == "refuse":
+        refuse_uncommitted(settings.catalog)
     status: StatusDoc | None = None
     warnings: list[str] = []
     if settings.status:
@@ -102,3 +119,17 @@ def build_index(settings: BuildIndexSettings) -> BuildResult:
     if not warnings:
         return result
     return replace(result, warnings=(*warnings, *result.warnings))
+
+
+def refuse_uncommitted(catalog: Path) -> None:
+    """A `CatalogError` naming the catalog's files with uncommitted changes, if there are any:
+    the site would name a commit that does not hold what was built."""
+    changed = uncommitted_catalog_files(catalog)
+    if not changed:
+        return
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    raise CatalogError(
+        f"{catalog}: uncommitted changes to {shown}: the index would name a commit that does "
+        "not hold what was built; commit them, or pass --allow-dirty to build a site marked as "
+        "built from uncommitted changes"
+    )

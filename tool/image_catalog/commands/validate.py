@@ -89,8 +89,9 @@ class ValidateSettings:
         online.add_argument(
             "--online",
             action="store_true",
-            help="also check every entry against its registry with skopeo: digests, index "
-            "platforms, artifact files, AIB annotations (exit 4 when a registry cannot be reached)",
+            help="also check every entry (or the ENTRYs named) against its registry with skopeo: "
+            "digests, index platforms, artifact files, AIB annotations (exit 4 when a registry "
+            "cannot be reached)",
         )
         add_registry_arguments(online)
 

@@ -4,6 +4,8 @@
     e3b0c442...  catalog.json
     ...
 
+A site built from uncommitted changes says `catalog commit 0123...cdef plus uncommitted changes`.
+
 `sha256sum -c` reads it as it is (it skips the '#' line). A signed site also carries
 `SHA256SUMS.sig`, an SSH signature of this file in the namespace `NAMESPACE` by a key the trust
 file allows for `PRINCIPAL`. The build writes this format and the reader reads it, both here.
@@ -22,6 +24,7 @@ SUMS_FILE = "SHA256SUMS"
 SIGNATURE_FILE = "SHA256SUMS.sig"
 
 _HEADER = "# image-catalog index: catalog commit {commit}, committed {time}"
+_DIRTY = " plus uncommitted changes"
 _HEADER_PATTERN = re.compile(
     r"# image-catalog index: catalog commit (?P<commit>[0-9a-f]{40}|[0-9a-f]{64}), "
     r"committed (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
@@ -35,10 +38,14 @@ SITE_PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*+")
 _SITE_PATHS = re.compile(rf"(?:{_SEGMENT}(?:/{_SEGMENT})*+\n)*+")
 
 
-def sums_header(commit: str, committed: datetime) -> str:
-    """The first line of SHA256SUMS: the catalog commit and its commit time (UTC, seconds)."""
+def sums_header(commit: str, committed: datetime, *, dirty: bool = False) -> str:
+    """The first line of SHA256SUMS: the catalog commit and its commit time (UTC, seconds).
+
+    `dirty`: the site was built from uncommitted changes on top of that commit, and the line says
+    so (`catalog commit X plus uncommitted changes, ...`); `parse_header` does not read such a
+    line as naming the commit, and such a site is never signed."""
     time = committed.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return _HEADER.format(commit=commit, time=time)
+    return _HEADER.format(commit=commit + (_DIRTY if dirty else ""), time=time)
 
 
 def parse_header(line: str) -> tuple[str, datetime] | None:

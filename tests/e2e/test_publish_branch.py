@@ -52,10 +52,14 @@ def test_the_branch_holds_the_new_registry_and_vocabulary_and_validates(
     (catalog / "registries/unused.yaml").write_text(registry_manifest("unused", "127.0.0.1:9"))
 
     assert _publish(registry, catalog, "branch/newboard", "publish/newboard") == 0
-    err = capsys.readouterr().err
+    out = capsys.readouterr()
     assert (
         "with the uncommitted catalog files it needs: catalog/registries/local.yaml, "
-        "catalog/vocabulary.yaml\n" in err
+        "catalog/vocabulary.yaml\n" in out.err
+    )
+    assert (
+        "| Also committed | `catalog/registries/local.yaml`, `catalog/vocabulary.yaml` (catalog "
+        "files the manifest needs) |\n" in out.out
     )
     commit = work.repo.head.peel(pygit2.Commit)
     diff = work.repo.diff(commit.parents[0], commit)

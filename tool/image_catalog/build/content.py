@@ -118,6 +118,8 @@ class SiteContent:
     digests: dict[str, str] = field(default_factory=dict)
     # index.json, when made (and its .gz started) ahead of the other files: see `index_file`.
     index: Packed | None = None
+    # Built from uncommitted changes on top of the commit: catalog.json and index.json say so.
+    dirty: bool = False
 
     def index_packed(self, commit: str | None, base_url: str | None) -> Packed:
         """index.json: made ahead, or now (its .gz then made by the writer)."""
@@ -129,7 +131,7 @@ class SiteContent:
         """index.json's bytes, its final newline included."""
         index = IndexDoc(
             schema_version=SCHEMA_VERSION,
-            catalog=CatalogInfo(commit=commit),
+            catalog=CatalogInfo(commit=commit, dirty=self.dirty),
             base_url=base_url,
             vocabulary=self.vocabulary,
             images=[_summary(e) for e in self.entries],
@@ -178,7 +180,7 @@ class SiteContent:
             yield self._file(path, digest, make(self._encoded_image, name, versions))
         site = SiteDoc(
             schema_version=SCHEMA_VERSION,
-            catalog=CatalogInfo(commit=commit),
+            catalog=CatalogInfo(commit=commit, dirty=self.dirty),
             base_url=base_url,
             counts=Counts(images=len(self.by_name), versions=len(self.entries)),
             vocabulary=self.vocabulary,

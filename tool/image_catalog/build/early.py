@@ -42,6 +42,7 @@ class IndexAhead:
 
     commit: str | None
     base_url: str | None
+    dirty: bool = False  # built from uncommitted changes on top of the commit
     catalog: Catalog | None = None
     renderer: SiteRenderer | None = None
     known: dict[str, FileSum] = field(default_factory=dict)
@@ -72,6 +73,7 @@ class IndexAhead:
             catalog.vocabulary_file.model.spec,
             known=self.known,
         )
+        content.dirty = self.dirty
         file = content.index_file(self.commit, self.base_url)
         content.index = Packed(file, InBackground(gzip_bytes, file).result)
         self.content = content

@@ -34,6 +34,7 @@ from image_catalog.build.render import (
     check_out,
     first_published_commits,
     normalize_base_url,
+    uncommitted_catalog_files,
     write_content,
 )
 from image_catalog.build.renderer import DocumentLoader, SiteRenderer
@@ -101,6 +102,7 @@ class _Run:
     use_cache: bool
     export: ExportOptions | None
     commit: str | None
+    dirty: bool  # uncommitted changes to the files the build reads, on top of the commit
     header: str | None
     first: dict[str, tuple[str, str]]
     warnings: tuple[str, ...]  # about firstPublished
@@ -152,16 +154,17 @@ def _start(
     base = normalize_base_url(base_url)
     check_out(out)
     commit = catalog_commit(root)
-    header = sums_header_for(root, commit, sign_key)
+    dirty = commit is not None and bool(uncommitted_catalog_files(root))
+    header = sums_header_for(root, commit, sign_key, dirty=dirty)
     first, warnings = first_published_commits(root, commit, cached=use_cache)
     cache = site_cache_path(root)
     payload, whole = read_site_cache(cache) if use_cache else (None, {})
     run = _Run(
         root=root, out=out, base=base, status=status, use_cache=use_cache, export=export,
-        commit=commit, header=header, first=first, warnings=warnings, cache=cache,
+        commit=commit, dirty=dirty, header=header, first=first, warnings=warnings, cache=cache,
         payload=payload, whole=whole, live=read_sums(out),
         health={e.id for e in status.entries} if status is not None else set(),
-        ahead=IndexAhead(commit, base),
+        ahead=IndexAhead(commit, base, dirty),
     )  # fmt: skip
     if export is not None:
         run.commits, run.export_warnings = entry_commits(root)
@@ -258,6 +261,7 @@ def _assemble(run: _Run, result: CatalogCheck) -> _Assembled:
             run.status,
             known=known,
         )
+    content.dirty = run.dirty
     assembled = _Assembled(content, entries, where, len(result.rendered), known)
     if run.export is not None:
         _add_export(run, assembled, catalog.image_paths, rendered)

@@ -30,6 +30,7 @@ build starts from it (`spare.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,8 @@ from image_catalog.build.staging import SiteWriteError as SiteWriteError
 from image_catalog.build.staging import Staging, write_error
 from image_catalog.build.writer import SiteWriter, swap_in
 from image_catalog.catalog.audit import first_published
-from image_catalog.catalog.git import GitRepo
-from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.git import GitRepo, changed_files
+from image_catalog.catalog.loader import IMAGES_DIR, REGISTRIES_DIR, VOCABULARY_FILE, Catalog
 from image_catalog.catalog.published import first_published_at
 from image_catalog.catalog.validate import valid_catalog
 from image_catalog.errors import CatalogError, UsageError
@@ -67,6 +68,7 @@ class BuildResult:
     # Entries this build parsed and rendered; the others came from the cache of the last one
     # (`pipeline.py`). None: a build that keeps no cache, which renders every entry.
     rendered: int | None = None
+    dirty: bool = False  # built from uncommitted changes on top of `commit`
 
 
 def build_from_scratch(
@@ -120,11 +122,15 @@ def _build_site(
     if vocabulary is None or vocabulary_file is None:
         raise CatalogError(f"{catalog.root}: the catalog has no valid vocabulary.yaml")
     base = normalize_base_url(base_url)
-    commit = commit if commit is not None else catalog_commit(catalog.root)
+    dirty = False
+    if commit is None:  # HEAD's, with the work tree's changes to what the build reads
+        commit = catalog_commit(catalog.root)
+        dirty = commit is not None and bool(uncommitted_catalog_files(catalog.root))
     check_out(out)
-    header = sums_header_for(catalog.root, commit, sign_key)
+    header = sums_header_for(catalog.root, commit, sign_key, dirty=dirty)
     first, warnings = first_published_commits(catalog.root, commit)
     content = content_of(catalog, vocabulary, vocabulary_file.model.spec, first, status)
+    content.dirty = dirty
     return write_content(
         content, out, commit, base, warnings, extra, header=header, sign_key=sign_key
     )
@@ -183,6 +189,7 @@ def write_content(
         index_gzip_size=writer.sizes.get("index.json.gz", 0),
         warnings=warnings,
         signed_by=sign_key.fingerprint if sign_key is not None else None,
+        dirty=content.dirty,
     )
 
 
@@ -242,6 +249,16 @@ def catalog_commit(root: Path) -> str | None:
         return GitRepo(root).head_commit_id()
     except UsageError:
         return None  # not in a work tree: the index names no commit
+
+
+def uncommitted_catalog_files(root: Path) -> list[str]:
+    """The files the build reads (the vocabulary, registries/NAME.yaml, images/NAME/VERSION.yaml)
+    that are not what HEAD holds: added, changed or deleted, staged or not. Other files, in the
+    catalog folder or elsewhere in the work tree, do not change what is built."""
+    read = re.compile(
+        rf"{re.escape(VOCABULARY_FILE)}|{REGISTRIES_DIR}/[^/]+\.yaml|{IMAGES_DIR}/[^/]+/[^/]+\.yaml"
+    )
+    return sorted(path for path in changed_files(root) if read.fullmatch(path))
 
 
 def check_out(out: Path) -> None:

@@ -135,24 +135,34 @@ def sign_site(site: Path, key: SigningKey) -> None:
     (site / SIGNATURE_FILE).write_text(signature, encoding="ascii")
 
 
-def index_header(root: Path, commit: str | None, expires: datetime | None = None) -> str | None:
+def index_header(
+    root: Path, commit: str | None, expires: datetime | None = None, *, dirty: bool = False
+) -> str | None:
     """The header of SHA256SUMS for a site built from `commit` of the repository at `root`
-    (with `expires`, when it is signed)."""
+    (with `expires`, when it is signed; `dirty`: with uncommitted changes on top of it)."""
     if commit is None:
         return None
     try:
         info = resolve_commit(GitRepo(root), commit)
     except UsageError:
         return None  # a commit named by the caller that this repository does not hold
-    return sums_header(info.id, info.committer.time, expires)
+    return sums_header(info.id, info.committer.time, expires, dirty=dirty)
 
 
-def sums_header_for(root: Path, commit: str | None, key: SigningKey | None) -> str | None:
+def sums_header_for(
+    root: Path, commit: str | None, key: SigningKey | None, *, dirty: bool = False
+) -> str | None:
     """`index_header`, required when the site is signed: what is signed names its version,
-    and when it expires (the key's `valid_for` from now). An unsigned site names no expiry:
-    nothing vouches for it, and its SHA256SUMS stays the same for the same catalog."""
+    and when it expires (the key's `valid_for` from now), so a site built from uncommitted
+    changes is never signed. An unsigned site names no expiry: nothing vouches for it, and its
+    SHA256SUMS stays the same for the same catalog."""
+    if key is not None and dirty:
+        raise CatalogError(
+            f"{root}: a signed index names the catalog commit it was built from, and the catalog "
+            "has uncommitted changes; commit them first"
+        )
     expires = expiry(key.valid_for) if key is not None else None
-    header = index_header(root, commit, expires)
+    header = index_header(root, commit, expires, dirty=dirty)
     if key is not None and header is None:
         raise UsageError(
             f"{root}: a signed index names the catalog commit and its time, and this catalog is "

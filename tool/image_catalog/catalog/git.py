@@ -376,3 +376,37 @@ def worktree_blobs(folder: Path) -> dict[str, str]:
         if path.startswith(inside):
             found.pop(path[len(inside) :], None)
     return found
+
+
+def changed_files(folder: Path) -> dict[str, Literal["added", "modified", "deleted"]]:
+    """Files under `folder` whose work-tree copy is not what HEAD holds, staged or not.
+
+    Paths are relative to `folder`, with '/' separators; untracked files count as added, ignored
+    files do not count. A file staged and then changed back to HEAD's bytes is not listed. Outside
+    a git work tree, or before the first commit, nothing is listed.
+    """
+    try:
+        git = GitRepo(folder)
+        prefix = git.relative(folder)
+        if git.repo.head_is_unborn:
+            return {}
+        prefix = "" if prefix == "." else prefix
+        head = folder_blobs(git, "HEAD", prefix)
+        flagged = git.repo.status(untracked_files="all")
+    except (UsageError, pygit2.GitError):
+        return {}
+    inside = f"{prefix}/" if prefix else ""
+    found: dict[str, Literal["added", "modified", "deleted"]] = {}
+    for path in flagged:
+        if not path.startswith(inside):
+            continue
+        relative = path[len(inside) :]
+        file = git.root / path
+        if not file.is_file():
+            if relative in head:
+                found[relative] = "deleted"
+        elif relative not in head:
+            found[relative] = "added"
+        elif str(pygit2.hash(file.read_bytes())) != head[relative]:
+            found[relative] = "modified"
+    return found

@@ -29,6 +29,7 @@ class ValidationReport:
     online: bool = False
     unchecked: list[str] = field(default_factory=list)
     changes: ChangeSet | None = None  # what the change under review did, when there was a base
+    hints: list[str] = field(default_factory=list)  # what to do next, after the summary
 
     @property
     def errors(self) -> list[Problem]:

@@ -46,6 +46,7 @@ class BuildReporter(Reporter["BuildResult"]):
             {
                 "out": str(result.out),
                 "commit": result.commit,
+                "dirty": result.dirty,
                 "images": result.images,
                 "versions": result.versions,
                 "files": result.files,
@@ -66,6 +67,8 @@ class BuildReporter(Reporter["BuildResult"]):
     @staticmethod
     def lines(result: BuildResult) -> list[str]:
         commit = result.commit[:12] if result.commit else "no git commit"
+        if result.dirty:
+            commit += " plus uncommitted changes"
         gzipped = (
             f", {_size(result.index_gzip_size)} gzipped"
             if result.index_gzip_size

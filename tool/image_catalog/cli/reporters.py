@@ -176,6 +176,7 @@ class ValidateReporter(Reporter["ValidationReport"]):
         lines = [str(p) if p.severity == "error" else f"{p} (warning)" for p in result.problems]
         lines += [f"not checked: {entry}" for entry in result.unchecked]
         lines.append(self.summary(result))
+        lines += [f"hint: {hint}" for hint in result.hints]
         text = "\n".join(printable(line) for line in lines)
         self.out.write(self._changes(result) + text + "\n")
 
@@ -193,6 +194,7 @@ class ValidateReporter(Reporter["ValidationReport"]):
             },
             "problems": [_problem(p) for p in result.problems],
             "unchecked": result.unchecked,
+            "hints": result.hints,
         }
         if result.changes is not None:
             document["changes"] = ReviewReporter.document(result.changes)
@@ -202,6 +204,7 @@ class ValidateReporter(Reporter["ValidationReport"]):
         lines = [problem_annotation(p) for p in result.problems]
         lines += [annotation("warning", "not checked online: " + e) for e in result.unchecked]
         lines.append(self.summary(result))
+        lines += [annotation("notice", hint) for hint in result.hints]
         self.out.write(self._changes(result) + "\n".join(lines) + "\n")
         if result.changes is not None:
             markdown = ReviewReporter.markdown(result.changes)
@@ -344,6 +347,7 @@ class PublishReporter(Reporter["PublishResult"]):
                 "commit": result.commit,
                 "branch": result.branch,
                 "pullRequest": result.pull_request,
+                "dependencies": result.dependencies,
                 "registryCalls": result.registry_calls,
                 "manifest": result.text,
             }
@@ -360,6 +364,10 @@ class PublishReporter(Reporter["PublishResult"]):
             return f"dry run: would write {result.path}"
         text = f"published {result.id} to {result.path}"
         if result.commit:
+            if result.dependencies:
+                text += "\nwith the uncommitted catalog files it needs: " + ", ".join(
+                    result.dependencies
+                )
             text += (
                 f"\ncommitted {result.commit[:12]} on branch {result.branch}, which is now "
                 "checked out ('git switch -' goes back)"

@@ -9,18 +9,22 @@ first; the command line builds the same settings from its arguments and only pri
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from image_catalog.build.pipeline import build_index_reusing
 from image_catalog.build.render import BuildResult as BuildResult  # what `build_index` returns
+from image_catalog.build.render import uncommitted_catalog_files
 from image_catalog.build.signing import (
     DEFAULT_VALID_FOR,
     SIGNING_KEY_ENV,
     SigningKey,
     parse_duration,
 )
+from image_catalog.errors import CatalogError
 from image_catalog.export.crs import ExportOptions
 from image_catalog.site.contract import StatusDoc
 
@@ -38,6 +42,10 @@ class BuildIndexSettings:
     sign_key: Path | None = None  # else $IMAGE_CATALOG_SIGNING_KEY_FILE, else unsigned
     valid_for: timedelta = DEFAULT_VALID_FOR  # a signed site expires this long after the build
     use_cache: bool = True  # reuse the checks and rendered entries of unchanged files
+    # Uncommitted changes to the catalog's files: "mark" builds the site and says so
+    # (catalog.dirty, the SHA256SUMS header); "refuse" builds nothing. The command line refuses
+    # under CI (CI=true) unless --allow-dirty, and marks elsewhere.
+    dirty: Literal["mark", "refuse"] = "mark"
 
     @classmethod
     def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -79,6 +87,13 @@ class BuildIndexSettings:
             help="a signed index expires this long after the build, e.g. 7d, 36h, 90m (default "
             "7d); a reader with --trust refuses it after that (rebuild more often than this)",
         )
+        parser.add_argument(
+            "--allow-dirty",
+            action="store_true",
+            help="under CI (CI=true), build even when the catalog's files have uncommitted "
+            "changes (the site then says so: catalog.json's dirty, the SHA256SUMS header); "
+            "elsewhere that is the default",
+        )
 
     @classmethod
     def from_argparse(cls, args: argparse.Namespace) -> BuildIndexSettings:
@@ -92,6 +107,7 @@ class BuildIndexSettings:
             sign_key=args.sign_key,
             valid_for=args.valid_for,
             use_cache=not args.no_cache,
+            dirty="refuse" if os.environ.get("CI") == "true" and not args.allow_dirty else "mark",
         )
 
 
@@ -106,6 +122,8 @@ def build_index(settings: BuildIndexSettings) -> BuildResult:
     """Validate the catalog and build its site into `settings.out`, reusing what did not change."""
     # Before the build: a bad key, or a bad --valid-for, fails at once.
     key = SigningKey.load(settings.sign_key, settings.valid_for)
+    if settings.dirty == "refuse":
+        refuse_uncommitted(settings.catalog)
     status: StatusDoc | None = None
     warnings: list[str] = []
     if settings.status:
@@ -126,3 +144,17 @@ def build_index(settings: BuildIndexSettings) -> BuildResult:
     if not warnings:
         return result
     return replace(result, warnings=(*warnings, *result.warnings))
+
+
+def refuse_uncommitted(catalog: Path) -> None:
+    """A `CatalogError` naming the catalog's files with uncommitted changes, if there are any:
+    the site would name a commit that does not hold what was built."""
+    changed = uncommitted_catalog_files(catalog)
+    if not changed:
+        return
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    raise CatalogError(
+        f"{catalog}: uncommitted changes to {shown}: the index would name a commit that does "
+        "not hold what was built; commit them, or pass --allow-dirty to build a site marked as "
+        "built from uncommitted changes"
+    )

@@ -30,12 +30,13 @@ from image_catalog.manifest.load import dump_document
 from image_catalog.manifest.model import CatalogImage, schema_header
 from image_catalog.manifest.reference import Reference
 from image_catalog.publish.arguments import check_arguments
-from image_catalog.publish.branch import commit_entry, prepare_branch
+from image_catalog.publish.branch import branch_files, commit_entry, prepare_branch
 from image_catalog.publish.candidate import (
     check_candidate,
     entry_path,
     holding_exactly,
     is_taken,
+    refuse_joining_another_source,
     refuse_overlap,
     validated_candidate,
 )
@@ -232,6 +233,8 @@ class PublishResult:
     pull_request: str | None = None  # with a branch: the description to open it with
     registry_calls: int = 0
     notes: list[str] = field(default_factory=list)
+    # With a branch: the uncommitted catalog files committed with the entry, from the top
+    dependencies: list[str] = field(default_factory=list)
 
 
 # --- the use case --------------------------------------------------------------------------------
@@ -292,6 +295,8 @@ def _publish(
             "version never changes: choose a new --version"
         )
     refuse_overlap(catalog, wanted)
+    if settings.name is None:
+        refuse_joining_another_source(catalog, candidate)
     branch = settings.branch
     repo = prepare_branch(catalog.root, branch, settings.author) if branch else None
 
@@ -300,8 +305,10 @@ def _publish(
     if settings.dry_run:
         return result
     if repo is not None and branch:
-        made = commit_entry(repo, branch, target, text, candidate.model, settings.author)
+        planned = branch_files(repo, catalog, target, text, candidate.model, branch)
+        made = commit_entry(repo, branch, planned, candidate.model, settings.author)
         result.commit, result.branch, result.pull_request = made.commit, branch, made.pull_request
+        result.dependencies = list(planned.dependencies)
     else:
         atomic_write_text(target, text)
     result.status = "published"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from image_catalog.catalog.incremental import check_catalog, check_keeping_changes
-from image_catalog.catalog.loader import Catalog
+from image_catalog.catalog.loader import IMAGES_DIR, Catalog
 from image_catalog.catalog.problems import Problem, sort_key
 from image_catalog.catalog.validate import ValidationReport, add_online, validate_catalog
 from image_catalog.errors import UsageError
@@ -45,13 +45,28 @@ class ValidateSettings:
     retries: int = DEFAULT_RETRIES
     progress: Progress | None = None  # called with (done, total) as online checks finish
     use_cache: bool = True  # reuse the offline checks of unchanged files (`catalog/cache.py`)
+    # With online: check only these entries online (files, NAME@VERSION or NAME), not every one
+    # (nor, with base, the changed ones); the offline checks still cover the whole catalog.
+    entries: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.allow_removal and not self.base:
             raise UsageError("--allow-removal only means something with --base REF")
+        if self.entries and not self.online:
+            raise UsageError(
+                "ENTRY selects what is checked online; add --online (the offline checks always "
+                "cover the whole catalog)"
+            )
 
     @classmethod
     def register_argparse_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "entries",
+            nargs="*",
+            metavar="ENTRY",
+            help="with --online: check only these entries against their registries (a file "
+            "catalog/images/NAME/VERSION.yaml, NAME@VERSION, or NAME for all its versions)",
+        )
         parser.add_argument(
             "--base",
             metavar="REF",
@@ -74,8 +89,9 @@ class ValidateSettings:
         online.add_argument(
             "--online",
             action="store_true",
-            help="also check every entry against its registry with skopeo: digests, index "
-            "platforms, artifact files, AIB annotations (exit 4 when a registry cannot be reached)",
+            help="also check every entry (or the ENTRYs named) against its registry with skopeo: "
+            "digests, index platforms, artifact files, AIB annotations (exit 4 when a registry "
+            "cannot be reached)",
         )
         add_registry_arguments(online)
 
@@ -93,6 +109,7 @@ class ValidateSettings:
             retries=args.retries,
             progress=progress,
             use_cache=not args.no_cache,
+            entries=tuple(args.entries),
         )
 
 
@@ -120,6 +137,7 @@ def validate(settings: ValidateSettings) -> ValidationReport:
         )
         report.problems = sorted([*report.problems, *report.changes.problems], key=sort_key)
     if settings.online:
+        selected = selected_entries(catalog, settings.entries) if settings.entries else None
         result = check_changes_online(
             catalog,
             report.changes,
@@ -127,9 +145,56 @@ def validate(settings: ValidateSettings) -> ValidationReport:
             timeout=settings.timeout,
             retries=settings.retries,
             progress=settings.progress,
+            only=selected,
         )
         add_online(report, result.problems, result.unchecked)
+        if report.ok and result.unreached_only:
+            report.hints.append(unreached_hint(result.unreached, settings))
     return report
+
+
+def selected_entries(catalog: Catalog, selectors: Sequence[str]) -> set[str]:
+    """The NAME@VERSION ids the selectors name: an entry file, NAME@VERSION, or NAME (each of
+    its versions). A selector naming nothing in the catalog is a `UsageError`; an entry file
+    that does not validate is left out (the offline checks report it)."""
+    by_file = {loaded.source.resolve(): loaded.model.id for loaded in catalog.images}
+    on_disk = catalog.ids_on_disk()
+    names = {entry.rpartition("@")[0] for entry in on_disk}
+    valid = {loaded.model.id for loaded in catalog.images}
+    found: set[str] = set()
+    for selector in selectors:
+        path = Path(selector)
+        if selector.endswith(".yaml") or "/" in selector:
+            if not path.is_file():
+                raise UsageError(f"{selector}: no such entry file")
+            if path.resolve() in by_file:
+                found.add(by_file[path.resolve()])
+            elif path.resolve().parent.parent != (catalog.root / IMAGES_DIR).resolve():
+                raise UsageError(f"{selector} is not an entry file of the catalog {catalog.root}")
+        elif "@" in selector:
+            if selector not in on_disk:
+                raise UsageError(f"{selector}: no such entry in the catalog {catalog.root}")
+            found.add(selector)
+        elif selector in names:
+            found.update(e for e in on_disk if e.rpartition("@")[0] == selector)
+        else:
+            raise UsageError(f"{selector}: no image of that name in the catalog {catalog.root}")
+    return found & valid
+
+
+def unreached_hint(hosts: set[str], settings: ValidateSettings) -> str:
+    """What to do when the only entries left unchecked are those of registries never reached
+    from here (connection refused, no such host): an example registry, a private one."""
+    text = (
+        f"{', '.join(sorted(hosts))} could not be reached from here at all (connection refused "
+        "or no such host), so its entries were not checked; "
+    )
+    if settings.entries or settings.base:
+        return text + "check the entries of registries this machine can reach"
+    return text + (
+        "check only what changed with --base REF (e.g. --base origin/main), or name the entries "
+        "to check: validate --online catalog/images/NAME/VERSION.yaml (or NAME@VERSION, NAME)"
+    )
 
 
 def check_changes_online(
@@ -140,8 +205,10 @@ def check_changes_online(
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
     progress: Callable[[int, int], None] | None = None,
+    only: set[str] | None = None,
 ) -> OnlineResult:
-    """The online checks of every entry, or with `changes` of the entries the change touched.
+    """The online checks of every entry, or of the NAME@VERSION ids `only`, or with `changes` of
+    the entries the change touched.
 
     A registry the change adds, or points at another host, TLS setting or credentials, is
     checked without credentials (a warning says so): a pull request must not be able to send the
@@ -155,7 +222,7 @@ def check_changes_online(
         result = check_online(
             catalog,
             client,
-            only=changes.touched if changes else None,
+            only=only if only is not None else (changes.touched if changes else None),
             workers=workers,
             progress=progress,
         )

@@ -80,6 +80,41 @@ def refuse_overlap(catalog: Catalog, wanted: set[str]) -> None:
             )
 
 
+def repositories(image: CatalogImage) -> set[str]:
+    """`host/repository` of every manifest the entry pins (index, containers, disks)."""
+    return {manifest.ref.rsplit("@", 1)[0] for _, manifest in image.manifests()}
+
+
+def same_source(new: CatalogImage, published: CatalogImage) -> bool:
+    """Whether two entries come from the same source: they share a repository (the registry
+    host and repository path of an index, container or disk), and when both were made by an
+    ImageBuild, those builds ran in the same namespace."""
+    if not repositories(new) & repositories(published):
+        return False
+    builds = new.spec.source.image_build, published.spec.source.image_build
+    return builds[0] is None or builds[1] is None or builds[0].namespace == builds[1].namespace
+
+
+def refuse_joining_another_source(catalog: Catalog, candidate: Loaded[CatalogImage]) -> None:
+    """A default name must not add a version to an image line published from another source:
+    the new entry would become that line's latest version without anybody choosing so."""
+    model = candidate.model
+    line = [e.model for e in catalog.images if e.model.metadata.name == model.metadata.name]
+    if not line or any(same_source(model, published) for published in line):
+        return
+    newest = max(line, key=lambda published: published.spec.published_at)
+    build = newest.spec.source.image_build
+    where = ", ".join(sorted(repositories(newest)))
+    if build is not None:
+        where += f", ImageBuild namespace {build.namespace}"
+    raise CatalogError(
+        f"{candidate.file}: the default name {model.metadata.name!r} would add this image to an "
+        f"image published from another source ({newest.id}: {where}), and make it that image's "
+        f"latest version; choose another name with --name, or pass --name "
+        f"{model.metadata.name} to add it there on purpose"
+    )
+
+
 def check_candidate(
     catalog: Catalog, client: RegistryClient, candidate: Loaded[CatalogImage], text: str
 ) -> None:

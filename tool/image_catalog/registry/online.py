@@ -40,6 +40,7 @@ from image_catalog.registry.errors import (
     UnsupportedManifest,
 )
 from image_catalog.registry.oci import ManifestInfo, ManifestKind
+from image_catalog.registry.skopeo import never_connected
 
 Progress = Callable[[int, int], None]
 
@@ -51,6 +52,10 @@ class OnlineResult:
     problems: list[Problem] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)  # "NAME@VERSION: reason"
     registries: list[str] = field(default_factory=list)  # names of the registries that answered
+    # The hosts of the unchecked entries whose registry was never connected to (connection
+    # refused, no such host): only these, and no other cause, make `unreached_only` true.
+    unreached: set[str] = field(default_factory=set)
+    unreached_only: bool = False
     entries: int = 0
     manifests: int = 0  # distinct manifests fetched
     configs: int = 0  # image configs fetched (images without an index)
@@ -79,10 +84,16 @@ def check_online(
         manifests=checked.manifests,
         configs=checked.configs,
     )
+    causes = set()
     for entry, outcome in zip(entries, checked.outcomes, strict=True):
         result.problems += outcome.problems
         if outcome.unchecked is not None:
             result.unchecked.append(f"{entry.model.id}: {outcome.unchecked}")
+            error = outcome.error
+            causes.add(error is not None and never_connected(error))
+            if error is not None and error.host and never_connected(error):
+                result.unreached.add(error.host)
+    result.unreached_only = causes == {True}
     return result
 
 

@@ -116,6 +116,17 @@ def classify(detail: str, reference: Reference) -> type[RegistryError]:
     return RegistryFailure
 
 
+_NO_CONNECTION = re.compile(
+    r"connection refused|no such host|server misbehaving|network is unreachable|no route to host"
+)
+
+
+def never_connected(error: RegistryError) -> bool:
+    """The registry was not reached at all: the connection was refused or its name did not
+    resolve (not a timeout, not a refusal of credentials). From here it never will be."""
+    return isinstance(error, Unreachable) and bool(_NO_CONNECTION.search(error.detail.lower()))
+
+
 def is_transient(error: RegistryError) -> bool:
     """Worth another attempt: unreachable, timed out, 5xx or rate-limited."""
     if isinstance(error, Unreachable):

@@ -204,8 +204,18 @@ class VocabularyDoc(Part):
 class CatalogInfo(Part):
     commit: Annotated[
         str | None,
-        _doc("HEAD of the git repository the catalog was built from (null outside one)."),
+        _doc(
+            "HEAD of the git repository the catalog was built from (null outside one); with "
+            "`dirty`, the commit the uncommitted changes were made on."
+        ),
     ]
+    dirty: Annotated[
+        bool,
+        _doc(
+            "True when the site was built from uncommitted changes to the catalog's files on "
+            "top of `commit`, so that no commit holds what was built; absent otherwise."
+        ),
+    ] = False
 
 
 class ViewCount(Part):

@@ -9,9 +9,11 @@
 signed site, is when the signature stops vouching for it: build time plus `index build
 --valid-for`; a reader with a trust file refuses the site after that (a frozen or replayed
 site). It is a line of its own so that a reader older than it still reads the first. Every time
-is UTC to the second, within `site.times` (years 1970 to 9998). A signed site also carries
-`SHA256SUMS.sig`, an SSH signature of this file in the namespace `NAMESPACE` by a key the trust
-file allows for `PRINCIPAL`. The build writes this format and the reader reads it, both here.
+is UTC to the second, within `site.times` (years 1970 to 9998). A site built from uncommitted
+changes says `catalog commit 0123...cdef plus uncommitted changes` (and is never signed). A
+signed site also carries `SHA256SUMS.sig`, an SSH signature of this file in the namespace
+`NAMESPACE` by a key the trust file allows for `PRINCIPAL`. The build writes this format and
+the reader reads it, both here.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ SUMS_FILE = "SHA256SUMS"
 SIGNATURE_FILE = "SHA256SUMS.sig"
 
 _HEADER = "# image-catalog index: catalog commit {commit}, committed {time}"
+_DIRTY = " plus uncommitted changes"
 _HEADER_PATTERN = re.compile(
     r"# image-catalog index: catalog commit (?P<commit>[0-9a-f]{40}|[0-9a-f]{64}), "
     r"committed (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"
@@ -52,10 +55,16 @@ def sums_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def sums_header(commit: str, committed: datetime, expires: datetime | None = None) -> str:
+def sums_header(
+    commit: str, committed: datetime, expires: datetime | None = None, *, dirty: bool = False
+) -> str:
     """The header of SHA256SUMS: the catalog commit and its commit time (UTC, seconds), then,
-    for a signed site, a second line saying when it expires."""
-    header = _HEADER.format(commit=commit, time=sums_time(committed))
+    for a signed site, a second line saying when it expires.
+
+    `dirty`: the site was built from uncommitted changes on top of that commit, and the line says
+    so (`catalog commit X plus uncommitted changes, ...`); `parse_header` does not read such a
+    line as naming the commit, and such a site is never signed."""
+    header = _HEADER.format(commit=commit + (_DIRTY if dirty else ""), time=sums_time(committed))
     if expires is None:
         return header
     return f"{header}\n{_EXPIRY.format(time=sums_time(expires))}"

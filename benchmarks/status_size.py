@@ -71,7 +71,7 @@ def observation(entries: int, hour: int, rng: random.Random) -> Observation:
 
 
 def day(entries: int, checks: int, folder: Path) -> Path:
-    """The status.json after `checks` hourly checks, each on top of the file the one before wrote."""
+    """status.json after `checks` hourly checks, each on top of the file the one before wrote."""
     rng = random.Random(1)
     path = folder / "status.json"
     ids = [f"image-{i // 10:05d}@1.{i % 10}.0" for i in range(entries)]

@@ -38,7 +38,6 @@ from image_catalog.site.contract import (
     State,
     StatusDoc,
     VariantHealth,
-    encode,
 )
 from image_catalog.site.status import (
     INVALID_STATES,
@@ -49,8 +48,8 @@ from image_catalog.site.status import (
     WINDOW,
     availability,
     decode,
+    encode_status,
     figures,
-    validate_status,
 )
 from image_catalog.text import printable
 from image_catalog.web.errors import redact
@@ -316,9 +315,7 @@ def load(
             raise CatalogError(f"{shown}: not a status file: {exc.message}") from exc
         except OSError as exc:
             raise UsageError(f"{shown}: cannot read the status file: {exc.strerror}") from exc
-    status = decode(data, shown)
-    validate_status(status, shown, now)
-    return status, []
+    return decode(data, shown, now), []
 
 
 def _fetch(url: str, timeout: float) -> bytes | None:
@@ -357,6 +354,6 @@ def read(path: Path, *, now: dt.datetime) -> StatusDoc:
 def write(path: Path, status: StatusDoc) -> None:
     """Write the status in one step: a reader sees the old file or the new one."""
     try:
-        atomic_write_bytes(path, encode(status))
+        atomic_write_bytes(path, encode_status(status))
     except OSError as exc:
         raise CatalogError(f"cannot write the status to {path}: {exc.strerror or exc}") from exc

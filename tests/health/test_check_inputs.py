@@ -19,7 +19,7 @@ from image_catalog.health.observe import EntryObservation, Observation
 from image_catalog.site.contract import Check, StatusDoc
 from image_catalog.site.status import MAX_RECORD, SHOWN_PROBLEMS, decode
 from support.catalogs import empty_catalog, fake_digest
-from support.health import T0, shard_files, status_json, write_json
+from support.health import T0, legacy_status_json, shard_files, status_json, write_json
 
 IDS = [f"app-{n}@1.{n}" for n in range(8)]
 
@@ -101,7 +101,7 @@ def test_merge_reads_each_shard_as_of_now_and_writes_nothing_when_refused(tmp_pa
 
 def test_the_record_carried_never_outgrows_what_is_read_back() -> None:
     now = T0 + dt.timedelta(hours=1)
-    document = status_json(["a@1"])
+    document = legacy_status_json(["a@1"])  # a record of its own times per entry
     minute = [[f"2026-03-01T10:{m % 60:02d}:00Z", "available"] for m in range(60)]
     document["entries"][0]["record"] = sorted(minute * (MAX_RECORD // 60))
     previous = decode(json.dumps(document), "previous")

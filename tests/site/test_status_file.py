@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from image_catalog.errors import CatalogError
 from image_catalog.health import check as health
 from image_catalog.health.observe import EntryObservation, Observation, VariantObservation
+from image_catalog.site import kinds
 from image_catalog.site.contract import Check, StatusDoc, encode
 from image_catalog.site.parse import parser
 from image_catalog.site.status import (
@@ -94,6 +96,15 @@ def test_a_day_of_checks_comes_back_as_it_was_and_takes_a_fraction_of_the_expand
     assert expand(compact(day)) == day
     # The expanded layout (schemaVersion 1) spelled out every check of every entry.
     assert len(written) * 5 < len(encode(day))
+
+
+def test_the_file_passes_the_json_schema_the_site_publishes() -> None:
+    schema = json.loads(kinds.schemas()["status.schema.json"])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate(json.loads(encode_status(_day(entries=3, checks=4))))
+    validator.validate(json.loads(encode_status(decode(LEGACY.read_bytes(), "legacy"))))
+    assert list(validator.iter_errors(json.loads(LEGACY.read_bytes())))  # the layout before
 
 
 def test_the_file_lists_the_check_times_once_and_a_letter_per_check() -> None:

@@ -204,7 +204,7 @@ def _row(entry: EntryHealth, position: dict[dt.datetime, int], count: int) -> En
 def expand(file: StatusFile) -> StatusDoc:
     """The status a compact file holds, as the program uses it; `file` passed `file_problems`."""
     return StatusDoc(
-        schema_version=SCHEMA_VERSION,
+        schema_version=SCHEMA_VERSION,  # the version of this expanded layout, not the file's
         checked_at=file.checked_at,
         fail_after=file.fail_after,
         catalog_entries=file.catalog_entries,

@@ -319,6 +319,14 @@ def jsonschema_row(catalog: Path, validate_cold: float, entries: int, subset: in
     )
 
 
+def status_rows() -> list[Row]:
+    """status.json after a day of hourly checks at 10,000 and 20,000 entries (no registry): sizes,
+    with no floor, against the goal set at 10,000 entries (1.5 MB, 300 kB gzipped), scaled."""
+    command = [PYTHON, str(HERE / "status_size.py"), "--entries", "10000", "--entries", "20000"]
+    found = measure([*command, "--json"])
+    return [Row(**row) for row in json.loads(found.output.strip().splitlines()[-1])]
+
+
 def registry_rows() -> list[Row]:
     """The earlier benchmarks against a loopback registry (skopeo, docker-registry)."""
     rows = []
@@ -399,6 +407,7 @@ def main() -> None:
         validate_cold = float(rows[2].value.split()[0])
         rows += query_rows(site, j, scratch, args.repeats)
         rows.append(jsonschema_row(catalog, validate_cold, args.entries, args.jsonschema_files))
+        rows += status_rows()
         if not args.skip_registry:
             rows += registry_rows()
     machine = (

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 from image_catalog.cli import main
 from image_catalog.reader.client import IndexClient, NotInIndex, Query
+from image_catalog.site.status import decode as decode_status
 from support.health import T0, build, checked
 from support.registry import LocalRegistry
 from support.site import site_bytes as files
+
+LEGACY = Path(__file__).parent.parent / "fixtures/status/v1.json"  # written by the check before
 
 
 def test_index_with_status_shows_states_and_query_available_filters(
@@ -144,3 +147,37 @@ def test_index_with_status_from_cached_entries_matches_a_build_without_cache(
     assert code == 0, capsys.readouterr().err
     assert files(reused) == files(fresh)
     assert b'"health":"missing"' in files(reused)["images/app/2.0.json"]
+
+
+def test_a_status_of_schema_version_1_is_read_once_and_written_compact(
+    registry: LocalRegistry,
+    fleet: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A status.json the check wrote before the compact layout (schemaVersion 1) is carried over
+    by the next check and published by `index build --status`, both writing the compact layout;
+    the reader gives the same status from either."""
+    catalog, _ = fleet
+    legacy = LEGACY.read_bytes()
+    status, site = tmp_path / "status.json", tmp_path / "site"
+    status.write_bytes(legacy)
+    checked(catalog, T0 + dt.timedelta(hours=3), status)
+    carried = json.loads(status.read_text())
+    assert carried["schemaVersion"] == 2
+    by_id = {e["id"]: e for e in carried["entries"]}
+    # The history came over: three checks before this one, app 2.0 back after two misses.
+    assert (by_id["app@1.0"]["record"], by_id["app@2.0"]["record"]) == ("aaaa", "amma")
+    assert by_id["app@1.0"]["since"] == "2026-03-01T10:00:00Z"
+    assert "consecutiveFailures" not in by_id["app@2.0"]
+
+    status.write_bytes(legacy)
+    build(catalog, site, status, capsys)
+    published = (site / "status.json").read_bytes()
+    assert json.loads(published)["schemaVersion"] == 2
+    expected = decode_status(legacy, "legacy")
+    assert IndexClient(site).status().doc == expected
+    assert main(["show", "--index", str(site), "app@2.0"]) == 0
+    assert "  health         failed since 2026-03-01T12:00:00Z\n" in capsys.readouterr().out
+    (site / "status.json").write_bytes(legacy)  # a site published before the compact layout
+    assert IndexClient(site).status().doc == expected

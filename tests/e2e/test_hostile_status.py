@@ -1,6 +1,7 @@
 """Status files an attacker (or a broken run) hands to `check merge`, `check --previous` and
 `index build --status`: shards beyond their count, forged catalog digests, renamed entries,
-endless records, negative failure counts and times in the future.
+endless records, negative failure counts and times in the future; in the compact layout a check
+writes, and (for the endless record) in the layout of schemaVersion 1, still read.
 
 Each runs the command in a confined child: it must refuse with exit 1, name the file and the
 field, and write nothing.
@@ -17,7 +18,7 @@ from image_catalog.health.check import catalog_digest, in_shard
 from image_catalog.site.contract import Shard
 from support.catalogs import empty_catalog, fake_digest
 from support.confined import assert_refused, run_confined
-from support.health import shard_files, status_json, write_json
+from support.health import legacy_status_json, shard_files, status_json, write_json
 
 IDS = [f"app-{n}@1.{n}" for n in range(8)]
 MERGE_REFUSED = "error: refusing to merge: the shards must cover every entry exactly once:\n"
@@ -98,7 +99,7 @@ def test_merge_refuses_a_renamed_entry_with_the_count_kept(tmp_path: Path) -> No
         for name in (f"renamed-{n}" for n in range(100))
         if in_shard(f"{name}@1.0", Shard(index=1, count=2))
     )
-    document["entries"][0].update(name=renamed, version="1.0")
+    document["entries"][0].update(id=f"{renamed}@1.0")
     files, out = _written(shards), tmp_path / "status.json"
     outcome = _merge(files, out)
     assert_refused(outcome, 1, MERGE_REFUSED)
@@ -111,7 +112,7 @@ def test_merge_refuses_a_renamed_entry_with_the_count_kept(tmp_path: Path) -> No
 def test_merge_shows_a_hostile_entry_id_escaped(tmp_path: Path) -> None:
     shards = shard_files(tmp_path, IDS, 2)
     for _, document in shards:
-        document["entries"][0].update(name="evil\x1b[2J", version="1")
+        document["entries"][0].update(id="evil\x1b[2J@1")
     files, out = _written(shards), tmp_path / "status.json"
     outcome = _merge(files, out)
     assert_refused(outcome, 1, f"  evil\\x1b[2J@1 is in both {files[0]} and {files[1]}\n")
@@ -134,9 +135,15 @@ def test_merge_validates_each_shard_as_a_previous_status(tmp_path: Path) -> None
 
 
 def _endless(document: dict[str, Any]) -> str:
+    check = json.dumps(document["checks"][0])
+    document["checks"] = "CHECKS"
+    # Written as text: a million checks are built faster as one string than as a list.
+    return json.dumps(document).replace('"CHECKS"', "[" + ",".join([check] * 10**6) + "]")
+
+
+def _endless_legacy(document: dict[str, Any]) -> str:
     check = json.dumps(document["entries"][0]["record"][0])
     document["entries"][0]["record"] = "RECORD"
-    # Written as text: a million checks are built faster as one string than as a list.
     return json.dumps(document).replace('"RECORD"', "[" + ",".join([check] * 10**6) + "]")
 
 
@@ -160,16 +167,21 @@ def _spoiled(name: str, file: Path) -> tuple[str, str]:
     spoil, message = {
         "endless": (
             _endless,
+            "checks: 1000000 times, more than 1440 (24 hours of a check a minute)\n",
+        ),
+        "endless-legacy": (
+            _endless_legacy,
             "entries[0].record: 1000000 checks, more than 1440 (24 hours of a check a minute)\n",
         ),
         "negative": (_negative, "entries[0].consecutiveFailures: -3 is negative\n"),
         "future": (_future, f"entries[0].since: {FUTURE} is in the future (now: "),
         "future-check": (_future_check, f"checkedAt: {FUTURE} is in the future (now: "),
     }[name]
-    return spoil(status_json(IDS)), f"error: {file}: {message}"
+    document = legacy_status_json(IDS) if name.endswith("-legacy") else status_json(IDS)
+    return spoil(document), f"error: {file}: {message}"
 
 
-SPOILED = ["endless", "negative", "future", "future-check"]
+SPOILED = ["endless", "endless-legacy", "negative", "future", "future-check"]
 
 
 @pytest.mark.parametrize("name", SPOILED)

@@ -483,7 +483,7 @@ def test_previous_status_errors_are_explained(
     assert (code, text) == (
         1,
         f"error: {bad}: schemaVersion 9 is not supported (this image-catalog reads "
-        "schemaVersion 1): upgrade image-catalog\n",
+        "schemaVersion 2): upgrade image-catalog\n",
     )
     bad.write_text(json.dumps({"schemaVersion": 1, "kind": "Index"}))
     code, text = check(local_catalog, capsys, "--previous", str(bad))

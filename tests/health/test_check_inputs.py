@@ -16,10 +16,17 @@ from image_catalog.commands import check as check_command
 from image_catalog.errors import CatalogError
 from image_catalog.health import check as health
 from image_catalog.health.observe import EntryObservation, Observation
-from image_catalog.site.contract import Check, StatusDoc
-from image_catalog.site.status import MAX_RECORD, SHOWN_PROBLEMS, decode
+from image_catalog.site.contract import Check, Shard, StatusDoc
+from image_catalog.site.status import MAX_RECORD, SHOWN_PROBLEMS, decode, encode_status
 from support.catalogs import empty_catalog, fake_digest
-from support.health import T0, shard_files, status_json, write_json
+from support.health import (
+    T0,
+    legacy_status_json,
+    shard_files,
+    status_doc,
+    status_json,
+    write_json,
+)
 
 IDS = [f"app-{n}@1.{n}" for n in range(8)]
 
@@ -45,6 +52,46 @@ def test_the_merged_digest_is_computed_from_the_entries(tmp_path: Path) -> None:
     assert [e.id for e in merged.entries] == sorted(IDS)
     assert (merged.catalog_entries, merged.catalog_digest) == (8, health.catalog_digest(IDS))
     assert merged.shard is None
+
+
+def test_a_merged_run_is_one_check_time_the_latest_shards(tmp_path: Path) -> None:
+    """Shards start minutes apart; merged, their checks are the run's, at the latest one's time,
+    so the status lists one check time a run (a letter a run in each record)."""
+    earlier = T0 + dt.timedelta(hours=1)
+    previous = status_doc(IDS, when=T0)
+    docs = []
+    for index, minutes in ((1, 3), (2, 0), (3, 7)):
+        shard = Shard(index=index, count=3)
+        when = earlier + dt.timedelta(minutes=minutes)
+        seen = [
+            EntryObservation(
+                name=i.partition("@")[0],
+                version=i.partition("@")[2],
+                state="available",
+                deprecated=False,
+            )
+            for i in IDS
+            if health.in_shard(i, shard)
+        ]
+        doc = health.record(
+            Observation(entries=seen),
+            previous,
+            now=when,
+            fail_after=5,
+            shard=shard,
+            catalog_ids=IDS,
+        )
+        docs.append((f"shard-{index}.json", doc))
+    run = earlier + dt.timedelta(minutes=7)
+    merged = health.merge(docs)
+    assert merged.checked_at == run
+    assert {(e.last_checked, e.last_available) for e in merged.entries} == {(run, run)}
+    assert {tuple(c.at for c in e.record) for e in merged.entries} == {(T0, run)}
+    assert {e.since for e in merged.entries} == {T0}  # a time of an earlier run stays
+    assert json.loads(encode_status(merged))["checks"] == [
+        "2026-03-01T10:00:00Z",
+        "2026-03-01T11:07:00Z",
+    ]
 
 
 def test_a_forged_digest_and_a_renamed_entry_do_not_match_the_entries(tmp_path: Path) -> None:
@@ -101,7 +148,7 @@ def test_merge_reads_each_shard_as_of_now_and_writes_nothing_when_refused(tmp_pa
 
 def test_the_record_carried_never_outgrows_what_is_read_back() -> None:
     now = T0 + dt.timedelta(hours=1)
-    document = status_json(["a@1"])
+    document = legacy_status_json(["a@1"])  # a record of its own times per entry
     minute = [[f"2026-03-01T10:{m % 60:02d}:00Z", "available"] for m in range(60)]
     document["entries"][0]["record"] = sorted(minute * (MAX_RECORD // 60))
     previous = decode(json.dumps(document), "previous")

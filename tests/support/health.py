@@ -14,7 +14,8 @@ from image_catalog.cli import main
 from image_catalog.commands import check as check_command
 from image_catalog.health import check as health
 from image_catalog.health.observe import EntryObservation, Observation, VariantObservation
-from image_catalog.site.contract import Shard, encode
+from image_catalog.site.contract import Shard, StatusDoc, encode
+from image_catalog.site.status import encode_status
 
 T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 
@@ -46,6 +47,27 @@ def status_json(
 ) -> dict[str, Any]:
     """The status a check at `when` writes when every entry of `ids` (NAME@VERSION) is available,
     as the JSON it is written as; `catalog_ids` is the whole catalog (default: `ids`)."""
+    doc = status_doc(ids, when=when, shard=shard, catalog_ids=catalog_ids)
+    parsed: dict[str, Any] = json.loads(encode_status(doc))
+    return parsed
+
+
+def legacy_status_json(ids: Sequence[str], *, when: dt.datetime = T0) -> dict[str, Any]:
+    """The same status in the layout of schemaVersion 1, as the check wrote it before the compact
+    one (each entry's record a list of [TIME, STATE], every field spelled out)."""
+    parsed: dict[str, Any] = json.loads(encode(status_doc(ids, when=when)))
+    assert parsed["schemaVersion"] == 1
+    return parsed
+
+
+def status_doc(
+    ids: Sequence[str],
+    *,
+    when: dt.datetime = T0,
+    shard: Shard | None = None,
+    catalog_ids: Sequence[str] | None = None,
+) -> StatusDoc:
+    """The status a check at `when` makes when every entry of `ids` is available."""
     entries = [
         EntryObservation(
             name=entry_id.partition("@")[0],
@@ -56,7 +78,7 @@ def status_json(
         )
         for entry_id in ids
     ]
-    doc = health.record(
+    return health.record(
         Observation(entries=entries),
         None,
         now=when,
@@ -64,8 +86,6 @@ def status_json(
         shard=shard,
         catalog_ids=list(ids if catalog_ids is None else catalog_ids),
     )
-    parsed: dict[str, Any] = json.loads(encode(doc))
-    return parsed
 
 
 def shard_files(folder: Path, ids: Sequence[str], count: int) -> list[tuple[Path, dict[str, Any]]]:

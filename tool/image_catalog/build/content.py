@@ -31,7 +31,7 @@ from image_catalog.catalog.loader import Catalog
 from image_catalog.errors import CatalogError
 from image_catalog.manifest.model import VocabularySpec
 from image_catalog.manifest.vocabulary import Vocabulary
-from image_catalog.site import contract
+from image_catalog.site import contract, kinds
 from image_catalog.site.contract import (
     SCHEMA_VERSION,
     VIEW_DIMENSIONS,
@@ -50,7 +50,7 @@ from image_catalog.site.contract import (
     ViewDoc,
     VocabularyDoc,
 )
-from image_catalog.site.status import STATUS_FILE
+from image_catalog.site.status import STATUS_FILE, encode_status
 
 SITE_FILE = "catalog.json"
 # Views of every version exist only where they are much smaller than index.json: with a handful of
@@ -188,7 +188,7 @@ class SiteContent:
             status=STATUS_FILE if self.status is not None else None,
         )
         if self.status is not None:
-            yield SiteFile(STATUS_FILE, make(encode, self.status))
+            yield SiteFile(STATUS_FILE, make(encode_status, self.status))
         yield SiteFile(SITE_FILE, make(encode, site))
         yield from _schema_files(self.known, self.digests)
 
@@ -344,7 +344,7 @@ def content_of_entries(
 def _schema_files(known: Mapping[str, FileSum], digests: dict[str, str]) -> Iterator[SiteFile]:
     """The JSON Schemas: the code's alone, so the files an earlier build of the same code
     (which `known` comes from) wrote are handed over by their hash."""
-    texts = functools.cache(contract.schemas)
+    texts = functools.cache(kinds.schemas)
     schemas = {p: k for p, k in known.items() if p.startswith("schemas/")}
     if schemas and all(k[0] == _SCHEMAS for k in schemas.values()):
         for path, (_, sha256, size, gz_size) in sorted(schemas.items()):

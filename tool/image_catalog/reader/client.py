@@ -81,6 +81,7 @@ from image_catalog.site.contract import (
     ViewDoc,
 )
 from image_catalog.site.parse import D, Parse, parser
+from image_catalog.site.status import decode as decode_status
 from image_catalog.site.sums import SIGNATURE_FILE, SUMS_FILE
 from image_catalog.text import printable
 
@@ -208,9 +209,11 @@ class IndexClient:
     def status(self) -> Answer[StatusDoc]:
         """status.json: the last health check, with each entry's history and the figures.
 
-        Raises `NotInIndex` when the site was built without a status.
+        Either layout is read (`site.status.decode`: the compact one of schemaVersion 2, or the
+        expanded one of 1) into the same `StatusDoc`. Raises `NotInIndex` when the site was built
+        without a status.
         """
-        return self._read("status.json", parser(StatusDoc))
+        return self._read("status.json", decode_status)
 
     def image(self, name: str) -> Answer[ImageDoc]:
         check_name(name)

@@ -1,14 +1,15 @@
 """The static index's formats, defined once: what `index build` writes and the client reads.
 
-Every document the site publishes is a `msgspec.Struct` here. The builder constructs them and
-encodes them with `encode`; the client decodes with `decode` into the same types; the JSON
-Schemas published in the site's `schemas/` folder are generated from them by `schemas()`. Field
-names are snake_case in Python and camelCase in the files. Optional fields that are unset are
-left out of the files, except the ones the format always spells out (`catalog.commit` and
-`firstPublished`, which are null when unknown).
+Every document the site publishes is a `msgspec.Struct` here (the compact status.json in
+`site.status_file`). The builder constructs them and encodes them with `encode`; the client
+decodes with `decode` into the same types; the JSON Schemas published in the site's `schemas/`
+folder are generated from them by `site.kinds.schemas()`. Field names are snake_case in Python and
+camelCase in the files. Optional fields that are unset are left out of the files, except the ones
+the format always spells out (`catalog.commit` and `firstPublished`, which are null when unknown).
 
 Compatibility: unknown fields are ignored, so adding a field is not a breaking change; removing or
-renaming one bumps `SCHEMA_VERSION`, which the client checks before anything else.
+renaming one bumps the document's `schemaVersion` (`Document.format_version`: `SCHEMA_VERSION`
+for every kind but the status), which the client checks before anything else.
 
 This module imports msgspec and the standard library only: the reader's path depends on it.
 """
@@ -16,7 +17,7 @@ This module imports msgspec and the standard library only: the reader's path dep
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -237,8 +238,11 @@ class Document(Part, tag_field="kind"):
     """A whole published file: it names its kind (the tag) and its format's `schemaVersion`.
 
     `schema_version` is declared by each document: a base with fields cannot be mixed with
-    `_Entry`. Declared here for type checkers only.
+    `_Entry`. Declared here for type checkers only. `format_version` is the one this
+    image-catalog writes and reads (a class constant, not a field).
     """
+
+    format_version: ClassVar[int] = SCHEMA_VERSION
 
     if TYPE_CHECKING:
         schema_version: int
@@ -313,7 +317,10 @@ class ViewDoc(Document, tag="View", kw_only=True):
     images: list[Summary]
 
 
-# --- health: status.json ------------------------------------------------------------------------
+# --- health: the status as the program sees it ----------------------------------------------------
+# What `check` computes, the reader's `IndexClient.status()` gives and the reports print. It is also
+# the layout status.json had in schemaVersion 1, read once and migrated: status.json is now written
+# in the compact layout of `site.status_file` (schemaVersion 2), read back into these types.
 
 
 class Check(msgspec.Struct, array_like=True, gc=False):
@@ -381,10 +388,10 @@ class Figures(Part, kw_only=True):
 
 
 class StatusDoc(Document, tag="Status", kw_only=True):
-    """`status.json`: the last health check, with each entry's history and the catalog's figures.
+    """The last health check, with each entry's history and the catalog's figures.
 
-    The only file that changes at every check: the other files carry a state only, and change
-    when a state does.
+    status.json holds it in the compact layout of `site.status_file.StatusFile`; this expanded form
+    is what schemaVersion 1 files held, and is still read from them (`site.status.decode`).
     """
 
     schema_version: int
@@ -405,16 +412,7 @@ class StatusDoc(Document, tag="Status", kw_only=True):
         return None
 
 
-DOCUMENTS: dict[str, type[Document]] = {
-    "Site": SiteDoc,
-    "Index": IndexDoc,
-    "View": ViewDoc,
-    "Image": ImageDoc,
-    "Version": VersionDoc,
-    "Status": StatusDoc,
-}
-
-# --- encoding, decoding, schemas ------------------------------------------------------------------
+# --- encoding ------------------------------------------------------------------------------------
 
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
@@ -422,28 +420,3 @@ _ENCODER = msgspec.json.Encoder(order="sorted")
 def encode(value: Any) -> bytes:
     """Compact JSON with sorted keys: the same value always gives the same bytes."""
     return _ENCODER.encode(value)
-
-
-def schemas() -> dict[str, str]:
-    """File name -> JSON Schema of every document kind, stable byte for byte."""
-    rendered = {}
-    for kind, model in sorted(DOCUMENTS.items()):
-        schema = _standalone(kind, model)
-        rendered[f"{kind.lower()}.schema.json"] = _json_text(schema)
-    return rendered
-
-
-def _standalone(kind: str, model: type[Document]) -> dict[str, Any]:
-    """The document's own definition at the top, the parts it uses under $defs."""
-    generated = msgspec.json.schema(model)
-    defs: dict[str, Any] = generated["$defs"]
-    top = defs.pop(model.__name__)
-    schema: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": f"{kind.lower()}.schema.json"}
-    schema.update(top)
-    if defs:
-        schema["$defs"] = defs
-    return schema
-
-
-def _json_text(value: Any) -> str:
-    return msgspec.json.format(encode(value), indent=2).decode("utf-8")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 import msgspec
 
 from image_catalog.errors import CatalogError
-from image_catalog.site.contract import SCHEMA_VERSION, Document
+from image_catalog.site.contract import Document
 from image_catalog.site.times import FIRST_YEAR, LAST_YEAR, out_of_range
 
 D = TypeVar("D", bound=Document)
@@ -53,6 +53,7 @@ def parser(model: type[D]) -> Parse[D]:
     if made is not None:
         return cast(Parse[D], made)
     kind = model.__struct_config__.tag
+    version = model.format_version
     decoder = _DECODERS.get(model)
     if decoder is None:
         decoder = _DECODERS[model] = msgspec.json.Decoder(model)
@@ -61,7 +62,7 @@ def parser(model: type[D]) -> Parse[D]:
         try:
             doc: D = decode_without_gc(decoder, data)
         except msgspec.ValidationError as exc:
-            _check_header(data, where, kind)
+            _check_header(data, where, kind, version)
             raise CatalogError(f"{where}: not a valid {kind} document: {_problem(exc)}") from exc
         except msgspec.DecodeError as exc:
             raise CatalogError(
@@ -70,8 +71,8 @@ def parser(model: type[D]) -> Parse[D]:
             ) from exc
         except RecursionError as exc:
             raise too_deep(where) from exc
-        if doc.schema_version != SCHEMA_VERSION:
-            _check_header(data, where, kind)
+        if doc.schema_version != version:
+            _check_header(data, where, kind, version)
         _check_times(doc, where, kind)
         return doc
 
@@ -110,7 +111,7 @@ def _check_times(doc: Document, where: str, kind: object) -> None:
         )
 
 
-def _check_header(data: bytes | str, where: str, kind: object) -> None:
+def _check_header(data: bytes | str, where: str, kind: object, expected: int) -> None:
     try:
         header = msgspec.json.decode(data, type=_Header)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -118,15 +119,15 @@ def _check_header(data: bytes | str, where: str, kind: object) -> None:
     except RecursionError as exc:
         raise too_deep(where) from exc
     version = header.schema_version
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if version != expected or isinstance(version, bool):
         advice = (
             "upgrade image-catalog"
-            if isinstance(version, int) and version > SCHEMA_VERSION
+            if isinstance(version, int) and version > expected
             else "rebuild the index"
         )
         raise CatalogError(
             f"{where}: schemaVersion {version!r} is not supported (this image-catalog reads "
-            f"schemaVersion {SCHEMA_VERSION}): {advice}"
+            f"schemaVersion {expected}): {advice}"
         )
     if header.kind != kind:
         raise CatalogError(

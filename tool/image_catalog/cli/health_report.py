@@ -7,8 +7,8 @@ import datetime as dt
 import msgspec
 
 from image_catalog.cli.reporters import Reporter, annotation
-from image_catalog.site.contract import EntryHealth, MovedTag, StatusDoc, VariantHealth, encode
-from image_catalog.site.status import INVALID_STATES, STATES
+from image_catalog.site.contract import EntryHealth, MovedTag, StatusDoc, VariantHealth
+from image_catalog.site.status import INVALID_STATES, STATES, encode_status
 from image_catalog.text import printable
 
 
@@ -46,7 +46,8 @@ class HealthReporter(Reporter[StatusDoc]):
         self.out.write("\n".join(printable(line) for line in lines) + "\n")
 
     def json(self, result: StatusDoc) -> None:
-        self.out.write(msgspec.json.format(encode(result).decode(), indent=2) + "\n")
+        # The document `--out` writes (status.json, compact), indented: one format to read.
+        self.out.write(msgspec.json.format(encode_status(result).decode(), indent=2) + "\n")
 
     def github(self, result: StatusDoc) -> None:
         lines = []

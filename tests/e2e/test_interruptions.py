@@ -14,13 +14,16 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
+from image_catalog.catalog.cache import CACHE_FOLDER
 from image_catalog.cli import main
 from image_catalog.scratch import make_scratch, scratch_dir, sweep_stale
 from support.catalogs import empty_catalog, fake_digest, image_document, registry_manifest
-from support.processes import descendants, survivors, wait_for
+from support.entries import write_document
+from support.processes import cmdline, descendants, survivors, wait_for
 from support.registry import LocalRegistry
 
 TOOL = Path(__file__).resolve().parents[2] / "tool"
@@ -80,6 +83,68 @@ def test_parse_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     assert parent.stdout is not None
     parent.stdout.close()
     assert survivors(below) == set()
+
+
+def _many_entries(catalog: Path, count: int, comment: str = "") -> None:
+    for n in range(count):
+        text = image_document("demo", f"1.{n}", fake_digest(f"demo-{n}"))
+        write_document(catalog, "demo", f"1.{n}", text + comment)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_parsing_in_parallel_exits_130_at_once_leaving_nothing(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the workers
+    parse: exit 130, queued work dropped and the workers stopped, no traceback from them, no temp
+    file, and the cache of the run before left as it was."""
+    catalog = empty_catalog(tmp_path / "catalog", {"quay": registry_manifest("quay", "quay.io")})
+    _many_entries(catalog, 4000)
+    first = subprocess.run(
+        command("validate", "--catalog", "catalog"),
+        cwd=tmp_path,
+        env=environment(tmp_path),
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    [cache] = (tmp_path / CACHE_FOLDER).glob("facts-*.msgpack")
+    before = cache.read_bytes()
+    _many_entries(catalog, 4000, comment="# changed: every file is parsed again\n")
+    child = subprocess.Popen(
+        command("validate", "--catalog", "catalog"),
+        cwd=tmp_path,
+        env=environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        workers = _parse_workers(child)
+        os.killpg(child.pid, signal.SIGINT)
+        # A bound against a hang, not a measure: the parse left to do takes longer.
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 130, err
+    assert err == b"interrupted\n"
+    assert survivors(workers) == set()
+    assert sorted(p.name for p in tmp_path.rglob("*.tmp")) == []
+    assert cache.read_bytes() == before
+
+
+def _parse_workers(child: subprocess.Popen[bytes]) -> set[int]:
+    """The child's parse workers, once two are running (the sign that parsing started)."""
+    for _ in range(2000):
+        assert child.poll() is None, child.communicate()
+        workers = {p for p in descendants(child.pid) if b"spawn_main" in cmdline(p)}
+        if len(workers) >= 2:
+            return workers
+        time.sleep(0.02)
+    raise AssertionError("no parse workers started")
 
 
 # --- SIGTERM ------------------------------------------------------------------------------------

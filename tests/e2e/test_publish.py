@@ -6,13 +6,18 @@ import hashlib
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pygit2
 import pytest
+from image_catalog.catalog.rules import rfc3339
 from image_catalog.catalog.validate import validate_catalog
 from image_catalog.cli import main
+from image_catalog.commands.publish import PublishImageSettings, publish_image
 from image_catalog.manifest.load import load_mapping
+from image_catalog.publish.branch import Identity
+from image_catalog.publish.candidate import PublishRejected
 from support.catalogs import empty_catalog, registry_manifest
 from support.oci import DiskFile, push_disk_artifact, push_image, push_index
 from support.registry import LocalRegistry
@@ -561,3 +566,32 @@ def test_the_build_architecture_is_checked_not_ignored(
     err = capsys.readouterr().err
     assert err.startswith(message.replace("REGISTRY/", f"{registry.host}/"))
     assert _tree(local_catalog) == before
+
+
+@pytest.mark.git
+def test_a_publication_time_too_far_in_the_future_is_refused_before_anything_is_written(
+    tmp_path: Path, registry: LocalRegistry
+) -> None:
+    """The catalog's clock rule (one day of slack) holds for publish itself, not only for CI."""
+    repo = _git_catalog(tmp_path, registry)
+    image = push_image(registry, "vendor/later", "1", architecture="arm64")
+    before = _tree(tmp_path / "catalog")
+    later = datetime.now(UTC) + timedelta(days=30)
+    settings = PublishImageSettings(
+        catalog=tmp_path / "catalog",
+        ref=image.ref,
+        distro="autosd9",
+        targets=("qemu",),
+        origin="tests",
+        branch="publish/later",
+        author=Identity("Catalog Tester", "tester@example.com"),
+        now=later,
+    )
+    with pytest.raises(PublishRejected) as caught:
+        publish_image(settings)
+    assert caught.value.exit_code == 1
+    assert f"spec.publishedAt: {rfc3339(later)} is in the future; publishedAt is when" in str(
+        caught.value
+    )
+    assert _tree(tmp_path / "catalog") == before
+    assert "publish/later" not in repo.branches.local

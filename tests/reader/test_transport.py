@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -357,14 +356,15 @@ def test_a_file_left_where_the_cache_writes_is_replaced_not_followed(
     body_path.parent.mkdir(parents=True)
     victim = tmp_path / "victim"
     victim.write_text("keep me")
-    ident = f"{os.getpid()}-{threading.get_ident()}"
-    (body_path.parent / f".{body_path.name}.{ident}.tmp").symlink_to(victim)
-    (meta_path.parent / f".{meta_path.name}.{ident}.tmp").write_text("left by a crash")
+    # Named as the writer names its temp files: the link is left alone, the file swept.
+    link = body_path.parent / f".{body_path.name}.0a1b2c3d.tmp"
+    link.symlink_to(victim)
+    (meta_path.parent / f".{meta_path.name}.0a1b2c3d.tmp").write_text("left by a crash")
     cache.put(url, CachedCopy(b"{}", '"e"', None, 1.0))
     assert victim.read_text() == "keep me"
     copy = cache.get(url)
     assert copy is not None
     assert (copy.body, copy.etag) == (b"{}", '"e"')
     assert sorted(p.name for p in body_path.parent.iterdir()) == sorted(
-        [body_path.name, meta_path.name]
+        [body_path.name, meta_path.name, link.name]
     )

@@ -26,6 +26,7 @@ from image_catalog.manifest.model import API_VERSION, Registry
 from image_catalog.manifest.reference import Reference
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import (
+    DeclaredFileUnusable,
     DigestMismatch,
     ManifestNotFound,
     RegistryFailure,
@@ -308,7 +309,9 @@ def test_ca_file_reaches_skopeo_as_a_cert_dir(
     assert spied(spy, "ca") == [ca.read_text()]
     with (
         client_for(registry_model("ca", registry.host, caFile=str(tmp_path / "nope"))) as client,
-        pytest.raises(TlsFailure, match=r"the CA file .*nope of registry ca .* cannot be read"),
+        pytest.raises(
+            DeclaredFileUnusable, match=r"the CA file .*nope of registry ca .* cannot be used"
+        ),
     ):
         client.inspect(image.ref)
 
@@ -504,7 +507,7 @@ def test_auth_file_credentials(auth_registry: LocalRegistry, tmp_path: Path) -> 
     missing = {"method": "authFile", "path": str(tmp_path / "missing.json")}
     with (
         client_for(registry_model("private", auth_registry.host, auth=missing)) as client,
-        pytest.raises(Unauthorized, match=r"missing\.json, which does not exist"),
+        pytest.raises(DeclaredFileUnusable, match=r"missing\.json of .* \(it does not exist\)"),
     ):
         client.inspect(image.ref)
 
@@ -549,7 +552,7 @@ def test_service_account_token_is_read_at_every_call(tmp_path: Path) -> None:
                 client.inspect(image.ref, config=False)
             assert old not in str(caught.value)
             token_file.unlink()
-            with pytest.raises(Unauthorized, match=r"token at .*token, which cannot be read"):
+            with pytest.raises(DeclaredFileUnusable, match=r"token file .*token of .* cannot be"):
                 client.inspect(image.ref, config=False)
 
 

@@ -4,6 +4,7 @@ auth file with no name on disk, alive for one call, never into the arguments."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from image_catalog.errors import ExitCode, RegistryUnavailable
 from image_catalog.manifest.model import API_VERSION, Registry
 from image_catalog.registry.credentials import Credentials, CredentialStore
-from image_catalog.registry.errors import RegistryFailure, TlsFailure, Unauthorized
+from image_catalog.registry.errors import DeclaredFileUnusable, RegistryFailure, Unauthorized
 
 HOST = "registry.example.com:5000"
 SECRET = "sha256~c2VjcmV0LXRva2VuLXRoYXQtbXVzdC1ub3QtbGVhaw"
@@ -72,21 +74,60 @@ def test_an_auth_file_is_passed_by_its_path(store: CredentialStore, tmp_path: Pa
         assert credentials == Credentials(("--authfile", str(auth)))
 
 
-@pytest.mark.parametrize("kind", ["missing", "folder"])
-def test_an_auth_file_that_is_not_a_readable_file_is_refused(
-    store: CredentialStore, tmp_path: Path, kind: str
-) -> None:
-    path = tmp_path / "auth.json"
+def _unusable_file(tmp_path: Path, kind: str) -> Path:
+    """A path as a bad declaration names it: nothing there, a folder, or a FIFO."""
+    path = tmp_path / f"declared-{kind}"
     if kind == "folder":
         path.mkdir()
-    declared = _registry(auth={"method": "authFile", "path": str(path)})
-    with pytest.raises(Unauthorized) as caught, store.for_call(declared):
+    elif kind == "fifo":
+        os.mkfifo(path)
+    return path
+
+
+@contextlib.contextmanager
+def _used(store: CredentialStore, declared: Registry) -> Iterator[None]:
+    """What a skopeo call takes from the store: the TLS arguments, then the credentials."""
+    store.tls_args(declared)
+    with store.for_call(declared):
+        yield
+
+
+_REASONS = {
+    "missing": "it does not exist",
+    "folder": "is a folder, not a regular file",
+    "fifo": "is a FIFO (named pipe), not a regular file",
+}
+
+
+@pytest.mark.parametrize("kind", list(_REASONS))
+@pytest.mark.parametrize(
+    ("field", "what"),
+    [
+        ("spec.caFile", "the CA file"),
+        ("spec.auth.path", "the auth file"),
+        ("spec.auth.tokenPath", "the service-account token file"),
+    ],
+)
+def test_a_declared_file_that_cannot_be_used_is_a_catalog_error_not_a_retry(
+    store: CredentialStore, tmp_path: Path, kind: str, field: str, what: str
+) -> None:
+    path = _unusable_file(tmp_path, kind)
+    if field == "spec.caFile":
+        declared = _registry(caFile=str(path))
+    elif field == "spec.auth.path":
+        declared = _registry(auth={"method": "authFile", "path": str(path)})
+    else:
+        declared = _registry(auth={"method": "serviceAccountToken", "tokenPath": str(path)})
+    with pytest.raises(DeclaredFileUnusable) as caught, _used(store, declared):
         pass
-    assert str(caught.value) == (
-        f"registry builds ({HOST}) authenticates with the auth file {path}, which does not exist "
-        f"or cannot be read: create it (skopeo login --authfile {path} {HOST}) or fix "
-        "spec.auth.path"
+    assert caught.value.exit_code == ExitCode.INVALID
+    assert not isinstance(caught.value, RegistryUnavailable)
+    message = str(caught.value)
+    assert message.startswith(
+        f"registries/builds.yaml: {field}: {what} {path} of registry builds ({HOST}) cannot be "
+        f"used ({_REASONS[kind]}): "
     )
+    assert (caught.value.registry, caught.value.host) == ("builds", HOST)
 
 
 def test_a_token_goes_through_an_anonymous_file_for_one_call(
@@ -124,9 +165,8 @@ def test_a_rotated_token_is_read_at_the_next_call(store: CredentialStore, tmp_pa
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (None, "which cannot be read (No such file or directory)"),
         ("\n", "is empty"),
-        (b"\xff\xfe", "which cannot be read (not UTF-8 text)"),
+        (b"\xff\xfe", "which is not UTF-8 text"),
     ],
 )
 def test_a_token_that_cannot_be_used_is_refused(
@@ -205,15 +245,3 @@ def test_tls_arguments_and_a_ca_of_its_own(store: CredentialStore, tmp_path: Pat
     assert not folder.exists()
     with pytest.raises(RegistryFailure, match="the registry client is closed"):
         store.tls_args(declared)
-
-
-def test_a_ca_file_that_cannot_be_read_is_a_tls_failure(
-    store: CredentialStore, tmp_path: Path
-) -> None:
-    missing = tmp_path / "missing.pem"
-    with pytest.raises(TlsFailure) as caught:
-        store.tls_args(_registry(caFile=str(missing)))
-    assert str(caught.value) == (
-        f"the CA file {missing} of registry builds ({HOST}) cannot be read (No such file or "
-        "directory): fix spec.caFile in registries/builds.yaml"
-    )

@@ -2,7 +2,9 @@
 
 Put it in front of a registry (``CountingProxy(registry.port)``) and point the client at
 ``proxy.host``: a test can then assert how many bytes a download, or a resumed one, transferred
-(``served``), per connection too (``connections``). It relays raw TCP, so HTTP keep-alive,
+(``served``), per connection too (``connections``). With ``record=True`` it also keeps what
+clients sent, so a test can read the ``Authorization`` headers a server received
+(``authorizations``; plain HTTP only). It relays raw TCP, so HTTP keep-alive,
 ranges and chunked answers pass through untouched, and the registry builds its upload and
 redirect URLs from the ``Host`` the client sent (the proxy's).
 
@@ -15,21 +17,32 @@ joins the threads.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 import time
 
 from support.service import Service
 
+_AUTHORIZATION = re.compile(rb"^authorization:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
 _CHUNK = 16 * 1024  # small: a client killed mid-answer leaves at most one chunk counted
 
 
 class CountingProxy(Service):
     """Relays 127.0.0.1:``port`` (its own) to 127.0.0.1:``upstream_port``, counting."""
 
-    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1", rate: int = 0) -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        upstream_host: str = "127.0.0.1",
+        rate: int = 0,
+        *,
+        record: bool = False,
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.rate = rate  # bytes a second sent back to clients; 0: as fast as they come
+        self.record = record
+        self._requests: list[bytearray] = []  # with `record`: what each connection sent
         self._lock = threading.Lock()
         self._counts: list[int] = []  # bytes server -> client, one per connection
         self._sent: list[int] = []  # bytes client -> server, one per connection
@@ -112,6 +125,18 @@ class CountingProxy(Service):
                     return
             time.sleep(0.005)
 
+    @property
+    def authorizations(self) -> list[str]:
+        """The values of every ``Authorization`` header clients sent (with ``record=True``)."""
+        self._settle()
+        with self._lock:
+            sent = [bytes(data) for data in self._requests]
+        return [
+            match.group(1).decode("latin-1")
+            for data in sent
+            for match in _AUTHORIZATION.finditer(data)
+        ]
+
     def reset(self) -> None:
         """Forget the counts so far (connections still open count on from zero)."""
         with self._lock:
@@ -136,6 +161,7 @@ class CountingProxy(Service):
                 index = len(self._counts)
                 self._counts.append(0)
                 self._sent.append(0)
+                self._requests.append(bytearray())
                 self._sockets |= {client, server}
             pair = _Pair(client, server)
             for source, sink, counts in (
@@ -171,6 +197,8 @@ class CountingProxy(Service):
                 with self._lock:
                     self._in_flight -= 1
                     counts[index] += len(chunk)
+                    if self.record and counts is self._sent:
+                        self._requests[index] += chunk
                 if self.rate and counts is self._counts:
                     time.sleep(len(chunk) / self.rate)
             # An orderly end of one direction is passed on as such (a half-close), so the

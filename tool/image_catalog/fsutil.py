@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -88,20 +90,102 @@ def atomic_write_bytes(path: Path, data: bytes | bytearray, *, durable: bool = T
     """Write to a temp file in the same folder, then rename it over the target.
 
     durable=False skips the fsync, for files a crash may lose (a cache): readers still see the
-    old file or the new one, never half of one.
+    old file or the new one, never half of one. The temp file (`.NAME.XXXXXXXX.tmp`) is locked
+    (`flock`) from its first instant until it has been renamed, so a later writer of the same
+    target can tell it from one a killed writer left, and sweeps only the latter first.
     """
-    import tempfile  # the reader's path writes only its cache, and only over HTTP
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
+    sweep_temp_leftovers(path.parent, path.name)
+    for attempt in range(2):
+        fd, tmp = _new_temp(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _write_all(fd, data)
             if durable:
-                stream.flush()
-                os.fsync(stream.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+                os.fsync(fd)
+            os.fchmod(fd, 0o644)
+            try:
+                os.replace(tmp, path)  # still locked: never swept before it has its name
+            except FileNotFoundError:
+                # Another writer swept it in the instant between mkstemp and flock; a new one.
+                if attempt:
+                    raise
+                continue
+            return
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+
+
+TEMP_SUFFIX = ".tmp"
+# `.NAME.` and eight random hex digits (earlier releases: mkstemp's eight of [a-z0-9_]), `.tmp`.
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+_NEW_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _new_temp(path: Path) -> tuple[int, str]:
+    """A new temp file beside `path` (mode 0600), where nothing had its name: a link put there
+    is never followed. Not tempfile, which the reader's query path does not load."""
+    while True:
+        tmp = str(path.with_name(f".{path.name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"))
+        try:
+            return os.open(tmp, _NEW_TEMP, 0o600), tmp
+        except FileExistsError:
+            continue
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    """os.write may write less than asked (a large buffer, a signal): write on until done."""
+    with memoryview(data) as view:
+        done = 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+
+
+def sweep_temp_leftovers(folder: Path, target: str | None = None) -> list[Path]:
+    """Remove the temp files `atomic_write_bytes` left in `folder` when it was killed mid-write
+    (of `target` only, when given); return what was removed.
+
+    Only regular files named exactly as the writer names them, and only when no process holds
+    their lock (a live writer holds it until the rename; the kernel drops it when the writer
+    dies, however it dies). A link or a folder so named is left alone, never followed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match is None or (target is not None and match["target"] != target):
+            continue
+        if entry.is_file(follow_symlinks=False) and _remove_if_unlocked(Path(entry.path)):
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _remove_if_unlocked(path: Path) -> bool:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False  # gone meanwhile, or a link put there meanwhile
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a live writer holds it
+        now = os.lstat(path)
+        if (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
+            return False  # renamed and replaced meanwhile: not the file that was locked
+        path.unlink()
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

@@ -8,7 +8,7 @@ is a cache, never a source of truth: a file that is missing, unreadable, truncat
 checksum, does not decode into the expected types or has another key is discarded and the catalog
 is checked afresh. It holds plain typed data (msgpack decoded into declared structs, never
 pickle) and is replaced in one rename, so a run interrupted while writing it leaves the previous
-one.
+one (and a temp file, which the next run sweeps once its writer is gone).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from image_catalog.catalog.blobs import work_tree_top
 from image_catalog.catalog.facts import EntryFacts
 from image_catalog.catalog.loader import FileStatus
 from image_catalog.collector import paused
-from image_catalog.fsutil import atomic_write_bytes
+from image_catalog.fsutil import atomic_write_bytes, sweep_temp_leftovers
 from image_catalog.manifest.types import API_VERSION
 
 CACHE_FOLDER = Path(".cache") / "image-catalog"
@@ -58,7 +58,10 @@ def read_cache(path: Path, kind: type[T]) -> tuple[T | None, str | None]:
     """The payload of the cache file at `path` decoded as `kind`, or None and why not.
 
     A missing file gives (None, None); anything but an intact file of this tool gives a reason.
+    A temp file a writer of this cache left when it was killed goes first: every run reads the
+    cache, not every run writes it.
     """
+    sweep_temp_leftovers(path.parent, path.name)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -10,6 +10,7 @@ from typing import Literal
 
 import pygit2
 
+from image_catalog.catalog.gitindex import flagged_paths
 from image_catalog.errors import CatalogError, UsageError
 from image_catalog.fsutil import atomic_write_bytes
 
@@ -357,9 +358,10 @@ def worktree_blobs(folder: Path) -> dict[str, str]:
 
     Paths are relative to `folder`, with '/' separators. The ids come from HEAD's tree without
     reading the files; git's status (which compares sizes and times with the index, and hashes a
-    file only when they disagree) leaves out every file staged or changed since HEAD. Untracked
-    and changed files are not listed: their ids come from their bytes (`blob_id`). Outside a git
-    work tree, or before the first commit, nothing is listed.
+    file only when they disagree) leaves out every file staged or changed since HEAD; files marked
+    assume-unchanged or skip-worktree, which git's status never looks at, are left out too.
+    Untracked and changed files are not listed: their ids come from their bytes (`blob_id`).
+    Outside a git work tree, or before the first commit, nothing is listed.
     """
     try:
         git = GitRepo(folder)
@@ -369,10 +371,14 @@ def worktree_blobs(folder: Path) -> dict[str, str]:
         prefix = "" if prefix == "." else prefix
         found = folder_blobs(git, "HEAD", prefix)
         changed = git.repo.status(untracked_files="no")
+        # git's status never looks at these: their ids say nothing about their bytes.
+        flagged = flagged_paths(Path(git.repo.path) / "index")
     except (UsageError, pygit2.GitError):
         return {}
+    if flagged is None:
+        return {}  # an index it cannot read in full: nothing is taken on git's word
     inside = f"{prefix}/" if prefix else ""
-    for path in changed:
+    for path in [*changed, *flagged]:
         if path.startswith(inside):
             found.pop(path[len(inside) :], None)
     return found

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -258,13 +259,35 @@ def _check_files(
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     chunks = max(32, len(work) // workers // 16)
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_start_worker,
         initargs=(os.getpid(), gc.get_threshold(), root, vocabulary, renderer),
-    ) as pool:
-        yield from pool.map(_check_in_worker, work, chunksize=chunks)
+    )
+    try:
+        # The workers are started with Ctrl-C held back (they inherit the mask, and ignore it
+        # once started); one pressed meanwhile reaches this process as soon as they are.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [
+                pool.submit(_check_in_worker, work[start : start + chunks])
+                for start in range(0, len(work), chunks)
+            ]
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        for future in futures:
+            yield from future.result()
+    except BaseException:
+        # Ctrl-C (or an error): the workers are stopped now rather than left to finish what they
+        # hold, since nothing of it will be used; what is queued never runs. No future is
+        # cancelled here: the pool's own thread settles them all (cancelling them meanwhile
+        # races with it in Python 3.11).
+        for worker in multiprocessing.active_children():
+            worker.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Checker:
@@ -322,9 +345,9 @@ def _start_worker(
     start_worker(parent, threshold)  # after the checker is made: it is frozen with the rest
 
 
-def _check_in_worker(item: tuple[str, bool]) -> _Checked:
+def _check_in_worker(items: Sequence[tuple[str, bool]]) -> list[_Checked]:
     assert _worker is not None
-    return _worker.check(*item)
+    return [_worker.check(*item) for item in items]
 
 
 @dataclass

@@ -25,6 +25,10 @@ def start_worker(parent: int, threshold: tuple[int, int, int]) -> None:
     """A pool initializer: end with `parent`, and collect garbage with its `threshold`
     (`gc.get_threshold()` in the parent); what exists at this point is frozen."""
     die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the parent alone decides what stops, and stops its
+    # workers itself (a worker would otherwise die mid-task, printing a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held back while it started
     gc.set_threshold(*threshold)
     gc.freeze()
 

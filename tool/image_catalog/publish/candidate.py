@@ -1,7 +1,8 @@
 """The new entry as a candidate of the catalog: validated, compared with what is published, and
 checked as CI would check it, all before anything is written.
 
-The candidate is validated in memory as if it were the file it will become, so a problem's line
+The candidate is validated in memory as if it were the file it will become (the clock rule on
+`publishedAt` included, the one the catalog-wide checks apply), so a problem's line
 and column are those of that file. A digest is published once: the same digests again are the
 entry already published, some of them again are a conflict.
 """
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from image_catalog.catalog.loader import IMAGES_DIR, Catalog, Loaded, display_path
 from image_catalog.catalog.problems import Problem, from_validation_error, locate_all, sort_key
+from image_catalog.catalog.rules import published_in_future, rfc3339
 from image_catalog.catalog.validate import check_entry, check_path
 from image_catalog.errors import CatalogError, RegistryUnavailable
 from image_catalog.manifest.model import CatalogImage
@@ -57,6 +59,10 @@ def validated_candidate(
         model = CatalogImage.model_validate(document, context={"vocabulary": catalog.vocabulary})
     except ValidationError as exc:
         _reject(from_validation_error(exc, shown, document, target), target, text)
+    # The catalog-wide clock rule, applied here too: CI would refuse it after it was written.
+    future = published_in_future([(shown, rfc3339(model.spec.published_at))])
+    if future:
+        _reject([replace(p, source=target) for p in future], target, text)
     return Loaded(model, shown, target, document)
 
 

@@ -8,11 +8,11 @@ renamed over them, and not synced: a copy lost in a crash costs one download.
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import msgspec
+
+from image_catalog.fsutil import atomic_write_bytes
 
 
 class CachedCopy(msgspec.Struct, frozen=True):
@@ -83,27 +83,10 @@ class Cache:
 def _replace(path: Path, data: bytes) -> None:
     """Write `path` anew through a temporary file renamed over it, not synced (a cache file).
 
-    The temporary file is named after the process and thread, which no other live writer has:
-    one found under that name was left by a crash (or planted) and is removed first; the new one
-    is made only where nothing has its name (a link there is never followed).
+    The temporary file is made where nothing has its name (a link there is never followed); one a
+    killed writer of the same file left is removed first.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(tmp, flags, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, flags, 0o644)
-    except FileExistsError:
-        tmp.unlink()
-        fd = os.open(tmp, flags, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data, durable=False)
 
 
 def sha256_of(data: bytes) -> str:

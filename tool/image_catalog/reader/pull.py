@@ -22,7 +22,6 @@ the exit code a verification failure's (1) before an unreachable registry's (4).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import ssl
 import threading
@@ -35,6 +34,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from image_catalog.errors import CatalogError, ImageCatalogError, RegistryUnavailable
+from image_catalog.fsutil import atomic_write_bytes
 from image_catalog.reader.auth import find_credentials
 from image_catalog.reader.client import IndexClient
 from image_catalog.reader.container import copy_argv, copy_container
@@ -308,9 +308,7 @@ def write_layout(out: Path, layout: PullDoc) -> None:
             lines.append(f"{file.decompressed_sha256}  {file.decompressed_file}\n")
     document = msgspec.json.format(msgspec.json.encode(layout), indent=2) + b"\n"
     for name, data in ((SUMS_FILE, "".join(lines).encode()), (LAYOUT_FILE, document)):
-        temp = out / f".{name}.tmp"
-        temp.write_bytes(data)
-        os.replace(temp, out / name)
+        atomic_write_bytes(out / name, data)
 
 
 def pull_container(

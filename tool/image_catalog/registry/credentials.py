@@ -6,7 +6,9 @@ descriptor and named `/proc/self/fd/N`, which skopeo 1.9 opens like any file. It
 last process holding it, so not even SIGKILL leaves it behind. Never `--creds`, never a secret in
 argv, in skopeo's environment, in a message or an exception. The service-account token is read
 from its file at every call because the kubelet rotates it. A registry's CA reaches skopeo as a
-`--cert-dir` holding only that CA, in a private scratch folder.
+`--cert-dir` holding only that CA, in a private scratch folder. A CA, auth file or token file that
+is missing, unreadable or not a regular file is `DeclaredFileUnusable` (exit 1: the declaration
+or the machine is wrong), never a refusal by the registry that a retry might clear.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from image_catalog.manifest.model import (
     ServiceAccountTokenAuth,
 )
 from image_catalog.registry.errors import (
+    DeclaredFileUnusable,
     RegistryFailure,
-    TlsFailure,
     Unauthorized,
     describe,
     file_of,
@@ -85,14 +87,19 @@ class CredentialStore:
             yield Credentials(("--no-creds",))
             return
         if isinstance(auth, AuthFileAuth):
-            if not os.access(auth.path, os.R_OK) or not os.path.isfile(auth.path):
-                # A device or a FIFO would keep skopeo reading until its deadline.
-                raise _refused(
+            try:
+                # Read once, bounded and never blocking: a device or a FIFO there would keep
+                # skopeo reading until its deadline, and a missing file is no reason to retry.
+                read_regular_file(Path(auth.path), _AUTH_FILE_LIMIT, follow_links=True)
+            except (OSError, NotAFile) as exc:
+                raise _unusable(
                     registry,
-                    f"{describe(registry)} authenticates with the auth file {auth.path}, which "
-                    "does not exist or cannot be read: create it (skopeo login --authfile "
-                    f"{auth.path} {registry.spec.host}) or fix spec.auth.path",
-                )
+                    "spec.auth.path",
+                    f"the auth file {auth.path}",
+                    exc,
+                    f"create it (skopeo login --authfile {auth.path} {registry.spec.host}) or "
+                    "fix spec.auth.path",
+                ) from None
             yield Credentials(("--authfile", auth.path))
             return
         username, password = _secret(registry, auth)
@@ -145,12 +152,12 @@ class CredentialStore:
                 data = read_regular_file(Path(ca_file), _CA_LIMIT, follow_links=True)
                 (folder / "ca.crt").write_bytes(data)
             except (OSError, NotAFile) as exc:
-                reason = exc.message if isinstance(exc, NotAFile) else exc.strerror
-                raise TlsFailure(
-                    f"the CA file {ca_file} of {describe(registry)} cannot be read "
-                    f"({reason}): fix spec.caFile in {file_of(registry)}",
-                    registry=registry.metadata.name,
-                    host=registry.spec.host,
+                raise _unusable(
+                    registry,
+                    "spec.caFile",
+                    f"the CA file {ca_file}",
+                    exc,
+                    "put the registry's CA certificate there, or fix spec.caFile",
                 ) from exc
             self._cert_dirs[registry.spec.host] = folder
             return folder
@@ -165,9 +172,11 @@ class CredentialStore:
         return self._private
 
 
-# A service-account token is a JWT of a few kilobytes; a CA bundle is well under a megabyte.
+# A service-account token is a JWT of a few kilobytes; a CA bundle and a containers auth file
+# are well under a megabyte.
 _TOKEN_LIMIT = 64 * 1024
 _CA_LIMIT = 1024 * 1024
+_AUTH_FILE_LIMIT = 1024 * 1024
 
 
 def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth) -> tuple[str, str]:
@@ -179,13 +188,20 @@ def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth)
             # a FIFO there must not hang the check. The kubelet mounts the token as a link.
             data = read_regular_file(Path(auth.token_path), _TOKEN_LIMIT, follow_links=True)
             token = data.decode("utf-8").strip()
-        except (OSError, NotAFile, UnicodeDecodeError) as exc:
-            reason = exc.message if isinstance(exc, NotAFile) else getattr(exc, "strerror", None)
+        except (OSError, NotAFile) as exc:
+            raise _unusable(
+                registry,
+                "spec.auth.tokenPath",
+                f"the service-account token file {auth.token_path}",
+                exc,
+                f"run where the token is mounted, or {where}",
+            ) from None
+        except UnicodeDecodeError:
             raise _refused(
                 registry,
                 f"{describe(registry)} authenticates with the service-account token at "
-                f"{auth.token_path}, which cannot be read ({reason or 'not UTF-8 text'}): run "
-                f"where the token is mounted, or {where}",
+                f"{auth.token_path}, which is not UTF-8 text: run where the token is mounted, "
+                f"or {where}",
             ) from None
         if not token:
             raise _refused(
@@ -207,6 +223,24 @@ def _secret(registry: Registry, auth: ServiceAccountTokenAuth | EnvironmentAuth)
             f"export {', '.join(missing)}, or {where}",
         )
     return os.environ[auth.username_variable], os.environ[auth.password_variable]
+
+
+def _unusable(
+    registry: Registry, field: str, what: str, error: OSError | NotAFile, remedy: str
+) -> DeclaredFileUnusable:
+    """A file the declaration names cannot be used: missing, unreadable or not a regular file."""
+    if isinstance(error, NotAFile):
+        reason = error.message
+    elif isinstance(error, FileNotFoundError):
+        reason = "it does not exist"
+    else:
+        reason = error.strerror or type(error).__name__
+    return DeclaredFileUnusable(
+        f"{file_of(registry)}: {field}: {what} of {describe(registry)} cannot be used "
+        f"({reason}): {remedy}",
+        registry=registry.metadata.name,
+        host=registry.spec.host,
+    )
 
 
 def _refused(registry: Registry, message: str) -> Unauthorized:

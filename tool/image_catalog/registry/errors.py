@@ -44,6 +44,13 @@ class Unauthorized(RegistryError, RegistryUnavailable):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class DeclaredFileUnusable(RegistryError):
+    """A file a registry declaration names (its CA, auth file or token) is missing, unreadable or
+    not a regular file: the catalog or the machine is wrong, and a retry would fail the same way."""
+
+    exit_code = ExitCode.INVALID
+
+
 class Unreachable(RegistryError, RegistryUnavailable):
     """Connection refused, DNS failure or timeout, after every retry."""
 

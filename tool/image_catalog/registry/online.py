@@ -32,6 +32,7 @@ from image_catalog.registry.arguments import DEFAULT_WORKERS
 from image_catalog.registry.checks import EntryComparison, Mismatch, manifest_mismatches
 from image_catalog.registry.client import RegistryClient
 from image_catalog.registry.errors import (
+    DeclaredFileUnusable,
     ManifestNotFound,
     RegistryError,
     SkopeoNotFound,
@@ -379,8 +380,8 @@ class _EntryChecker:
         except UnsupportedManifest as error:
             self.add(str(error), (*path, "ref"), "registry_unsupported")
             return None
-        except SkopeoNotFound:
-            raise
+        except (SkopeoNotFound, DeclaredFileUnusable):
+            raise  # the same for every entry, and no retry helps: the run stops here
         except RegistryError as error:
             raise _Incomplete(error) from error
         self.add_all(manifest_mismatches(path, recorded, kind, info))

@@ -1,7 +1,9 @@
 """A registry declaration names files on the machine (`caFile`, an `authFile`'s path, a
-`tokenPath`): when one is missing or not a regular file, every command that reads it stops with
+`tokenPath`): when one is missing or not a regular file, every command that reads it ends with
 exit 1 (the catalog or the machine is wrong) and a message naming the registry file, the field and
-the path, never exit 4 (retry), and writes nothing.
+the path, never exit 4 (retry), and writes nothing. `check` and `publish` stop there; `validate`
+reports it as a problem of the declaration (file, line and field) and checks the other
+registries' entries.
 
 The registry is a closed loopback port: the file is read before any registry is contacted.
 """
@@ -73,10 +75,12 @@ def test_a_declared_file_that_cannot_be_used_is_exit_1_naming_file_field_and_pat
     _declared(tmp_path / "catalog", field, path)
     before = _written(tmp_path)
     done = run_confined(_COMMANDS[command], cwd=tmp_path, timeout=60)
-    assert_refused(
-        done,
-        1,
-        f"registries/local.yaml: {field}: {_WHAT[field]} {path} of registry local ({HOST}) "
-        f"cannot be used ({reason})",
-    )
+    said = f"{_WHAT[field]} {path} of registry local ({HOST}) cannot be used ({reason})"
+    if command == "validate":
+        assert_refused(done, 1, f"{field}: {said}")
+        assert "catalog/registries/local.yaml:" in done.stdout
+        assert "(1 entry on it not checked: autosd9-qemu@1.0)" in done.stdout
+        assert "hint: registry local names a file this machine does not have" in done.stdout
+    else:
+        assert_refused(done, 1, f"registries/local.yaml: {field}: {said}")
     assert _written(tmp_path) == before  # no status, no entry

@@ -80,3 +80,34 @@ def test_a_selection_that_names_nothing_is_a_usage_error(
     catalog, _ = mixed
     assert main(["validate", "--catalog", str(catalog), *arguments]) == 2
     assert capsys.readouterr().err.startswith(message)
+
+
+def test_a_registry_whose_token_is_not_here_leaves_the_others_checked(
+    registry: LocalRegistry, local_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cluster registry's token is mounted only in the cluster: its entries are one problem on
+    its declaration (exit 1), the other registries' entries are still checked, and the hint says
+    how to check from here."""
+    good = write_entry(local_catalog, "app", [container(push_image(registry, "online/app", "1"))])
+    host = f"127.0.0.1:{_closed_port()}"
+    token = {"method": "serviceAccountToken", "tokenPath": str(tmp_path / "no-token")}
+    (local_catalog / "registries/cluster.yaml").write_text(
+        registry_manifest("cluster", host, token)
+    )
+    image = push_image(registry, "online/far", "1")
+    far = write_entry(local_catalog, "far", [container(image)])
+    far.write_text(far.read_text().replace(registry.host, host))
+    # The local registry's entry is checked: its digest, changed, is reported as not found.
+    text = good.read_text()
+    digest = text.split("@sha256:", 1)[1][:64]
+    good.write_text(text.replace(digest, "0" * 64))
+
+    assert main(["validate", "--catalog", str(local_catalog), "--online"]) == 1
+    out = capsys.readouterr().out
+    assert "catalog/registries/cluster.yaml:" in out
+    assert f"spec.auth.tokenPath: the service-account token file {tmp_path / 'no-token'}" in out
+    assert "(1 entry on it not checked: far@1.0)" in out
+    assert f"{registry.host}/online/app@sha256:{'0' * 64} was not found" in out
+    assert out.splitlines()[-1].startswith(
+        "hint: registry cluster names a file this machine does not have"
+    )

@@ -150,6 +150,8 @@ def validate(settings: ValidateSettings) -> ValidationReport:
         add_online(report, result.problems, result.unchecked)
         if report.ok and result.unreached_only:
             report.hints.append(unreached_hint(result.unreached, settings))
+        if result.unusable and not (settings.entries or settings.base):
+            report.hints.append(unusable_hint(result.unusable))
     return report
 
 
@@ -180,6 +182,18 @@ def selected_entries(catalog: Catalog, selectors: Sequence[str]) -> set[str]:
         else:
             raise UsageError(f"{selector}: no image of that name in the catalog {catalog.root}")
     return found & valid
+
+
+def unusable_hint(registries: set[str]) -> str:
+    """What to do when a registry's declared CA, auth or token file is not on this machine (a
+    service-account token mounted only in the cluster): check what can be checked from here."""
+    names = ", ".join(sorted(registries))
+    return (
+        f"registry {names} names a file this machine does not have (a token mounted only where "
+        "the registry is used?), so its entries were not checked; to check from here only what "
+        "changed: --base REF (e.g. --base origin/main), or name the entries to check: "
+        "validate --online catalog/images/NAME/VERSION.yaml (or NAME@VERSION, NAME)"
+    )
 
 
 def unreached_hint(hosts: set[str], settings: ValidateSettings) -> str:

@@ -240,6 +240,7 @@ def _unusable(
         f"({reason}): {remedy}",
         registry=registry.metadata.name,
         host=registry.spec.host,
+        field=field,
     )
 
 

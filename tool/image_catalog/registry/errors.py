@@ -46,9 +46,14 @@ class Unauthorized(RegistryError, RegistryUnavailable):
 
 class DeclaredFileUnusable(RegistryError):
     """A file a registry declaration names (its CA, auth file or token) is missing, unreadable or
-    not a regular file: the catalog or the machine is wrong, and a retry would fail the same way."""
+    not a regular file: the catalog or the machine is wrong, and a retry would fail the same way.
+    `field` is the declaration's field naming the file (`spec.caFile`, `spec.auth.tokenPath`)."""
 
     exit_code = ExitCode.INVALID
+
+    def __init__(self, message: str, *, registry: str, host: str, field: str) -> None:
+        super().__init__(message, registry=registry, host=host)
+        self.field = field
 
 
 class Unreachable(RegistryError, RegistryUnavailable):

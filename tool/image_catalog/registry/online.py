@@ -25,7 +25,7 @@ from image_catalog.catalog.loader import Catalog, Loaded
 from image_catalog.catalog.problems import Problem
 from image_catalog.errors import CatalogError
 from image_catalog.manifest.fieldpath import FieldPath
-from image_catalog.manifest.model import CatalogImage, ManifestRef
+from image_catalog.manifest.model import CatalogImage, ManifestRef, Registry
 from image_catalog.manifest.reference import Reference
 from image_catalog.manifest.vocabulary import Vocabulary
 from image_catalog.registry.arguments import DEFAULT_WORKERS
@@ -57,6 +57,9 @@ class OnlineResult:
     # refused, no such host): only these, and no other cause, make `unreached_only` true.
     unreached: set[str] = field(default_factory=set)
     unreached_only: bool = False
+    # The registries whose declared CA, auth or token file cannot be used on this machine (one
+    # problem each, on the declaration's field): their entries were not checked.
+    unusable: set[str] = field(default_factory=set)
     entries: int = 0
     manifests: int = 0  # distinct manifests fetched
     configs: int = 0  # image configs fetched (images without an index)
@@ -77,7 +80,7 @@ def check_online(
     """Check the entries (all, or the NAME@VERSION ids in `only`) against their registries."""
     entries = [e for e in catalog.images if only is None or e.model.id in only]
     checked = check_entries_online(
-        entries, client, catalog.vocabulary, workers=workers, progress=progress
+        entries, client, catalog.vocabulary, workers=workers, progress=progress, keep_going=True
     )
     result = OnlineResult(
         entries=len(entries),
@@ -86,8 +89,11 @@ def check_online(
         configs=checked.configs,
     )
     causes = set()
+    unusable: dict[str, list[str]] = {}  # registry name -> the entries it left unchecked
     for entry, outcome in zip(entries, checked.outcomes, strict=True):
         result.problems += outcome.problems
+        if outcome.unusable is not None:
+            unusable.setdefault(outcome.unusable.registry or "", []).append(entry.model.id)
         if outcome.unchecked is not None:
             result.unchecked.append(f"{entry.model.id}: {outcome.unchecked}")
             error = outcome.error
@@ -95,7 +101,30 @@ def check_online(
             if error is not None and error.host and never_connected(error):
                 result.unreached.add(error.host)
     result.unreached_only = causes == {True}
+    declarations = {loaded.model.metadata.name: loaded for loaded in catalog.registries}
+    errors = {o.unusable.registry: o.unusable for o in checked.outcomes if o.unusable is not None}
+    for name, ids in sorted(unusable.items()):
+        result.problems.append(_unusable_problem(errors[name], declarations.get(name), ids))
+        result.unusable.add(name)
     return result
+
+
+def _unusable_problem(
+    error: DeclaredFileUnusable, declaration: Loaded[Registry] | None, ids: list[str]
+) -> Problem:
+    """One problem on the registry's declaration, for every entry its unusable file left
+    unchecked."""
+    prefix = f"{error.field}: "
+    message = str(error).partition(prefix)[2] or str(error)
+    entries = f"{len(ids)} entries" if len(ids) != 1 else "1 entry"
+    return Problem(
+        declaration.file if declaration else f"registries/{error.registry}.yaml",
+        f"{message} ({entries} on it not checked: {', '.join(sorted(ids)[:3])}"
+        f"{', ...' if len(ids) > 3 else ''})",
+        tuple(error.field.split(".")),
+        code="registry_file_unusable",
+        source=declaration.source if declaration else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +144,8 @@ class EntryOutcome:
     unchecked: str | None = None  # why the entry could not be checked (fully)
     error: RegistryError | None = None  # the error behind `unchecked`
     moved_tags: list[TagMove] = field(default_factory=list)
+    # With `keep_going`: the declared file of the entry's registry that could not be used.
+    unusable: DeclaredFileUnusable | None = None
 
 
 @dataclass
@@ -135,12 +166,16 @@ def check_entries_online(
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
     tags: bool = False,
+    keep_going: bool = False,
 ) -> CheckedEntries:
     """Check entries concurrently; with `tags`, also note recorded tags that have moved.
 
+    A registry file (CA, auth, token) that cannot be used stops the run, or with `keep_going`
+    leaves that registry's entries unchecked (`EntryOutcome.unusable`) and checks the others.
+
     A tag still naming the pinned digest costs no extra fetch: its manifest is the pinned one.
     """
-    session = _Session(client, vocabulary, tags=tags)
+    session = _Session(client, vocabulary, tags=tags, keep_going=keep_going)
     outcomes: dict[int, EntryOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="online")
     try:
@@ -205,11 +240,17 @@ class _Session:
     """One run's shared state: the fetched manifests, and the registries known to be down."""
 
     def __init__(
-        self, client: RegistryClient, vocabulary: Vocabulary | None, *, tags: bool = False
+        self,
+        client: RegistryClient,
+        vocabulary: Vocabulary | None,
+        *,
+        tags: bool = False,
+        keep_going: bool = False,
     ) -> None:
         self.client = client
         self.vocabulary = vocabulary
         self.tags = tags
+        self.keep_going = keep_going
         self.reached: set[str] = set()
         self.manifests = 0
         self.configs = 0
@@ -298,6 +339,10 @@ class _Session:
         except _Incomplete as exc:
             outcome.unchecked = str(exc)
             outcome.error = exc.error
+        except DeclaredFileUnusable as exc:
+            if not self.keep_going:
+                raise
+            outcome.unusable = exc
         return outcome
 
 

@@ -387,12 +387,9 @@ class Figures(Part, kw_only=True):
     ] = msgspec.field(default=None, name="availability24h")
 
 
-class StatusDoc(Document, tag="Status", kw_only=True):
-    """The last health check, with each entry's history and the catalog's figures.
-
-    status.json holds it in the compact layout of `site.status_file.StatusFile`; this expanded form
-    is what schemaVersion 1 files held, and is still read from them (`site.status.decode`).
-    """
+class StatusHeader(Document, kw_only=True):
+    """What a health status says of the check as a whole, in either layout (`StatusDoc`, the
+    expanded one; `site.status_file.StatusFile`, the compact one status.json holds)."""
 
     schema_version: int
     checked_at: Time
@@ -403,6 +400,15 @@ class StatusDoc(Document, tag="Status", kw_only=True):
     ] = ""
     shard: Annotated[Shard | None, _doc("Which part of a sharded run; absent once merged.")] = None
     figures: Figures
+
+
+class StatusDoc(StatusHeader, tag="Status", kw_only=True):
+    """The last health check, with each entry's history and the catalog's figures.
+
+    status.json holds it in the compact layout of `site.status_file.StatusFile`; this expanded form
+    is what schemaVersion 1 files held, and is still read from them (`site.status.decode`).
+    """
+
     entries: list[EntryHealth]
 
     def entry(self, name: str, version: str) -> EntryHealth | None:

@@ -27,13 +27,11 @@ from typing import Annotated, ClassVar
 import msgspec
 
 from image_catalog.site.contract import (
-    Document,
-    Figures,
     MovedTag,
     Observed,
     Part,
-    Shard,
     State,
+    StatusHeader,
     Time,
 )
 
@@ -107,7 +105,7 @@ class EntryRow(Part, kw_only=True):
     record: Record = ""
 
 
-class StatusFile(Document, tag="Status", kw_only=True):
+class StatusFile(StatusHeader, tag="Status", kw_only=True):
     """`status.json`: the last health check, each entry's 24-hour record and the catalog's figures.
 
     The only file that changes at every check: the other files carry a state only, and change
@@ -116,15 +114,6 @@ class StatusFile(Document, tag="Status", kw_only=True):
 
     format_version: ClassVar[int] = STATUS_SCHEMA_VERSION
 
-    schema_version: int
-    checked_at: Time
-    fail_after: Annotated[int, _doc("Failed checks in a row after which an entry is failed.")]
-    catalog_entries: Annotated[int, _doc("Entries in the whole catalog, not only this shard.")]
-    catalog_digest: Annotated[
-        str, _doc("sha256 of the sorted NAME@VERSION ids: the shards of one catalog agree.")
-    ] = ""
-    shard: Annotated[Shard | None, _doc("Which part of a sharded run; absent once merged.")] = None
-    figures: Figures
     checks: Annotated[
         list[Time], _doc("The times of the checks of the last 24 hours, oldest first.")
     ] = msgspec.field(default_factory=list)

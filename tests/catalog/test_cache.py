@@ -351,9 +351,24 @@ def test_index_build_with_cache_gives_the_same_bytes(git_catalog: GitWork) -> No
     new.write_text(image_document("new-image", "1.0.0", fake_digest("new")))
     (root / "images/autosd9-am69sk/9.4.1.yaml").unlink()
     for step in range(2):
-        assert main(["index", "build", "--catalog", str(root), "--out", str(reused)]) == 0
         assert (
-            main(["index", "build", "--catalog", str(root), "--out", str(fresh), "--no-cache"]) == 0
+            main(["index", "build", "--catalog", str(root), "--out", str(reused), "--allow-dirty"])
+            == 0
+        )
+        assert (
+            main(
+                [
+                    "index",
+                    "build",
+                    "--catalog",
+                    str(root),
+                    "--out",
+                    str(fresh),
+                    "--no-cache",
+                    "--allow-dirty",
+                ]
+            )
+            == 0
         )
         files = site_files(reused)
         assert files == site_files(fresh)
@@ -389,7 +404,9 @@ def test_first_published_is_found_once_per_commit(
     monkeypatch.setattr(published, "first_published", walk_history)
     text = (root / ACRN).read_text()
     (root / ACRN).write_text(text.replace("displayName: ", "displayName: Edited "))
-    assert main(["index", "build", "--catalog", str(root), "--out", str(site)]) == 0
+    assert (
+        main(["index", "build", "--catalog", str(root), "--out", str(site), "--allow-dirty"]) == 0
+    )
     edited = site_files(site)
     assert b"Edited" in edited["images/autosd10-acrn/1.2.0.json"]
     assert (

@@ -159,9 +159,10 @@ def test_credential_paths_at_a_device_are_refused_not_read(
         timeout=DEADLINE,
         check=False,
     )
-    # The machine is wrong, not the registry: no retry helps.
+    # The machine is wrong, not the registry: no retry helps. A problem of the declaration.
     assert done.returncode == 1, done.stdout + done.stderr
-    assert expected in done.stderr
+    assert expected in done.stdout
+    assert "catalog/registries/local.yaml:" in done.stdout
 
 
 @pytest.mark.parametrize(
